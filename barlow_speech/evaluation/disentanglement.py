@@ -1,0 +1,307 @@
+"""Disentanglement metrics of paper Table 3: MIG, SAP, DCIMIG, JEMMIG and Modularity (+ explicitness).
+
+Every metric takes `latents` `(num_samples, num_latents)` (real-valued embeddings) and `factors`
+`(num_samples, num_factors)` (discrete ground-truth factors such as accent, speaker identity, gender)
+and returns a float. Conventions follow the reference implementations:
+
+* MIG, SAP, Modularity, explicitness: google-research/disentanglement_lib (`evaluation/metrics/`):
+  each latent discretised into 20 equal-width histogram bins, mutual information in nats.
+* DCIMIG, JEMMIG: the public reference of Carbonneau et al., "Measuring disentanglement: a review of
+  metrics" (ubisoft-laforge-disentanglement-metrics): latents min-max scaled to [0, 1] and cut into
+  10 equal-width bins, information in bits.
+
+Bins, logarithm base and sample sizes are parameters. Factors are discrete (class labels of any
+dtype); a factor that takes a single value has zero entropy, carries no information to disentangle and
+is left out of every metric with a warning. Equal-width binning makes all metrics invariant to
+permuting latents and to positive affine rescaling of any latent (not to arbitrary monotone maps).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import label_binarize
+from sklearn.svm import LinearSVC
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+DISENTANGLEMENT_SCHEMA = "barlow_speech.disentanglement/v1"
+TABLE3_METRICS = ("mig", "sap", "dcimig", "jemmig", "modularity")  # paper Table 3 column order
+ALL_METRICS = TABLE3_METRICS + ("explicitness",)
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+def _check_inputs(latents: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate shapes; encode each factor column as integer codes 0..K-1; drop single-valued factors."""
+    latents = np.asarray(latents, dtype=np.float64)
+    factors = np.asarray(factors)
+    if factors.ndim == 1:
+        factors = factors[:, None]
+    if latents.ndim != 2 or factors.ndim != 2:
+        raise ValueError(
+            f"expected latents (num_samples, num_latents) and factors (num_samples, num_factors), "
+            f"got shapes {latents.shape} and {factors.shape}."
+        )
+    if latents.shape[0] != factors.shape[0] or latents.shape[0] < 2:
+        raise ValueError(
+            f"latents and factors need the same number (>= 2) of samples, got {latents.shape[0]} and {factors.shape[0]}."
+        )
+    if not np.isfinite(latents).all():
+        raise ValueError("latents contain NaN or Inf; check the encoder output before measuring disentanglement.")
+    codes = np.stack([np.unique(column, return_inverse=True)[1].reshape(-1) for column in factors.T], axis=1)
+    informative = codes.max(axis=0) > 0
+    if not informative.all():
+        logger.warning("factors %s take a single value (zero entropy) and are left out.", np.flatnonzero(~informative).tolist())
+    if not informative.any():
+        raise ValueError("every factor takes a single value; disentanglement needs at least one varying factor.")
+    return latents, codes[:, informative]
+
+
+def equal_width_bins(latents: np.ndarray, num_bins: int) -> np.ndarray:
+    """Per-latent equal-width discretisation between the column's min and max.
+
+    Same bins as disentanglement_lib's `_histogram_discretize` (`np.histogram` edges) and as the min-max
+    scaling + `get_bin_index` of the DCIMIG/JEMMIG reference. `(n, L)` floats -> `(n, L)` ints in [0, num_bins).
+    """
+    if num_bins < 2:
+        raise ValueError(f"num_bins must be >= 2, got {num_bins}.")
+    low, high = latents.min(axis=0), latents.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    return np.clip(np.floor((latents - low) / span * num_bins), 0, num_bins - 1).astype(np.int64)
+
+
+def _joint_counts(binned: np.ndarray, factor: np.ndarray, num_bins: int) -> np.ndarray:
+    """Contingency tables of every latent with one factor: `(L, num_bins, K)` counts."""
+    num_latents, num_values = binned.shape[1], int(factor.max()) + 1
+    flat = (np.arange(num_latents) * num_bins + binned) * num_values + factor[:, None]
+    return np.bincount(flat.ravel(), minlength=num_latents * num_bins * num_values).reshape(num_latents, num_bins, num_values)
+
+
+def _entropy_of_counts(counts: np.ndarray, axes: tuple[int, ...], base: float) -> np.ndarray:
+    p = counts / counts.sum(axis=axes, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log(p), 0.0)
+    return terms.sum(axis=axes) / math.log(base)
+
+
+def information_matrices(binned: np.ndarray, codes: np.ndarray, num_bins: int, base: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plug-in information estimates of discretised latents vs discrete factors.
+
+    Returns `mi` `(L, F)` = I(z_l; f_k), `joint` `(L, F)` = H(z_l, f_k) and `h_factor` `(F,)` = H(f_k),
+    in units of log `base` (e = nats, as sklearn's `mutual_info_score`; 2 = bits).
+    """
+    mi, joint, h_factor = [], [], []
+    for factor in codes.T:
+        counts = _joint_counts(binned, factor, num_bins)
+        h_z = _entropy_of_counts(counts.sum(axis=2), (1,), base)
+        h_f = _entropy_of_counts(counts.sum(axis=1), (1,), base)
+        h_zf = _entropy_of_counts(counts, (1, 2), base)
+        mi.append(np.maximum(h_z + h_f - h_zf, 0.0))
+        joint.append(h_zf)
+        h_factor.append(h_f[0])
+    return np.stack(mi, axis=1), np.stack(joint, axis=1), np.asarray(h_factor)
+
+
+def _top_two(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Largest and second largest along `axis` (second = 0 where there is only one entry)."""
+    ordered = -np.sort(-values, axis=axis)
+    first = np.take(ordered, 0, axis=axis)
+    second = np.take(ordered, 1, axis=axis) if values.shape[axis] > 1 else np.zeros_like(first)
+    return first, second
+
+
+# --------------------------------------------------------------------------------------------- metrics
+def mig(latents: np.ndarray, factors: np.ndarray, num_bins: int = 20, base: float = math.e) -> float:
+    """Mutual Information Gap. Chen et al., "Isolating Sources of Disentanglement in VAEs", NeurIPS 2018.
+
+    MIG = mean_k (I(z_(1); f_k) - I(z_(2); f_k)) / H(f_k), z_(1), z_(2) the two latents most informative
+    about f_k (disentanglement_lib `mig.py`: 20 histogram bins, nats). Range [0, 1].
+    """
+    latents, codes = _check_inputs(latents, factors)
+    if latents.shape[1] < 2:
+        raise ValueError(f"MIG compares the two most informative latents; got {latents.shape[1]} latent.")
+    mi, _, h_factor = information_matrices(equal_width_bins(latents, num_bins), codes, num_bins, base)
+    first, second = _top_two(mi, axis=0)
+    return float(np.mean((first - second) / h_factor))
+
+
+def modularity(latents: np.ndarray, factors: np.ndarray, num_bins: int = 20, base: float = math.e) -> float:
+    """Modularity. Ridgeway & Mozer, "Learning Deep Disentangled Embeddings With the F-Statistic Loss", NeurIPS 2018.
+
+    Per latent: 1 - sum_{k != k*} I_k^2 / ((F - 1) I_{k*}^2) on squared MI (disentanglement_lib
+    `modularity_explicitness.py`); latents with no information score 0; averaged over latents.
+    With a single factor every informative latent is perfectly modular (score 1). It measures whether each
+    latent concentrates on one factor, not how informative latents are.
+    """
+    latents, codes = _check_inputs(latents, factors)
+    mi, _, _ = information_matrices(equal_width_bins(latents, num_bins), codes, num_bins, base)
+    squared = np.square(mi)
+    peak = squared.max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = (squared.sum(axis=1) - peak) / (peak * max(squared.shape[1] - 1.0, 1.0))
+    return float(np.mean(np.where(peak > 0, 1.0 - delta, 0.0)))
+
+
+def dcimig(latents: np.ndarray, factors: np.ndarray, num_bins: int = 10, base: float = 2.0) -> float:
+    """DCIMIG. Sepliarskaia, Kiseleva & de Rijke, "How to Not Measure Disentanglement", arXiv:1910.05587 (2019).
+
+    Each latent is assigned to its most informative factor with gap I(z; f_(1)) - I(z; f_(2)); each factor
+    keeps the largest gap among its latents; DCIMIG = sum of kept gaps / sum_k H(f_k) (reference: min-max
+    scaling, 10 bins, bits). Range [0, 1].
+    """
+    latents, codes = _check_inputs(latents, factors)
+    mi, _, h_factor = information_matrices(equal_width_bins(latents, num_bins), codes, num_bins, base)
+    first, second = _top_two(mi, axis=1)
+    gaps = np.zeros_like(mi)
+    gaps[np.arange(mi.shape[0]), mi.argmax(axis=1)] = first - second
+    return float(gaps.max(axis=0).sum() / h_factor.sum())
+
+
+def jemmig(latents: np.ndarray, factors: np.ndarray, num_bins: int = 10, base: float = 2.0) -> float:
+    """Normalised JEMMIG. Do & Tran, "Theory and Evaluation Metrics for Learning Disentangled Representations", ICLR 2020.
+
+    Per factor: JEMMIG_k = H(f_k, z_(1)) - I(f_k; z_(1)) + I(f_k; z_(2)), normalised as
+    1 - JEMMIG_k / (H(f_k) + log num_bins) so that 1 is best (reference: min-max scaling, 10 bins, bits).
+    Averaged over factors. Independent latents score 1 - H(z_(1)) / log num_bins, i.e. 0 only when the
+    binned latent is uniform (Gaussian latents score about 0.2).
+    """
+    latents, codes = _check_inputs(latents, factors)
+    if latents.shape[1] < 2:
+        raise ValueError(f"JEMMIG compares the two most informative latents; got {latents.shape[1]} latent.")
+    mi, joint, h_factor = information_matrices(equal_width_bins(latents, num_bins), codes, num_bins, base)
+    first, second = _top_two(mi, axis=0)
+    best_joint = joint[mi.argmax(axis=0), np.arange(mi.shape[1])]
+    per_factor = 1.0 - (best_joint - first + second) / (h_factor + math.log(num_bins) / math.log(base))
+    return float(per_factor.mean())
+
+
+def _split(latents: np.ndarray, codes: np.ndarray, test_fraction: float, seed: int):
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}.")
+    order = np.random.default_rng(seed).permutation(len(latents))
+    cut = int(round(len(latents) * (1.0 - test_fraction)))
+    if cut < 2 or cut >= len(latents):
+        raise ValueError(f"{len(latents)} samples are too few for a train/test split with test_fraction={test_fraction}.")
+    train, test = order[:cut], order[cut:]
+    mean, std = latents[train].mean(axis=0), latents[train].std(axis=0)
+    scaled = (latents - mean) / np.where(std > 0, std, 1.0)
+    return scaled[train], codes[train], scaled[test], codes[test]
+
+
+def sap(latents: np.ndarray, factors: np.ndarray, test_fraction: float = 0.5, svm_c: float = 0.01, seed: int = 0) -> float:
+    """Separated Attribute Predictability. Kumar, Sattigeri & Balakrishnan, "Variational Inference of
+    Disentangled Latent Concepts from Unlabeled Observations", ICLR 2018, Section 3.
+
+    Score matrix S[l, k] = test accuracy of a 1-D `LinearSVC(C=0.01, class_weight="balanced")` predicting
+    factor k from latent l alone (disentanglement_lib `sap_score.py`, discrete factors); SAP = mean over
+    factors of the gap between the two best latents. The samples are split train/test (`test_fraction`,
+    `seed`) and each latent is standardised on the train part, so SAP does not depend on a latent's scale.
+    Its maximum is 1 - (accuracy of the second-best latent), about 0.5 for a balanced binary factor.
+    """
+    latents, codes = _check_inputs(latents, factors)
+    if latents.shape[1] < 2:
+        raise ValueError(f"SAP compares the two most predictive latents; got {latents.shape[1]} latent.")
+    x_train, y_train, x_test, y_test = _split(latents, codes, test_fraction, seed)
+    scores = np.zeros((latents.shape[1], codes.shape[1]))
+    for k in range(codes.shape[1]):
+        if np.unique(y_train[:, k]).size < 2:
+            raise ValueError(f"factor {k} has a single value in the SAP training split; use more samples.")
+        for l in range(latents.shape[1]):
+            classifier = LinearSVC(C=svm_c, class_weight="balanced").fit(x_train[:, l : l + 1], y_train[:, k])
+            scores[l, k] = np.mean(classifier.predict(x_test[:, l : l + 1]) == y_test[:, k])
+    first, second = _top_two(scores, axis=0)
+    return float(np.mean(first - second))
+
+
+def explicitness(latents: np.ndarray, factors: np.ndarray, test_fraction: float = 0.5, seed: int = 0) -> float:
+    """Explicitness. Ridgeway & Mozer 2018: macro ROC-AUC on the test split of a logistic regression from
+    all standardised latents to each factor (disentanglement_lib `explicitness_per_factor`), averaged
+    over factors. Range [0.5 (chance), 1]."""
+    latents, codes = _check_inputs(latents, factors)
+    x_train, y_train, x_test, y_test = _split(latents, codes, test_fraction, seed)
+    per_factor = []
+    for k in range(codes.shape[1]):
+        classifier = LogisticRegression(max_iter=1000).fit(x_train, y_train[:, k])
+        indicator = label_binarize(y_test[:, k], classes=classifier.classes_)
+        if indicator.shape[1] == 1:  # binary factor: label_binarize returns only the positive column
+            indicator = np.hstack([1 - indicator, indicator])
+        scored = (indicator.min(axis=0) == 0) & (indicator.max(axis=0) == 1)  # classes with both outcomes in test
+        per_factor.append(roc_auc_score(indicator[:, scored], classifier.predict_proba(x_test)[:, scored], average="macro"))
+    return float(np.mean(per_factor))
+
+
+# ------------------------------------------------------------------------------------------ Table 3 runs
+def disentanglement_runs(
+    latents: np.ndarray,
+    factors: np.ndarray,
+    n_runs: int = 50,
+    sample_size: int | None = None,
+    seed: int = 0,
+    metrics: Iterable[str] = TABLE3_METRICS,
+    mig_bins: int = 20,
+    reference_bins: int = 10,
+    factor_names: Sequence[str] | None = None,
+    model: str = "",
+) -> dict:
+    """Table 3: every metric on `n_runs` random subsamples of `sample_size` samples -> mean ± std.
+
+    Args:
+        latents: `(num_samples, num_latents)` utterance embeddings.
+        factors: `(num_samples, num_factors)` discrete factors (accent, identity, gender in the paper).
+        n_runs: number of subsamples (paper: 50).
+        sample_size: samples per run, drawn without replacement; default half of the samples.
+        seed: seeds the subsamples and the SAP / explicitness train/test splits.
+        metrics: names from `ALL_METRICS`.
+        mig_bins: histogram bins for MIG and modularity (disentanglement_lib: 20).
+        reference_bins: bins for DCIMIG and JEMMIG (their reference: 10).
+        factor_names, model: recorded in the result.
+
+    Returns:
+        A disentanglement result (schema in `barlow_speech.evaluation.report`):
+        `{"schema", "model", "factors", "n_runs", "sample_size", "seed", "config",
+        "metrics": {name: {"mean", "std", "runs"}}}`.
+    """
+    metrics = tuple(metrics)
+    unknown = sorted(set(metrics) - set(ALL_METRICS))
+    if unknown:
+        raise ValueError(f"unknown disentanglement metrics {unknown}; choose from {list(ALL_METRICS)}.")
+    num_factors = 1 if np.ndim(factors) == 1 else np.shape(factors)[1]
+    latents, factors = _check_inputs(latents, factors)  # warns once about single-valued factors
+    num_samples = len(latents)
+    sample_size = num_samples // 2 if sample_size is None else int(sample_size)
+    if not 2 <= sample_size <= num_samples:
+        raise ValueError(f"sample_size must lie in [2, {num_samples}] (the number of samples), got {sample_size}.")
+    functions = {
+        "mig": lambda z, f, s: mig(z, f, num_bins=mig_bins),
+        "modularity": lambda z, f, s: modularity(z, f, num_bins=mig_bins),
+        "dcimig": lambda z, f, s: dcimig(z, f, num_bins=reference_bins),
+        "jemmig": lambda z, f, s: jemmig(z, f, num_bins=reference_bins),
+        "sap": lambda z, f, s: sap(z, f, seed=s),
+        "explicitness": lambda z, f, s: explicitness(z, f, seed=s),
+    }
+    rng = np.random.default_rng(seed)
+    runs: dict[str, list[float]] = {name: [] for name in metrics}
+    for _ in tqdm(range(n_runs), desc="disentanglement runs", disable=n_runs < 5):
+        chosen = rng.choice(num_samples, size=sample_size, replace=False)
+        run_seed = int(rng.integers(2**31))
+        for name in metrics:
+            runs[name].append(functions[name](latents[chosen], factors[chosen], run_seed))
+    return {
+        "schema": DISENTANGLEMENT_SCHEMA,
+        "model": model,
+        "factors": list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(num_factors)],
+        "n_runs": int(n_runs),
+        "sample_size": sample_size,
+        "seed": int(seed),
+        "config": {"mig_bins": mig_bins, "mig_units": "nats", "reference_bins": reference_bins, "reference_units": "bits"},
+        "metrics": {
+            name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "runs": [float(v) for v in values]}
+            for name, values in runs.items()
+        },
+    }

@@ -1,0 +1,148 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import mutual_info_score
+
+from barlow_speech.evaluation import disentanglement as dis
+
+INFORMATION_METRICS = [dis.mig, dis.dcimig, dis.jemmig]
+ALL_FUNCTIONS = [dis.mig, dis.modularity, dis.dcimig, dis.jemmig, dis.sap, dis.explicitness]
+
+
+def make_factors(n=1500, values=(2, 3, 5), seed=0):
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, k, n) for k in values], axis=1)
+
+
+def copied_latents(factors):
+    """Each factor copied into its own latent: the perfectly disentangled answer."""
+    return factors.astype(np.float64)
+
+
+def uniform_noise_latents(n, num_latents=6, seed=1):
+    """Latents independent of the factors (uniform, so equal-width bins are equiprobable)."""
+    return np.random.default_rng(seed).uniform(size=(n, num_latents))
+
+
+def test_mutual_information_matches_sklearn_in_nats_and_bits():
+    factors = make_factors()
+    latents = np.random.default_rng(2).normal(size=(len(factors), 3)) + factors[:, :1]
+    binned = dis.equal_width_bins(latents, 20)
+    mi_nats, _, h = dis.information_matrices(binned, factors, 20, math.e)
+    mi_bits, _, _ = dis.information_matrices(binned, factors, 20, 2.0)
+    for l in range(3):
+        for k in range(3):
+            assert mi_nats[l, k] == pytest.approx(mutual_info_score(factors[:, k], binned[:, l]), abs=1e-12)
+    assert np.allclose(mi_bits, mi_nats / math.log(2))
+    assert h[1] == pytest.approx(mutual_info_score(factors[:, 1], factors[:, 1]))
+
+
+def test_equal_width_bins_match_numpy_histogram_edges():
+    x = np.random.default_rng(3).normal(size=(500, 2))
+    expected = np.stack([np.digitize(c, np.histogram(c, 20)[1][:-1]) - 1 for c in x.T], axis=1)
+    assert np.array_equal(dis.equal_width_bins(x, 20), expected)
+
+
+@pytest.mark.parametrize("metric", INFORMATION_METRICS + [dis.modularity])
+def test_copied_factors_score_near_the_maximum(metric):
+    factors = make_factors()
+    assert metric(copied_latents(factors), factors) > 0.97
+
+
+def test_sap_of_copied_binary_factors_reaches_its_ceiling():
+    factors = make_factors(values=(2, 2))
+    # the second-best latent predicts a balanced binary factor at chance (0.5), so SAP's ceiling is 0.5
+    assert dis.sap(copied_latents(factors), factors) > 0.45
+
+
+def test_explicitness_of_copied_factors_is_perfect():
+    factors = make_factors()
+    assert dis.explicitness(copied_latents(factors), factors) > 0.99
+
+
+@pytest.mark.parametrize("metric", INFORMATION_METRICS + [dis.sap])
+def test_latents_independent_of_factors_score_near_zero(metric):
+    factors = make_factors()
+    assert abs(metric(uniform_noise_latents(len(factors)), factors)) < 0.03
+
+
+def test_explicitness_of_independent_latents_is_chance():
+    factors = make_factors()
+    assert dis.explicitness(uniform_noise_latents(len(factors)), factors) == pytest.approx(0.5, abs=0.05)
+
+
+def test_modularity_of_noise_is_lower_than_of_a_modular_code():
+    # modularity measures concentration on one factor, not informativeness: noise is not 0 but is worse
+    factors = make_factors()
+    assert dis.modularity(uniform_noise_latents(len(factors)), factors) < 0.9 < dis.modularity(copied_latents(factors), factors)
+
+
+def test_mixed_latents_score_between_the_extremes():
+    factors = make_factors()
+    mixed = copied_latents(factors) @ np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    for metric in INFORMATION_METRICS:
+        assert 0.03 < metric(mixed, factors) < metric(copied_latents(factors), factors)
+
+
+@pytest.mark.parametrize("metric", ALL_FUNCTIONS)
+def test_metrics_are_invariant_to_permuting_and_positively_rescaling_latents(metric):
+    factors = make_factors(n=800)
+    rng = np.random.default_rng(4)
+    latents = np.concatenate([copied_latents(factors) + 0.3 * rng.normal(size=factors.shape), rng.normal(size=(800, 3))], axis=1)
+    reference = metric(latents, factors)
+    permuted = latents[:, rng.permutation(latents.shape[1])]
+    rescaled = latents * rng.uniform(0.1, 10.0, size=latents.shape[1]) + rng.normal(size=latents.shape[1])
+    assert metric(permuted, factors) == pytest.approx(reference, abs=1e-9)
+    assert metric(rescaled, factors) == pytest.approx(reference, abs=1e-6)
+
+
+@pytest.mark.parametrize("metric", ALL_FUNCTIONS)
+def test_a_factor_with_one_value_is_left_out(metric, caplog):
+    factors = make_factors(n=800)
+    latents = copied_latents(factors) + 0.1 * np.random.default_rng(5).normal(size=factors.shape)
+    with_constant = np.concatenate([factors, np.zeros((800, 1), dtype=int)], axis=1)
+    assert metric(latents, with_constant) == pytest.approx(metric(latents, factors), abs=1e-12)
+    assert "single value" in caplog.text
+
+
+def test_only_constant_factors_is_a_clear_error():
+    with pytest.raises(ValueError, match="single value"):
+        dis.mig(np.random.default_rng(0).normal(size=(50, 3)), np.zeros((50, 2)))
+
+
+def test_shape_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="same number"):
+        dis.mig(np.zeros((10, 3)), np.zeros((9, 1)))
+
+
+def test_string_factors_are_accepted():
+    factors = make_factors(n=600, values=(2, 3))
+    names = np.array(["female", "male"])[factors[:, 0]]
+    as_strings = np.stack([names, factors[:, 1].astype(str)], axis=1)
+    latents = copied_latents(factors)
+    assert dis.mig(latents, as_strings) == pytest.approx(dis.mig(latents, factors))
+
+
+def test_disentanglement_runs_report_mean_std_and_every_run():
+    factors = make_factors(n=1000)
+    latents = np.concatenate([copied_latents(factors), uniform_noise_latents(1000, 3)], axis=1)
+    result = dis.disentanglement_runs(latents, factors, n_runs=4, sample_size=400, seed=0, factor_names=["a", "b", "c"], model="toy")
+    assert result["schema"] == dis.DISENTANGLEMENT_SCHEMA
+    assert list(result["metrics"]) == list(dis.TABLE3_METRICS)
+    for name, summary in result["metrics"].items():
+        assert len(summary["runs"]) == 4
+        assert summary["mean"] == pytest.approx(np.mean(summary["runs"]))
+        assert summary["std"] == pytest.approx(np.std(summary["runs"]))
+    assert result["metrics"]["mig"]["mean"] > 0.9
+    assert result["metrics"]["mig"]["std"] > 0  # subsamples differ
+    again = dis.disentanglement_runs(latents, factors, n_runs=4, sample_size=400, seed=0, factor_names=["a", "b", "c"], model="toy")
+    assert again == result
+
+
+def test_disentanglement_runs_reject_unknown_metrics_and_bad_sample_sizes():
+    factors = make_factors(n=100)
+    with pytest.raises(ValueError, match="unknown"):
+        dis.disentanglement_runs(factors + 0.0, factors, metrics=["beta_vae"])
+    with pytest.raises(ValueError, match="sample_size"):
+        dis.disentanglement_runs(factors + 0.0, factors, sample_size=1000)
