@@ -1,0 +1,264 @@
+"""The one schema every loader returns, so probes and pretraining never special-case a dataset.
+
+Columns (DESIGN.md, "Data"):
+    audio       {"array": float32 (samples,) at 16 kHz mono, "sampling_rate": 16000}
+    path        source file (or a synthetic id)
+    speaker_id  speaker identity, ClassLabel
+    gender      ClassLabel(["female", "male"]); "unknown" is not a class: loaders without it use -1
+    label       the dataset's task label, ClassLabel
+plus dataset-specific metadata columns (accent, emotion, word, chapter, split, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import datasets
+from transformers.utils import logging
+
+from .audio import SAMPLING_RATE, AudioDecodeError, BadFiles, SegmentConfig, decode_audio, segment_waveform
+
+logger = logging.get_logger(__name__)
+
+GENDERS = ("female", "male")
+
+
+def audio_feature() -> dict:
+    """Decoded-audio feature: the same access pattern as `datasets.Audio` (`ex["audio"]["array"]`)
+    without importing torchcodec."""
+    return {"array": datasets.Sequence(datasets.Value("float32")), "sampling_rate": datasets.Value("int32")}
+
+
+def common_features(
+    label_names: Sequence[str],
+    speaker_names: Sequence[str],
+    extra: Mapping[str, datasets.features.FeatureType] | None = None,
+) -> datasets.Features:
+    """Features of the common schema; `extra` adds dataset-specific metadata columns."""
+    features = {
+        "audio": audio_feature(),
+        "path": datasets.Value("string"),
+        "speaker_id": datasets.ClassLabel(names=list(speaker_names)),
+        "gender": datasets.ClassLabel(names=list(GENDERS)),
+        "label": datasets.ClassLabel(names=list(label_names)),
+    }
+    overlap = set(features) & set(extra or {})
+    if overlap:
+        raise ValueError(f"extra columns {sorted(overlap)} clash with the common schema; rename them.")
+    features.update(extra or {})
+    return datasets.Features(features)
+
+
+# ----------------------------------------------------------------------------------------------
+# Building datasets in the common schema. A loader scans its tree into `records` (one dict per
+# file: "path", "speaker_id", "gender", "label" and its metadata columns); these helpers decode,
+# resample and optionally segment them into an eager `Dataset` or a streaming `IterableDataset`.
+# ----------------------------------------------------------------------------------------------
+
+Record = dict[str, Any]
+
+
+def gender_index(gender: str | None) -> int:
+    """'female'/'f' -> 0, 'male'/'m' -> 1, unknown (None, '') -> -1 (ClassLabel's "no label")."""
+    if not gender:
+        return -1
+    g = str(gender).strip().lower()
+    for index, name in enumerate(GENDERS):
+        if g in (name, name[0]):
+            return index
+    raise ValueError(f"unknown gender {gender!r}; expected one of {GENDERS} (or 'f'/'m').")
+
+
+def resolve_segment(segment: SegmentConfig | bool | None) -> SegmentConfig | None:
+    """`True` -> the default 1-s `SegmentConfig`; `False`/`None` -> whole recordings."""
+    if segment is True:
+        return SegmentConfig()
+    if segment is False or segment is None:
+        return None
+    if not isinstance(segment, SegmentConfig):
+        raise ValueError(f"segment must be a SegmentConfig, True or None, got {type(segment).__name__}.")
+    return segment
+
+
+def with_segment_column(features: datasets.Features, segment: SegmentConfig | None) -> datasets.Features:
+    """Adds `segment_start` (offset in samples into the source recording) when segmenting."""
+    if segment is None:
+        return features
+    return datasets.Features({**features, "segment_start": datasets.Value("int64")})
+
+
+def examples_from_wave(wave, meta: Mapping[str, Any], segment: SegmentConfig | None) -> Iterator[dict]:
+    """One example per recording, or one per segment with its `segment_start`."""
+    if segment is None:
+        yield {**meta, "audio": {"array": wave, "sampling_rate": SAMPLING_RATE}}
+        return
+    pieces, starts = segment_waveform(wave, segment)
+    for piece, start in zip(pieces, starts):
+        yield {**meta, "audio": {"array": piece, "sampling_rate": SAMPLING_RATE}, "segment_start": int(start)}
+
+
+def generate_examples(records: Sequence[Record], segment: SegmentConfig | None, dataset_name: str, cache_key: Any = None) -> Iterator[dict]:
+    """Decode `records` in order, report and skip unusable files, log a summary at the end.
+
+    `cache_key` (file sizes and mtimes) is unused here: it is part of the generator's
+    arguments so that `datasets` regenerates its cache when a file changes.
+    """
+    bad = BadFiles(dataset_name)
+    for record in records:
+        try:
+            wave = decode_audio(record["path"])
+        except AudioDecodeError as err:
+            bad.add(record["path"], str(err))
+            continue
+        yield from examples_from_wave(wave, record, segment)
+    bad.log_summary(total=len(records))
+
+
+def file_stats(paths: Sequence[str]) -> list[tuple[int, int]]:
+    """(size, mtime_ns) per file: the cache key of a generated dataset."""
+    stats = [os.stat(p) for p in paths]
+    return [(s.st_size, s.st_mtime_ns) for s in stats]
+
+
+def build_dataset(
+    records: Sequence[Record],
+    features: datasets.Features,
+    *,
+    dataset_name: str,
+    segment: SegmentConfig | bool | None = None,
+    streaming: bool = False,
+    cache_dir: str | None = None,
+) -> datasets.Dataset | datasets.IterableDataset:
+    """Decode `records` into the common schema, eagerly (Arrow cache) or as a stream.
+
+    Both modes run the same generator, so a stream yields the same examples in the same order.
+    Audio: `ex["audio"]["array"]` float32 `(samples,)` at 16 kHz, `(length,)` when segmented.
+    """
+    segment = resolve_segment(segment)
+    features = with_segment_column(features, segment)
+    gen_kwargs = {"records": list(records), "segment": segment, "dataset_name": dataset_name}
+    if streaming:
+        return datasets.IterableDataset.from_generator(generate_examples, features=features, gen_kwargs=gen_kwargs)
+    gen_kwargs["cache_key"] = file_stats([r["path"] for r in records])
+    return datasets.Dataset.from_generator(generate_examples, features=features, gen_kwargs=gen_kwargs, cache_dir=cache_dir)
+
+
+def _hub_audio_source(audio: Mapping[str, Any] | None) -> bytes | str | None:
+    if not audio:
+        return None
+    return audio.get("bytes") or audio.get("path")
+
+
+def _convert_hub_batch(
+    batch: dict[str, list],
+    convert: Callable[[dict], Record | None],
+    segment: SegmentConfig | None,
+    bad: BadFiles,
+    features: datasets.Features,
+) -> dict[str, list]:
+    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    out: dict[str, list] = {column: [] for column in features}
+    for row in rows:
+        meta = convert(row)
+        if meta is None:
+            continue
+        source = _hub_audio_source(row.get("audio"))
+        try:
+            if source is None:
+                raise AudioDecodeError(f"{meta['path']} has neither audio bytes nor a readable path.")
+            wave = decode_audio(source, name=meta["path"])
+        except AudioDecodeError as err:
+            bad.add(meta["path"], str(err))
+            continue
+        for example in examples_from_wave(wave, meta, segment):
+            encoded = features.encode_example({column: example[column] for column in features})
+            for column in features:
+                out[column].append(encoded[column])
+    return out
+
+
+def load_hub_split(
+    source: str | os.PathLike,
+    config: str | None,
+    split: str,
+    *,
+    streaming: bool = False,
+    revision: str | None = None,
+    cache_dir: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> datasets.Dataset | datasets.IterableDataset:
+    """A split of a Hub dataset id, or of a local folder holding a Hub repo's parquet layout.
+
+    The audio column is cast to `Audio(decode=False)` so that no torchcodec is needed;
+    `columns` reads only those columns (cheap metadata passes).
+    """
+    kwargs: dict[str, Any] = {"split": split, "streaming": streaming, "cache_dir": cache_dir}
+    if revision is not None and not Path(source).is_dir():
+        kwargs["revision"] = revision
+    if columns is not None:
+        kwargs["columns"] = list(columns)
+    try:
+        ds = datasets.load_dataset(str(source), config, **kwargs)
+    except (FileNotFoundError, ValueError) as err:
+        raise FileNotFoundError(
+            f"could not load split {split!r} (config {config!r}) of {source!r}: {err}. Pass a Hub dataset id "
+            "or a local folder with that repo's parquet files and README configs."
+        ) from err
+    if isinstance(ds.features, datasets.Features) and isinstance(ds.features.get("audio"), datasets.Audio):
+        ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    return ds
+
+
+def convert_hub_dataset(
+    ds: datasets.Dataset | datasets.IterableDataset,
+    features: datasets.Features,
+    convert: Callable[[dict], Record | None],
+    *,
+    dataset_name: str,
+    segment: SegmentConfig | bool | None = None,
+    batch_size: int = 32,
+) -> datasets.Dataset | datasets.IterableDataset:
+    """Map a Hub split onto the common schema: `convert(row)` gives a row's schema metadata
+    (or None to skip it); audio bytes are decoded with soundfile, resampled and segmented.
+    Undecodable rows are reported and skipped."""
+    segment = resolve_segment(segment)
+    features = with_segment_column(features, segment)
+    bad = BadFiles(dataset_name)
+    fn = functools.partial(_convert_hub_batch, convert=convert, segment=segment, bad=bad, features=features)
+    remove = list(ds.column_names or [])
+    mapped = ds.map(fn, batched=True, batch_size=batch_size, remove_columns=remove, features=features)
+    if isinstance(mapped, datasets.Dataset):
+        bad.log_summary(total=len(ds))
+    return mapped
+
+
+def layout_error(dataset: str, root: str | os.PathLike, problem: str, layout: str) -> FileNotFoundError:
+    """A FileNotFoundError that shows the tree the loader expected."""
+    return FileNotFoundError(f"{dataset}: {problem} under {str(root)!r}. Expected layout:\n{layout.rstrip()}")
+
+
+def is_hub_source(source: str | os.PathLike) -> bool:
+    """True for a Hub dataset id (`org/name`, not a local path) or a local folder holding parquet
+    files (a Hub repo's layout); False for any other existing local folder (a native tree)."""
+    path = Path(source)
+    if path.is_dir():
+        return next(path.rglob("*.parquet"), None) is not None
+    if path.exists():
+        raise FileNotFoundError(f"expected a dataset folder or a Hub dataset id, got the file {str(source)!r}.")
+    parts = str(source).split("/")
+    if len(parts) == 2 and all(parts) and not str(source).startswith((".", "~")):
+        return True
+    raise FileNotFoundError(
+        f"no such dataset folder {str(source)!r}; pass the root of the downloaded tree or a Hub id like 'org/name'."
+    )
+
+
+def unique_column_values(
+    source: str | os.PathLike, config: str | None, split: str, column: str, *, revision: str | None = None, cache_dir: str | None = None
+) -> list:
+    """Sorted distinct values of one metadata column of a Hub split, reading only that column."""
+    ds = load_hub_split(source, config, split, streaming=True, revision=revision, cache_dir=cache_dir, columns=[column])
+    return sorted({row[column] for row in ds})
