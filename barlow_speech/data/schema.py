@@ -103,6 +103,8 @@ def examples_from_wave(wave, meta: Mapping[str, Any], segment: SegmentConfig | N
 def generate_examples(records: Sequence[Record], segment: SegmentConfig | None, dataset_name: str, cache_key: Any = None) -> Iterator[dict]:
     """Decode `records` in order, report and skip unusable files, log a summary at the end.
 
+    A record's private key `_crop` = (start, stop) keeps only those samples (at 16 kHz).
+
     `cache_key` (file sizes and mtimes) is unused here: it is part of the generator's
     arguments so that `datasets` regenerates its cache when a file changes.
     """
@@ -113,7 +115,11 @@ def generate_examples(records: Sequence[Record], segment: SegmentConfig | None, 
         except AudioDecodeError as err:
             bad.add(record["path"], str(err))
             continue
-        yield from examples_from_wave(wave, record, segment)
+        if "_crop" in record:
+            start, stop = record["_crop"]
+            wave = wave[start:stop]
+        meta = {key: value for key, value in record.items() if not key.startswith("_")}
+        yield from examples_from_wave(wave, meta, segment)
     bad.log_summary(total=len(records))
 
 
@@ -139,10 +145,12 @@ def build_dataset(
     """
     segment = resolve_segment(segment)
     features = with_segment_column(features, segment)
-    gen_kwargs = {"records": list(records), "segment": segment, "dataset_name": dataset_name}
+    # Tuples, not lists: `datasets` splits list arguments into one generator call per item,
+    # which would break the one-summary-per-dataset bad-file report.
+    gen_kwargs = {"records": tuple(records), "segment": segment, "dataset_name": dataset_name}
     if streaming:
         return datasets.IterableDataset.from_generator(generate_examples, features=features, gen_kwargs=gen_kwargs)
-    gen_kwargs["cache_key"] = file_stats([r["path"] for r in records])
+    gen_kwargs["cache_key"] = tuple(file_stats([r["path"] for r in records]))
     return datasets.Dataset.from_generator(generate_examples, features=features, gen_kwargs=gen_kwargs, cache_dir=cache_dir)
 
 

@@ -1,0 +1,169 @@
+"""Decode a dataset once and cache its 1-s segments, so pretraining reads arrays instead of decoding.
+
+Cache layout (`output_dir/`):
+    segments.f32     float32 memmap of shape (n_segments, segment_samples)
+    metadata.parquet one row per segment: the schema's columns except audio, plus `segment_start`
+    index.json       shape, dtype, sampling rate, segment config, features and the source
+
+`CachedSegments(output_dir)` is a torch `Dataset` over it; `barlow-speech prepare` runs `prepare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import datasets
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers.utils import logging
+
+from .audio import SAMPLING_RATE, SegmentConfig, segment_waveform
+
+logger = logging.get_logger(__name__)
+
+SEGMENTS_FILE, METADATA_FILE, INDEX_FILE = "segments.f32", "metadata.parquet", "index.json"
+FORMAT_VERSION = 1
+
+
+def _iter_segments(dataset, segment: SegmentConfig):
+    """(segment array (length,), metadata dict) pairs; already-segmented datasets pass through."""
+    pre_segmented = "segment_start" in (dataset.column_names or [])
+    length, _ = segment.samples()
+    for example in dataset:
+        audio = example.pop("audio")
+        wave = np.asarray(audio["array"], dtype=np.float32)
+        if pre_segmented:
+            if wave.shape[0] != length:
+                raise ValueError(f"{example['path']}: cached segments must have {length} samples, got {wave.shape[0]}.")
+            yield wave, example
+            continue
+        pieces, starts = segment_waveform(wave, segment)
+        for piece, start in zip(pieces, starts):
+            yield piece, {**example, "segment_start": int(start)}
+
+
+def prepare(
+    dataset: datasets.Dataset | datasets.IterableDataset,
+    output_dir: str | os.PathLike,
+    segment: SegmentConfig = SegmentConfig(),
+    source: dict[str, Any] | None = None,
+) -> Path:
+    """Write `dataset`'s segments to a float32 memmap + metadata in `output_dir`; returns `output_dir`.
+
+    `dataset` is any loader's output (whole recordings are cut with `segment`, segmented ones are
+    copied). The memmap is written incrementally, so memory stays flat for large corpora.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    features = dataset.features
+    if features is None or "audio" not in features:
+        raise ValueError("prepare needs a dataset in the common schema (an 'audio' column); use a barlow_speech.data loader.")
+    meta_features = datasets.Features({k: v for k, v in features.items() if k != "audio"})
+    if "segment_start" not in meta_features:
+        meta_features["segment_start"] = datasets.Value("int64")
+    columns: dict[str, list] = {name: [] for name in meta_features}
+    length, _ = segment.samples()
+    with open(output_dir / SEGMENTS_FILE, "wb") as out:
+        for piece, meta in tqdm(_iter_segments(dataset, segment), desc="caching segments", unit="seg"):
+            out.write(np.ascontiguousarray(piece, dtype=np.float32).tobytes())
+            for name in columns:
+                columns[name].append(meta[name])
+    n = len(columns["segment_start"])
+    if n == 0:
+        raise ValueError(f"the dataset produced no segments of {length} samples; check the data and the segment settings.")
+    datasets.Dataset.from_dict(columns, features=meta_features).to_parquet(str(output_dir / METADATA_FILE))
+    index = {
+        "format_version": FORMAT_VERSION,
+        "shape": [n, length],
+        "dtype": "float32",
+        "sampling_rate": SAMPLING_RATE,
+        "segment": dataclasses.asdict(segment),
+        "features": meta_features.to_dict(),
+        "source": source or {},
+    }
+    (output_dir / INDEX_FILE).write_text(json.dumps(index, indent=1))
+    logger.info(f"cached {n} segments of {length} samples in {output_dir}")
+    return output_dir
+
+
+class CachedSegments(torch.utils.data.Dataset):
+    """Random access to cached segments: `ds[i]` -> {"input_values": (length,) float32 tensor,
+    "label", "speaker_id", "gender" (ints), "index"}; `ds.metadata` is the per-segment table.
+
+    >>> ds = CachedSegments("cache/ls100")
+    >>> ds[0]["input_values"].shape
+    torch.Size([16000])
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        directory = Path(directory)
+        index_file = directory / INDEX_FILE
+        if not index_file.is_file():
+            raise FileNotFoundError(f"{directory} holds no segment cache ({INDEX_FILE} missing); run `barlow-speech prepare` first.")
+        self.index = json.loads(index_file.read_text())
+        if self.index.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{directory}: cache format {self.index.get('format_version')}, expected {FORMAT_VERSION}; re-run prepare.")
+        shape = tuple(self.index["shape"])
+        self.segments = np.memmap(directory / SEGMENTS_FILE, dtype=self.index["dtype"], mode="r", shape=shape)
+        self.metadata = datasets.Dataset.from_parquet(str(directory / METADATA_FILE), features=datasets.Features.from_dict(self.index["features"]))
+        self._labels = {name: np.asarray(self.metadata[name], dtype=np.int64) for name in ("label", "speaker_id", "gender")}
+
+    def __len__(self) -> int:
+        return self.segments.shape[0]
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.metadata.features["label"].names
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = {"input_values": torch.from_numpy(np.array(self.segments[i])), "index": int(i)}
+        item.update({name: int(values[i]) for name, values in self._labels.items()})
+        return item
+
+    def get_batch(self, indices: Sequence[int]) -> torch.Tensor:
+        """Segments `indices` as one `(batch, length)` float32 tensor (one fancy-indexed read)."""
+        return torch.from_numpy(np.asarray(self.segments[np.sort(np.asarray(indices))]))
+
+
+def _parse_loader_args(pairs: Sequence[str]) -> dict[str, Any]:
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--loader-arg expects KEY=VALUE, got {pair!r}.")
+        kwargs[key] = json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false", "null") else value
+    return kwargs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`barlow-speech prepare NAME SOURCE OUTPUT_DIR [options]`."""
+    from . import DATASET_NAMES, load_dataset_by_name
+
+    parser = argparse.ArgumentParser(prog="barlow-speech prepare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", choices=DATASET_NAMES, help="dataset loader")
+    parser.add_argument("source", help="dataset root folder or Hub dataset id ('-' for synthetic)")
+    parser.add_argument("output_dir", help="where segments.f32, metadata.parquet and index.json go")
+    parser.add_argument("--subset", help="LibriSpeech subset, e.g. train-clean-100")
+    parser.add_argument("--split", help="split to cache (train/validation/test/...)")
+    parser.add_argument("--length-s", type=float, default=1.0, help="segment length in seconds (paper: 1 s)")
+    parser.add_argument("--hop-s", type=float, default=None, help="hop between segments (default: no overlap)")
+    parser.add_argument("--drop-last", action="store_true", help="drop the last short piece instead of zero-padding it")
+    parser.add_argument("--min-voiced-fraction", type=float, default=0.0, help="drop segments with less voiced audio")
+    parser.add_argument("--streaming", action="store_true", help="decode on the fly instead of building an Arrow copy first")
+    parser.add_argument("--loader-arg", action="append", default=[], metavar="KEY=VALUE", help="extra loader keyword")
+    args = parser.parse_args(argv)
+    segment = SegmentConfig(args.length_s, args.hop_s, not args.drop_last, args.min_voiced_fraction)
+    kwargs = _parse_loader_args(args.loader_arg)
+    kwargs.update({k: v for k, v in (("subset", args.subset), ("split", args.split)) if v is not None})
+    if args.name == "synthetic":  # generated, no source folder
+        dataset = load_dataset_by_name(args.name, **kwargs)
+    else:
+        dataset = load_dataset_by_name(args.name, args.source, streaming=args.streaming, segment=segment, **kwargs)
+    prepare(dataset, args.output_dir, segment, source={"name": args.name, "source": args.source, **{k: str(v) for k, v in kwargs.items()}})
+    return 0
