@@ -1,0 +1,55 @@
+"""barlow-speech: Barlow Twins self-supervised speech representations (Brima et al. 2024) for the Hugging Face stack.
+
+Importing the package registers the model with the Auto classes and marks every class for remote-code export, so a
+`save_pretrained` folder carries `auto_map` and the self-contained modeling files and loads with
+`trust_remote_code=True` in a Python that has never installed barlow_speech.
+"""
+
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoModelForAudioClassification,
+    AutoModelForPreTraining,
+)
+
+from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, log_spectrogram, segment_waveforms
+from .modeling_barlow import (
+    BarlowSpeechForAudioClassification,
+    BarlowSpeechForPreTraining,
+    BarlowSpeechModel,
+    BarlowSpeechPreTrainedModel,
+    barlow_twins_loss,
+    cross_correlation,
+    mean_by_utterance,
+)
+
+__version__ = "0.1.0"
+
+AutoConfig.register(BarlowSpeechConfig.model_type, BarlowSpeechConfig, exist_ok=True)
+AutoModel.register(BarlowSpeechConfig, BarlowSpeechModel, exist_ok=True)
+AutoModelForPreTraining.register(BarlowSpeechConfig, BarlowSpeechForPreTraining, exist_ok=True)
+AutoModelForAudioClassification.register(BarlowSpeechConfig, BarlowSpeechForAudioClassification, exist_ok=True)
+AutoFeatureExtractor.register(BarlowSpeechConfig, BarlowSpeechFeatureExtractor, exist_ok=True)
+
+BarlowSpeechConfig.register_for_auto_class()
+BarlowSpeechModel.register_for_auto_class("AutoModel")
+BarlowSpeechForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+BarlowSpeechForAudioClassification.register_for_auto_class("AutoModelForAudioClassification")
+BarlowSpeechFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+
+__all__ = [
+    "LOSS_VARIANTS",
+    "BarlowSpeechConfig",
+    "BarlowSpeechFeatureExtractor",
+    "BarlowSpeechModel",
+    "BarlowSpeechPreTrainedModel",
+    "BarlowSpeechForPreTraining",
+    "BarlowSpeechForAudioClassification",
+    "barlow_twins_loss",
+    "cross_correlation",
+    "log_spectrogram",
+    "mean_by_utterance",
+    "segment_waveforms",
+]

@@ -1,0 +1,47 @@
+"""`barlow-speech <command>`: one entry point, each sub-command implemented in the module that owns it.
+
+Sub-commands are imported lazily so `barlow-speech --help` stays fast and a missing optional
+dependency of one command does not break the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Sequence
+
+# command -> ("module", "function", one-line help); each function takes argv (list[str]) and returns an exit code.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("barlow_speech.demo", "main", "pretrain a small BT on the synthetic corpus, probe it, write a report"),
+    "pretrain": ("barlow_speech.training.pretrain", "main", "Barlow Twins pretraining (HfArgumentParser, --config file)"),
+    "prepare": ("barlow_speech.data.prepare", "main", "decode a dataset once and cache its 1-s segments"),
+    "probe": ("barlow_speech.evaluation.cli", "probe_main", "linear evaluation at label fractions (Table 2)"),
+    "disentangle": ("barlow_speech.evaluation.cli", "disentangle_main", "disentanglement metrics (Table 3)"),
+    "report": ("barlow_speech.evaluation.cli", "report_main", "tables and figures of a run as Markdown + PNG"),
+    "push": ("barlow_speech.hub", "main", "publish a checkpoint with remote code and a model card"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: barlow-speech <command> [options]", "", "commands:"]
+    lines += [f"  {name:<12} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    lines += ["", "Run `barlow-speech <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"barlow-speech: unknown command {name!r}; choose one of {sorted(COMMANDS)}.\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, func_name, _ = COMMANDS[name]
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

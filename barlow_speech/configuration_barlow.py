@@ -1,0 +1,117 @@
+"""BarlowSpeech model configuration.
+
+Self-contained (imports only transformers) so it can be shipped as remote code.
+Defaults follow Brima et al. 2024, "Understanding Self-Supervised Learning of Speech Representation via
+Invariance and Redundancy Reduction" (Sec. 2.1, 2.3), and the reference Barlow Twins (Zbontar et al. 2021).
+"""
+
+from transformers import ResNetConfig
+from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
+
+LOSS_VARIANTS = ("bt", "mbt_bn", "mbt_ln", "mbt_bn_ln")
+# ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.
+RESNET50_SPECTROGRAM = {"num_channels": 1}
+
+
+class BarlowSpeechConfig(PreTrainedConfig):
+    r"""
+    Configuration of a Barlow Twins speech encoder: a ResNet over log-spectrograms plus a projector.
+
+    Args:
+        backbone_config (`ResNetConfig` or `dict`, *optional*):
+            The ResNet encoder f_theta. Defaults to ResNet-50 with `num_channels=1` (paper Sec. 2.3).
+        projector_dims (`list[int]`, *optional*, defaults to `[2048, 2048, 2048]`):
+            Output sizes of the projector's linear layers (Linear-BN-ReLU blocks, last layer linear only, as in the
+            reference Barlow Twins). The last entry is the latent size m of the loss: the paper uses m = 2048
+            (its "2028" is a typo: 2048 is the ResNet-50 width and the bt-2048 model name).
+        loss_variant (`str`, *optional*, defaults to `"bt"`):
+            How latents are normalised before the cross-correlation C (paper Sec. 3.3): `"bt"` (Eq. 2, columns
+            divided by their L2 norm over the batch), `"mbt_bn"` (columns standardised over the batch, as the
+            reference implementation's BatchNorm), `"mbt_ln"` (each latent vector layer-normalised, then Eq. 2),
+            `"mbt_bn_ln"` (layer-normalised, then standardised).
+        lambda_offdiag (`float`, *optional*, defaults to 5.1e-3):
+            Weight lambda of the redundancy-reduction term (Eq. 1); 5.1e-3 is the reference Barlow Twins value.
+        loss_scale (`float`, *optional*, defaults to 1.0):
+            Multiplies the whole loss (the reference code exposes it as `scale-loss`).
+        loss_eps (`float`, *optional*, defaults to 1e-5):
+            Added to norms / variances so a dead latent gives a finite loss.
+        sampling_rate (`int`, *optional*, defaults to 16000): audio rate the model was trained on (Sec. 2.3).
+        n_fft (`int`, *optional*, defaults to 1024): 64-ms window -> 513 frequency bins (Sec. 2.3).
+        hop_length (`int`, *optional*, defaults to 128):
+            8 ms. The paper states a 32-ms hop *and* 126 frames per second; only an 8-ms hop with centred frames
+            gives its 513 x 126 input, so that is the default (README, "Front end").
+        segment_seconds (`float`, *optional*, defaults to 1.0): audio is split into segments of this length.
+        classifier_dropout (`float`, *optional*, defaults to 0.0): dropout before the audio-classification head.
+        freeze_encoder (`bool`, *optional*, defaults to `False`):
+            Audio classification trains only the linear head (linear evaluation) when set.
+
+    Example:
+    ```python
+    >>> from barlow_speech import BarlowSpeechConfig, BarlowSpeechModel
+    >>> config = BarlowSpeechConfig()  # ResNet-50, m = 2048: the paper's model
+    >>> model = BarlowSpeechModel(config)
+    ```
+    """
+
+    model_type = "barlow_speech"
+    sub_configs_defaults = {
+        "backbone_config": SubConfigSpec(config_class=ResNetConfig, init_kwargs=RESNET50_SPECTROGRAM),
+    }
+
+    backbone_config: dict | PreTrainedConfig | None = None
+    projector_dims: list[int] | tuple[int, ...] = (2048, 2048, 2048)
+    loss_variant: str = "bt"
+    lambda_offdiag: float = 5.1e-3
+    loss_scale: float = 1.0
+    loss_eps: float = 1e-5
+    sampling_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 128
+    segment_seconds: float = 1.0
+    classifier_dropout: float = 0.0
+    freeze_encoder: bool = False
+
+    def __post_init__(self, **kwargs):
+        if isinstance(self.backbone_config, dict):
+            # A plain dict of ResNetConfig kwargs (as users write it and as config.json stores it).
+            fields = {key: value for key, value in self.backbone_config.items() if key != "model_type"}
+            self.backbone_config = ResNetConfig(**{**RESNET50_SPECTROGRAM, **fields})
+        super().__post_init__(**kwargs)
+        self.projector_dims = [int(d) for d in self.projector_dims]
+        if self.backbone_config.num_channels != 1:
+            raise ValueError(
+                f"backbone_config.num_channels={self.backbone_config.num_channels}, but the input is a 1-channel "
+                "log-spectrogram; pass num_channels=1."
+            )
+        if self.loss_variant not in LOSS_VARIANTS:
+            raise ValueError(f"loss_variant={self.loss_variant!r} is not one of {list(LOSS_VARIANTS)}.")
+        if not self.projector_dims or min(self.projector_dims) < 1:
+            raise ValueError(f"projector_dims={self.projector_dims} must be a non-empty list of positive sizes.")
+        _check_number(self, "lambda_offdiag", minimum=0.0, inclusive=True)
+        for name in ("loss_scale", "loss_eps", "sampling_rate", "n_fft", "hop_length", "segment_seconds"):
+            _check_number(self, name, minimum=0.0, inclusive=False)
+        if self.hop_length > self.n_fft:
+            raise ValueError(f"hop_length={self.hop_length} exceeds n_fft={self.n_fft}; frames would skip samples.")
+        if not 0.0 <= self.classifier_dropout < 1.0:
+            raise ValueError(f"classifier_dropout={self.classifier_dropout} must be in [0, 1).")
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of `pooler_output`: the last ResNet stage (2048 for ResNet-50)."""
+        return self.backbone_config.hidden_sizes[-1]
+
+    @property
+    def latent_size(self) -> int:
+        """Latent size m of the Barlow Twins loss (the projector's output)."""
+        return self.projector_dims[-1]
+
+
+def _check_number(config: BarlowSpeechConfig, name: str, minimum: float, inclusive: bool) -> None:
+    value = getattr(config, name)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or value < minimum or (value == minimum and not inclusive):
+        bound = f">= {minimum}" if inclusive else f"> {minimum}"
+        raise ValueError(f"{name}={value!r} must be a number {bound}.")
+
+
+__all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS"]

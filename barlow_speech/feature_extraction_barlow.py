@@ -1,0 +1,323 @@
+"""Log-spectrogram front end of the Barlow Twins speech encoder (Brima et al. 2024, Sec. 2.3).
+
+16 kHz mono audio -> 1-s segments -> |STFT| (64-ms Hann window, 513 bins, 0-8 kHz) -> log -> (x - mean) / std.
+One batched `torch.stft` over all segments, on whatever device the audio (or `device=`) is on.
+
+Self-contained (imports only numpy, torch and transformers) so it can be shipped as remote code.
+"""
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+LAST_SEGMENT_MODES = ("pad", "drop")
+# Integer PCM is scaled to [-1, 1) by its full-scale value.
+_PCM_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int8): 2.0**7}
+
+
+def log_spectrogram(
+    waveforms: torch.Tensor,
+    n_fft: int = 1024,
+    hop_length: int = 128,
+    pad_mode: str = "reflect",
+    log_floor: float = 1e-6,
+) -> torch.Tensor:
+    """Log-magnitude STFT of a batch of clips.
+
+    Args:
+        waveforms: `(batch, samples)` float audio.
+        n_fft: window and FFT size (Hann, periodic); `n_fft // 2 + 1` frequency bins.
+        hop_length: frame step; frames are centred, so `1 + samples // hop_length` frames.
+        pad_mode: padding of the centred frames at the clip edges (`torch.stft`'s `pad_mode`).
+        log_floor: magnitudes are clamped to this before the natural log (silence stays finite).
+
+    Returns:
+        `(batch, 1, n_fft // 2 + 1, frames)` float32 on the input's device.
+    """
+    window = torch.hann_window(n_fft, device=waveforms.device, dtype=torch.float32)
+    stft = torch.stft(
+        waveforms.float(), n_fft=n_fft, hop_length=hop_length, window=window, center=True, pad_mode=pad_mode,
+        return_complex=True,
+    )
+    return stft.abs().clamp_min(log_floor).log().unsqueeze(1)
+
+
+def segment_waveforms(
+    clips: Sequence[torch.Tensor], segment_samples: int, hop_samples: int, last_segment: str = "pad"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split 1-D clips into fixed-length segments.
+
+    A clip shorter than one segment is zero-padded to one segment. The trailing partial piece of a longer clip is
+    zero-padded (`last_segment="pad"`) or dropped (`"drop"`).
+
+    Returns:
+        segments: `(n_segments, segment_samples)`.
+        segment_to_utterance: `(n_segments,)` long, the index of the clip each segment came from.
+    """
+    if last_segment not in LAST_SEGMENT_MODES:
+        raise ValueError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
+    pieces, owners = [], []
+    for index, clip in enumerate(clips):
+        n = clip.shape[-1]
+        starts = list(range(0, max(n - segment_samples, 0) + 1, hop_samples))
+        covered = starts[-1] + segment_samples
+        if covered < n and last_segment == "pad":
+            starts.append(starts[-1] + hop_samples)
+        padded_length = max(starts[-1] + segment_samples, n)
+        padded = torch.nn.functional.pad(clip, (0, padded_length - n))
+        pieces.append(padded.unfold(0, segment_samples, hop_samples)[: len(starts)])
+        owners.append(torch.full((len(starts),), index, dtype=torch.long, device=clip.device))
+    return torch.cat(pieces), torch.cat(owners)
+
+
+def _as_mono_float(clip, index: int, device: torch.device | None) -> torch.Tensor:
+    """One clip -> 1-D float32 tensor, or a ValueError that says what is wrong and how to fix it."""
+    if isinstance(clip, torch.Tensor):
+        tensor = clip.to(device) if device is not None else clip
+        if not (tensor.is_floating_point() or tensor.dtype in (torch.int16, torch.int32, torch.int8)):
+            raise ValueError(f"clip {index} has dtype {tensor.dtype}; pass float audio in [-1, 1] or int16 PCM.")
+        if not tensor.is_floating_point():
+            tensor = tensor.float() / _PCM_SCALE[np.dtype(str(tensor.dtype).replace("torch.", ""))]
+    else:
+        array = np.asarray(clip)
+        if array.dtype in _PCM_SCALE:
+            array = array.astype(np.float32) / _PCM_SCALE[array.dtype]
+        elif not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(
+                f"clip {index} has dtype {array.dtype}; pass float audio in [-1, 1] (float32/float64) or int16 PCM."
+            )
+        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        tensor = tensor.to(device) if device is not None else tensor
+    if tensor.ndim != 1:
+        raise ValueError(
+            f"clip {index} has shape {tuple(tensor.shape)}: the model takes mono audio. Downmix multi-channel audio "
+            "first, e.g. `audio.mean(axis=0)` for (channels, samples) or `audio.mean(axis=1)` for soundfile's "
+            "(samples, channels)."
+        )
+    if tensor.numel() == 0:
+        raise ValueError(f"clip {index} is empty; remove it or check the file it was decoded from.")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"clip {index} contains NaN or Inf samples; fix or drop the clip (e.g. np.nan_to_num).")
+    return tensor.float()
+
+
+def _split_batch(raw_speech) -> list:
+    """Normalise the accepted input forms to a list of clips: one 1-D clip, a list of clips, or (batch, samples)."""
+    if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
+        if raw_speech.ndim == 1:
+            return [raw_speech]
+        if raw_speech.ndim == 2:
+            batch, samples = raw_speech.shape
+            if samples <= 8 < batch:
+                raise ValueError(
+                    f"got an array of shape {tuple(raw_speech.shape)}, which looks like one (samples, channels) "
+                    "recording. Downmix it with `audio.mean(axis=1)`; a 2-D array is read as (batch, samples)."
+                )
+            return list(raw_speech)
+        raise ValueError(
+            f"got an array of shape {tuple(raw_speech.shape)}; pass one clip (samples,), a batch (batch, samples) "
+            "or a list of 1-D clips."
+        )
+    if isinstance(raw_speech, (list, tuple)):
+        if len(raw_speech) == 0:
+            raise ValueError("got an empty list of clips; pass at least one clip.")
+        if all(np.isscalar(x) for x in raw_speech):
+            return [np.asarray(raw_speech, dtype=np.float32)]
+        return list(raw_speech)
+    raise ValueError(
+        f"raw_speech of type {type(raw_speech).__name__} is not supported; pass a numpy array, a torch tensor, or a "
+        "list of them."
+    )
+
+
+class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Turns 16 kHz mono audio into the `(batch, 1, 513, 126)` log-spectrograms of the paper (for 1-s segments).
+
+    Audio longer than `segment_seconds` is split into segments (hop `segment_seconds - segment_overlap`); the output
+    `segment_to_utterance` maps each segment row back to its clip, and the models average segment embeddings per
+    clip when it is passed to them. Normalisation uses dataset statistics (`mean`, `std`, fitted on the training
+    split with `fit_normalization` and saved in preprocessor_config.json, like AST); per-utterance normalisation is
+    available but off by default because it erases level cues of speakers.
+
+    Args:
+        sampling_rate (`int`, defaults to 16000): the only accepted input rate (paper Sec. 2.3).
+        n_fft (`int`, defaults to 1024): 64-ms Hann window, 513 bins.
+        hop_length (`int`, defaults to 128): 8 ms; 126 centred frames per second (see BarlowSpeechConfig).
+        segment_seconds (`float`, defaults to 1.0): segment length.
+        segment_overlap (`float`, defaults to 0.0): overlap of consecutive segments, in seconds.
+        last_segment (`str`, defaults to `"pad"`): `"pad"` or `"drop"` the trailing partial segment.
+        min_seconds (`float`, defaults to 0.064): shorter clips are rejected (less than one analysis window).
+        mean, std (`float`, defaults to 0.0 and 1.0): dataset statistics of the log-spectrogram.
+        do_normalize (`bool`, defaults to `True`): apply `(x - mean) / std`.
+        per_utterance_normalize (`bool`, defaults to `False`): standardise each segment by its own mean and std.
+        log_floor (`float`, defaults to 1e-6): magnitude floor before the log.
+        pad_mode (`str`, defaults to `"reflect"`): edge padding of the centred STFT frames.
+
+    Example:
+    ```python
+    >>> import numpy as np
+    >>> from barlow_speech import BarlowSpeechFeatureExtractor
+    >>> extractor = BarlowSpeechFeatureExtractor()
+    >>> features = extractor(np.zeros(16000, dtype=np.float32), sampling_rate=16000, return_tensors="pt")
+    >>> features["input_values"].shape
+    torch.Size([1, 1, 513, 126])
+    ```
+    """
+
+    model_input_names = ["input_values", "segment_to_utterance"]
+
+    def __init__(
+        self,
+        sampling_rate: int = 16000,
+        n_fft: int = 1024,
+        hop_length: int = 128,
+        segment_seconds: float = 1.0,
+        segment_overlap: float = 0.0,
+        last_segment: str = "pad",
+        min_seconds: float = 0.064,
+        mean: float = 0.0,
+        std: float = 1.0,
+        do_normalize: bool = True,
+        per_utterance_normalize: bool = False,
+        log_floor: float = 1e-6,
+        pad_mode: str = "reflect",
+        **kwargs,
+    ):
+        kwargs.pop("feature_size", None)
+        kwargs.pop("padding_value", None)
+        super().__init__(feature_size=1, sampling_rate=sampling_rate, padding_value=0.0, **kwargs)
+        if last_segment not in LAST_SEGMENT_MODES:
+            raise ValueError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
+        if not 0.0 <= segment_overlap < segment_seconds:
+            raise ValueError(
+                f"segment_overlap={segment_overlap} must be in [0, segment_seconds={segment_seconds})."
+            )
+        if std <= 0:
+            raise ValueError(f"std={std} must be > 0; refit it with `fit_normalization`.")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.segment_seconds = segment_seconds
+        self.segment_overlap = segment_overlap
+        self.last_segment = last_segment
+        self.min_seconds = min_seconds
+        self.mean = float(mean)
+        self.std = float(std)
+        self.do_normalize = do_normalize
+        self.per_utterance_normalize = per_utterance_normalize
+        self.log_floor = log_floor
+        self.pad_mode = pad_mode
+
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.segment_seconds * self.sampling_rate))
+
+    @property
+    def num_frames(self) -> int:
+        """Frames per segment: 126 for the defaults."""
+        return 1 + self.segment_samples // self.hop_length
+
+    def spectrogram(self, segments: torch.Tensor) -> torch.Tensor:
+        """`(batch, segment_samples)` waveforms -> normalised `(batch, 1, freq, frames)` log-spectrograms.
+
+        This is the differentiable, on-device part of the front end; training calls it on augmented waveforms.
+        """
+        features = log_spectrogram(segments, self.n_fft, self.hop_length, self.pad_mode, self.log_floor)
+        if self.per_utterance_normalize:
+            mean = features.mean(dim=(1, 2, 3), keepdim=True)
+            std = features.std(dim=(1, 2, 3), keepdim=True)
+            features = (features - mean) / (std + 1e-5)
+        if self.do_normalize:
+            features = (features - self.mean) / self.std
+        return features
+
+    def segment(self, raw_speech, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validate clips and split them: returns `(segments (n, segment_samples), segment_to_utterance (n,))`."""
+        device = torch.device(device) if device is not None else None
+        clips = [_as_mono_float(clip, i, device) for i, clip in enumerate(_split_batch(raw_speech))]
+        min_samples = int(self.min_seconds * self.sampling_rate)
+        for index, clip in enumerate(clips):
+            if clip.numel() < min_samples:
+                raise ValueError(
+                    f"clip {index} has {clip.numel()} samples ({clip.numel() / self.sampling_rate:.3f} s); at least "
+                    f"{min_samples} ({self.min_seconds} s) are needed. Pad it or drop it."
+                )
+        hop_samples = self.segment_samples - int(round(self.segment_overlap * self.sampling_rate))
+        return segment_waveforms(clips, self.segment_samples, hop_samples, self.last_segment)
+
+    def __call__(
+        self,
+        raw_speech: np.ndarray | torch.Tensor | list,
+        sampling_rate: int | None = None,
+        return_tensors: str | None = None,
+        device: torch.device | str | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """Featurise one clip, a list of clips or a `(batch, samples)` array.
+
+        Args:
+            raw_speech: mono float audio (int16/int32 PCM is scaled to [-1, 1]).
+            sampling_rate: the rate of `raw_speech`; must equal `self.sampling_rate`. Always pass it.
+            return_tensors: `"pt"` for torch tensors, `"np"` or None for numpy arrays.
+            device: where to compute (e.g. `"cuda"`); defaults to the input tensors' device (CPU for numpy).
+
+        Returns:
+            `BatchFeature` with `input_values` `(n_segments, 1, n_fft // 2 + 1, frames)` and `segment_to_utterance`
+            `(n_segments,)`.
+        """
+        if sampling_rate is None:
+            logger.warning(
+                f"`sampling_rate` was not passed to {type(self).__name__}; assuming {self.sampling_rate} Hz. Pass it "
+                "to catch audio at the wrong rate."
+            )
+        elif sampling_rate != self.sampling_rate:
+            raise ValueError(
+                f"audio sampled at {sampling_rate} Hz, but this feature extractor expects {self.sampling_rate} Hz; "
+                f"resample to {self.sampling_rate} first (e.g. scipy.signal.resample_poly or librosa.resample)."
+            )
+        segments, segment_to_utterance = self.segment(raw_speech, device)
+        with torch.no_grad():
+            input_values = self.spectrogram(segments)
+        if return_tensors not in (None, "np", "pt"):
+            raise ValueError(f"return_tensors={return_tensors!r}; use 'pt', 'np' or None.")
+        data = {"input_values": input_values, "segment_to_utterance": segment_to_utterance}
+        if return_tensors != "pt":
+            data = {key: value.cpu().numpy() for key, value in data.items()}
+        return BatchFeature(data)
+
+    def fit_normalization(self, clips: Iterable, batch_size: int = 64) -> "BarlowSpeechFeatureExtractor":
+        """Set `mean` / `std` to the statistics of the log-spectrogram over `clips` (use the training split).
+
+        Streams over `clips` (any iterable of 1-D 16 kHz arrays) in batches, so it works on datasets larger than
+        memory. Returns self so it chains: `extractor.fit_normalization(train_audio).save_pretrained(path)`.
+        """
+        total, total_sq, count = 0.0, 0.0, 0
+        batch: list = []
+
+        def consume(batch: list) -> tuple[float, float, int]:
+            segments, _ = self.segment(batch)
+            features = log_spectrogram(segments, self.n_fft, self.hop_length, self.pad_mode, self.log_floor).double()
+            return features.sum().item(), features.square().sum().item(), features.numel()
+
+        for clip in clips:
+            batch.append(clip)
+            if len(batch) == batch_size:
+                s, sq, n = consume(batch)
+                total, total_sq, count, batch = total + s, total_sq + sq, count + n, []
+        if batch:
+            s, sq, n = consume(batch)
+            total, total_sq, count = total + s, total_sq + sq, count + n
+        if count == 0:
+            raise ValueError("fit_normalization got no clips; pass the training split's audio arrays.")
+        self.mean = total / count
+        self.std = max(float(np.sqrt(max(total_sq / count - self.mean**2, 0.0))), 1e-5)
+        return self
+
+
+__all__ = ["BarlowSpeechFeatureExtractor", "log_spectrogram", "segment_waveforms"]

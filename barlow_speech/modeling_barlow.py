@@ -1,0 +1,397 @@
+"""Barlow Twins speech encoder: ResNet over log-spectrograms, projector, and the Barlow Twins loss.
+
+Brima et al. 2024, "Understanding Self-Supervised Learning of Speech Representation via Invariance and Redundancy
+Reduction" (Information 15(2):114), Sec. 2.1, Eq. 1-2 and the loss ablation of Sec. 3.3; Zbontar et al. 2021,
+"Barlow Twins: Self-Supervised Learning via Redundancy Reduction" (reference implementation: projector, lambda).
+
+Self-contained (imports only torch, transformers and its sibling configuration file) so it can be shipped as remote
+code.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import initialization as init
+from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput
+from transformers.modeling_utils import PreTrainedModel
+from transformers.models.resnet.modeling_resnet import ResNetEmbeddings, ResNetEncoder
+
+from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+
+
+@dataclass
+class BarlowTwinsLossOutput(ModelOutput):
+    """
+    Args:
+        loss: `()` scale * (invariance + lambda_offdiag * redundancy) (Eq. 1).
+        invariance: `()` sum_i (1 - C_ii)^2.
+        redundancy: `()` sum_{i != j} C_ij^2 (unweighted, so runs with different lambda compare).
+        cross_correlation: `(latent, latent)` the matrix C, computed over the global batch.
+    """
+
+    loss: torch.Tensor | None = None
+    invariance: torch.Tensor | None = None
+    redundancy: torch.Tensor | None = None
+    cross_correlation: torch.Tensor | None = None
+
+
+def off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
+    """Flattened off-diagonal elements of a square `(d, d)` matrix (as in the reference Barlow Twins)."""
+    d = matrix.shape[0]
+    return matrix.flatten()[:-1].view(d - 1, d + 1)[:, 1:].flatten()
+
+
+def _global_sum(tensor: torch.Tensor, distributed: bool) -> torch.Tensor:
+    """Sum over all processes, autograd-aware.
+
+    A plain `torch.distributed.all_reduce` is not differentiable and leaves gradients world_size times too small
+    once DDP averages them; the functional all_reduce sends the gradient back to every contributor.
+    """
+    if not distributed:
+        return tensor
+    import torch.distributed.nn.functional as dist_fn
+
+    return dist_fn.all_reduce(tensor)
+
+
+def cross_correlation(
+    z_a: torch.Tensor, z_b: torch.Tensor, variant: str = "bt", eps: float = 1e-5, distributed: bool = False
+) -> torch.Tensor:
+    """The cross-correlation C `(latent, latent)` between two batches of latents `(batch, latent)`.
+
+    Variants (paper Sec. 3.3): `bt` is Eq. 2 (columns divided by their L2 norm over the batch); `mbt_bn` standardises
+    columns over the batch (BatchNorm without affine, the reference implementation) and divides by N; `mbt_ln`
+    layer-normalises each latent vector, then applies Eq. 2; `mbt_bn_ln` layer-normalises, then standardises.
+    With `distributed=True` every batch statistic is a sum over all processes, so C is that of the global batch.
+    Computed in float32 whatever the autocast dtype.
+    """
+    if variant not in LOSS_VARIANTS:
+        raise ValueError(f"variant={variant!r} is not one of {list(LOSS_VARIANTS)}.")
+    if z_a.ndim != 2 or z_a.shape != z_b.shape:
+        raise ValueError(f"z_a and z_b must both be (batch, latent); got {tuple(z_a.shape)} and {tuple(z_b.shape)}.")
+    with torch.autocast(device_type=z_a.device.type, enabled=False):
+        z_a, z_b = z_a.float(), z_b.float()
+        n = _global_sum(torch.tensor(float(z_a.shape[0]), device=z_a.device), distributed)
+        if n.item() < 2:
+            raise ValueError(
+                f"the Barlow Twins loss needs at least 2 samples per (global) batch, got {int(n.item())}; "
+                "increase the batch size."
+            )
+        if variant in ("mbt_ln", "mbt_bn_ln"):
+            z_a = nn.functional.layer_norm(z_a, z_a.shape[-1:], eps=eps)
+            z_b = nn.functional.layer_norm(z_b, z_b.shape[-1:], eps=eps)
+        if variant in ("mbt_bn", "mbt_bn_ln"):
+            z_a, z_b = (_standardize_columns(z, n, eps, distributed) for z in (z_a, z_b))
+            return _global_sum(z_a.T @ z_b, distributed) / n
+        norm_a = _global_sum(z_a.square().sum(0), distributed).sqrt()
+        norm_b = _global_sum(z_b.square().sum(0), distributed).sqrt()
+        return _global_sum(z_a.T @ z_b, distributed) / (torch.outer(norm_a, norm_b) + eps)
+
+
+def _standardize_columns(z: torch.Tensor, n: torch.Tensor, eps: float, distributed: bool) -> torch.Tensor:
+    """BatchNorm1d(affine=False) in training mode over the (global) batch: biased variance, like torch's BN."""
+    mean = _global_sum(z.sum(0), distributed) / n
+    var = _global_sum((z - mean).square().sum(0), distributed) / n
+    return (z - mean) / torch.sqrt(var + eps)
+
+
+def barlow_twins_loss(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    lambda_offdiag: float = 5.1e-3,
+    variant: str = "bt",
+    eps: float = 1e-5,
+    scale: float = 1.0,
+    distributed: bool = False,
+) -> BarlowTwinsLossOutput:
+    """Barlow Twins loss (Eq. 1) of two views' latents `(batch, latent)`.
+
+    L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2, with C from `cross_correlation`. Under DDP pass
+    `distributed=True`: C is then computed over the global batch and the gradients DDP averages equal those of one
+    process holding the whole batch.
+
+    Example:
+    ```python
+    >>> z_a, z_b = torch.randn(64, 2048), torch.randn(64, 2048)
+    >>> out = barlow_twins_loss(z_a, z_b, lambda_offdiag=5.1e-3, variant="mbt_bn")
+    >>> out.loss, out.invariance, out.redundancy
+    ```
+    """
+    c = cross_correlation(z_a, z_b, variant=variant, eps=eps, distributed=distributed)
+    invariance = (1 - torch.diagonal(c)).square().sum()
+    redundancy = off_diagonal(c).square().sum()
+    loss = scale * (invariance + lambda_offdiag * redundancy)
+    return BarlowTwinsLossOutput(loss=loss, invariance=invariance, redundancy=redundancy, cross_correlation=c)
+
+
+def mean_by_utterance(embeddings: torch.Tensor, segment_to_utterance: torch.Tensor) -> torch.Tensor:
+    """Average segment embeddings `(segments, hidden)` per utterance -> `(utterances, hidden)`.
+
+    `segment_to_utterance` `(segments,)` holds each segment's utterance index (0..utterances-1), as returned by
+    `BarlowSpeechFeatureExtractor`.
+    """
+    index = segment_to_utterance.to(embeddings.device).long()
+    num = int(index.max().item()) + 1
+    sums = embeddings.new_zeros(num, embeddings.shape[-1]).index_add_(0, index, embeddings)
+    counts = torch.bincount(index, minlength=num).clamp_min(1).to(embeddings.dtype)
+    return sums / counts.unsqueeze(-1)
+
+
+@dataclass
+class BarlowSpeechModelOutput(ModelOutput):
+    """
+    Args:
+        last_hidden_state: `(segments, hidden, freq', frames')` the last ResNet stage's feature map.
+        pooler_output: `(batch, hidden)` average-pooled embedding (2048-d for ResNet-50); per utterance (mean of its
+            segments) when `segment_to_utterance` was given, else per input row.
+        hidden_states: tuple of `(segments, channels, freq', frames')`: the stem output and every stage, for
+            layer-wise probes.
+    """
+
+    last_hidden_state: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclass
+class BarlowSpeechForPreTrainingOutput(ModelOutput):
+    """
+    Args:
+        loss: `()` Barlow Twins loss, when both views were given.
+        invariance_loss, redundancy_loss: `()` the two terms of Eq. 1 (log them separately: the total grows with the
+            latent size).
+        z_a, z_b: `(batch, latent)` projector outputs of the two views.
+        cross_correlation: `(latent, latent)` C, when `return_cross_correlation=True`.
+        pooler_output: `(batch, hidden)` encoder embedding of view A.
+    """
+
+    loss: torch.Tensor | None = None
+    invariance_loss: torch.Tensor | None = None
+    redundancy_loss: torch.Tensor | None = None
+    z_a: torch.Tensor | None = None
+    z_b: torch.Tensor | None = None
+    cross_correlation: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+
+
+# Every class a saved folder can be loaded as with trust_remote_code, whichever head saved it.
+AUTO_MAP = {
+    "AutoConfig": "configuration_barlow.BarlowSpeechConfig",
+    "AutoModel": "modeling_barlow.BarlowSpeechModel",
+    "AutoModelForPreTraining": "modeling_barlow.BarlowSpeechForPreTraining",
+    "AutoModelForAudioClassification": "modeling_barlow.BarlowSpeechForAudioClassification",
+}
+
+
+class BarlowSpeechPreTrainedModel(PreTrainedModel):
+    config: BarlowSpeechConfig
+    config_class = BarlowSpeechConfig
+    base_model_prefix = "barlow"
+    main_input_name = "input_values"
+    input_modalities = ("audio",)
+    _no_split_modules = ["ResNetConvLayer", "ResNetShortCut"]
+
+    def __init__(self, config: BarlowSpeechConfig, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        # Keep entries already there (a Hub load prefixes them with the repo id).
+        self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """ResNet convs: Kaiming normal (fan_out); linears: torch's default; norms: identity."""
+        if isinstance(module, nn.Conv2d):
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            init.kaiming_uniform_(module.weight, a=5**0.5)
+            if module.bias is not None:
+                bound = 1 / module.weight.shape[1] ** 0.5
+                init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if module.weight is not None:
+                init.ones_(module.weight)
+                init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
+
+
+class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
+    """The encoder f_theta: `(batch, 1, freq, frames)` log-spectrogram -> ResNet -> pooled embedding."""
+
+    def __init__(self, config: BarlowSpeechConfig):
+        super().__init__(config)
+        self.embedder = ResNetEmbeddings(config.backbone_config)
+        self.encoder = ResNetEncoder(config.backbone_config)
+        self.pooler = nn.AdaptiveAvgPool2d((1, 1))
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        segment_to_utterance: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BarlowSpeechModelOutput | tuple:
+        r"""
+        input_values (`torch.Tensor` of shape `(segments, 1, freq, frames)`):
+            Log-spectrograms from `BarlowSpeechFeatureExtractor` (513 x 126 for 1-s segments).
+        segment_to_utterance (`torch.Tensor` of shape `(segments,)`, *optional*):
+            Utterance index of every segment; `pooler_output` is then the mean over each utterance's segments.
+        """
+        if input_values.ndim != 4 or input_values.shape[1] != 1:
+            raise ValueError(
+                f"input_values must be (batch, 1, freq, frames) log-spectrograms, got {tuple(input_values.shape)}; "
+                "run the audio through BarlowSpeechFeatureExtractor first."
+            )
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        encoder_outputs = self.encoder(
+            self.embedder(input_values), output_hidden_states=output_hidden_states, return_dict=True
+        )
+        last_hidden_state = encoder_outputs.last_hidden_state
+        pooled = self.pooler(last_hidden_state).flatten(1)
+        if segment_to_utterance is not None:
+            pooled = mean_by_utterance(pooled, segment_to_utterance)
+        if not return_dict:
+            return tuple(v for v in (last_hidden_state, pooled, encoder_outputs.hidden_states) if v is not None)
+        return BarlowSpeechModelOutput(
+            last_hidden_state=last_hidden_state, pooler_output=pooled, hidden_states=encoder_outputs.hidden_states
+        )
+
+
+def build_projector(input_size: int, dims: list[int]) -> nn.Sequential:
+    """Projector of the reference Barlow Twins: (Linear-BN-ReLU) blocks, then a bias-free Linear to the latent."""
+    sizes = [input_size, *dims]
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 2):
+        layers += [nn.Linear(sizes[i], sizes[i + 1], bias=False), nn.BatchNorm1d(sizes[i + 1]), nn.ReLU(inplace=True)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1], bias=False))
+    return nn.Sequential(*layers)
+
+
+class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
+    """Encoder + projector trained with the Barlow Twins loss on two views of the same clips (Fig. 1)."""
+
+    def __init__(self, config: BarlowSpeechConfig):
+        super().__init__(config)
+        self.barlow = BarlowSpeechModel(config)
+        self.projector = build_projector(config.hidden_size, config.projector_dims)
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        input_values_b: torch.Tensor | None = None,
+        return_cross_correlation: bool = False,
+        distributed: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BarlowSpeechForPreTrainingOutput | tuple:
+        r"""
+        input_values (`torch.Tensor` of shape `(batch, 1, freq, frames)`): view A.
+        input_values_b (`torch.Tensor` of shape `(batch, 1, freq, frames)`, *optional*):
+            View B of the same clips, in the same order. Without it only `z_a` is computed (no loss).
+        return_cross_correlation (`bool`): also return C `(latent, latent)`.
+        distributed (`bool`, *optional*):
+            Compute C over the global batch of all processes. Defaults to whether torch.distributed is initialised
+            with more than one process.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        pooled_a = self.barlow(input_values).pooler_output
+        z_a = self.projector(pooled_a)
+        output = BarlowSpeechForPreTrainingOutput(z_a=z_a, pooler_output=pooled_a)
+        if input_values_b is not None:
+            if input_values_b.shape != input_values.shape:
+                raise ValueError(
+                    f"the two views must have the same shape, got {tuple(input_values.shape)} and "
+                    f"{tuple(input_values_b.shape)}."
+                )
+            if distributed is None:
+                distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+                distributed = distributed and torch.distributed.get_world_size() > 1
+            z_b = self.projector(self.barlow(input_values_b).pooler_output)
+            loss = barlow_twins_loss(
+                z_a, z_b, lambda_offdiag=self.config.lambda_offdiag, variant=self.config.loss_variant,
+                eps=self.config.loss_eps, scale=self.config.loss_scale, distributed=distributed,
+            )
+            output.loss, output.invariance_loss, output.redundancy_loss = loss.loss, loss.invariance, loss.redundancy
+            output.z_b = z_b
+            if return_cross_correlation:
+                output.cross_correlation = loss.cross_correlation
+        return output if return_dict else output.to_tuple()
+
+
+class BarlowSpeechForAudioClassification(BarlowSpeechPreTrainedModel):
+    """Encoder + linear head on `pooler_output`; `config.freeze_encoder=True` is linear evaluation."""
+
+    def __init__(self, config: BarlowSpeechConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.barlow = BarlowSpeechModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+        if config.freeze_encoder:
+            self.freeze_encoder()
+
+    def freeze_encoder(self) -> None:
+        """Train only the head: encoder weights fixed and its BatchNorm statistics kept in eval mode."""
+        self.config.freeze_encoder = True
+        self.barlow.requires_grad_(False)
+        self.barlow.eval()
+
+    def train(self, mode: bool = True) -> "BarlowSpeechForAudioClassification":
+        super().train(mode)
+        if self.config.freeze_encoder:
+            self.barlow.eval()
+        return self
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        segment_to_utterance: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput | tuple:
+        r"""
+        input_values (`torch.Tensor` of shape `(segments, 1, freq, frames)`): log-spectrograms.
+        segment_to_utterance (`torch.Tensor` of shape `(segments,)`, *optional*):
+            Classify utterances from the mean of their segment embeddings.
+        labels (`torch.Tensor` of shape `(batch,)`, *optional*): class indices in `[0, num_labels)`; gives a
+            cross-entropy `loss`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
+            outputs = self.barlow(
+                input_values, segment_to_utterance=segment_to_utterance, output_hidden_states=output_hidden_states
+            )
+        logits = self.classifier(self.dropout(outputs.pooler_output))
+        loss = None
+        if labels is not None:
+            labels = labels.to(logits.device).long()
+            if labels.shape != logits.shape[:1]:
+                raise ValueError(
+                    f"labels has shape {tuple(labels.shape)} but there are {logits.shape[0]} predictions; pass one "
+                    "label per clip (and segment_to_utterance for multi-segment clips)."
+                )
+            loss = nn.functional.cross_entropy(logits, labels)
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return output if return_dict else output.to_tuple()
+
+
+__all__ = [
+    "BarlowSpeechPreTrainedModel",
+    "BarlowSpeechModel",
+    "BarlowSpeechForPreTraining",
+    "BarlowSpeechForAudioClassification",
+    "barlow_twins_loss",
+    "cross_correlation",
+    "off_diagonal",
+    "mean_by_utterance",
+]

@@ -1,0 +1,26 @@
+"""Small factories shared by the tests: tiny model configs and generated audio."""
+
+import numpy as np
+
+import barlow_speech
+
+TINY_BACKBONE = {"embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
+
+
+def tiny_config(**overrides) -> barlow_speech.BarlowSpeechConfig:
+    """A ResNet with two 1-block stages and a 32-d latent: milliseconds per step on CPU."""
+    fields = {"backbone_config": dict(TINY_BACKBONE), "projector_dims": [32, 32]}
+    fields.update(overrides)
+    return barlow_speech.BarlowSpeechConfig(**fields)
+
+
+def tone_clips(num: int, seconds: float = 1.0, sampling_rate: int = 16000, seed: int = 0) -> list[np.ndarray]:
+    """`num` float32 clips of noisy harmonic tones with random pitch: cheap audio with structure."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+    clips = []
+    for _ in range(num):
+        f0 = rng.uniform(80, 300)
+        clip = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * 0.1
+        clips.append((clip + 0.01 * rng.standard_normal(t.size)).astype(np.float32))
+    return clips

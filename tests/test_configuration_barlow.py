@@ -1,0 +1,46 @@
+import pytest
+
+from barlow_speech import LOSS_VARIANTS, BarlowSpeechConfig
+
+from tests.factories import tiny_config
+
+
+def test_defaults_are_the_paper_configuration():
+    config = BarlowSpeechConfig()
+    assert config.model_type == "barlow_speech"
+    assert config.backbone_config.model_type == "resnet"
+    assert config.backbone_config.num_channels == 1
+    assert list(config.backbone_config.depths) == [3, 4, 6, 3]  # ResNet-50
+    assert config.hidden_size == 2048 and config.latent_size == 2048
+    assert (config.sampling_rate, config.n_fft, config.hop_length, config.segment_seconds) == (16000, 1024, 128, 1.0)
+    assert config.lambda_offdiag == pytest.approx(5.1e-3)
+    assert config.loss_variant == "bt"
+
+
+def test_round_trip_through_save_pretrained(tmp_path):
+    config = tiny_config(loss_variant="mbt_bn_ln", lambda_offdiag=0.01)
+    config.save_pretrained(tmp_path)
+    loaded = BarlowSpeechConfig.from_pretrained(tmp_path)
+    assert loaded.backbone_config.hidden_sizes == [8, 16]
+    assert loaded.backbone_config.num_channels == 1
+    assert loaded.projector_dims == [32, 32]
+    assert (loaded.loss_variant, loaded.lambda_offdiag) == ("mbt_bn_ln", 0.01)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"loss_variant": "vicreg"}, str(list(LOSS_VARIANTS))),
+        ({"lambda_offdiag": -1.0}, "lambda_offdiag"),
+        ({"projector_dims": []}, "projector_dims"),
+        ({"projector_dims": [32, 0]}, "projector_dims"),
+        ({"hop_length": 2048}, "exceeds n_fft"),
+        ({"n_fft": "1024"}, "n_fft"),
+        ({"segment_seconds": 0}, "segment_seconds"),
+        ({"classifier_dropout": 1.5}, "classifier_dropout"),
+        ({"backbone_config": {"num_channels": 3}}, "num_channels=1"),
+    ],
+)
+def test_invalid_values_raise_value_error_saying_what_is_allowed(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        BarlowSpeechConfig(**overrides)

@@ -1,0 +1,125 @@
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from barlow_speech import BarlowSpeechFeatureExtractor, log_spectrogram
+
+from tests.factories import tone_clips
+
+# Parity with librosa: magnitudes agree to 1e-4 of the clip's peak magnitude, and log-magnitudes to 1e-3 wherever
+# the bin is within 60 dB of the peak (below that, float32 rounding is amplified by the log).
+MAGNITUDE_RTOL_OF_PEAK = 1e-4
+LOG_ATOL = 1e-3
+
+
+def test_one_second_clip_gives_the_papers_513_by_126_input():
+    features = BarlowSpeechFeatureExtractor()(tone_clips(3), sampling_rate=16000, return_tensors="pt")
+    assert features["input_values"].shape == (3, 1, 513, 126)
+    assert features["input_values"].dtype == torch.float32
+    assert features["segment_to_utterance"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_log_spectrogram_matches_librosa(seed):
+    clip = tone_clips(1, seed=seed)[0]
+    reference = np.abs(librosa.stft(clip, n_fft=1024, hop_length=128, pad_mode="reflect"))
+    ours = BarlowSpeechFeatureExtractor()(clip, sampling_rate=16000)["input_values"][0, 0]
+    np.testing.assert_allclose(np.exp(ours), reference, atol=MAGNITUDE_RTOL_OF_PEAK * reference.max())
+    loud = reference > reference.max() * 1e-3
+    np.testing.assert_allclose(ours[loud], np.log(reference[loud]), atol=LOG_ATOL)
+
+
+def test_batched_equals_one_by_one():
+    clips = tone_clips(4)
+    extractor = BarlowSpeechFeatureExtractor()
+    batched = extractor(np.stack(clips), sampling_rate=16000)["input_values"]
+    single = np.concatenate([extractor(c, sampling_rate=16000)["input_values"] for c in clips])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_long_audio_is_split_into_segments_mapped_to_their_utterance():
+    long, short = tone_clips(1, seconds=2.5)[0], tone_clips(1, seconds=0.5)[0]
+    padded = BarlowSpeechFeatureExtractor(last_segment="pad")([long, short], sampling_rate=16000)
+    assert padded["segment_to_utterance"].tolist() == [0, 0, 0, 1]
+    dropped = BarlowSpeechFeatureExtractor(last_segment="drop")([long, short], sampling_rate=16000)
+    assert dropped["segment_to_utterance"].tolist() == [0, 0, 1]  # a clip shorter than 1 s is padded, not lost
+    overlapped = BarlowSpeechFeatureExtractor(segment_overlap=0.5, last_segment="drop")(long, sampling_rate=16000)
+    assert overlapped["input_values"].shape[0] == 4  # starts at 0, 0.5, 1.0, 1.5 s
+
+
+def test_segment_content_is_the_right_slice_of_the_waveform():
+    extractor = BarlowSpeechFeatureExtractor()
+    clip = tone_clips(1, seconds=2.0)[0]
+    segments, owners = extractor.segment([clip])
+    np.testing.assert_array_equal(segments[1].numpy(), clip[16000:32000])
+    assert owners.tolist() == [0, 0]
+
+
+def test_int16_pcm_is_accepted_and_scaled():
+    clip = tone_clips(1)[0]
+    pcm = np.round(clip * 32768).astype(np.int16)
+    segments, _ = BarlowSpeechFeatureExtractor().segment([pcm])
+    np.testing.assert_array_equal(segments[0].numpy(), pcm.astype(np.float32) / 32768)
+
+
+def test_normalisation_statistics_are_fitted_and_saved(tmp_path):
+    clips = tone_clips(8)
+    extractor = BarlowSpeechFeatureExtractor().fit_normalization(clips, batch_size=3)
+    values = extractor(clips, sampling_rate=16000)["input_values"]
+    assert abs(values.mean()) < 1e-3 and abs(values.std() - 1) < 1e-3
+    extractor.save_pretrained(tmp_path)
+    loaded = BarlowSpeechFeatureExtractor.from_pretrained(tmp_path)
+    assert (loaded.mean, loaded.std) == (extractor.mean, extractor.std)
+    np.testing.assert_array_equal(loaded(clips, sampling_rate=16000)["input_values"], values)
+
+
+def test_spectrogram_is_differentiable_for_waveform_augmentations():
+    waveforms = torch.from_numpy(np.stack(tone_clips(2))).requires_grad_(True)
+    BarlowSpeechFeatureExtractor().spectrogram(waveforms).sum().backward()
+    assert torch.isfinite(waveforms.grad).all() and waveforms.grad.abs().sum() > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_cuda_tensors():
+    clips = torch.from_numpy(np.stack(tone_clips(2))).cuda()
+    features = BarlowSpeechFeatureExtractor()(clips, sampling_rate=16000, return_tensors="pt")
+    assert features["input_values"].device.type == "cuda"
+    cpu = BarlowSpeechFeatureExtractor()(clips.cpu(), sampling_rate=16000, return_tensors="pt")["input_values"]
+    torch.testing.assert_close(features["input_values"].cpu(), cpu, atol=1e-3, rtol=1e-4)
+
+
+def test_log_spectrogram_shape_follows_n_fft_and_hop():
+    assert log_spectrogram(torch.zeros(2, 8000), n_fft=512, hop_length=160).shape == (2, 1, 257, 51)
+
+
+@pytest.mark.parametrize(
+    "audio, kwargs, message",
+    [
+        (np.zeros(16000, np.float32), {"sampling_rate": 44100}, "resample to 16000"),
+        ([np.zeros((2, 16000), np.float32)], {"sampling_rate": 16000}, "mono"),
+        (np.zeros((16000, 2), np.float32), {"sampling_rate": 16000}, r"mean\(axis=1\)"),
+        (np.zeros((1, 1, 16000), np.float32), {"sampling_rate": 16000}, "shape"),
+        ([np.zeros(0, np.float32)], {"sampling_rate": 16000}, "empty"),
+        ([], {"sampling_rate": 16000}, "empty list"),
+        (np.zeros(100, np.float32), {"sampling_rate": 16000}, "at least 1024"),
+        (np.array([0.0, np.nan] * 8000, np.float32), {"sampling_rate": 16000}, "NaN or Inf"),
+        (np.array([0.0, np.inf] * 8000, np.float32), {"sampling_rate": 16000}, "NaN or Inf"),
+        (np.zeros(16000, np.int64), {"sampling_rate": 16000}, "int16 PCM"),
+        (np.zeros(16000, bool), {"sampling_rate": 16000}, "float audio"),
+        ("speech.wav", {"sampling_rate": 16000}, "not supported"),
+        (np.zeros(16000, np.float32), {"sampling_rate": 16000, "return_tensors": "tf"}, "return_tensors"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_fix(audio, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BarlowSpeechFeatureExtractor()(audio, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"last_segment": "wrap"}, "last_segment"), ({"segment_overlap": 1.0}, "segment_overlap"), ({"std": 0}, "std")],
+)
+def test_invalid_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BarlowSpeechFeatureExtractor(**kwargs)
