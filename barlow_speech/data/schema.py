@@ -267,6 +267,6 @@ def is_hub_source(source: str | os.PathLike) -> bool:
 def unique_column_values(
     source: str | os.PathLike, config: str | None, split: str, column: str, *, revision: str | None = None, cache_dir: str | None = None
 ) -> list:
-    """Sorted distinct values of one metadata column of a Hub split, reading only that column."""
+    """Sorted distinct non-null values of one metadata column of a Hub split, reading only that column."""
     ds = load_hub_split(source, config, split, streaming=True, revision=revision, cache_dir=cache_dir, columns=[column])
-    return sorted({row[column] for row in ds})
+    return sorted({row[column] for row in ds} - {None})

@@ -152,7 +152,7 @@ def load_speech_commands(
     if is_hub_source(source):
         if split is None:
             raise ValueError("the Hub path loads one split at a time: pass split='train', 'validation' or 'test'.")
-        speakers = sorted(s for s in unique_column_values(source, config, split, "speaker_id", revision=revision, cache_dir=cache_dir) if s)
+        speakers = unique_column_values(source, config, split, "speaker_id", revision=revision, cache_dir=cache_dir)
         ds = load_hub_split(source, config, split, streaming=streaming, revision=revision, cache_dir=cache_dir)
         names = ds.features["label"].names
         features = common_features(LABEL_SETS[classes], [SILENCE, *speakers], extra)

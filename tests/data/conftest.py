@@ -24,7 +24,7 @@ def tone(seconds: float, sr: int = 16_000, freq: float = 220.0, channels: int = 
     return wave if channels == 1 else np.stack([wave] * channels, axis=1)
 
 
-def write_audio(path: Path, seconds: float = 1.0, sr: int = 16_000, freq: float = 220.0, channels: int = 1, subtype: str = "PCM_16") -> Path:
+def write_audio(path: Path, seconds: float = 1.0, sr: int = 16_000, freq: float = 220.0, channels: int = 1, subtype: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, tone(seconds, sr, freq, channels), sr, subtype=subtype)
     return path
