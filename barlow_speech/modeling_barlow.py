@@ -301,6 +301,11 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
             with more than one process.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if self.training and input_values.shape[0] < 2:
+            raise ValueError(
+                f"got a per-device batch of {input_values.shape[0]}: the projector's BatchNorm and the loss's batch "
+                "statistics need at least 2 samples per device; increase per_device_train_batch_size."
+            )
         pooled_a = self.barlow(input_values).pooler_output
         z_a = self.projector(pooled_a)
         output = BarlowSpeechForPreTrainingOutput(z_a=z_a, pooler_output=pooled_a)

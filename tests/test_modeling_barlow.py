@@ -1,0 +1,222 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoModelForAudioClassification,
+    AutoModelForPreTraining,
+    Trainer,
+    TrainingArguments,
+    pipeline,
+)
+
+from barlow_speech import (
+    BarlowSpeechConfig,
+    BarlowSpeechFeatureExtractor,
+    BarlowSpeechForAudioClassification,
+    BarlowSpeechForPreTraining,
+    BarlowSpeechModel,
+    mean_by_utterance,
+)
+from tests.factories import tiny_config, tone_clips
+
+
+def _spectrograms(batch: int = 4) -> torch.Tensor:
+    return BarlowSpeechFeatureExtractor()(tone_clips(batch), sampling_rate=16000, return_tensors="pt")["input_values"]
+
+
+def test_paper_configuration_runs_a_forward_pass():
+    """ResNet-50 on 1 x 513 x 126 with latent m = 2048 (paper Sec. 2.3)."""
+    model = BarlowSpeechForPreTraining(BarlowSpeechConfig()).eval()
+    x = _spectrograms(2)
+    with torch.no_grad():
+        out = model(x, x)
+    assert out.pooler_output.shape == (2, 2048)
+    assert out.z_a.shape == out.z_b.shape == (2, 2048)
+    assert torch.isfinite(out.loss)
+
+
+def test_base_model_outputs_pooled_embedding_last_hidden_state_and_every_stage():
+    model = BarlowSpeechModel(tiny_config()).eval()
+    out = model(_spectrograms(3), output_hidden_states=True)
+    assert out.pooler_output.shape == (3, 16)
+    assert out.last_hidden_state.shape[:2] == (3, 16)
+    assert len(out.hidden_states) == 1 + 2  # stem + 2 stages
+    torch.testing.assert_close(out.pooler_output, out.last_hidden_state.mean(dim=(2, 3)))
+
+
+def test_segment_embeddings_are_averaged_per_utterance():
+    extractor = BarlowSpeechFeatureExtractor()
+    clips = [tone_clips(1, seconds=2.0)[0], tone_clips(1, seed=3)[0]]
+    features = extractor(clips, sampling_rate=16000, return_tensors="pt")
+    model = BarlowSpeechModel(tiny_config()).eval()
+    per_segment = model(features["input_values"]).pooler_output
+    per_utterance = model(**features).pooler_output
+    assert per_utterance.shape == (2, 16)
+    torch.testing.assert_close(per_utterance[0], per_segment[:2].mean(0))
+    torch.testing.assert_close(per_utterance[1], per_segment[2])
+    torch.testing.assert_close(mean_by_utterance(per_segment, torch.tensor([1, 1, 0])), per_utterance.flip(0))
+
+
+def test_pretraining_returns_loss_parts_latents_and_cross_correlation_and_gradients_reach_the_backbone():
+    model = BarlowSpeechForPreTraining(tiny_config(lambda_offdiag=0.01)).train()
+    x = _spectrograms(4)
+    out = model(x, x + 0.1 * torch.randn_like(x), return_cross_correlation=True)
+    assert out.z_a.shape == out.z_b.shape == (4, 32)
+    assert out.cross_correlation.shape == (32, 32)
+    torch.testing.assert_close(out.loss, out.invariance_loss + 0.01 * out.redundancy_loss)
+    out.loss.backward()
+    stem = model.barlow.embedder.embedder.convolution.weight.grad
+    assert stem is not None and stem.abs().sum() > 0
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_pretraining_without_second_view_only_encodes():
+    out = BarlowSpeechForPreTraining(tiny_config()).eval()(_spectrograms(2))
+    assert out.loss is None and out.z_a.shape == (2, 32)
+
+
+def test_bf16_autocast_forward_gives_a_finite_loss_close_to_fp32():
+    model = BarlowSpeechForPreTraining(tiny_config()).eval()
+    x = _spectrograms(8)
+    y = x + 0.2 * torch.randn_like(x)
+    full = model(x, y).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = model(x, y).loss
+    assert torch.isfinite(half)
+    torch.testing.assert_close(half, full, rtol=0.1, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: m(torch.zeros(2, 513, 126)), r"\(batch, 1, freq, frames\)"),
+        (lambda m: m(torch.zeros(2, 1, 513, 126), torch.zeros(3, 1, 513, 126)), "same shape"),
+        (lambda m: m(torch.zeros(1, 1, 513, 126), torch.zeros(1, 1, 513, 126)), "at least 2 samples"),
+    ],
+)
+def test_bad_model_inputs_are_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(BarlowSpeechForPreTraining(tiny_config()))
+
+
+def test_classification_loss_and_label_count_check():
+    model = BarlowSpeechForAudioClassification(tiny_config(num_labels=3)).eval()
+    out = model(_spectrograms(4), labels=torch.tensor([0, 1, 2, 1]))
+    assert out.logits.shape == (4, 3) and torch.isfinite(out.loss)
+    with pytest.raises(ValueError, match="one label per clip"):
+        model(_spectrograms(4), labels=torch.tensor([0, 1]))
+
+
+def _save_pretraining_checkpoint(path) -> None:
+    config = tiny_config(id2label={0: "yes", 1: "no", 2: "up"}, label2id={"yes": 0, "no": 1, "up": 2})
+    BarlowSpeechForPreTraining(config).save_pretrained(path)
+    BarlowSpeechFeatureExtractor(mean=-3.0, std=2.5).save_pretrained(path)
+
+
+def test_save_and_auto_class_round_trip_gives_identical_outputs(tmp_path):
+    _save_pretraining_checkpoint(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert set(config["auto_map"]) >= {"AutoConfig", "AutoModel", "AutoModelForPreTraining",
+                                        "AutoModelForAudioClassification"}
+    assert {"configuration_barlow.py", "modeling_barlow.py"} <= {p.name for p in tmp_path.iterdir()}
+    extractor = AutoFeatureExtractor.from_pretrained(tmp_path)
+    assert isinstance(extractor, BarlowSpeechFeatureExtractor) and extractor.mean == -3.0
+    x = extractor(tone_clips(2), sampling_rate=16000, return_tensors="pt")["input_values"]
+    pretraining = AutoModelForPreTraining.from_pretrained(tmp_path).eval()
+    encoder = AutoModel.from_pretrained(tmp_path).eval()
+    assert isinstance(encoder, BarlowSpeechModel)
+    torch.testing.assert_close(encoder(x).pooler_output, pretraining(x).pooler_output)
+    classifier = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
+    assert classifier.config.id2label[2] == "up"
+    classifier.save_pretrained(tmp_path / "clf")
+    reloaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "clf").eval()
+    torch.testing.assert_close(reloaded(x).logits, classifier(x).logits)
+
+
+REMOTE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.modules["barlow_speech"] = None  # the package must not be needed
+    import numpy as np, torch
+    from transformers import AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification
+    path, clips = sys.argv[1], np.load(sys.argv[2])
+    extractor = AutoFeatureExtractor.from_pretrained(path, trust_remote_code=True)
+    x = extractor(list(clips), sampling_rate=16000, return_tensors="pt")["input_values"]
+    encoder = AutoModel.from_pretrained(path, trust_remote_code=True).eval()
+    classifier = AutoModelForAudioClassification.from_pretrained(path, trust_remote_code=True).eval()
+    assert "barlow_speech" not in type(encoder).__module__, type(encoder).__module__
+    with torch.no_grad():
+        np.savez(sys.argv[3], pooled=encoder(x).pooler_output.numpy(), logits=classifier(x).logits.numpy())
+    """
+)
+
+
+def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    config = tiny_config(num_labels=3)
+    BarlowSpeechForAudioClassification(config).save_pretrained(checkpoint)
+    BarlowSpeechFeatureExtractor(mean=-2.0, std=3.0).save_pretrained(checkpoint)
+    clips = np.stack(tone_clips(2))
+    np.save(tmp_path / "clips.npy", clips)
+    script = tmp_path / "load_remote.py"
+    script.write_text(REMOTE_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script), str(checkpoint), str(tmp_path / "clips.npy"), str(tmp_path / "out.npz")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = np.load(tmp_path / "out.npz")
+    extractor = BarlowSpeechFeatureExtractor.from_pretrained(checkpoint)
+    x = extractor(list(clips), sampling_rate=16000, return_tensors="pt")["input_values"]
+    local = BarlowSpeechForAudioClassification.from_pretrained(checkpoint).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(remote["logits"], local(x).logits.numpy(), atol=1e-5)
+        np.testing.assert_allclose(remote["pooled"], local.barlow(x).pooler_output.numpy(), atol=1e-5)
+
+
+def test_audio_classification_pipeline_labels_a_raw_waveform():
+    config = tiny_config(id2label={0: "yes", 1: "no"}, label2id={"yes": 0, "no": 1})
+    classifier = pipeline(
+        "audio-classification", model=BarlowSpeechForAudioClassification(config).eval(),
+        feature_extractor=BarlowSpeechFeatureExtractor(),
+    )
+    predictions = classifier(tone_clips(1, seconds=1.7)[0], top_k=2)
+    assert {p["label"] for p in predictions} == {"yes", "no"}
+    assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
+
+
+class _ClipDataset(torch.utils.data.Dataset):
+    def __init__(self, n: int):
+        extractor = BarlowSpeechFeatureExtractor()
+        self.x = extractor(tone_clips(n), sampling_rate=16000, return_tensors="pt")["input_values"]
+        self.y = torch.arange(n) % 2
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_values": self.x[i], "labels": self.y[i]}
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_stock_trainer_fine_tunes_the_classifier(tmp_path, freeze):
+    model = BarlowSpeechForAudioClassification(tiny_config(num_labels=2, freeze_encoder=freeze))
+    encoder_before = {k: v.clone() for k, v in model.barlow.state_dict().items()}
+    head_before = model.classifier.weight.clone()
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=3, learning_rate=1e-2,
+        report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True,
+    )
+    result = Trainer(model=model, args=args, train_dataset=_ClipDataset(8)).train()
+    assert np.isfinite(result.training_loss)
+    assert not torch.equal(model.classifier.weight, head_before)
+    encoder_after = model.barlow.state_dict()
+    unchanged = all(torch.equal(encoder_before[k], encoder_after[k]) for k in encoder_before)
+    assert unchanged == freeze  # linear evaluation leaves weights and BN statistics untouched
