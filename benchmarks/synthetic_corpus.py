@@ -1,0 +1,98 @@
+"""Synthetic corpus benchmark: generation speed on one core, and the log-mel baseline per factor.
+
+    OMP_NUM_THREADS=1 python benchmarks/synthetic_corpus.py              # speed vs the 1,000 clips/s target
+    python benchmarks/synthetic_corpus.py --baseline --num_clips 4000   # + logistic-regression probes
+
+Speed runs pinned to one core (os.sched_setaffinity) and prints the best of `--repeats` batches,
+as clips/s and as the ratio to the 1,000 clips/s target of issue 4. The baseline is the number
+docs/synthetic.md reports: a logistic-regression probe on per-clip log-mel mean + std (64 mels,
+25 ms / 10 ms), trained on `train` clips and scored on as many `test` clips (other seeds, same
+speaker population).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+TARGET_CLIPS_PER_SECOND = 1000.0
+
+
+def pin_to_one_core() -> None:
+    """Restrict this process, and so every BLAS/FFT thread it starts, to one CPU core."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def clips_per_second(batch_size: int, repeats: int) -> float:
+    """Best throughput of `repeats` calls of generate_batch(batch_size)."""
+    from barlow_speech.data.synthetic import generate_batch
+
+    generate_batch(batch_size, seed=10**6)  # builds and caches the speaker population
+    best = 0.0
+    for seed in range(repeats):
+        start = time.perf_counter()
+        generate_batch(batch_size, seed=seed)
+        best = max(best, batch_size / (time.perf_counter() - start))
+    return best
+
+
+def log_mel_stats(waveforms: np.ndarray, n_mels: int = 64) -> np.ndarray:
+    """Per-clip mean and std over time of the log-mel spectrogram: (batch, 2 * n_mels)."""
+    import librosa
+    import scipy.signal
+
+    _, _, stft = scipy.signal.stft(waveforms, fs=16000, nperseg=400, noverlap=240, nfft=512, axis=-1)
+    mel = librosa.filters.mel(sr=16000, n_fft=512, n_mels=n_mels)
+    log_mel = np.log(np.einsum("mf,bft->bmt", mel, np.abs(stft) ** 2) + 1e-8)
+    return np.concatenate([log_mel.mean(axis=-1), log_mel.std(axis=-1)], axis=1)
+
+
+def log_mel_baseline(num_clips: int) -> dict[str, float]:
+    """Test accuracy of a logistic-regression probe per factor on log-mel mean/std features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from barlow_speech.data.synthetic import FACTORS, generate_batch
+
+    splits = {}
+    for split, seed in (("train", 1000), ("test", 2000)):
+        chunks = [generate_batch(1000, seed=seed + i) for i in range(max(1, num_clips // 1000))]
+        features = np.concatenate([log_mel_stats(w) for w, _ in chunks])
+        factors = {k: np.concatenate([f[k] for _, f in chunks]) for k in FACTORS}
+        splits[split] = (features, factors)
+    accuracy = {}
+    for factor in FACTORS:
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=1.0))
+        probe.fit(splits["train"][0], splits["train"][1][factor])
+        accuracy[factor] = float(probe.score(splits["test"][0], splits["test"][1][factor]))
+    return accuracy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch_size", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline", action="store_true", help="also run the log-mel probes (all cores)")
+    parser.add_argument("--num_clips", type=int, default=4000, help="train clips (and as many test clips) for --baseline")
+    args = parser.parse_args()
+
+    if args.baseline:
+        from barlow_speech.data.synthetic import SyntheticSpeechConfig
+
+        chance = {k: 1.0 / len(v) for k, v in SyntheticSpeechConfig().factor_names().items()}
+        print(f"log-mel mean/std + logistic regression, {args.num_clips} train / {args.num_clips} test clips:")
+        for factor, acc in log_mel_baseline(args.num_clips).items():
+            print(f"  {factor:<11} accuracy {acc:.3f}   (chance {chance[factor]:.3f})")
+    pin_to_one_core()
+    speed = clips_per_second(args.batch_size, args.repeats)
+    print(f"synthetic corpus, one core: {speed:,.0f} clips/s (1-s clips, batch {args.batch_size})")
+    print(f"ratio vs the {TARGET_CLIPS_PER_SECOND:,.0f} clips/s target: {speed / TARGET_CLIPS_PER_SECOND:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
