@@ -190,6 +190,8 @@ class BarlowSpeechPreTrainedModel(PreTrainedModel):
     base_model_prefix = "barlow"
     main_input_name = "input_values"
     input_modalities = ("audio",)
+    # Losses are batch means already; this tells Trainer to divide them for gradient accumulation.
+    accepts_loss_kwargs = False
     _no_split_modules = ["ResNetConvLayer", "ResNetShortCut"]
 
     def __init__(self, config: BarlowSpeechConfig, *inputs, **kwargs):
