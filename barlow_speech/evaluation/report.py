@@ -1,0 +1,142 @@
+"""Report: paper Table 2 and Table 3 as Markdown (optionally HTML) with the figures embedded.
+
+Inputs are plain result dicts or JSON files holding them. The two schemas (also read by the Hub model card):
+
+Probe result (`barlow_speech.evaluation.probes.linear_probe`), accuracies in [0, 1]::
+
+    {"schema": "barlow_speech.probe/v1", "metric": "top1_accuracy",
+     "model": "BT-LS-100", "task": "SR", "num_classes": 5, "num_train": 6000, ...,
+     "probe": {"optimizer": "adam_full_batch", "steps": 300, "learning_rates": [...], "weight_decays": [...]},
+     "fractions": {"0.05": {"fraction": 0.05, "mean": 0.39, "std": 0.02, "runs": [...], "seeds": [...],
+                            "learning_rates": [...], "weight_decays": [...], "validation_accuracy": [...]}, ...},
+     "index_lists": {"num_examples": 6000, "subsets": [{"fraction": 0.05, "seed": 0, "indices": [...]}, ...]}}
+
+Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglement_runs`)::
+
+    {"schema": "barlow_speech.disentanglement/v1", "model": "BT-128", "factors": ["accent", "identity", "gender"],
+     "n_runs": 50, "sample_size": 3750, "seed": 0, "config": {"mig_bins": 20, ...},
+     "metrics": {"mig": {"mean": 0.02, "std": 0.002, "runs": [...]}, "sap": {...}, "dcimig": {...},
+                 "jemmig": {...}, "modularity": {...}}}
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .disentanglement import DISENTANGLEMENT_SCHEMA
+from .probes import PROBE_SCHEMA
+
+TABLE3_COLUMNS = (("mig", "MIG"), ("sap", "SAP"), ("dcimig", "DCIMIG"), ("jemmig", "JEMMIG"), ("modularity", "Mod. Score"))
+
+
+def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
+    """Read result JSON files (one result or a list of results each) -> (probe results, disentanglement results)."""
+    probes, disentanglement = [], []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"result file {path} does not exist; write it with `barlow-speech probe` or `disentangle`.")
+        payload = json.loads(path.read_text())
+        for result in payload if isinstance(payload, list) else [payload]:
+            schema = result.get("schema")
+            if schema == PROBE_SCHEMA:
+                probes.append(result)
+            elif schema == DISENTANGLEMENT_SCHEMA:
+                disentanglement.append(result)
+            else:
+                raise ValueError(f"{path}: unknown result schema {schema!r}; expected {PROBE_SCHEMA!r} or {DISENTANGLEMENT_SCHEMA!r}.")
+    return probes, disentanglement
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table2(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Table 2 cells: rows = upstream model, columns = task x fraction, `mean ± std` top-1 in %."""
+    tasks = list(dict.fromkeys(r["task"] for r in probe_results))
+    fractions = {t: sorted({e["fraction"] for r in probe_results if r["task"] == t for e in r["fractions"].values()}) for t in tasks}
+    header = ["Model"] + [f"{t} {100 * f:g}%" for t in tasks for f in fractions[t]]
+    rows = []
+    for model in dict.fromkeys(r["model"] for r in probe_results):
+        by_cell = {(r["task"], e["fraction"]): e for r in probe_results if r["model"] == model for e in r["fractions"].values()}
+        cells = [f"{100 * by_cell[t, f]['mean']:.2f} ± {100 * by_cell[t, f]['std']:.2f}" if (t, f) in by_cell else "–" for t in tasks for f in fractions[t]]
+        rows.append([model] + cells)
+    return header, rows
+
+
+def table3(disentanglement_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Table 3 cells: rows = model, columns = MIG, SAP, DCIMIG, JEMMIG, Mod. Score as `mean ± std`."""
+    header = ["Model"] + [title for _, title in TABLE3_COLUMNS]
+    rows = []
+    for result in disentanglement_results:
+        metrics = result["metrics"]
+        rows.append([result["model"]] + [f"{metrics[k]['mean']:.3f} ± {metrics[k]['std']:.4f}" if k in metrics else "–" for k, _ in TABLE3_COLUMNS])
+    return header, rows
+
+
+def render_markdown(probe_results: Sequence[Mapping], disentanglement_results: Sequence[Mapping], figures: Sequence[str | Path] = (), relative_to: str | Path | None = None) -> str:
+    """The report as Markdown: Table 2, Table 3, then the figures (paths relative to `relative_to`)."""
+    parts = ["# Barlow Twins speech representations: evaluation report", ""]
+    if probe_results:
+        parts += ["## Table 2. Linear evaluation (top-1 %, mean ± std over seeds) at label fractions", "", _markdown_table(*table2(probe_results)), ""]
+        runs = sorted({len(e["runs"]) for r in probe_results for e in r["fractions"].values()})
+        parts += [f"Runs per cell: {', '.join(map(str, runs))}. Probe hyper-parameters chosen on validation per run.", ""]
+    if disentanglement_results:
+        parts += ["## Table 3. Disentanglement metrics (mean ± std over runs)", "", _markdown_table(*table3(disentanglement_results)), ""]
+        described = {(r["n_runs"], r["sample_size"], ", ".join(r["factors"])) for r in disentanglement_results}
+        parts += [f"{n} runs of {s} samples; factors: {f}." for n, s, f in sorted(described)] + [""]
+    if figures:
+        parts += ["## Figures", ""]
+        for figure in figures:
+            figure = Path(figure)
+            shown = figure.relative_to(relative_to) if relative_to and figure.is_relative_to(relative_to) else figure
+            parts += [f"![{figure.stem}]({shown.as_posix()})", ""]
+    return "\n".join(parts)
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(probe_results: Sequence[Mapping], disentanglement_results: Sequence[Mapping], figures: Sequence[str | Path] = (), relative_to: str | Path | None = None) -> str:
+    """The same report as a standalone HTML page."""
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>barlow-speech report</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}</style></head><body>",
+             "<h1>Barlow Twins speech representations: evaluation report</h1>"]
+    if probe_results:
+        parts += ["<h2>Table 2. Linear evaluation (top-1 %, mean ± std over seeds)</h2>", _html_table(*table2(probe_results))]
+    if disentanglement_results:
+        parts += ["<h2>Table 3. Disentanglement metrics (mean ± std over runs)</h2>", _html_table(*table3(disentanglement_results))]
+    for figure in figures:
+        figure = Path(figure)
+        shown = figure.relative_to(relative_to) if relative_to and figure.is_relative_to(relative_to) else figure
+        parts.append(f"<h3>{html.escape(figure.stem)}</h3><img src='{html.escape(shown.as_posix())}'>")
+    return "\n".join(parts + ["</body></html>"])
+
+
+def write_report(
+    output_dir: str | Path,
+    probe_results: Sequence[Mapping] = (),
+    disentanglement_results: Sequence[Mapping] = (),
+    figures: Sequence[str | Path] = (),
+    html_too: bool = False,
+) -> Path:
+    """Write `report.md` (and `report.html`) into `output_dir`, figures linked relative to it; returns report.md."""
+    if not probe_results and not disentanglement_results:
+        raise ValueError("nothing to report: pass probe and/or disentanglement results.")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    report = output_dir / "report.md"
+    report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir))
+    if html_too:
+        (output_dir / "report.html").write_text(render_html(probe_results, disentanglement_results, figures, output_dir))
+    return report
