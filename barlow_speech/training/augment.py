@@ -1,0 +1,665 @@
+"""The two augmented views of Barlow Twins (paper Fig. 1, X_A and X_B), as batched torch modules.
+
+Every augmentation runs on the batch's device with per-example parameters drawn by torch ops (no
+per-clip Python loop). Each module is a thin `nn.Module` over a pure function of this file, takes
+an optional `seed` (a private `torch.Generator` on the input's device) and accepts a `generator`
+argument in `forward` that overrides it, so a pipeline is reproducible end to end.
+
+Waveform augmentations, (batch, samples) -> (batch, samples) unless stated:
+    RandomCrop, RandomTimeShift, RandomGain, AddNoise (white / pink / brown or a noise bank from a
+    `_background_noise_` folder, see `load_noise_bank`), RandomSpeed.
+Spectrogram augmentations, (batch, 1, freq, frames) -> same shape:
+    FrequencyMask / TimeMask (SpecAugment, Park et al. 2019), RandomResizedCrop and MixupBYOLA
+    (BYOL-A, Niizumi et al. 2021; nttcslab/byol-a `byol_a/augmentations.py`).
+`TwoViewAugmentation` composes them around a caller-provided spectrogram function:
+
+    >>> aug = TwoViewAugmentation(TwoViewAugmentationConfig(seed=0))
+    >>> view_a, view_b = aug(waveforms, lambda w: extractor_on_device(w))  # each (batch, 1, freq, frames)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power-spectrum exponent: 1 / f^k
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+# ----------------------------------------------------------------------------------------------
+# Pure functions.
+# ----------------------------------------------------------------------------------------------
+def uniform(low: float, high: float, shape: Sequence[int], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform samples in [low, high), float32, drawn on `device`."""
+    return low + (high - low) * torch.rand(tuple(shape), device=device, generator=generator)
+
+
+def time_shift(waveforms: torch.Tensor, shifts: torch.Tensor, circular: bool = True) -> torch.Tensor:
+    """Shift each row by `shifts` samples (positive = later); circular wrap or zero fill.
+
+    Args:
+        waveforms: (batch, samples).
+        shifts: (batch,) integer shifts.
+    """
+    samples = waveforms.shape[-1]
+    source = torch.arange(samples, device=waveforms.device)[None, :] - shifts[:, None].long()
+    if circular:
+        return torch.gather(waveforms, 1, source % samples)
+    inside = (source >= 0) & (source < samples)
+    return torch.gather(waveforms, 1, source.clamp(0, samples - 1)) * inside
+
+
+def crop(waveforms: torch.Tensor, starts: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Window [start, start + num_samples) of each row, zero-padded past the end: (batch, num_samples)."""
+    index = starts[:, None].long() + torch.arange(num_samples, device=waveforms.device)[None, :]
+    inside = index < waveforms.shape[-1]
+    return torch.gather(waveforms, 1, index.clamp(max=waveforms.shape[-1] - 1)) * inside
+
+
+def apply_gain(waveforms: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
+    """Scale each row of (batch, samples) by `gain_db` (batch,) decibels."""
+    return waveforms * torch.pow(10.0, gain_db / 20.0).to(waveforms.dtype)[:, None]
+
+
+def coloured_noise(
+    shape: Sequence[int], exponent: float, device: torch.device, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Gaussian noise with power spectrum 1 / f^exponent (0 white, 1 pink, 2 brown), unit variance per row."""
+    white = torch.randn(tuple(shape), device=device, generator=generator)
+    if exponent == 0.0:
+        return white
+    samples = shape[-1]
+    freqs = torch.fft.rfftfreq(samples, device=device).clamp(min=1.0 / samples)
+    noise = torch.fft.irfft(torch.fft.rfft(white) * freqs ** (-exponent / 2.0), n=samples)
+    return noise / noise.std(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+def mix_at_snr(waveforms: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """waveforms + noise scaled so that mean-power(waveforms) / mean-power(noise) = 10^(snr_db / 10).
+
+    Args:
+        waveforms, noise: (batch, samples).
+        snr_db: (batch,).
+    """
+    signal_power = waveforms.pow(2).mean(dim=-1)
+    noise_power = noise.pow(2).mean(dim=-1).clamp(min=eps)
+    scale = torch.sqrt(signal_power / (noise_power * torch.pow(10.0, snr_db / 10.0)))
+    return waveforms + noise * scale[:, None].to(waveforms.dtype)
+
+
+def resample_speed(waveforms: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
+    """Play each row `rates` times faster (tempo and pitch together, like `sox speed`) by linear interpolation.
+
+    Output sample i reads input position i * rate; positions past the end read zeros, so the
+    length is preserved. Args: waveforms (batch, samples); rates (batch,) > 0.
+    """
+    samples = waveforms.shape[-1]
+    position = torch.arange(samples, device=waveforms.device, dtype=torch.float32)[None, :] * rates[:, None]
+    left = position.floor().long()
+    frac = (position - left).to(waveforms.dtype)
+    padded = F.pad(waveforms, (0, 2))  # reads at `samples` and `samples + 1` are zeros
+    left = left.clamp(max=samples)
+    return torch.gather(padded, 1, left) * (1.0 - frac) + torch.gather(padded, 1, left + 1) * frac
+
+
+def band_masks(size: int, starts: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    """Union of intervals [start, start + width) per example: (batch, size) bool from (batch, masks)."""
+    index = torch.arange(size, device=starts.device)[None, None, :]
+    inside = (index >= starts[..., None]) & (index < (starts + widths)[..., None])
+    return inside.any(dim=1)
+
+
+def resized_crop(
+    spectrograms: torch.Tensor, boxes: torch.Tensor, canvas: tuple[int, int], mode: str = "bicubic"
+) -> torch.Tensor:
+    """BYOL-A random resized crop: crop `boxes` from a zero canvas holding the input at its centre, resize back.
+
+    Args:
+        spectrograms: (batch, channels, freq, frames).
+        boxes: (batch, 4) integer (top, left, height, width) in canvas coordinates.
+        canvas: (height, width) of the virtual canvas, >= (freq, frames).
+        mode: `grid_sample` interpolation ("bicubic" as in BYOL-A, or "bilinear").
+
+    Returns:
+        (batch, channels, freq, frames): the crop resized with align_corners=True.
+    """
+    batch, channels, height, width = spectrograms.shape
+    pad_top, pad_left = (canvas[0] - height) // 2, (canvas[1] - width) // 2
+    top, left, box_h, box_w = boxes.to(torch.float32).unbind(dim=1)
+    theta = torch.zeros(batch, 2, 3, device=spectrograms.device, dtype=torch.float32)
+    # grid x (time) and y (freq) in [-1, 1] of the input, align_corners=True: x_in = 2 * pixel / (W - 1) - 1.
+    theta[:, 0, 0] = (box_w - 1) / max(width - 1, 1)
+    theta[:, 0, 2] = 2 * (left - pad_left) / max(width - 1, 1) + theta[:, 0, 0] - 1
+    theta[:, 1, 1] = (box_h - 1) / max(height - 1, 1)
+    theta[:, 1, 2] = 2 * (top - pad_top) / max(height - 1, 1) + theta[:, 1, 1] - 1
+    grid = F.affine_grid(theta, [batch, channels, height, width], align_corners=True)
+    out = F.grid_sample(spectrograms.float(), grid, mode=mode, padding_mode="zeros", align_corners=True)
+    return out.to(spectrograms.dtype)
+
+
+def log_mixup_exp(x: torch.Tensor, z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """log((1 - alpha) exp(x) + alpha exp(z)), computed stably; alpha (batch,) in [0, 1)."""
+    alpha = alpha.to(torch.float32).view(-1, *([1] * (x.dim() - 1)))
+    mixed = torch.logaddexp(torch.log1p(-alpha) + x.float(), torch.log(alpha) + z.float())
+    return mixed.to(x.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules.
+# ----------------------------------------------------------------------------------------------
+def seeded_generator(current: torch.Generator | None, seed: int | None, device: torch.device) -> torch.Generator | None:
+    """`current` if it lives on `device`, else a new generator there seeded with `seed` (None: global RNG)."""
+    if seed is None:
+        return None
+    if current is None or current.device != torch.device(device):
+        current = torch.Generator(device=device).manual_seed(seed)
+    return current
+
+
+class RandomAugmentation(nn.Module):
+    """Base class: seedable randomness on the input's device, and per-example application probability `p`.
+
+    Args:
+        p: probability that an example is augmented (others pass through unchanged).
+        seed: if given, a private `torch.Generator` on the input's device seeded with it; otherwise
+            the global torch RNG. A `generator` passed to `forward` takes precedence over both.
+    """
+
+    def __init__(self, p: float = 1.0, seed: int | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p={p}: expected a probability in [0, 1].")
+        self.p, self.seed = p, seed
+        self._generator: torch.Generator | None = None
+
+    def generator_for(self, device: torch.device, generator: torch.Generator | None = None) -> torch.Generator | None:
+        if generator is not None:
+            return generator
+        self._generator = seeded_generator(self._generator, self.seed, device)
+        return self._generator
+
+    def select(self, original: torch.Tensor, augmented: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Per example: `augmented` with probability p, else `original`."""
+        if self.p >= 1.0:
+            return augmented
+        keep = torch.rand(original.shape[0], device=original.device, generator=generator) >= self.p
+        return torch.where(keep.view(-1, *([1] * (original.dim() - 1))), original, augmented)
+
+    def extra_repr(self) -> str:
+        fields = {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "training"}
+        return ", ".join(f"{k}={v!r}" for k, v in fields.items() if not isinstance(v, torch.Tensor))
+
+
+def _check_range(name: str, value: tuple[float, float], minimum: float | None = None) -> tuple[float, float]:
+    low, high = value
+    if low > high or (minimum is not None and low < minimum):
+        bound = f" and min >= {minimum}" if minimum is not None else ""
+        raise ValueError(f"{name}={value!r}: expected (min, max) with min <= max{bound}.")
+    return float(low), float(high)
+
+
+def _check_waveforms(waveforms: torch.Tensor, name: str) -> None:
+    if waveforms.dim() != 2 or not waveforms.is_floating_point():
+        raise ValueError(
+            f"{name} expects float waveforms of shape (batch, samples); got {tuple(waveforms.shape)} {waveforms.dtype}."
+        )
+
+
+def _check_spectrograms(spectrograms: torch.Tensor, name: str) -> None:
+    if spectrograms.dim() != 4 or not spectrograms.is_floating_point():
+        raise ValueError(
+            f"{name} expects float spectrograms of shape (batch, 1, freq, frames); "
+            f"got {tuple(spectrograms.shape)} {spectrograms.dtype}. Add the channel axis with x.unsqueeze(1)."
+        )
+
+
+class RandomCrop(RandomAugmentation):
+    """Random window of `num_samples` samples per example (views from different moments of a longer clip).
+
+    Args:
+        num_samples: output length; inputs shorter than it are zero-padded at the end.
+    Shapes: (batch, samples) -> (batch, num_samples).
+    """
+
+    def __init__(self, num_samples: int, seed: int | None = None) -> None:
+        super().__init__(1.0, seed)
+        if num_samples < 1:
+            raise ValueError(f"num_samples={num_samples}: expected a positive crop length.")
+        self.num_samples = num_samples
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        slack = max(waveforms.shape[-1] - self.num_samples, 0)
+        starts = torch.randint(0, slack + 1, (waveforms.shape[0],), device=waveforms.device, generator=g)
+        return crop(waveforms, starts, self.num_samples)
+
+
+class RandomTimeShift(RandomAugmentation):
+    """Shift each example by a uniform random amount in [-max_shift, max_shift] samples.
+
+    Args:
+        max_shift: largest shift in samples (e.g. 1600 = 100 ms at 16 kHz).
+        circular: wrap around (True) or fill with zeros (False).
+        p: probability per example.
+    """
+
+    def __init__(self, max_shift: int = 1600, circular: bool = True, p: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(p, seed)
+        if max_shift < 0:
+            raise ValueError(f"max_shift={max_shift}: expected >= 0 samples.")
+        self.max_shift, self.circular = max_shift, circular
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (waveforms.shape[0],), device=waveforms.device, generator=g)
+        return self.select(waveforms, time_shift(waveforms, shifts, self.circular), g)
+
+
+class RandomGain(RandomAugmentation):
+    """Multiply each example by a gain drawn uniformly in `gain_db` decibels.
+
+    Args:
+        gain_db: (min, max) gain in dB.
+        p: probability per example.
+    """
+
+    def __init__(self, gain_db: tuple[float, float] = (-6.0, 6.0), p: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(p, seed)
+        self.gain_db = _check_range("gain_db", gain_db)
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        gain = uniform(*self.gain_db, (waveforms.shape[0],), waveforms.device, g)
+        return self.select(waveforms, apply_gain(waveforms, gain), g)
+
+
+class AddNoise(RandomAugmentation):
+    """Add noise at an SNR drawn uniformly in `snr_db` (signal power over the whole example).
+
+    Args:
+        snr_db: (min, max) signal-to-noise ratio in dB.
+        colours: noise colours drawn uniformly per example, from "white", "pink", "brown"; ignored
+            when `noise_bank` is given.
+        noise_bank: optional 1-D tensor of recorded noise (e.g. `load_noise_bank(".../_background_noise_")`);
+            each example gets a random excerpt (wrapping around the bank).
+        p: probability per example.
+    """
+
+    def __init__(
+        self,
+        snr_db: tuple[float, float] = (5.0, 40.0),
+        colours: Sequence[str] = ("white", "pink"),
+        noise_bank: torch.Tensor | None = None,
+        p: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(p, seed)
+        self.snr_db = _check_range("snr_db", snr_db)
+        unknown = [c for c in colours if c not in NOISE_COLOURS]
+        if unknown or not colours:
+            raise ValueError(f"colours={tuple(colours)!r}: expected a non-empty subset of {tuple(NOISE_COLOURS)}.")
+        self.colours = tuple(colours)
+        if noise_bank is not None and (noise_bank.dim() != 1 or noise_bank.numel() < 2):
+            raise ValueError(
+                f"noise_bank has shape {tuple(noise_bank.shape)}: expected a 1-D tensor of noise samples "
+                "(load_noise_bank returns one)."
+            )
+        self.register_buffer("noise_bank", None if noise_bank is None else noise_bank.float(), persistent=False)
+
+    def sample_noise(self, shape: tuple[int, int], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+        """(batch, samples) noise from the bank or of random colours."""
+        batch, samples = shape
+        if self.noise_bank is not None:
+            bank = self.noise_bank.to(device)
+            offsets = torch.randint(0, bank.numel(), (batch,), device=device, generator=generator)
+            index = (offsets[:, None] + torch.arange(samples, device=device)[None, :]) % bank.numel()
+            return bank[index]
+        noises = torch.stack([coloured_noise(shape, NOISE_COLOURS[c], device, generator) for c in self.colours])
+        choice = torch.randint(0, len(self.colours), (batch,), device=device, generator=generator)
+        return noises[choice, torch.arange(batch, device=device)]
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        noise = self.sample_noise(tuple(waveforms.shape), waveforms.device, g).to(waveforms.dtype)
+        snr = uniform(*self.snr_db, (waveforms.shape[0],), waveforms.device, g)
+        return self.select(waveforms, mix_at_snr(waveforms, noise, snr), g)
+
+
+class RandomSpeed(RandomAugmentation):
+    """Speed perturbation by resampling (tempo and pitch change together), length preserved.
+
+    Args:
+        rates: (min, max) playback-rate factor, e.g. (0.9, 1.1) as in Kaldi's speed perturbation.
+        p: probability per example.
+    """
+
+    def __init__(self, rates: tuple[float, float] = (0.9, 1.1), p: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(p, seed)
+        self.rates = _check_range("rates", rates, minimum=1e-3)
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        rates = uniform(*self.rates, (waveforms.shape[0],), waveforms.device, g)
+        return self.select(waveforms, resample_speed(waveforms, rates), g)
+
+
+class _BandMask(RandomAugmentation):
+    """SpecAugment mask along one axis: `num_masks` bands of width uniform in [0, max_width]."""
+
+    dim: int  # -2 frequency, -1 time
+
+    def __init__(self, max_width: int, num_masks: int = 2, mask_value: float | str = "mean", p: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(p, seed)
+        if max_width < 0 or num_masks < 0:
+            raise ValueError(f"max_width={max_width}, num_masks={num_masks}: expected non-negative integers.")
+        if not (isinstance(mask_value, (int, float)) or mask_value == "mean"):
+            raise ValueError(f"mask_value={mask_value!r}: expected a number or 'mean' (each example's mean).")
+        self.max_width, self.num_masks, self.mask_value = max_width, num_masks, mask_value
+
+    def forward(self, spectrograms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_spectrograms(spectrograms, type(self).__name__)
+        g = self.generator_for(spectrograms.device, generator)
+        batch, size = spectrograms.shape[0], spectrograms.shape[self.dim]
+        device = spectrograms.device
+        widths = torch.randint(0, min(self.max_width, size) + 1, (batch, self.num_masks), device=device, generator=g)
+        starts = (torch.rand((batch, self.num_masks), device=device, generator=g) * (size - widths + 1)).long()
+        mask = band_masks(size, starts, widths)
+        mask = mask[:, None, :, None] if self.dim == -2 else mask[:, None, None, :]
+        if self.mask_value == "mean":
+            fill = spectrograms.mean(dim=(1, 2, 3), keepdim=True)
+        else:
+            fill = torch.tensor(float(self.mask_value), device=device, dtype=spectrograms.dtype)
+        return self.select(spectrograms, torch.where(mask, fill, spectrograms), g)
+
+
+class FrequencyMask(_BandMask):
+    """SpecAugment frequency masking (Park et al. 2019): `num_masks` bands of <= `max_width` bins.
+
+    Args:
+        max_width: widest band, in frequency bins (F in the SpecAugment paper).
+        num_masks: bands per example (m_F).
+        mask_value: fill value, or "mean" for each example's mean (neutral for log spectrograms).
+        p: probability per example.
+    Shapes: (batch, 1, freq, frames) -> same.
+    """
+
+    dim = -2
+
+
+class TimeMask(_BandMask):
+    """SpecAugment time masking: `num_masks` spans of <= `max_width` frames (T and m_T in the paper).
+
+    Args: as `FrequencyMask`, along frames.
+    """
+
+    dim = -1
+
+
+class RandomResizedCrop(RandomAugmentation):
+    """BYOL-A random resized crop (Niizumi et al. 2021, nttcslab/byol-a `RandomResizeCrop`).
+
+    The input is placed at the centre of a zero canvas `virtual_crop_scale` times its size; a box of
+    `freq_scale` x `time_scale` times the input size (clipped to the canvas) is cut at a random
+    position and resized back to the input size with bicubic interpolation. Zero padding assumes
+    normalised (zero-mean) log spectrograms, as in BYOL-A.
+
+    Args:
+        virtual_crop_scale: canvas size (freq ratio, time ratio); BYOL-A default (1.0, 1.5).
+        freq_scale: (min, max) crop height ratio; BYOL-A default (0.6, 1.5).
+        time_scale: (min, max) crop width ratio; BYOL-A default (0.6, 1.5).
+        p: probability per example.
+    Shapes: (batch, 1, freq, frames) -> same.
+    """
+
+    def __init__(
+        self,
+        virtual_crop_scale: tuple[float, float] = (1.0, 1.5),
+        freq_scale: tuple[float, float] = (0.6, 1.5),
+        time_scale: tuple[float, float] = (0.6, 1.5),
+        p: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(p, seed)
+        if min(virtual_crop_scale) < 1.0:
+            raise ValueError(f"virtual_crop_scale={virtual_crop_scale!r}: the canvas must be at least the input size (>= 1.0).")
+        self.virtual_crop_scale = tuple(float(v) for v in virtual_crop_scale)
+        self.freq_scale = _check_range("freq_scale", freq_scale, minimum=1e-3)
+        self.time_scale = _check_range("time_scale", time_scale, minimum=1e-3)
+
+    def forward(self, spectrograms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_spectrograms(spectrograms, type(self).__name__)
+        g = self.generator_for(spectrograms.device, generator)
+        batch, _, height, width = spectrograms.shape
+        device = spectrograms.device
+        canvas = (int(height * self.virtual_crop_scale[0]), int(width * self.virtual_crop_scale[1]))
+        box_h = (uniform(*self.freq_scale, (batch,), device, g) * height).long().clamp(1, canvas[0])
+        box_w = (uniform(*self.time_scale, (batch,), device, g) * width).long().clamp(1, canvas[1])
+        top = (torch.rand(batch, device=device, generator=g) * (canvas[0] - box_h + 1)).long()
+        left = (torch.rand(batch, device=device, generator=g) * (canvas[1] - box_w + 1)).long()
+        boxes = torch.stack([top, left, box_h, box_w], dim=1)
+        return self.select(spectrograms, resized_crop(spectrograms, boxes, canvas), g)
+
+
+class MixupBYOLA(RandomAugmentation):
+    """BYOL-A mixup: mix each example with a past one in linear-power space (log-mixup-exp).
+
+    x' = log((1 - a) exp(x) + a exp(z)), a ~ U(0, ratio), z drawn from a FIFO memory of past
+    examples; before the memory holds anything the input passes through. The memory is updated with
+    the (unmixed) input after mixing, when `update_memory` is True.
+
+    Args:
+        ratio: largest mixing weight a (BYOL-A alpha, default 0.4).
+        memory_size: examples kept (BYOL-A keeps 2048 small log-mel patches; 512 default here
+            because a 513 x 126 spectrogram is ~40x larger).
+        p: probability per example.
+    Shapes: (batch, 1, freq, frames) -> same.
+    """
+
+    def __init__(self, ratio: float = 0.4, memory_size: int = 512, p: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(p, seed)
+        if not 0.0 <= ratio < 1.0 or memory_size < 1:
+            raise ValueError(f"ratio={ratio}, memory_size={memory_size}: expected 0 <= ratio < 1 and memory_size >= 1.")
+        self.ratio, self.memory_size = ratio, memory_size
+        self.register_buffer("memory", None, persistent=False)
+        self._filled, self._next = 0, 0
+
+    def reset_memory(self) -> None:
+        self.memory, self._filled, self._next = None, 0, 0
+
+    @torch.no_grad()
+    def remember(self, spectrograms: torch.Tensor) -> None:
+        """Write a batch into the FIFO memory (oldest entries are overwritten)."""
+        if self.memory is None or self.memory.shape[1:] != spectrograms.shape[1:] or self.memory.device != spectrograms.device:
+            self.memory = spectrograms.new_zeros((self.memory_size, *spectrograms.shape[1:]))
+            self._filled, self._next = 0, 0
+        batch = spectrograms[-self.memory_size :].detach()
+        slots = (self._next + torch.arange(batch.shape[0], device=spectrograms.device)) % self.memory_size
+        self.memory[slots] = batch.to(self.memory.dtype)
+        self._next = (self._next + batch.shape[0]) % self.memory_size
+        self._filled = min(self._filled + batch.shape[0], self.memory_size)
+
+    def forward(
+        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None, update_memory: bool = True
+    ) -> torch.Tensor:
+        _check_spectrograms(spectrograms, type(self).__name__)
+        g = self.generator_for(spectrograms.device, generator)
+        out = spectrograms
+        compatible = self.memory is not None and self.memory.shape[1:] == spectrograms.shape[1:]
+        if self._filled and compatible:
+            batch, device = spectrograms.shape[0], spectrograms.device
+            alpha = uniform(0.0, self.ratio, (batch,), device, g)
+            partners = self.memory[torch.randint(0, self._filled, (batch,), device=device, generator=g)]
+            out = self.select(spectrograms, log_mixup_exp(spectrograms, partners.to(spectrograms.dtype), alpha), g)
+        if update_memory:
+            self.remember(spectrograms)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The two views.
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class TwoViewAugmentationConfig:
+    """Parameters of the two-view pipeline; a stage is off when its probability is 0 (or rates None).
+
+    Waveform stage (per view, in this order): speed -> time shift -> gain -> noise.
+    Spectrogram stage: mixup -> random resized crop -> frequency masks -> time masks.
+    Defaults: BYOL-A values for mixup and random resized crop; SpecAugment-LD-like masks scaled to
+    a 513 x 126 spectrogram; SNR and gain ranges typical of speech SSL (e.g. COLA, BYOL-A v2).
+    """
+
+    seed: int | None = None
+    # waveform
+    max_shift_seconds: float = 0.1
+    circular_shift: bool = True
+    shift_prob: float = 1.0
+    gain_db: tuple[float, float] = (-6.0, 6.0)
+    gain_prob: float = 1.0
+    snr_db: tuple[float, float] = (5.0, 40.0)
+    noise_colours: tuple[str, ...] = ("white", "pink")
+    noise_prob: float = 0.8
+    speed_rates: tuple[float, float] | None = None
+    speed_prob: float = 1.0
+    sampling_rate: int = 16_000
+    # spectrogram
+    mixup_ratio: float = 0.4
+    mixup_memory: int = 512
+    mixup_prob: float = 1.0
+    rrc_virtual_crop_scale: tuple[float, float] = (1.0, 1.5)
+    rrc_freq_scale: tuple[float, float] = (0.6, 1.5)
+    rrc_time_scale: tuple[float, float] = (0.6, 1.5)
+    rrc_prob: float = 1.0
+    freq_mask_width: int = 40
+    num_freq_masks: int = 2
+    time_mask_width: int = 12
+    num_time_masks: int = 2
+    mask_prob: float = 1.0
+
+
+class TwoViewAugmentation(nn.Module):
+    """Two independently augmented views (X_A, X_B) of a waveform batch, around a spectrogram function.
+
+    Args:
+        config: `TwoViewAugmentationConfig`.
+        noise_bank: optional 1-D recorded-noise tensor for `AddNoise` (see `load_noise_bank`).
+
+    Call: `view_a, view_b = aug(waveforms, to_spectrogram)` with waveforms (batch, samples) and
+    `to_spectrogram` mapping (n, samples) -> (n, 1, freq, frames) or (n, freq, frames) on the same
+    device (e.g. the feature extractor's torch path). Both views are computed in one call of
+    `to_spectrogram` on the stacked (2 * batch) waveforms. Returns two (batch, 1, freq, frames)
+    tensors in the spectrogram function's dtype.
+    """
+
+    def __init__(self, config: TwoViewAugmentationConfig | None = None, noise_bank: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = c = config or TwoViewAugmentationConfig()
+        waveform: list[nn.Module] = []
+        if c.speed_rates is not None and c.speed_prob > 0:
+            waveform.append(RandomSpeed(c.speed_rates, p=c.speed_prob))
+        if c.shift_prob > 0 and c.max_shift_seconds > 0:
+            waveform.append(RandomTimeShift(int(c.max_shift_seconds * c.sampling_rate), c.circular_shift, p=c.shift_prob))
+        if c.gain_prob > 0:
+            waveform.append(RandomGain(c.gain_db, p=c.gain_prob))
+        if c.noise_prob > 0:
+            waveform.append(AddNoise(c.snr_db, c.noise_colours, noise_bank=noise_bank, p=c.noise_prob))
+        self.waveform_augmentations = nn.ModuleList(waveform)
+        self.mixup = MixupBYOLA(c.mixup_ratio, c.mixup_memory, p=c.mixup_prob) if c.mixup_prob > 0 else None
+        spectrogram: list[nn.Module] = []
+        if c.rrc_prob > 0:
+            spectrogram.append(RandomResizedCrop(c.rrc_virtual_crop_scale, c.rrc_freq_scale, c.rrc_time_scale, p=c.rrc_prob))
+        if c.mask_prob > 0:
+            spectrogram.append(FrequencyMask(c.freq_mask_width, c.num_freq_masks, p=c.mask_prob))
+            spectrogram.append(TimeMask(c.time_mask_width, c.num_time_masks, p=c.mask_prob))
+        self.spectrogram_augmentations = nn.ModuleList(spectrogram)
+        self._generator: torch.Generator | None = None
+
+    def generator_for(self, device: torch.device) -> torch.Generator | None:
+        self._generator = seeded_generator(self._generator, self.config.seed, device)
+        return self._generator
+
+    def augment_waveforms(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Waveform stage: (batch, samples) -> (batch, samples)."""
+        for module in self.waveform_augmentations:
+            waveforms = module(waveforms, generator=generator)
+        return waveforms
+
+    def augment_spectrograms(self, spectrograms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Spectrogram stage: (batch, 1, freq, frames) -> same shape."""
+        if self.mixup is not None:
+            spectrograms = self.mixup(spectrograms, generator=generator)
+        for module in self.spectrogram_augmentations:
+            spectrograms = module(spectrograms, generator=generator)
+        return spectrograms
+
+    def forward(
+        self, waveforms: torch.Tensor, to_spectrogram: Callable[[torch.Tensor], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_waveforms(waveforms, type(self).__name__)
+        if waveforms.shape[0] < 1:
+            raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
+        g = self.generator_for(waveforms.device)
+        both = self.augment_waveforms(torch.cat([waveforms, waveforms]), g)
+        spectrograms = to_spectrogram(both)
+        if spectrograms.dim() == 3:
+            spectrograms = spectrograms.unsqueeze(1)
+        _check_spectrograms(spectrograms, "to_spectrogram's output")
+        if spectrograms.shape[0] != both.shape[0]:
+            raise ValueError(
+                f"to_spectrogram returned {spectrograms.shape[0]} spectrograms for {both.shape[0]} waveforms; "
+                "it must map (n, samples) to (n, 1, freq, frames)."
+            )
+        spectrograms = self.augment_spectrograms(spectrograms, g)
+        view_a, view_b = spectrograms.chunk(2, dim=0)
+        return view_a, view_b
+
+
+def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Tensor:
+    """Concatenate every audio file of a folder (e.g. Speech Commands / WLUC `_background_noise_`) into one noise bank.
+
+    Each file is decoded with soundfile, mixed to mono, resampled to `sampling_rate` with
+    scipy.signal.resample_poly and scaled to unit RMS, so every noise type gets the same weight per
+    second before `AddNoise` rescales it to the drawn SNR.
+
+    Returns:
+        (total_samples,) float32 tensor on the CPU.
+    """
+    import scipy.signal
+    import soundfile
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"noise folder {str(folder)!r} does not exist; pass the path of a `_background_noise_` folder.")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no {'/'.join(AUDIO_SUFFIXES)} files in {str(folder)!r}; expected recorded noise files.")
+    pieces = []
+    for path in files:
+        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        audio = audio.mean(axis=1)
+        if rate != sampling_rate:
+            divisor = math.gcd(rate, sampling_rate)
+            audio = scipy.signal.resample_poly(audio, sampling_rate // divisor, rate // divisor).astype(np.float32)
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        if audio.size == 0 or rms == 0.0:
+            logger.warning("skipping silent or empty noise file %s", path)
+            continue
+        pieces.append(audio / rms)
+    if not pieces:
+        raise FileNotFoundError(f"every audio file in {str(folder)!r} is empty or silent; no usable noise.")
+    logger.info("noise bank: %d files, %.1f s from %s", len(pieces), sum(map(len, pieces)) / sampling_rate, folder)
+    return torch.from_numpy(np.concatenate(pieces))
