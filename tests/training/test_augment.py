@@ -1,0 +1,246 @@
+"""Two-view augmentations: determinism under a seed, views differ, shapes/dtypes kept, no NaN, CUDA."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from barlow_speech.training.augment import (
+    AddNoise,
+    FrequencyMask,
+    MixupBYOLA,
+    RandomCrop,
+    RandomGain,
+    RandomResizedCrop,
+    RandomSpeed,
+    RandomTimeShift,
+    TimeMask,
+    TwoViewAugmentation,
+    TwoViewAugmentationConfig,
+    coloured_noise,
+    load_noise_bank,
+    log_mixup_exp,
+    mix_at_snr,
+    resample_speed,
+    resized_crop,
+    time_shift,
+)
+
+SAMPLES = 4000
+
+
+def make_waveforms(batch: int = 6, samples: int = SAMPLES, seed: int = 0, device: str = "cpu") -> torch.Tensor:
+    """Harmonic tones with different pitches, so every row is distinct: (batch, samples)."""
+    t = torch.arange(samples) / 16000.0
+    f0 = 100.0 + 40.0 * torch.arange(batch)[:, None]
+    rng = torch.Generator().manual_seed(seed)
+    tones = sum(torch.sin(2 * math.pi * k * f0 * t + torch.rand(batch, 1, generator=rng)) / k for k in range(1, 6))
+    return (0.1 * tones).float().to(device)
+
+
+def to_spectrogram(waveforms: torch.Tensor) -> torch.Tensor:
+    """Log-magnitude STFT (n_fft 256, hop 64): (n, samples) -> (n, 1, 129, frames)."""
+    window = torch.hann_window(256, device=waveforms.device)
+    spec = torch.stft(waveforms, 256, 64, window=window, return_complex=True).abs()
+    return torch.log(spec + 1e-5).unsqueeze(1)
+
+
+def make_spectrograms(batch: int = 4, freq: int = 33, frames: int = 20) -> torch.Tensor:
+    return torch.randn(batch, 1, freq, frames, generator=torch.Generator().manual_seed(1))
+
+
+WAVEFORM_MODULES = [
+    lambda seed: RandomTimeShift(400, seed=seed),
+    lambda seed: RandomTimeShift(400, circular=False, seed=seed),
+    lambda seed: RandomGain((-6.0, 6.0), seed=seed),
+    lambda seed: AddNoise((0.0, 20.0), colours=("white", "pink", "brown"), seed=seed),
+    lambda seed: RandomSpeed((0.8, 1.2), seed=seed),
+]
+SPECTROGRAM_MODULES = [
+    lambda seed: FrequencyMask(8, 2, seed=seed),
+    lambda seed: TimeMask(5, 2, mask_value=0.0, seed=seed),
+    lambda seed: RandomResizedCrop(seed=seed),
+]
+
+
+@pytest.mark.parametrize("factory", WAVEFORM_MODULES)
+def test_waveform_modules_are_seeded_shape_preserving_and_random_per_example(factory):
+    x = make_waveforms()
+    out = factory(3)(x)
+    assert out.shape == x.shape and out.dtype == x.dtype and torch.isfinite(out).all()
+    assert torch.equal(out, factory(3)(x)), "same seed must give the same output"
+    assert not torch.equal(out, factory(4)(x)), "another seed must give another output"
+    assert not torch.allclose(out, x)
+    change = (out - x).abs().mean(dim=1) / x.abs().mean(dim=1)
+    assert change.std() > 0, "parameters must be drawn per example, not once per batch"
+
+
+@pytest.mark.parametrize("factory", SPECTROGRAM_MODULES)
+def test_spectrogram_modules_are_seeded_and_shape_preserving(factory):
+    x = make_spectrograms()
+    out = factory(3)(x)
+    assert out.shape == x.shape and out.dtype == x.dtype and torch.isfinite(out).all()
+    assert torch.equal(out, factory(3)(x))
+    assert not torch.equal(out, x)
+
+
+def test_a_generator_argument_overrides_the_module_seed():
+    x = make_waveforms()
+    module = RandomGain(seed=1)
+    a = module(x, generator=torch.Generator().manual_seed(9))
+    b = RandomGain(seed=2)(x, generator=torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+
+
+def test_probability_zero_is_identity_and_probability_is_per_example():
+    x = make_waveforms(batch=64)
+    assert torch.equal(RandomGain(p=0.0, seed=0)(x), x)
+    out = RandomGain((6.0, 6.0), p=0.5, seed=0)(x)
+    changed = ~torch.isclose(out, x).all(dim=1)
+    assert 10 < int(changed.sum()) < 54
+
+
+def test_time_shift_circular_rolls_and_zero_fill_pads():
+    x = torch.arange(10.0).repeat(2, 1)
+    shifts = torch.tensor([3, -2])
+    assert torch.equal(time_shift(x, shifts, circular=True)[0], torch.roll(x[0], 3))
+    assert torch.equal(time_shift(x, shifts, circular=True)[1], torch.roll(x[1], -2))
+    zero = time_shift(x, shifts, circular=False)
+    assert torch.equal(zero[0], torch.tensor([0, 0, 0, 0, 1, 2, 3, 4, 5, 6.0]))
+    assert torch.equal(zero[1], torch.tensor([2, 3, 4, 5, 6, 7, 8, 9, 0, 0.0]))
+
+
+def test_random_crop_takes_windows_of_the_requested_length_and_pads_short_inputs():
+    x = torch.arange(100.0).repeat(8, 1)
+    out = RandomCrop(30, seed=0)(x)
+    assert out.shape == (8, 30)
+    assert torch.equal(out - out[:, :1], torch.arange(30.0).repeat(8, 1)), "each crop is a contiguous window"
+    assert out[:, 0].unique().numel() > 1, "starts differ per example"
+    assert torch.equal(RandomCrop(120, seed=0)(x)[:, 100:], torch.zeros(8, 20))
+
+
+def test_mix_at_snr_reaches_the_requested_snr():
+    x = make_waveforms()
+    noise = coloured_noise(x.shape, 1.0, x.device, torch.Generator().manual_seed(0))
+    snr = torch.linspace(-5.0, 30.0, x.shape[0])
+    mixed = mix_at_snr(x, noise, snr)
+    measured = 10 * torch.log10(x.pow(2).mean(1) / (mixed - x).pow(2).mean(1))
+    assert torch.allclose(measured, snr, atol=1e-3)
+
+
+def test_pink_noise_has_more_low_than_high_frequency_power():
+    noise = coloured_noise((4, 8192), 1.0, torch.device("cpu"), torch.Generator().manual_seed(0))
+    power = torch.fft.rfft(noise).abs().pow(2).mean(0)
+    assert power[10:100].mean() > 10 * power[2000:4000].mean()
+    assert torch.allclose(noise.std(dim=1), torch.ones(4), atol=1e-4)
+
+
+def test_speed_rate_one_is_identity_and_faster_speed_raises_pitch():
+    x = make_waveforms(batch=1, samples=8000)
+    assert torch.allclose(resample_speed(x, torch.tensor([1.0])), x, atol=1e-6)
+    fast = resample_speed(x, torch.tensor([1.25]))
+    peak = lambda w: torch.fft.rfft(w[0, :4000]).abs().argmax()  # noqa: E731
+    assert abs(peak(fast) / peak(x) - 1.25) < 0.05
+
+
+def test_noise_bank_is_loaded_resampled_and_used(tmp_path):
+    rng = np.random.default_rng(0)
+    soundfile.write(tmp_path / "hum.wav", 0.3 * np.sin(np.arange(8000) * 0.2), 8000)  # resampled to 16 kHz
+    soundfile.write(tmp_path / "stereo.wav", rng.standard_normal((16000, 2)) * 0.1, 16000)
+    (tmp_path / "README.md").write_text("not audio")
+    bank = load_noise_bank(tmp_path)
+    assert bank.dtype == torch.float32 and bank.shape == (16000 + 16000,)
+    assert torch.allclose(bank[:16000].pow(2).mean().sqrt(), torch.tensor(1.0), atol=1e-2)
+    x = make_waveforms()
+    out = AddNoise((10.0, 10.0), noise_bank=bank, seed=0)(x)
+    assert torch.allclose(10 * torch.log10(x.pow(2).mean(1) / (out - x).pow(2).mean(1)), torch.full((6,), 10.0), atol=1e-3)
+
+
+def test_noise_bank_errors_name_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_noise_bank(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="no .wav"):
+        load_noise_bank(tmp_path)
+
+
+def test_resized_crop_identity_box_returns_the_input_and_half_box_zooms_into_time():
+    x = torch.arange(20.0).repeat(2, 1, 9, 1)  # value = frame index
+    same = resized_crop(x, torch.tensor([[0, 0, 9, 20]] * 2), canvas=(9, 20))
+    assert torch.allclose(same, x, atol=1e-4)
+    half = resized_crop(x, torch.tensor([[0, 0, 9, 10]] * 2), canvas=(9, 20), mode="bilinear")
+    assert torch.allclose(half[0, 0, 4], torch.linspace(0.0, 9.0, 20), atol=1e-4)
+    padded = resized_crop(x, torch.tensor([[0, 0, 9, 30]] * 2), canvas=(9, 30), mode="bilinear")
+    assert torch.allclose(padded[0, 0, 4, [0, -1]], torch.zeros(2), atol=1e-4), "canvas margins are zeros"
+
+
+def test_log_mixup_exp_mixes_in_linear_space():
+    x, z = torch.full((2, 1, 3, 3), math.log(2.0)), torch.full((2, 1, 3, 3), math.log(4.0))
+    out = log_mixup_exp(x, z, torch.tensor([0.0, 0.25]))
+    assert torch.allclose(out[0], x[0]) and torch.allclose(out[1], torch.full((1, 3, 3), math.log(2.5)))
+
+
+def test_mixup_passes_the_first_batch_and_mixes_later_ones_with_memory():
+    mixup = MixupBYOLA(ratio=0.4, memory_size=3, seed=0)
+    first = make_spectrograms()
+    assert torch.equal(mixup(first), first)
+    assert mixup._filled == 3, "memory is capped at memory_size"
+    second = make_spectrograms() + 1.0
+    out = mixup(second)
+    assert out.shape == second.shape and not torch.equal(out, second) and torch.isfinite(out).all()
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+        RandomGain()(torch.zeros(2, 1, 100))
+    with pytest.raises(ValueError, match=r"unsqueeze\(1\)"):
+        FrequencyMask(3)(torch.zeros(2, 10, 10))
+    with pytest.raises(ValueError, match="min <= max"):
+        RandomGain((6.0, -6.0))
+    with pytest.raises(ValueError, match="colours"):
+        AddNoise(colours=("purple",))
+
+
+def run_two_views(device: str, seed: int = 0, batch: int = 6):
+    aug = TwoViewAugmentation(TwoViewAugmentationConfig(seed=seed, speed_rates=(0.9, 1.1), freq_mask_width=10, time_mask_width=8))
+    x = make_waveforms(batch=batch, device=device)
+    first = aug(x, to_spectrogram)
+    second = aug(x, to_spectrogram)  # mixup memory is full now: exercises every stage
+    return x, first, second
+
+
+def check_two_views(device: str) -> None:
+    x, (a, b), (c, d) = run_two_views(device)
+    expected = to_spectrogram(x).shape
+    for view in (a, b, c, d):
+        assert view.shape == expected and view.dtype == torch.float32 and view.device == x.device
+        assert torch.isfinite(view).all()
+    assert all(not torch.allclose(u[i], v[i]) for u, v in ((a, b), (c, d)) for i in range(x.shape[0])), "views differ"
+    _, (a2, b2), (c2, d2) = run_two_views(device)
+    assert torch.equal(a, a2) and torch.equal(b, b2) and torch.equal(c, c2) and torch.equal(d, d2), "seeded"
+    _, (a3, _), _ = run_two_views(device, seed=1)
+    assert not torch.equal(a, a3)
+
+
+def test_two_views_differ_keep_shapes_and_are_deterministic_under_a_seed():
+    check_two_views("cpu")
+
+
+def test_two_views_accept_a_spectrogram_function_without_channel_axis():
+    aug = TwoViewAugmentation(TwoViewAugmentationConfig(seed=0))
+    a, b = aug(make_waveforms(), lambda w: to_spectrogram(w)[:, 0])
+    assert a.shape == b.shape == to_spectrogram(make_waveforms()).shape
+
+
+def test_two_views_reject_a_spectrogram_function_that_changes_the_batch():
+    aug = TwoViewAugmentation(TwoViewAugmentationConfig(seed=0))
+    with pytest.raises(ValueError, match="to_spectrogram returned"):
+        aug(make_waveforms(), lambda w: to_spectrogram(w[:1]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_two_views_run_on_cuda_tensors():
+    check_two_views("cuda")
