@@ -37,7 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
@@ -329,7 +329,7 @@ def upload_repo_folder(
             repo_id, operations, revision=revision,
             commit_message=commit_message or f"Upload {repo_id.rsplit('/', 1)[-1]} (barlow-speech)",
         )
-    except (HfHubHTTPError, OSError, ValueError) as error:
+    except Exception as error:  # the client raises HfHubHTTPError, httpx, hf_xet and OS errors: all mean "retry"
         raise HubPublishError(
             f"uploading {folder} to {api.endpoint}/{repo_id} failed: {type(error).__name__}: {error}\n"
             f"The built repo folder is kept at {folder.resolve()}; retry with "

@@ -19,10 +19,12 @@ Result JSON accepted by `load_results` (one file holds one of these):
        "value": 0.523,                         # the measured value (mean over runs)
        "std": 0.012, "n_runs": 50}             # optional
 
-* a probe result of `barlow_speech.evaluation.probes.linear_probe` (schema `barlow_speech.probe/...`) with the extra
-  keys `"dataset"` (required), `"dataset_config"` and `"split"` (default "test"): one record per label fraction;
+* a probe result of `barlow_speech.evaluation.probes.linear_probe` (schema `barlow_speech.probe/...`, documented in
+  `barlow_speech.evaluation.report`) with the extra keys `"dataset"` (required: the card never guesses it),
+  `"dataset_config"` and `"split"` (default "test"): one record per label fraction;
 * a disentanglement result of `barlow_speech.evaluation.disentanglement.disentanglement_runs` (schema
-  `barlow_speech.disentanglement/...`) with the same extra keys: one record per metric.
+  `barlow_speech.disentanglement/...`) with the same extra keys: one record per metric;
+* a list of such probe / disentanglement results.
 
 In the model-index, `label_fraction`, `std` and `n_runs` are stored in each metric's `args` (per metric, so results
 of several fractions on one dataset keep their own fraction), and `load_card_results` reads them back.
@@ -45,6 +47,9 @@ TEMPLATE_PACKAGE = "barlow_speech"
 TEMPLATE_NAME = "templates/model_card.md"
 PAPER_DOI = "10.3390/info15020114"
 NOT_RECORDED = "not recorded"
+# Table 2 task abbreviations -> names for the card.
+PAPER_TASKS = {"SR": "Speaker recognition", "GR": "Gender recognition", "KWS": "Keyword spotting",
+               "ER": "Emotion recognition"}
 DISENTANGLEMENT_TASK = "feature-extraction"  # Hub task id for metrics computed on the embeddings themselves
 
 
@@ -127,15 +132,19 @@ def _dataset_keys(result: Mapping[str, Any], source: str) -> dict:
 
 def records_from_result(result: Any, source: str = "results") -> list[ResultRecord]:
     """Flat records from one parsed result JSON (any of the layouts of the module docstring)."""
-    if isinstance(result, list):
-        return [_record(item, source) for item in result]
+    if isinstance(result, list):  # flat records, or several native results (as report.py's files may hold)
+        return [
+            record for item in result
+            for record in (records_from_result(item, source) if isinstance(item, Mapping) and "schema" in item
+                           else [_record(item, source)])
+        ]
     if not isinstance(result, Mapping):
         raise ValueError(f"{source}: expected a JSON object or list of result records, got {type(result).__name__}.")
     schema = str(result.get("schema", ""))
     if schema.startswith("barlow_speech.probe/"):
         keys = _dataset_keys(result, source)
         return [
-            ResultRecord(task="audio-classification", task_name=result.get("task") or None,
+            ResultRecord(task="audio-classification", task_name=PAPER_TASKS.get(result.get("task")) or result.get("task") or None,
                          metric="accuracy", value=entry["mean"], label_fraction=entry["fraction"], std=entry["std"],
                          n_runs=len(entry["runs"]), **keys)
             for entry in sorted(result["fractions"].values(), key=lambda e: e["fraction"])
@@ -190,6 +199,15 @@ def _table_row(record: ResultRecord) -> dict:
     }
 
 
+def _front_end(extractor) -> str:
+    ms = 1000 / extractor.sampling_rate
+    return (
+        f"log-magnitude STFT, n_fft {extractor.n_fft} ({extractor.n_fft * ms:g} ms Hann), hop {extractor.hop_length} "
+        f"({extractor.hop_length * ms:g} ms), {extractor.n_fft // 2 + 1} bins x {extractor.num_frames} frames per "
+        f"{extractor.segment_seconds:g}-s segment"
+    )
+
+
 def training_rows(config, extractor, training_details: Mapping[str, Any] | None, member: FamilyMember | None) -> list:
     """`(name, value)` rows of the card's training table; unknown values say "not recorded", never a guess."""
     details = dict(training_details or {})
@@ -205,10 +223,7 @@ def training_rows(config, extractor, training_details: Mapping[str, Any] | None,
         ("Encoder", f"ResNet, stages {list(config.backbone_config.depths)}, widths "
                     f"{list(config.backbone_config.hidden_sizes)} ({config.backbone_config.layer_type} blocks)"),
         ("Sampling rate", f"{extractor.sampling_rate} Hz"),
-        ("Front end", f"log-magnitude STFT, n_fft {extractor.n_fft} ({1000 * extractor.n_fft / extractor.sampling_rate:g} ms "
-                      f"Hann), hop {extractor.hop_length} ({1000 * extractor.hop_length / extractor.sampling_rate:g} ms)"
-                      f", {extractor.n_fft // 2 + 1} bins x {extractor.num_frames} frames per "
-                      f"{extractor.segment_seconds:g}-s segment"),
+        ("Front end", _front_end(extractor)),
         ("Normalisation", f"(x - {extractor.mean:.4g}) / {extractor.std:.4g}" if extractor.do_normalize else "none"),
     ]
     rows += [(key.replace("_", " ").capitalize(), value) for key, value in details.items()]

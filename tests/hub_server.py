@@ -104,7 +104,8 @@ class HubServer:
                 files = {p: c for p, c in files.items() if p != value["path"] and not p.startswith(value["path"] + "/")}
             else:
                 return 400, {"error": f"unknown commit operation {key!r}"}
-        oid = hashlib.sha1(json.dumps([parent, header, sorted((p, git_blob_sha1(c)) for p, c in files.items())]).encode()).hexdigest()
+        tree = sorted((path, git_blob_sha1(content)) for path, content in files.items())
+        oid = hashlib.sha1(json.dumps([parent, header, tree]).encode()).hexdigest()
         repo.commits[oid] = files
         repo.branches[revision] = oid
         return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{oid}", "commitOid": oid, "success": True}
