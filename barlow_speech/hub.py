@@ -15,10 +15,8 @@ into the complete repo folder; `publish` builds it, then uploads it in ONE commi
 Result JSON: see `barlow_speech.model_card` (flat records `{"task", "dataset", "dataset_config", "split", "metric",
 "label_fraction", "value", "std", "n_runs"}`, or the probe / disentanglement results of `barlow_speech.evaluation`).
 
-`BarlowTwinsTrainer` produces the same contents from its `create_model_card` override::
-
-    write_repo_contents(self.model, self.processing_class, self.args.output_dir,
-                        repo_id=self.hub_model_id, training_details=training_details_from_trainer(self))
+`BarlowTwinsTrainer` produces the same contents from its `create_model_card` override, which calls
+`write_trainer_repo_contents(self)` (a thin wrapper of `write_repo_contents(model, feature_extractor, folder, ...)`).
 
 `ModelCard.validate()` / `ModelCard.push_to_hub()` call the public Hub, so the card is only saved here and uploaded
 with the folder. Tests point `HF_ENDPOINT` at a local Hub-compatible server (docs/hub.md).
@@ -240,6 +238,34 @@ def training_details_from_trainer(trainer: Any) -> dict:
     return details
 
 
+def write_trainer_repo_contents(
+    trainer: Any,
+    results: Iterable[str | Path | Mapping | list | ResultRecord] | None = None,
+    family: str | FamilyMember | None = None,
+) -> Path:
+    """What a Trainer's `create_model_card` override calls so `Trainer.push_to_hub` uploads the `publish` contents.
+
+    Writes into `trainer.args.output_dir` (the folder the stock push uploads) the model, `trainer.processing_class`
+    (the feature extractor), remote code, projector, requirements and our card in place of the stock one::
+
+        class BarlowTwinsTrainer(Trainer):
+            def create_model_card(self, **kwargs):  # stock arguments (language, tags, ...) are not used
+                write_trainer_repo_contents(self)
+    """
+    extractor = trainer.processing_class
+    if not isinstance(extractor, BarlowSpeechFeatureExtractor):
+        raise ValueError(
+            f"the Trainer's processing_class is {type(extractor).__name__}, but the repo needs the "
+            "BarlowSpeechFeatureExtractor; pass processing_class=extractor to the Trainer."
+        )
+    output_dir = Path(trainer.args.output_dir)
+    repo_id = getattr(trainer, "hub_model_id", None) or trainer.args.hub_model_id or output_dir.name
+    return write_repo_contents(
+        trainer.model, extractor, output_dir, repo_id=repo_id, results=results,
+        training_details=training_details_from_trainer(trainer), family=family,
+    )
+
+
 def _prepare_output_dir(checkpoint_dir: Path, output_dir: str | Path | None) -> Path:
     """Where the repo folder goes (default: `<checkpoint>-hub` next to it); a previous build there is replaced."""
     output = Path(output_dir) if output_dir is not None else checkpoint_dir.with_name(checkpoint_dir.name + "-hub")
@@ -429,4 +455,5 @@ __all__ = [
     "training_details_from_trainer",
     "upload_repo_folder",
     "write_repo_contents",
+    "write_trainer_repo_contents",
 ]

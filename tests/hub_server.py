@@ -49,7 +49,7 @@ class HubServer:
         self.repos: dict[str, Repo] = {}
         self.lfs_blobs: dict[str, bytes] = {}  # sha256 -> content
         self.requests: list[tuple[str, str]] = []
-        self.commit_payloads: list[list[dict]] = []
+        self.commit_payloads: list[tuple[str, str, list[dict]]] = []  # (repo id, revision, NDJSON lines)
         self.fail_commits_to: set[str] = set()
         self.lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -210,7 +210,7 @@ def _make_handler(server: HubServer):
                     else:
                         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
                         with server.lock:
-                            server.commit_payloads.append(lines)
+                            server.commit_payloads.append((repo_id, revision, lines))
                             status, payload = server.commit(repo_id, revision, lines)
                         self._json(status, payload)
             elif method == "POST" and len(s) == 6 and s[1].endswith(".git") and s[2:] == ["info", "lfs", "objects", "batch"]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from huggingface_hub import ModelCard, metadata_load
+from transformers import Trainer, TrainingArguments
 
 from barlow_speech import BarlowSpeechConfig, BarlowSpeechFeatureExtractor, BarlowSpeechForAudioClassification
 from barlow_speech import BarlowSpeechForPreTraining
@@ -25,6 +26,7 @@ from barlow_speech.hub import (
     main,
     publish,
     training_details_from_checkpoint,
+    write_trainer_repo_contents,
 )
 from barlow_speech.model_card import ResultRecord, load_card_results, load_results, records_from_result
 from barlow_speech.model_family import FAMILY, family_member
@@ -82,6 +84,7 @@ PUBLISH_SCRIPT = textwrap.dedent(
         report["failure"] = str(error)
     info = publish(checkpoint, "org/bt-ls100", results=[results], output_dir=work + "/bt-ls100")
     report["commit"] = info.oid
+    publish(checkpoint, "org/bt-vc1", private=True, revision="dev", output_dir=work + "/bt-vc1")
     print(json.dumps(report))
     """
 )
@@ -201,11 +204,20 @@ def test_publish_uploads_the_whole_folder_in_one_commit(hub_session):
     received = hub.files("org/bt-ls100")
     local = {p.name: p.read_bytes() for p in (work / "bt-ls100").iterdir()}
     assert received == local
-    assert len(hub.commit_payloads) == 1  # one commit: the failing repo's was refused before it was recorded
-    kinds = {line["value"]["path"]: line["key"] for line in hub.commit_payloads[0] if line["key"] != "header"}
+    commits = [(repo, revision) for repo, revision, _ in hub.commit_payloads]
+    assert commits.count(("org/bt-ls100", "main")) == 1  # the whole folder in one commit
+    lines = next(lines for repo, _, lines in hub.commit_payloads if repo == "org/bt-ls100")
+    kinds = {line["value"]["path"]: line["key"] for line in lines if line["key"] != "header"}
     assert kinds["model.safetensors"] == kinds["projector.safetensors"] == "lfsFile"
     assert kinds["config.json"] == kinds["README.md"] == "file"
     assert hub_session["report"]["commit"] == hub.repos["org/bt-ls100"].branches["main"]
+
+
+def test_publish_to_a_private_repo_branch_creates_both(hub_session):
+    repo = hub_session["hub"].repos["org/bt-vc1"]
+    assert repo.private
+    assert hub_session["hub"].files("org/bt-vc1", "main") == {}
+    assert "model.safetensors" in hub_session["hub"].files("org/bt-vc1", "dev")
 
 
 def test_repo_downloaded_through_the_endpoint_loads_with_identical_outputs(hub_session, checkpoint, clips_file):
@@ -309,6 +321,22 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
     assert "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
     assert main(["--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 1
     assert "malformed" in capsys.readouterr().err
+
+
+def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=8,
+                             gradient_accumulation_steps=2, num_train_epochs=3, report_to=[], hub_model_id="org/bt-16")
+    trainer = Trainer(model=BarlowSpeechForPreTraining(tiny_config()), args=args,
+                      processing_class=BarlowSpeechFeatureExtractor())
+    folder = write_trainer_repo_contents(trainer, results=[RESULTS[:1]])
+    assert folder == tmp_path / "run"
+    assert {"modeling_barlow.py", "feature_extraction_barlow.py", "projector.safetensors"} <= set(os.listdir(folder))
+    card = (folder / "README.md").read_text()
+    assert "| Batch size (global) | 16 |" in card and "| Epochs | 3 |" in card and "org/bt-16" in card
+    assert load_card_results(folder / "README.md") == [ResultRecord(**RESULTS[0])]
+    trainer.processing_class = None
+    with pytest.raises(ValueError, match="processing_class=extractor"):
+        write_trainer_repo_contents(trainer)
 
 
 def test_training_details_come_from_trainer_state(checkpoint):
