@@ -197,8 +197,12 @@ def linear_probe(
     y_train_t, y_val_t, y_test_t = (torch.as_tensor(y, dtype=torch.long, device=device) for y in (y_train, y_val, y_test))
     runs = list(subsets)
     grid = list(itertools.product(learning_rates, weight_decays))
+    # identical subsets (every seed at fraction 1.0) are trained once and their results shared
+    first_with_subset: dict[bytes, int] = {}
+    source = [first_with_subset.setdefault(subsets[run].tobytes(), r) for r, run in enumerate(runs)]
+    distinct = sorted(set(source))
     # runs with equal subset sizes (one fraction) share a batch: their rows stack into one tensor
-    by_size = sorted(range(len(runs)), key=lambda r: len(subsets[runs[r]]))
+    by_size = sorted(distinct, key=lambda r: len(subsets[runs[r]]))
     batches = [list(group) for _, group in itertools.groupby(by_size, key=lambda r: len(subsets[runs[r]]))]
     if runs_per_batch:
         batches = [b[i : i + runs_per_batch] for b in batches for i in range(0, len(b), runs_per_batch)]
@@ -209,7 +213,7 @@ def linear_probe(
         w, b = train_linear_heads(x_train_t[index], y_train_t[index], learning_rates, weight_decays, num_classes, steps)
         val[batch] = head_accuracy(w, b, x_val_t, y_val_t).cpu().numpy()
         test[batch] = head_accuracy(w, b, x_test_t, y_test_t).cpu().numpy()
-    val, test = val.reshape(len(runs), -1), test.reshape(len(runs), -1)  # flattened in `grid` order
+    val, test = val[source].reshape(len(runs), -1), test[source].reshape(len(runs), -1)  # flattened in `grid` order
     chosen = {}
     for r, run in enumerate(runs):
         best = int(np.argmax(val[r]))

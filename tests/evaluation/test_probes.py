@@ -17,7 +17,7 @@ def make_task(n=1000, dim=16, classes=4, seed=0):
     return (x[:400], labels[:400]), (x[400:550], labels[400:550]), (x[550:], labels[550:])  # 400 train / 150 validation / 450 test
 
 
-def run_both(seeds=range(3)):
+def run_both(seeds=range(2)):
     (xt, yt), (xv, yv), (xs, ys) = make_task()
     ours = linear_probe(xt, yt, xv, yv, xs, ys, fractions=FRACTIONS, seeds=seeds, learning_rates=(0.05,), steps=300, device="cpu", **GRID)
     reference = sklearn_probe_reference(xt, yt, xv, yv, xs, ys, fractions=FRACTIONS, seeds=seeds, **GRID)
