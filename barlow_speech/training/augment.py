@@ -481,6 +481,13 @@ class MixupBYOLA(RandomAugmentation):
     def reset_memory(self) -> None:
         self.memory, self._filled, self._next = None, 0, 0
 
+    def get_extra_state(self) -> dict:
+        """The FIFO memory travels in `state_dict()`, so a checkpointed run resumes with the same partners."""
+        return {"memory": self.memory, "filled": self._filled, "next": self._next}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.memory, self._filled, self._next = state["memory"], state["filled"], state["next"]
+
     @torch.no_grad()
     def remember(self, spectrograms: torch.Tensor) -> None:
         """Write a batch into the FIFO memory (oldest entries are overwritten)."""
@@ -607,12 +614,16 @@ class TwoViewAugmentation(nn.Module):
         return spectrograms
 
     def forward(
-        self, waveforms: torch.Tensor, to_spectrogram: Callable[[torch.Tensor], torch.Tensor]
+        self,
+        waveforms: torch.Tensor,
+        to_spectrogram: Callable[[torch.Tensor], torch.Tensor],
+        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`generator` (on the waveforms' device) overrides the configured seed for this call."""
         _check_waveforms(waveforms, type(self).__name__)
         if waveforms.shape[0] < 1:
             raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
-        g = self.generator_for(waveforms.device)
+        g = generator if generator is not None else self.generator_for(waveforms.device)
         both = self.augment_waveforms(torch.cat([waveforms, waveforms]), g)
         spectrograms = to_spectrogram(both)
         if spectrograms.dim() == 3:

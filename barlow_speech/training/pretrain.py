@@ -1,0 +1,223 @@
+"""`barlow-speech pretrain`: Barlow Twins pretraining from the command line or a YAML/JSON config file.
+
+Arguments are TrainingArguments plus ModelArguments, DataArguments and BarlowTwinsArguments (HfArgumentParser).
+`--config run.yaml` reads the same fields from a file; flags given on the command line override it.
+
+    barlow-speech pretrain --output_dir runs/bt-synthetic --max_steps 200            # synthetic corpus
+    barlow-speech pretrain --dataset librispeech --data_path /data/LibriSpeech --subset train-clean-100 \\
+        --output_dir runs/bt-ls100 --num_train_epochs 50 --per_device_train_batch_size 64 --bf16 true
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import datasets
+import numpy as np
+import torch
+import yaml
+from transformers import HfArgumentParser, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from ..modeling_barlow import BarlowSpeechForPreTraining
+from .augment import TwoViewAugmentation, load_noise_bank
+from .trainer import BarlowTwinsArguments, BarlowTwinsTrainer
+
+logger = logging.getLogger(__name__)
+
+# Backbone presets: the paper's ResNet-50 and smaller ResNets for CPUs and quick experiments.
+BACKBONES: dict[str, dict[str, Any]] = {
+    "resnet50": {"layer_type": "bottleneck", "depths": [3, 4, 6, 3], "hidden_sizes": [256, 512, 1024, 2048],
+                 "embedding_size": 64},
+    "resnet18": {"layer_type": "basic", "depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512],
+                 "embedding_size": 64},
+    "small": {"layer_type": "basic", "depths": [1, 1, 1], "hidden_sizes": [32, 64, 128], "embedding_size": 16},
+    "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
+}
+DATASETS = ("synthetic", "librispeech", "voxceleb1", "folder", "cached")
+
+
+@dataclass
+class ModelArguments:
+    """The model to pretrain (defaults: the paper's ResNet-50 with latent m = 2048)."""
+
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "start from this checkpoint or Hub id instead of a fresh model."}
+    )
+    backbone: str = field(default="resnet50", metadata={"help": f"one of {list(BACKBONES)}."})
+    latent_size: int = field(default=2048, metadata={"help": "latent size m (paper: 2048)."})
+    projector_layers: int = field(default=3, metadata={"help": "linear layers in the projector (reference: 3)."})
+    loss_variant: str = field(default="bt", metadata={"help": f"one of {list(LOSS_VARIANTS)}."})
+    lambda_offdiag: float = field(default=5.1e-3, metadata={"help": "redundancy weight lambda (reference 5.1e-3)."})
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone={self.backbone!r} is not one of {list(BACKBONES)}.")
+
+    def build_config(self) -> BarlowSpeechConfig:
+        return BarlowSpeechConfig(
+            backbone_config=dict(BACKBONES[self.backbone]),
+            projector_dims=[self.latent_size] * self.projector_layers,
+            loss_variant=self.loss_variant,
+            lambda_offdiag=self.lambda_offdiag,
+        )
+
+
+@dataclass
+class DataArguments:
+    """Where the unlabelled audio comes from."""
+
+    dataset: str = field(default="synthetic", metadata={"help": f"one of {list(DATASETS)}."})
+    data_path: str | None = field(
+        default=None,
+        metadata={"help": "dataset root, Hub id (librispeech) or `barlow-speech prepare` output dir (cached)."},
+    )
+    subset: str = field(default="train-clean-100", metadata={"help": "LibriSpeech subset."})
+    split: str | None = field(default="train", metadata={"help": "split to train on (None: everything)."})
+    num_clips: int = field(default=4000, metadata={"help": "synthetic corpus size."})
+    max_train_clips: int | None = field(default=None, metadata={"help": "use at most this many segments."})
+    normalization_clips: int = field(default=512, metadata={"help": "segments used to fit mean/std of the input."})
+    noise_dir: str | None = field(
+        default=None, metadata={"help": "folder of noise recordings (e.g. _background_noise_) for the views."}
+    )
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset={self.dataset!r} is not one of {list(DATASETS)}.")
+        if self.dataset not in ("synthetic",) and not self.data_path:
+            raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
+
+
+class _CachedAudio(torch.utils.data.Dataset):
+    """`barlow-speech prepare` segments in the common schema's shape (`{"audio": waveform}`)."""
+
+    def __init__(self, path: str):
+        from ..data.prepare import CachedSegments
+
+        self.segments = CachedSegments(path)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"audio": self.segments[index]["input_values"].numpy()}
+
+
+def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset | torch.utils.data.Dataset:
+    """The unlabelled 1-s segments to pretrain on, in the common schema."""
+    if data_args.dataset == "synthetic":
+        from ..data.synthetic import load_synthetic
+
+        dataset = load_synthetic(num_clips=data_args.num_clips, seed=seed, split=data_args.split)
+    elif data_args.dataset == "cached":
+        dataset = _CachedAudio(data_args.data_path)
+    else:
+        from ..data import load_dataset_by_name
+
+        kwargs: dict[str, Any] = {"segment": True}
+        if data_args.dataset == "librispeech":
+            kwargs["subset"] = data_args.subset
+        if data_args.dataset == "voxceleb1":
+            kwargs["split"] = data_args.split
+        dataset = load_dataset_by_name(data_args.dataset, data_args.data_path, **kwargs)
+    if len(dataset) == 0:
+        raise ValueError(f"the {data_args.dataset} training set at {data_args.data_path} is empty.")
+    if data_args.max_train_clips is not None and data_args.max_train_clips < len(dataset):
+        if isinstance(dataset, datasets.Dataset):
+            dataset = dataset.select(range(data_args.max_train_clips))
+        else:
+            dataset = torch.utils.data.Subset(dataset, range(data_args.max_train_clips))
+    return dataset
+
+
+def _waveform(example: dict) -> np.ndarray:
+    audio = example["audio"]
+    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
+
+
+def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFeatureExtractor:
+    """A feature extractor whose mean/std are fitted on a random sample of the training segments."""
+    rng = np.random.default_rng(seed)
+    indices = rng.choice(len(dataset), size=min(num_clips, len(dataset)), replace=False)
+    return BarlowSpeechFeatureExtractor().fit_normalization(_waveform(dataset[int(i)]) for i in sorted(indices))
+
+
+def _config_file_to_argv(path: str) -> list[str]:
+    """`--config` file (YAML or JSON mapping of argument -> value) as command-line flags."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--config {path}: no such file.")
+    values = yaml.safe_load(file.read_text()) if file.suffix in (".yaml", ".yml") else json.loads(file.read_text())
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path} must hold a mapping of argument names to values, got {type(values)}.")
+    argv: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, (list, tuple)):
+            argv += [f"--{key}", *map(str, value)]
+        else:
+            argv += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return argv
+
+
+def parse_arguments(argv: Sequence[str]):
+    """(ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments) from flags and `--config`."""
+    argv = list(argv)
+    if "--config" in argv:
+        at = argv.index("--config")
+        if at + 1 >= len(argv):
+            raise ValueError("--config needs a file path.")
+        argv = _config_file_to_argv(argv[at + 1]) + argv[:at] + argv[at + 2 :]
+    parser = HfArgumentParser((ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def build_trainer(
+    model_args: ModelArguments, data_args: DataArguments, barlow_args: BarlowTwinsArguments, args: TrainingArguments
+) -> BarlowTwinsTrainer:
+    """Dataset, feature extractor (normalisation fitted on it), model, views and trainer for one run."""
+    train_dataset = load_training_audio(data_args, args.seed)
+    if model_args.model_name_or_path:
+        model = BarlowSpeechForPreTraining.from_pretrained(model_args.model_name_or_path)
+        feature_extractor = BarlowSpeechFeatureExtractor.from_pretrained(model_args.model_name_or_path)
+    else:
+        torch.manual_seed(args.seed)
+        model = BarlowSpeechForPreTraining(model_args.build_config())
+        feature_extractor = fit_feature_extractor(train_dataset, data_args.normalization_clips, args.seed)
+    noise = load_noise_bank(data_args.noise_dir) if data_args.noise_dir else None
+    return BarlowTwinsTrainer(
+        model=model, args=args, train_dataset=train_dataset, feature_extractor=feature_extractor,
+        augmentation=TwoViewAugmentation(noise_bank=noise), barlow_args=barlow_args,
+    )
+
+
+def resolve_checkpoint(args: TrainingArguments) -> str | None:
+    """`--resume_from_checkpoint last` (or true) resumes from the newest checkpoint in output_dir, if any."""
+    wanted = args.resume_from_checkpoint
+    if wanted is None or str(wanted).lower() in ("false", "none", ""):
+        return None
+    if str(wanted).lower() in ("last", "true"):
+        last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+        if last is None:
+            logger.warning(f"no checkpoint in {args.output_dir} to resume from; starting from scratch.")
+        return last
+    return wanted
+
+
+def main(argv: Sequence[str]) -> int:
+    model_args, data_args, barlow_args, args = parse_arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    trainer = build_trainer(model_args, data_args, barlow_args, args)
+    result = trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
+    trainer.save_model(args.output_dir)
+    trainer.save_state()
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    logger.info(f"saved the pretrained model to {args.output_dir}; load it with AutoModel.from_pretrained.")
+    return 0

@@ -1,0 +1,220 @@
+"""`BarlowTwinsTrainer`: the stock `transformers.Trainer` with the Barlow Twins step in `compute_loss`.
+
+Batches hold raw 1-s waveforms; on the device each step draws two augmented views (training/augment.py), turns them
+into log-spectrograms with the feature extractor's differentiable front end, and runs BarlowSpeechForPreTraining on
+both. Everything else (bf16, gradient accumulation, checkpoints and resume, DDP via torchrun/accelerate, logging,
+push_to_hub) is the stock Trainer's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import Trainer
+
+from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from ..modeling_barlow import off_diagonal
+from .augment import TwoViewAugmentation
+from .optim import LARS, lars_param_groups
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adamw", "lars")
+
+
+@dataclass
+class BarlowTwinsArguments:
+    """Barlow Twins options that TrainingArguments does not have (defaults: the reference Barlow Twins)."""
+
+    optimizer: str = field(
+        default="adamw", metadata={"help": f"one of {OPTIMIZERS}; 'adamw' uses TrainingArguments.optim."}
+    )
+    lars_eta: float = field(default=0.001, metadata={"help": "LARS trust coefficient (reference: 0.001)."})
+    lars_bias_lr_ratio: float = field(
+        default=0.024, metadata={"help": "bias/norm learning rate over weight learning rate (reference 0.0048/0.2)."}
+    )
+    channels_last: bool = field(default=False, metadata={"help": "run the ResNet in channels_last memory format."})
+    sync_batchnorm: bool = field(
+        default=True, metadata={"help": "convert BatchNorm to SyncBatchNorm under multi-GPU DDP, as the reference."}
+    )
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}.")
+
+
+class WaveformCollator:
+    """Stacks examples' 1-s waveforms into `{"waveforms": (batch, segment_samples)}`.
+
+    Accepts the common schema (`example["audio"]["array"]`) or a bare array under "audio". Shorter clips are
+    zero-padded; longer ones keep their first segment (segment long audio beforehand, e.g. `barlow-speech prepare`,
+    to train on all of it).
+    """
+
+    def __init__(self, segment_samples: int = 16000):
+        self.segment_samples = segment_samples
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        batch = np.zeros((len(examples), self.segment_samples), dtype=np.float32)
+        for row, example in enumerate(examples):
+            if "audio" not in example:
+                raise ValueError(f"example {row} has no 'audio' column (keys: {sorted(example)}); use the common schema.")
+            audio = example["audio"]
+            array = np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
+            if array.ndim != 1:
+                raise ValueError(f"example {row} has audio of shape {array.shape}; downmix to mono first.")
+            length = min(array.shape[0], self.segment_samples)
+            batch[row, :length] = array[:length]
+        return {"waveforms": torch.from_numpy(batch)}
+
+
+class BarlowTwinsTrainer(Trainer):
+    """Trainer for `BarlowSpeechForPreTraining` on batches of raw waveforms.
+
+    Args:
+        feature_extractor: its `spectrogram` turns augmented waveforms into model inputs on the device; it is also
+            the Trainer's `processing_class`, so every checkpoint can be loaded with AutoFeatureExtractor.
+        augmentation: draws the two views; defaults to `TwoViewAugmentation()`.
+        barlow_args: `BarlowTwinsArguments` (optimizer choice, channels_last, SyncBatchNorm).
+        **kwargs: passed to `transformers.Trainer` (model, args, train_dataset, eval_dataset, callbacks, ...).
+
+    Logged besides `loss`: `invariance`, `redundancy` (the two terms of Eq. 1), `on_diagonal_mean` (mean C_ii, 1 is
+    perfect invariance), `off_diagonal_rms` (0 is no redundancy) and `samples_per_second`.
+
+    Example:
+    ```python
+    >>> trainer = BarlowTwinsTrainer(model=BarlowSpeechForPreTraining(config), args=TrainingArguments("out"),
+    ...                              train_dataset=load_synthetic(2000), feature_extractor=extractor)
+    >>> trainer.train()
+    ```
+    """
+
+    def __init__(
+        self,
+        *args,
+        feature_extractor: BarlowSpeechFeatureExtractor | None = None,
+        augmentation: nn.Module | None = None,
+        barlow_args: BarlowTwinsArguments | None = None,
+        **kwargs,
+    ):
+        self.barlow_args = barlow_args or BarlowTwinsArguments()
+        self.feature_extractor = feature_extractor or kwargs.get("processing_class") or BarlowSpeechFeatureExtractor()
+        kwargs.setdefault("processing_class", self.feature_extractor)
+        kwargs.setdefault("data_collator", WaveformCollator(self.feature_extractor.segment_samples))
+        super().__init__(*args, **kwargs)
+        self.augmentation = (augmentation or TwoViewAugmentation()).to(self.args.device)
+        if self.barlow_args.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.barlow_args.sync_batchnorm and self.args.world_size > 1 and self.args.device.type == "cuda":
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.model_wrapped = self.model
+        self._signature_columns = ["audio"]
+        self._stats: dict[str, torch.Tensor] = {}
+        self._stat_steps = 0
+        self._stat_samples = 0
+        self._stat_since = time.perf_counter()
+        self._micro_step = (-1, 0)
+
+    def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
+        if self.barlow_args.optimizer != "lars" or self.optimizer is not None:
+            return super().create_optimizer(model)
+        groups = lars_param_groups(
+            model or self.model, lr=self.args.learning_rate, weight_decay=self.args.weight_decay,
+            bias_lr_ratio=self.barlow_args.lars_bias_lr_ratio,
+        )
+        self.optimizer = LARS(groups, lr=self.args.learning_rate, eta=self.barlow_args.lars_eta)
+        return self.optimizer
+
+    def _view_generator(self, device: torch.device) -> torch.Generator:
+        """A generator seeded by (seed, optimizer step, micro-step): views are reproducible and a resumed run draws
+        exactly the views the uninterrupted one would have."""
+        step = self.state.global_step
+        micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
+        self._micro_step = (step, micro)
+        rank = self.args.process_index
+        return torch.Generator(device=device).manual_seed(hash((self.args.seed, step, micro, rank)) % (2**63))
+
+    def make_views(self, waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(batch, samples)` waveforms -> two `(batch, 1, freq, frames)` augmented log-spectrogram views."""
+        generator = self._view_generator(waveforms.device)
+        view_a, view_b = self.augmentation(waveforms, self.feature_extractor.spectrogram, generator=generator)
+        if self.barlow_args.channels_last:
+            view_a = view_a.contiguous(memory_format=torch.channels_last)
+            view_b = view_b.contiguous(memory_format=torch.channels_last)
+        return view_a, view_b
+
+    def _augmentation_file(self, folder: str) -> str:
+        suffix = f"_{self.args.process_index}" if self.args.world_size > 1 else ""
+        return os.path.join(folder, f"augmentation_state{suffix}.pt")
+
+    def _save_rng_state(self, output_dir: str) -> None:
+        """Checkpoints also keep the views' state (BYOL-A mixup memory), so a resumed run draws identical views."""
+        super()._save_rng_state(output_dir)
+        torch.save(self.augmentation.state_dict(), self._augmentation_file(output_dir))
+
+    def _load_rng_state(self, checkpoint: str | None) -> None:
+        super()._load_rng_state(checkpoint)
+        if checkpoint is not None and os.path.isfile(self._augmentation_file(checkpoint)):
+            state = torch.load(self._augmentation_file(checkpoint), map_location=self.args.device, weights_only=False)
+            self.augmentation.load_state_dict(state)
+
+    def compute_loss(
+        self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ):
+        if "waveforms" not in inputs:
+            raise ValueError(
+                f"BarlowTwinsTrainer batches need 'waveforms' (got {sorted(inputs)}); use WaveformCollator or a "
+                "dataset in the common schema."
+            )
+        view_a, view_b = self.make_views(inputs["waveforms"])
+        outputs = model(input_values=view_a, input_values_b=view_b, return_cross_correlation=True)
+        if model.training:
+            self._accumulate(outputs, view_a.shape[0])
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Evaluation = the Barlow Twins loss on held-out clips (there are no labels to predict)."""
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, inputs).detach()
+        return loss, None, None
+
+    @torch.no_grad()
+    def _accumulate(self, outputs, batch_size: int) -> None:
+        c = outputs.cross_correlation
+        values = {
+            "invariance": outputs.invariance_loss,
+            "redundancy": outputs.redundancy_loss,
+            "on_diagonal_mean": torch.diagonal(c).mean(),
+            "off_diagonal_rms": off_diagonal(c).square().mean().sqrt(),
+        }
+        for key, value in values.items():
+            self._stats[key] = self._stats.get(key, 0.0) + value.detach().float()
+        self._stat_steps += 1
+        self._stat_samples += batch_size
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Adds the Barlow Twins diagnostics, averaged since the last log, to training logs."""
+        if self._stat_steps and "loss" in logs:
+            logs.update({key: round(float(value) / self._stat_steps, 6) for key, value in self._stats.items()})
+            elapsed = time.perf_counter() - self._stat_since
+            logs["samples_per_second"] = round(self._stat_samples * self.args.world_size / max(elapsed, 1e-9), 2)
+            self._stats, self._stat_steps, self._stat_samples = {}, 0, 0
+            self._stat_since = time.perf_counter()
+        super().log(logs, start_time)
+
+
+def loss_history(log_history: list[dict]) -> dict[str, list[float]]:
+    """Training curves from `trainer.state.log_history`: step -> loss, invariance, redundancy."""
+    rows = [row for row in log_history if "loss" in row and "invariance" in row]
+    return {key: [row[key] for row in rows] for key in ("step", "loss", "invariance", "redundancy")}
+
+
+__all__ = ["BarlowTwinsArguments", "BarlowTwinsTrainer", "WaveformCollator", "loss_history", "OPTIMIZERS"]
