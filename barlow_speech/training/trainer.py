@@ -179,6 +179,14 @@ class BarlowTwinsTrainer(Trainer):
             self._accumulate(outputs, view_a.shape[0])
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
+    def create_model_card(self, **kwargs) -> None:
+        """`push_to_hub` uploads the same repo as `barlow-speech push`: remote code, projector and our model card
+        (the stock card's arguments do not apply)."""
+        from ..hub import write_trainer_repo_contents
+
+        if self.is_world_process_zero():
+            write_trainer_repo_contents(self)
+
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Evaluation = the Barlow Twins loss on held-out clips (there are no labels to predict)."""
         inputs = self._prepare_inputs(inputs)

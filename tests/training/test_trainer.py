@@ -1,0 +1,131 @@
+"""BarlowTwinsTrainer: logged loss parts, LARS, exact resume from a checkpoint, and the pretrain CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoFeatureExtractor, AutoModel, TrainerCallback, TrainingArguments
+
+from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining, BarlowSpeechModel
+from barlow_speech.cli import main as cli_main
+from barlow_speech.data.synthetic import load_synthetic
+from barlow_speech.training.optim import LARS
+from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer, WaveformCollator, loss_history
+from tests.factories import tiny_config
+
+# A reduced front end (129 x 63) keeps these CPU runs to a second or two per test.
+FRONT_END = {"n_fft": 256, "hop_length": 256}
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_synthetic(num_clips=48, seed=0, split="train")
+
+
+def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, **barlow) -> BarlowTwinsTrainer:
+    torch.manual_seed(0)
+    model = BarlowSpeechForPreTraining(tiny_config(**FRONT_END))
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, logging_steps=1,
+        save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True, learning_rate=1e-3,
+        seed=7,
+    )
+    return BarlowTwinsTrainer(
+        model=model, args=args, train_dataset=corpus, feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END),
+        barlow_args=BarlowTwinsArguments(**barlow), callbacks=callbacks,
+    )
+
+
+def test_training_logs_invariance_redundancy_and_correlation_statistics(tmp_path, corpus):
+    trainer = _trainer(tmp_path, corpus, max_steps=3)
+    trainer.train()
+    logged = [row for row in trainer.state.log_history if "loss" in row]
+    assert len(logged) == 3
+    for row in logged:
+        for key in ("invariance", "redundancy", "on_diagonal_mean", "off_diagonal_rms", "samples_per_second"):
+            assert np.isfinite(row[key]), key
+        assert row["loss"] == pytest.approx(row["invariance"] + 5.1e-3 * row["redundancy"], rel=1e-4)
+    assert loss_history(trainer.state.log_history)["step"] == [1, 2, 3]
+
+
+class _StopAt(TrainerCallback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+def _losses(trainer) -> dict[int, float]:
+    return {row["step"]: row["loss"] for row in trainer.state.log_history if "loss" in row}
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_loss_trajectory(tmp_path, corpus):
+    uninterrupted = _trainer(tmp_path / "a", corpus, max_steps=4)
+    uninterrupted.train()
+    crashed = _trainer(tmp_path / "b", corpus, max_steps=4, callbacks=[_StopAt(2)])
+    crashed.train()
+    assert max(_losses(crashed)) == 2
+    assert (tmp_path / "b" / "checkpoint-2" / "augmentation_state.pt").is_file()
+    resumed = _trainer(tmp_path / "b", corpus, max_steps=4)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "b" / "checkpoint-2"))
+    expected, got = _losses(uninterrupted), {**_losses(crashed), **_losses(resumed)}
+    assert sorted(got) == [1, 2, 3, 4]
+    for step in expected:
+        assert got[step] == pytest.approx(expected[step], rel=1e-5, abs=1e-6), step
+
+
+def test_views_differ_and_are_reproducible_for_a_step(tmp_path, corpus):
+    trainer = _trainer(tmp_path, corpus)
+    waveforms = WaveformCollator()([corpus[i] for i in range(4)])["waveforms"]
+    a1, b1 = trainer.make_views(waveforms)
+    trainer._micro_step = (-1, 0)
+    trainer.augmentation.mixup.reset_memory()
+    a2, b2 = trainer.make_views(waveforms)
+    assert not torch.allclose(a1, b1)
+    torch.testing.assert_close(a1, a2)
+    torch.testing.assert_close(b1, b2)
+
+
+def test_lars_is_an_optimizer_choice(tmp_path, corpus):
+    trainer = _trainer(tmp_path, corpus, max_steps=1, optimizer="lars")
+    trainer.train()
+    assert isinstance(trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer, LARS)
+
+
+def test_unknown_optimizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="adamw"):
+        BarlowTwinsArguments(optimizer="sgd")
+
+
+def test_collator_pads_short_clips_and_rejects_other_schemas():
+    batch = WaveformCollator(16000)([{"audio": {"array": np.ones(8000)}}, {"audio": np.ones(20000)}])
+    assert batch["waveforms"].shape == (2, 16000)
+    assert batch["waveforms"][0, 8000:].abs().sum() == 0
+    with pytest.raises(ValueError, match="'audio'"):
+        WaveformCollator()([{"speech": np.ones(10)}])
+
+
+def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"backbone": "tiny", "latent_size": 16, "num_clips": 24, "max_steps": 3}))
+    output = tmp_path / "out"
+    code = cli_main([
+        "pretrain", "--config", str(config), "--output_dir", str(output), "--per_device_train_batch_size", "8",
+        "--max_steps", "2", "--use_cpu", "true", "--report_to", "none", "--normalization_clips", "8",
+        "--save_strategy", "no", "--disable_tqdm", "true",
+    ])
+    assert code == 0
+    model = AutoModel.from_pretrained(output)
+    assert isinstance(model, BarlowSpeechModel) and model.config.latent_size == 16
+    extractor = AutoFeatureExtractor.from_pretrained(output)
+    assert extractor.mean != 0.0  # fitted on the training audio
+    state = json.loads((output / "trainer_state.json").read_text())
+    assert state["global_step"] == 2  # the command line overrode the file's max_steps
+
+
+def test_pretrain_cli_rejects_a_dataset_without_a_path(tmp_path):
+    with pytest.raises(ValueError, match="--data_path"):
+        cli_main(["pretrain", "--output_dir", str(tmp_path), "--dataset", "librispeech"])
