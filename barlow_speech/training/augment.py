@@ -72,15 +72,19 @@ def apply_gain(waveforms: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
 
 
 def coloured_noise(
-    shape: Sequence[int], exponent: float, device: torch.device, generator: torch.Generator | None
+    shape: Sequence[int], exponents: torch.Tensor | float, device: torch.device, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """Gaussian noise with power spectrum 1 / f^exponent (0 white, 1 pink, 2 brown), unit variance per row."""
-    white = torch.randn(tuple(shape), device=device, generator=generator)
-    if exponent == 0.0:
-        return white
-    samples = shape[-1]
-    freqs = torch.fft.rfftfreq(samples, device=device).clamp(min=1.0 / samples)
-    noise = torch.fft.irfft(torch.fft.rfft(white) * freqs ** (-exponent / 2.0), n=samples)
+    """Gaussian noise with power spectrum 1 / f^exponent (0 white, 1 pink, 2 brown), unit variance per row.
+
+    Args:
+        shape: (batch, samples).
+        exponents: one exponent, or (batch,) exponents (one colour per example, a single FFT).
+    """
+    batch, samples = shape
+    white = torch.randn((batch, samples), device=device, generator=generator)
+    exponents = torch.as_tensor(exponents, dtype=torch.float32, device=device).reshape(-1, 1)
+    freqs = torch.fft.rfftfreq(samples, device=device).clamp(min=1.0 / samples)[None, :]
+    noise = torch.fft.irfft(torch.fft.rfft(white) * freqs ** (-exponents / 2.0), n=samples)
     return noise / noise.std(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
@@ -327,9 +331,9 @@ class AddNoise(RandomAugmentation):
             offsets = torch.randint(0, bank.numel(), (batch,), device=device, generator=generator)
             index = (offsets[:, None] + torch.arange(samples, device=device)[None, :]) % bank.numel()
             return bank[index]
-        noises = torch.stack([coloured_noise(shape, NOISE_COLOURS[c], device, generator) for c in self.colours])
+        exponents = torch.tensor([NOISE_COLOURS[c] for c in self.colours], device=device)
         choice = torch.randint(0, len(self.colours), (batch,), device=device, generator=generator)
-        return noises[choice, torch.arange(batch, device=device)]
+        return coloured_noise(shape, exponents[choice], device, generator)
 
     def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _check_waveforms(waveforms, type(self).__name__)

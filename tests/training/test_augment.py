@@ -132,11 +132,14 @@ def test_mix_at_snr_reaches_the_requested_snr():
     assert torch.allclose(measured, snr, atol=1e-3)
 
 
-def test_pink_noise_has_more_low_than_high_frequency_power():
-    noise = coloured_noise((4, 8192), 1.0, torch.device("cpu"), torch.Generator().manual_seed(0))
-    power = torch.fft.rfft(noise).abs().pow(2).mean(0)
-    assert power[10:100].mean() > 10 * power[2000:4000].mean()
-    assert torch.allclose(noise.std(dim=1), torch.ones(4), atol=1e-4)
+def test_noise_colours_set_the_spectral_slope_per_example():
+    exponents = torch.tensor([0.0, 1.0, 2.0]).repeat_interleave(4)
+    noise = coloured_noise((12, 8192), exponents, torch.device("cpu"), torch.Generator().manual_seed(0))
+    power = torch.fft.rfft(noise).abs().pow(2).reshape(3, 4, -1).mean(1)
+    low_over_high = power[:, 10:100].mean(1) / power[:, 2000:4000].mean(1)
+    assert 0.5 < low_over_high[0] < 2.0, "white is flat"
+    assert 10 < low_over_high[1] < low_over_high[2], "pink tilts, brown tilts more"
+    assert torch.allclose(noise.std(dim=1), torch.ones(12), atol=1e-4)
 
 
 def test_speed_rate_one_is_identity_and_faster_speed_raises_pitch():
