@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+import torch.nn.functional as F
 
 from barlow_speech.training.augment import (
     AddNoise,
@@ -178,6 +179,19 @@ def test_resized_crop_identity_box_returns_the_input_and_half_box_zooms_into_tim
     assert torch.allclose(half[0, 0, 4], torch.linspace(0.0, 9.0, 20), atol=1e-4)
     padded = resized_crop(x, torch.tensor([[0, 0, 9, 30]] * 2), canvas=(9, 30), mode="bilinear")
     assert torch.allclose(padded[0, 0, 4, [0, -1]], torch.zeros(2), atol=1e-4), "canvas margins are zeros"
+
+
+def test_resized_crop_matches_byol_a_canvas_crop_and_interpolate():
+    """Reference: nttcslab/byol-a RandomResizeCrop.forward (explicit zero canvas, crop, F.interpolate)."""
+    x = make_spectrograms(batch=5, freq=16, frames=24)
+    canvas = (16, 36)
+    boxes = torch.tensor([[0, 0, 16, 36], [0, 6, 16, 24], [2, 3, 9, 30], [5, 10, 11, 13], [0, 20, 16, 16]])
+    ours = resized_crop(x, boxes, canvas, mode="bilinear")
+    for k, (top, left, h, w) in enumerate(boxes.tolist()):
+        area = torch.zeros(1, 1, *canvas)
+        area[..., :, 6:30] = x[k]  # input at the centre: (36 - 24) // 2 = 6
+        ref = F.interpolate(area[..., top : top + h, left : left + w], size=(16, 24), mode="bilinear", align_corners=True)
+        assert torch.allclose(ours[k], ref[0], atol=1e-5), k
 
 
 def test_log_mixup_exp_mixes_in_linear_space():
