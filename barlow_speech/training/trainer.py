@@ -44,6 +44,11 @@ class BarlowTwinsArguments:
     sync_batchnorm: bool = field(
         default=True, metadata={"help": "convert BatchNorm to SyncBatchNorm under multi-GPU DDP, as the reference."}
     )
+    non_blocking: bool = field(
+        default=True,
+        metadata={"help": "copy pinned batches to the GPU asynchronously (accelerate's non_blocking; needs "
+                          "dataloader_pin_memory, the TrainingArguments default)."},
+    )
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -112,6 +117,8 @@ class BarlowTwinsTrainer(Trainer):
         self.augmentation = (augmentation or TwoViewAugmentation()).to(self.args.device)
         if self.barlow_args.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        if self.barlow_args.non_blocking and self.args.dataloader_pin_memory and self.args.device.type == "cuda":
+            self.accelerator.dataloader_config.non_blocking = True
         if self.barlow_args.sync_batchnorm and self.args.world_size > 1 and self.args.device.type == "cuda":
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             self.model_wrapped = self.model
