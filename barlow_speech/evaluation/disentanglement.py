@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -248,6 +248,7 @@ def disentanglement_runs(
     reference_bins: int = 10,
     factor_names: Sequence[str] | None = None,
     model: str = "",
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict:
     """Table 3: every metric on `n_runs` random subsamples of `sample_size` samples -> mean ± std.
 
@@ -261,6 +262,8 @@ def disentanglement_runs(
         mig_bins: histogram bins for MIG and modularity (disentanglement_lib: 20).
         reference_bins: bins for DCIMIG and JEMMIG (their reference: 10).
         factor_names, model: recorded in the result.
+        metadata: extra top-level keys of the result, e.g. `{"dataset": ..., "dataset_config": ..., "split": "test"}`
+            (the Hub model card needs "dataset").
 
     Returns:
         A disentanglement result (schema in `barlow_speech.evaluation.report`):
@@ -295,6 +298,7 @@ def disentanglement_runs(
     return {
         "schema": DISENTANGLEMENT_SCHEMA,
         "model": model,
+        **dict(metadata or {}),
         "factors": list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(num_factors)],
         "n_runs": int(n_runs),
         "sample_size": sample_size,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -170,6 +170,7 @@ def linear_probe(
     subsets: dict[tuple[float, int], np.ndarray] | None = None,
     model: str = "",
     task: str = "",
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict:
     """Table 2 linear evaluation: all (fraction x seed x learning rate x weight decay) heads in one batch.
 
@@ -184,6 +185,8 @@ def linear_probe(
             runs of one fraction at once; memory ~ runs x subset_size x dim floats).
         subsets: precomputed `{(fraction, seed): train indices}` (e.g. `load_fraction_indices`).
         model, task: recorded in the result.
+        metadata: extra top-level keys of the result, e.g. `{"dataset": ..., "dataset_config": ..., "split": "test"}`
+            (the Hub model card needs "dataset").
 
     Returns:
         A probe result: per fraction mean/std of test top-1 over seeds, every run, the chosen
@@ -221,6 +224,7 @@ def linear_probe(
     extra = {
         "model": model, "task": task, "num_classes": num_classes, "num_train": len(x_train), "num_validation": len(x_val),
         "num_test": len(x_test), "probe": {"optimizer": "adam_full_batch", "steps": steps, "learning_rates": list(learning_rates), "weight_decays": list(weight_decays)},
+        **dict(metadata or {}),
     }
     return _summarise(subsets, chosen, len(x_train), extra)
 

@@ -2,10 +2,13 @@
 
 Inputs are plain result dicts or JSON files holding them. The two schemas (also read by the Hub model card):
 
-Probe result (`barlow_speech.evaluation.probes.linear_probe`), accuracies in [0, 1]::
+Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervised baseline of
+`barlow_speech.evaluation.baselines.supervised_baseline`), accuracies in [0, 1]::
 
     {"schema": "barlow_speech.probe/v1", "metric": "top1_accuracy",
      "model": "BT-LS-100", "task": "SR", "num_classes": 5, "num_train": 6000, ...,
+     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",   # `metadata=`; the model card needs "dataset"
+     "label_column": "speaker_id", "upstream": "runs/bt-ls100",           # added by `barlow-speech probe`
      "probe": {"optimizer": "adam_full_batch", "steps": 300, "learning_rates": [...], "weight_decays": [...]},
      "fractions": {"0.05": {"fraction": 0.05, "mean": 0.39, "std": 0.02, "runs": [...], "seeds": [...],
                             "learning_rates": [...], "weight_decays": [...], "validation_accuracy": [...]}, ...},
@@ -14,6 +17,8 @@ Probe result (`barlow_speech.evaluation.probes.linear_probe`), accuracies in [0,
 Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglement_runs`)::
 
     {"schema": "barlow_speech.disentanglement/v1", "model": "BT-128", "factors": ["accent", "identity", "gender"],
+     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",   # `metadata=`; the model card needs "dataset"
+     "factor_columns": ["accent", "speaker_id", "gender"], "upstream": "runs/bt-128",  # added by `barlow-speech disentangle`
      "n_runs": 50, "sample_size": 3750, "seed": 0, "config": {"mig_bins": 20, ...},
      "metrics": {"mig": {"mean": 0.02, "std": 0.002, "runs": [...]}, "sap": {...}, "dcimig": {...},
                  "jemmig": {...}, "modularity": {...}}}

@@ -1,0 +1,160 @@
+"""Baselines of paper Table 2 next to the Barlow Twins rows.
+
+* Supervised (the paper's "Supervised" column): `BarlowSpeechForAudioClassification` with the checkpoint's
+  architecture, randomly initialised and trained end to end from scratch on each labelled fraction with the stock
+  `transformers.Trainer`. Each (fraction, seed) run uses the same stratified label subset as the linear probe
+  (`label_fraction_indices` on the same class codes) and `TrainingArguments(seed=seed)`; the result has the probe
+  schema (`barlow_speech.evaluation.report`), so it sits in Table 2 and the figures like any other row.
+* Random init: the same architecture with fresh weights (`random_init_model`), probed like a trained checkpoint.
+  Weights are drawn after `transformers.set_seed(seed)`, the seed policy of every other run here.
+* Log-mel statistics: `barlow_speech.evaluation.probes.logmel_stats_features`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+from typing import Any, Iterable, Mapping, Sequence
+
+import datasets
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import Trainer, TrainingArguments, set_seed
+
+from ..configuration_barlow import BarlowSpeechConfig
+from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
+from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
+from .probes import _encode_labels, _summarise
+
+logger = logging.getLogger(__name__)
+
+
+def random_init_model(config: BarlowSpeechConfig, seed: int = 0, model_class: type[BarlowSpeechPreTrainedModel] | None = None) -> BarlowSpeechPreTrainedModel:
+    """A model of `config`'s architecture with fresh weights drawn after `set_seed(seed)` (default `BarlowSpeechModel`)."""
+    set_seed(seed)
+    return (model_class or BarlowSpeechModel)(copy.deepcopy(config))
+
+
+class _LabelledClips(torch.utils.data.Dataset):
+    """Rows `indices` of a common-schema dataset with integer targets: items `{"audio": (samples,), "labels": int}`."""
+
+    def __init__(self, dataset: datasets.Dataset, indices: Sequence[int], codes: np.ndarray):
+        self.dataset, self.indices, self.codes = dataset, np.asarray(indices), np.asarray(codes)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> dict:
+        index = int(self.indices[item])
+        return {"audio": np.asarray(self.dataset[index]["audio"]["array"], dtype=np.float32), "labels": int(self.codes[index])}
+
+
+class AudioClassificationCollator:
+    """Waveforms -> `input_values` `(segments, 1, freq, frames)`, `segment_to_utterance` `(segments,)`, `labels` `(batch,)`."""
+
+    def __init__(self, extractor: BarlowSpeechFeatureExtractor):
+        self.extractor = extractor
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        features = self.extractor([e["audio"] for e in examples], sampling_rate=self.extractor.sampling_rate, return_tensors="pt")
+        return {
+            "input_values": features["input_values"],
+            "segment_to_utterance": features["segment_to_utterance"],
+            "labels": torch.tensor([e["labels"] for e in examples], dtype=torch.long),
+        }
+
+
+def _label_codes(split: str, dataset: datasets.Dataset, column: str) -> np.ndarray:
+    if column not in dataset.column_names:
+        raise ValueError(f"the {split} split has no column {column!r}; available columns: {dataset.column_names}.")
+    if len(dataset) == 0:
+        raise ValueError(f"the {split} split is empty; the supervised baseline needs labelled clips in every split.")
+    return np.asarray(dataset[column])
+
+
+def _accuracy(trainer: Trainer, clips: _LabelledClips) -> float:
+    """Top-1 of `trainer.model` on `clips`; targets of classes unseen in training (code -100) count as errors."""
+    logits = trainer.predict(clips).predictions
+    return float(np.mean(np.argmax(logits, axis=-1) == clips.codes[clips.indices]))
+
+
+def supervised_baseline(
+    config: BarlowSpeechConfig,
+    extractor: BarlowSpeechFeatureExtractor,
+    train_dataset: datasets.Dataset,
+    validation_dataset: datasets.Dataset,
+    test_dataset: datasets.Dataset,
+    label_column: str,
+    fractions: Iterable[float] = PAPER_FRACTIONS,
+    seeds: Iterable[int] = range(5),
+    max_steps: int = 1000,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 1e-4,
+    device: str | None = None,
+    model: str = "Supervised",
+    task: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    training_overrides: Mapping[str, Any] | None = None,
+) -> dict:
+    """The paper's "Supervised" column: the architecture trained from scratch on each label fraction with `Trainer`.
+
+    Args:
+        config: architecture (e.g. a pretraining checkpoint's config); `num_labels` and the label maps are set here.
+        extractor: the front end that turns each clip into `(segments, 1, freq, frames)` log-spectrograms.
+        *_dataset: common-schema datasets of the three splits (audio + `label_column`).
+        label_column: the task's label column (e.g. "gender").
+        fractions, seeds: one run per (fraction, seed); subsets are the linear probe's (`label_fraction_indices`).
+        max_steps, batch_size, learning_rate, weight_decay: `TrainingArguments` of every run (AdamW, linear decay).
+        device: "cpu" forces the CPU; default lets `Trainer` pick the accelerator.
+        model, task, metadata: recorded in the result (`metadata` adds top-level keys such as "dataset").
+        training_overrides: any other `TrainingArguments` fields.
+
+    Returns:
+        A probe-schema result (`barlow_speech.evaluation.report`): per fraction, test top-1 of every seed with
+        mean/std, validation top-1, and the index lists.
+    """
+    y_train, (y_val, y_test), num_classes = _encode_labels(
+        *(_label_codes(name, ds, label_column) for name, ds in (("train", train_dataset), ("validation", validation_dataset), ("test", test_dataset)))
+    )
+    if num_classes < 2:
+        raise ValueError(f"the supervised baseline needs >= 2 classes of {label_column!r} in the train split, got {num_classes}.")
+    y_val, y_test = np.where(y_val < 0, -100, y_val), np.where(y_test < 0, -100, y_test)  # -100: ignored by the CE loss
+    classes = np.unique(np.asarray(train_dataset[label_column]))
+    subsets = label_fraction_indices(y_train, fractions, seeds)
+    run_config = copy.deepcopy(config)
+    run_config.num_labels = num_classes
+    run_config.id2label = {i: str(c) for i, c in enumerate(classes)}
+    run_config.label2id = {str(c): i for i, c in enumerate(classes)}
+    run_config.freeze_encoder = False
+    collator = AudioClassificationCollator(extractor)
+    validation = _LabelledClips(validation_dataset, range(len(validation_dataset)), y_val)
+    test = _LabelledClips(test_dataset, range(len(test_dataset)), y_test)
+    chosen = {}
+    with tempfile.TemporaryDirectory(prefix="barlow-supervised-") as output_dir:
+        for (fraction, seed), indices in tqdm(subsets.items(), desc=f"supervised {task or label_column}", disable=len(subsets) < 3):
+            args = TrainingArguments(
+                output_dir=output_dir, max_steps=max_steps, per_device_train_batch_size=batch_size,
+                per_device_eval_batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
+                seed=seed, data_seed=seed, save_strategy="no", eval_strategy="no", logging_strategy="no", report_to="none",
+                disable_tqdm=True, remove_unused_columns=False, use_cpu=device == "cpu", **dict(training_overrides or {}),
+            )
+            network = random_init_model(run_config, seed, BarlowSpeechForAudioClassification)
+            trainer = Trainer(model=network, args=args, train_dataset=_LabelledClips(train_dataset, indices, y_train), data_collator=collator)
+            trainer.train()
+            chosen[fraction, seed] = {
+                "test": _accuracy(trainer, test), "validation": _accuracy(trainer, validation),
+                "learning_rate": learning_rate, "weight_decay": weight_decay,
+            }
+            logger.info("supervised %s fraction=%g seed=%d: test top-1 %.3f", label_column, fraction, seed, chosen[fraction, seed]["test"])
+    extra = {
+        "model": model, "task": task or label_column, "label_column": label_column, "num_classes": num_classes,
+        "num_train": len(y_train), "num_validation": len(y_val), "num_test": len(y_test),
+        "probe": {"optimizer": "trainer_adamw_end_to_end", "steps": max_steps, "batch_size": batch_size,
+                  "learning_rates": [learning_rate], "weight_decays": [weight_decay]},
+        **dict(metadata or {}),
+    }
+    return _summarise(subsets, chosen, len(y_train), extra)
