@@ -1,0 +1,69 @@
+"""Every benchmark script runs on CPU with tiny sizes and prints the ratio it exists to measure (issue 8)."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str, monkeypatch):
+    """Import benchmarks/<name>.py as module `name` (the folder on sys.path, as when the script is run)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ratio_in(output: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}: ([0-9.]+)x", output)
+    assert match, f"no '{label}: <ratio>x' line in:\n{output}"
+    return float(match.group(1))
+
+
+def test_train_throughput_prints_bt_vs_bare_ratio_memory_and_flops(monkeypatch, capsys):
+    module = load_benchmark("train_throughput", monkeypatch)
+    (result,) = module.main(["--device", "cpu", "--batch-size", "2", "--latent-size", "32", "--steps", "1",
+                             "--warmup", "0", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "ratio BT step / bare backbone") == pytest.approx(result["ratio"], abs=0.006)
+    assert "device: cpu" in out and "peak memory" in out
+    # the BT step does the bare backbone's work plus the projector and loss, so it counts more FLOPs
+    assert result["bt"].flops_per_step > result["bare"].flops_per_step > 0
+    assert result["bt"].peak_memory_bytes > 0
+
+
+def test_input_pipeline_prints_end_to_end_vs_resident_ratio(monkeypatch, capsys):
+    module = load_benchmark("input_pipeline", monkeypatch)
+    result = module.main(["--device", "cpu", "--step", "views", "--batch-size", "2", "--workers", "0", "--steps", "2",
+                          "--warmup", "1", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "ratio end to end / resident") == pytest.approx(result["ratio"], abs=0.006)
+    assert "cached segments" in out
+
+
+def test_feature_extraction_matches_librosa_and_prints_ratio(monkeypatch, capsys):
+    module = load_benchmark("feature_extraction", monkeypatch)
+    result = module.main(["--clips", "4", "--batch-size", "4", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "ratio extractor / librosa") == pytest.approx(result["extractor"] / result["librosa"], abs=0.006)
+    assert result["max_difference"] < 1e-2  # normalised log-magnitudes of the same clips agree
+
+
+def test_probe_benchmark_prints_speedup(monkeypatch, capsys):
+    module = load_benchmark("probes", monkeypatch)
+    module.main(["--clips", "200", "--dim", "16", "--classes", "3", "--seeds", "2", "--fractions", "0.5", "1.0",
+                 "--weight_decays", "0.01", "--steps", "30", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert re.search(r"speed-up: [0-9.]+x", out), out
+
+
+def test_benchmarks_are_importable_without_running(monkeypatch):
+    """Importing a benchmark must not start a measurement (tests and users import their helpers)."""
+    for name in ("train_throughput", "input_pipeline", "feature_extraction", "probes"):
+        assert callable(load_benchmark(name, monkeypatch).main)
