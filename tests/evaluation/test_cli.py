@@ -1,0 +1,121 @@
+"""`barlow-speech probe | disentangle | report` on a tiny checkpoint and a small synthetic corpus."""
+
+import json
+
+import matplotlib.image
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining
+from barlow_speech.evaluation.cli import disentangle_main, probe_main, report_main
+from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
+from barlow_speech.model_card import records_from_result
+from tests.factories import tiny_config
+
+# 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 63) keeps the tiny ResNet fast.
+DATA = ["--num_clips", "48", "--num_eval_clips", "24", "--loader_args", "num_speakers=8", "--device", "cpu"]
+
+
+def save_tiny_checkpoint(path) -> str:
+    """A BarlowSpeechForPreTraining checkpoint (weights seeded apart from random-init seed 0) with its extractor."""
+    torch.manual_seed(1234)
+    BarlowSpeechForPreTraining(tiny_config()).save_pretrained(path)
+    BarlowSpeechFeatureExtractor(n_fft=128, hop_length=256).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """One intra-op thread: tiny convolutions on 2 shared cores run ~50x slower with two competing threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bt"))
+
+
+def test_probe_cli_writes_result_with_dataset_and_every_run_per_fraction(checkpoint, tmp_path):
+    argv = ["--model", checkpoint, "--tasks", "gender", "word", "--fractions", "0.5", "1", "--seeds", "2", "--probe_steps", "20"]
+    assert probe_main(argv + DATA + ["--output_dir", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / f"probe_{checkpoint.rsplit('/', 1)[-1]}.json").read_text())
+    assert [r["task"] for r in results] == ["GR", "KWS"]
+    assert [r["label_column"] for r in results] == ["gender", "word"]
+    for result in results:
+        assert result["schema"] == "barlow_speech.probe/v1"
+        assert (result["dataset"], result["split"]) == ("synthetic", "test")
+        assert json.loads(result["dataset_config"])["num_speakers"] == 8
+        assert sorted(result["fractions"]) == ["0.5", "1"]
+        for entry in result["fractions"].values():
+            assert entry["seeds"] == [0, 1] and len(entry["runs"]) == 2
+            assert all(0.0 <= run <= 1.0 for run in entry["runs"])
+        assert len(records_from_result(result)) == 2  # the model card accepts it: one record per fraction
+    assert any(tmp_path.joinpath("embeddings").glob("*.npy")), "embeddings are cached under <output_dir>/embeddings"
+
+
+def test_disentangle_cli_writes_table3_result_with_paper_factor_names(checkpoint, tmp_path):
+    argv = ["--model", checkpoint, "--model_name", "BT tiny", "--n_runs", "3", "--sample_size", "16"]
+    assert disentangle_main(argv + DATA + ["--output_dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "disentanglement_BT_tiny.json").read_text())
+    assert result["model"] == "BT tiny"
+    assert result["factors"] == ["accent", "identity", "gender"]
+    assert result["factor_columns"] == ["accent", "speaker_id", "gender"]
+    assert (result["dataset"], result["split"], result["n_runs"], result["sample_size"]) == ("synthetic", "test", 3, 16)
+    assert set(result["metrics"]) == set(TABLE3_METRICS)
+    assert all(len(m["runs"]) == 3 and np.isfinite(m["mean"]) for m in result["metrics"].values())
+    assert len(records_from_result(result)) == len(TABLE3_METRICS)
+
+
+def test_report_cli_evaluates_models_and_baselines_and_writes_tables_and_figures(checkpoint, tmp_path):
+    argv = [
+        "--models", checkpoint, f"random-init:{checkpoint}", "logmel", "--model_names", "BT", "Random init", "Log-mel",
+        "--supervised", "--supervised_steps", "2", "--supervised_batch_size", "8", "--pretraining_checkpoint", checkpoint,
+        "--heatmap_clips", "16", "--tasks", "gender", "--fractions", "0.5", "1", "--seeds", "2", "--probe_steps", "20",
+        "--n_runs", "2", "--html", "--output_dir", str(tmp_path),
+    ]
+    assert report_main(argv + DATA) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "## Table 2." in report and "## Table 3." in report
+    for row in ("| BT |", "| Random init |", "| Log-mel |", "| Supervised |"):
+        assert row in report
+    assert (tmp_path / "report.html").is_file()
+    for name in ("accuracy_vs_fraction.png", "runs_boxplot.png", "cross_correlation.png"):
+        assert f"]({name})" in report
+        image = matplotlib.image.imread(tmp_path / name)
+        assert image.ndim == 3 and min(image.shape[:2]) > 100 and image.std() > 0.05  # a drawn figure, not a blank page
+    # a second report from the written JSON alone reproduces the tables
+    results = sorted(str(p) for p in tmp_path.glob("*.json"))
+    assert report_main(["--results", *results, "--output_dir", str(tmp_path / "again")]) == 0
+    again = (tmp_path / "again" / "report.md").read_text()
+    assert again.split("## Figures")[0].count("| Supervised |") == 1 and "| BT |" in again
+
+
+def test_unknown_task_column_is_a_clear_error(checkpoint, tmp_path, capsys):
+    code = probe_main(["--model", checkpoint, "--tasks", "loudness", "--output_dir", str(tmp_path)] + DATA)
+    message = capsys.readouterr().err
+    assert code == 2
+    assert "no column(s) ['loudness']" in message and "speaker_id" in message
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
+    code = disentangle_main(["--model", str(tmp_path / "no-such-run"), "--output_dir", str(tmp_path)] + DATA)
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_empty_dataset_is_a_clear_error(checkpoint, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert probe_main(["--model", "logmel", "--dataset", "folder", "--data_path", str(empty), "--output_dir", str(tmp_path)]) == 2
+    assert "no audio files" in capsys.readouterr().err
+    two_clips = tmp_path / "two"
+    two_clips.mkdir()
+    for i in range(2):
+        soundfile.write(two_clips / f"{i}.wav", np.zeros(16000, dtype=np.float32), 16000)
+    assert probe_main(["--model", "logmel", "--dataset", "folder", "--data_path", str(two_clips), "--tasks", "label", "--output_dir", str(tmp_path)]) == 2
+    assert "the validation split of dataset 'folder'" in capsys.readouterr().err
