@@ -60,6 +60,8 @@ _N_FFT = 256
 _HOP = _N_FFT // 2
 _FREQS = np.fft.rfftfreq(_N_FFT, 1.0 / SAMPLING_RATE).astype(np.float32)
 _N_FORMANTS = 5
+# Glottal pulse amplitude relative to the unit-variance frication noise (the vowel-to-fricative level).
+_PULSE_GAIN = 8.0
 
 # ----------------------------------------------------------------------------------------------
 # Phone inventory. Vowel formants F1-F3 are the male averages of Hillenbrand et al. (1995);
@@ -597,7 +599,7 @@ def generate_batch(
     amplitude *= 1.0 + clip["shimmer"][:, None] * rng.standard_normal(amplitude.shape)
     excitation = np.zeros((n, samples), dtype=np.float32)
     position = np.clip(np.round(pulse_times * SAMPLING_RATE).astype(np.int64), 0, samples - 1)
-    excitation[np.broadcast_to(rows, position.shape)[valid], position[valid]] = (amplitude[valid] * 8.0).astype(np.float32)
+    excitation[np.broadcast_to(rows, position.shape)[valid], position[valid]] = (amplitude[valid] * _PULSE_GAIN).astype(np.float32)
 
     frame_times = (np.arange(samples // _HOP + 1) * _HOP / SAMPLING_RATE)[None, :].repeat(n, axis=0)
     frame_weights = segment_weights(frame_times, boundaries, transitions)  # (n, frames, S)
