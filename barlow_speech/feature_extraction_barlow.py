@@ -19,6 +19,7 @@ logger = logging.get_logger(__name__)
 LAST_SEGMENT_MODES = ("pad", "drop")
 # Integer PCM is scaled to [-1, 1) by its full-scale value.
 _PCM_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int8): 2.0**7}
+_TORCH_PCM_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31, torch.int8: 2.0**7}
 
 
 def log_spectrogram(
@@ -48,13 +49,21 @@ def log_spectrogram(
     return stft.abs().clamp_min(log_floor).log().unsqueeze(1)
 
 
+def _segment_layout(num_samples: int, segment_samples: int, hop_samples: int, last_segment: str) -> tuple[int, int]:
+    """(number of segments, padded length) of a clip: at least one segment, trailing piece padded or dropped."""
+    count = 1 + max(num_samples - segment_samples, 0) // hop_samples
+    if (count - 1) * hop_samples + segment_samples < num_samples and last_segment == "pad":
+        count += 1
+    return count, max((count - 1) * hop_samples + segment_samples, num_samples)
+
+
 def segment_waveforms(
-    clips: Sequence[torch.Tensor], segment_samples: int, hop_samples: int, last_segment: str = "pad"
+    clips: Sequence[torch.Tensor] | torch.Tensor, segment_samples: int, hop_samples: int, last_segment: str = "pad"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split 1-D clips into fixed-length segments.
+    """Split 1-D clips (a list, or a `(batch, samples)` tensor of equal-length clips) into fixed-length segments.
 
     A clip shorter than one segment is zero-padded to one segment. The trailing partial piece of a longer clip is
-    zero-padded (`last_segment="pad"`) or dropped (`"drop"`).
+    zero-padded (`last_segment="pad"`) or dropped (`"drop"`). A 2-D batch is split in one vectorised `unfold`.
 
     Returns:
         segments: `(n_segments, segment_samples)`.
@@ -62,53 +71,67 @@ def segment_waveforms(
     """
     if last_segment not in LAST_SEGMENT_MODES:
         raise ValueError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
+    if isinstance(clips, torch.Tensor) and clips.ndim == 2:
+        batch, num_samples = clips.shape
+        count, padded_length = _segment_layout(num_samples, segment_samples, hop_samples, last_segment)
+        padded = torch.nn.functional.pad(clips, (0, padded_length - num_samples))
+        segments = padded.unfold(1, segment_samples, hop_samples)[:, :count].reshape(-1, segment_samples)
+        owners = torch.arange(batch, device=clips.device).repeat_interleave(count)
+        return segments, owners
     pieces, owners = [], []
     for index, clip in enumerate(clips):
-        n = clip.shape[-1]
-        starts = list(range(0, max(n - segment_samples, 0) + 1, hop_samples))
-        covered = starts[-1] + segment_samples
-        if covered < n and last_segment == "pad":
-            starts.append(starts[-1] + hop_samples)
-        padded_length = max(starts[-1] + segment_samples, n)
-        padded = torch.nn.functional.pad(clip, (0, padded_length - n))
-        pieces.append(padded.unfold(0, segment_samples, hop_samples)[: len(starts)])
-        owners.append(torch.full((len(starts),), index, dtype=torch.long, device=clip.device))
+        count, padded_length = _segment_layout(clip.shape[-1], segment_samples, hop_samples, last_segment)
+        padded = torch.nn.functional.pad(clip, (0, padded_length - clip.shape[-1]))
+        pieces.append(padded.unfold(0, segment_samples, hop_samples)[:count])
+        owners.append(torch.full((count,), index, dtype=torch.long, device=clip.device))
     return torch.cat(pieces), torch.cat(owners)
 
 
-def _as_mono_float(clip, index: int, device: torch.device | None) -> torch.Tensor:
-    """One clip -> 1-D float32 tensor, or a ValueError that says what is wrong and how to fix it."""
-    if isinstance(clip, torch.Tensor):
-        tensor = clip.to(device) if device is not None else clip
-        if not (tensor.is_floating_point() or tensor.dtype in (torch.int16, torch.int32, torch.int8)):
-            raise ValueError(f"clip {index} has dtype {tensor.dtype}; pass float audio in [-1, 1] or int16 PCM.")
-        if not tensor.is_floating_point():
-            tensor = tensor.float() / _PCM_SCALE[np.dtype(str(tensor.dtype).replace("torch.", ""))]
-    else:
-        array = np.asarray(clip)
-        if array.dtype in _PCM_SCALE:
-            array = array.astype(np.float32) / _PCM_SCALE[array.dtype]
-        elif not np.issubdtype(array.dtype, np.floating):
+def _to_float_tensor(audio, what: str) -> torch.Tensor:
+    """Audio of any shape -> float32 tensor (int PCM scaled to [-1, 1]); a torch input keeps its device."""
+    if isinstance(audio, torch.Tensor):
+        if audio.is_floating_point():
+            return audio.float()
+        if audio.dtype not in _TORCH_PCM_SCALE:
+            raise ValueError(f"{what} has dtype {audio.dtype}; pass float audio in [-1, 1] or int16 PCM.")
+        return audio.float() / _TORCH_PCM_SCALE[audio.dtype]
+    array = np.asarray(audio)
+    if array.dtype in _PCM_SCALE:
+        array = array.astype(np.float32) / _PCM_SCALE[array.dtype]
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"{what} has dtype {array.dtype}; pass float audio in [-1, 1] (float32/float64) or int16 PCM.")
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _check_clips(clips: list[torch.Tensor] | torch.Tensor, min_samples: int, sampling_rate: int) -> None:
+    """Mono, non-empty, long enough and finite; errors name the clip and the fix."""
+    for index, clip in enumerate(clips if isinstance(clips, list) else clips[:1]):
+        if clip.ndim != 1:
             raise ValueError(
-                f"clip {index} has dtype {array.dtype}; pass float audio in [-1, 1] (float32/float64) or int16 PCM."
+                f"clip {index} has shape {tuple(clip.shape)}: the model takes mono audio. Downmix multi-channel "
+                "audio first, e.g. `audio.mean(axis=0)` for (channels, samples) or `audio.mean(axis=1)` for "
+                "soundfile's (samples, channels)."
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-        tensor = tensor.to(device) if device is not None else tensor
-    if tensor.ndim != 1:
-        raise ValueError(
-            f"clip {index} has shape {tuple(tensor.shape)}: the model takes mono audio. Downmix multi-channel audio "
-            "first, e.g. `audio.mean(axis=0)` for (channels, samples) or `audio.mean(axis=1)` for soundfile's "
-            "(samples, channels)."
-        )
-    if tensor.numel() == 0:
-        raise ValueError(f"clip {index} is empty; remove it or check the file it was decoded from.")
-    if not torch.isfinite(tensor).all():
+        if clip.numel() == 0:
+            raise ValueError(f"clip {index} is empty; remove it or check the file it was decoded from.")
+    lengths = [clip.numel() for clip in clips] if isinstance(clips, list) else [clips.shape[1]] * clips.shape[0]
+    for index, length in enumerate(lengths):
+        if length < min_samples:
+            raise ValueError(
+                f"clip {index} has {length} samples ({length / sampling_rate:.3f} s); at least {min_samples} "
+                f"({min_samples / sampling_rate} s) are needed. Pad it or drop it."
+            )
+    finite = (
+        torch.stack([torch.isfinite(clip).all() for clip in clips]) if isinstance(clips, list)
+        else torch.isfinite(clips).all(dim=1)
+    )
+    if not finite.all():
+        index = int((~finite).nonzero()[0])
         raise ValueError(f"clip {index} contains NaN or Inf samples; fix or drop the clip (e.g. np.nan_to_num).")
-    return tensor.float()
 
 
-def _split_batch(raw_speech) -> list:
-    """Normalise the accepted input forms to a list of clips: one 1-D clip, a list of clips, or (batch, samples)."""
+def _split_batch(raw_speech) -> list | np.ndarray | torch.Tensor:
+    """The accepted input forms as a list of clips, or a `(batch, samples)` array kept whole for vectorised work."""
     if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
         if raw_speech.ndim == 1:
             return [raw_speech]
@@ -119,7 +142,7 @@ def _split_batch(raw_speech) -> list:
                     f"got an array of shape {tuple(raw_speech.shape)}, which looks like one (samples, channels) "
                     "recording. Downmix it with `audio.mean(axis=1)`; a 2-D array is read as (batch, samples)."
                 )
-            return list(raw_speech)
+            return raw_speech
         raise ValueError(
             f"got an array of shape {tuple(raw_speech.shape)}; pass one clip (samples,), a batch (batch, samples) "
             "or a list of 1-D clips."
@@ -238,18 +261,23 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         return features
 
     def segment(self, raw_speech, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Validate clips and split them: returns `(segments (n, segment_samples), segment_to_utterance (n,))`."""
-        device = torch.device(device) if device is not None else None
-        clips = [_as_mono_float(clip, i, device) for i, clip in enumerate(_split_batch(raw_speech))]
-        min_samples = int(self.min_seconds * self.sampling_rate)
-        for index, clip in enumerate(clips):
-            if clip.numel() < min_samples:
-                raise ValueError(
-                    f"clip {index} has {clip.numel()} samples ({clip.numel() / self.sampling_rate:.3f} s); at least "
-                    f"{min_samples} ({self.min_seconds} s) are needed. Pad it or drop it."
-                )
+        """Validate clips and split them: returns `(segments (n, segment_samples), segment_to_utterance (n,))`.
+
+        A `(batch, samples)` input is converted, checked and moved to `device` as one tensor; a list of clips is
+        checked clip by clip on its own device and the segments are moved once.
+        """
+        clips = _split_batch(raw_speech)
+        if isinstance(clips, list):
+            clips = [_to_float_tensor(clip, f"clip {index}") for index, clip in enumerate(clips)]
+        else:
+            clips = _to_float_tensor(clips, "the batch")
+            clips = clips.to(device, non_blocking=True) if device is not None else clips
+        _check_clips(clips, int(self.min_seconds * self.sampling_rate), self.sampling_rate)
         hop_samples = self.segment_samples - int(round(self.segment_overlap * self.sampling_rate))
-        return segment_waveforms(clips, self.segment_samples, hop_samples, self.last_segment)
+        segments, owners = segment_waveforms(clips, self.segment_samples, hop_samples, self.last_segment)
+        if device is not None:
+            segments, owners = segments.to(device, non_blocking=True), owners.to(device, non_blocking=True)
+        return segments, owners
 
     def __call__(
         self,

@@ -70,14 +70,16 @@ def cross_correlation(
         raise ValueError(f"variant={variant!r} is not one of {list(LOSS_VARIANTS)}.")
     if z_a.ndim != 2 or z_a.shape != z_b.shape:
         raise ValueError(f"z_a and z_b must both be (batch, latent); got {tuple(z_a.shape)} and {tuple(z_b.shape)}.")
+    world_size = torch.distributed.get_world_size() if distributed else 1
+    if z_a.shape[0] * world_size < 2:
+        raise ValueError(
+            f"the Barlow Twins loss needs at least 2 samples per (global) batch, got {z_a.shape[0] * world_size}; "
+            "increase the batch size."
+        )
     with torch.autocast(device_type=z_a.device.type, enabled=False):
         z_a, z_b = z_a.float(), z_b.float()
+        # The global batch size as a tensor: no host sync, and uneven per-rank batches are counted exactly.
         n = _global_sum(torch.tensor(float(z_a.shape[0]), device=z_a.device), distributed)
-        if n.item() < 2:
-            raise ValueError(
-                f"the Barlow Twins loss needs at least 2 samples per (global) batch, got {int(n.item())}; "
-                "increase the batch size."
-            )
         if variant in ("mbt_ln", "mbt_bn_ln"):
             z_a = nn.functional.layer_norm(z_a, z_a.shape[-1:], eps=eps)
             z_b = nn.functional.layer_norm(z_b, z_b.shape[-1:], eps=eps)
