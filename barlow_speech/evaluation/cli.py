@@ -109,13 +109,12 @@ def load_upstream(spec: str, random_init: bool = False, init_seed: int = 0, name
         spec, random_init = spec[len(RANDOM_INIT_PREFIX):], True
     if not spec:
         raise CliError(f"--model {RANDOM_INIT_PREFIX!r} needs a checkpoint after the colon, e.g. {RANDOM_INIT_PREFIX}runs/bt-synthetic.")
-    extractor = load_feature_extractor(spec)
     if random_init:
         config = _load_pretrained(BarlowSpeechConfig.from_pretrained, spec, "config")
         model = random_init_model(config, init_seed)
-        return Upstream(name=name or f"Random init ({_display_name(spec)})", source=f"{RANDOM_INIT_PREFIX}{spec}", model=model, extractor=extractor)
+        return Upstream(name=name or f"Random init ({_display_name(spec)})", source=f"{RANDOM_INIT_PREFIX}{spec}", model=model, extractor=load_feature_extractor(spec))
     model = _load_pretrained(BarlowSpeechModel.from_pretrained, spec, "model")
-    return Upstream(name=name or _display_name(spec), source=spec, model=model, extractor=extractor)
+    return Upstream(name=name or _display_name(spec), source=spec, model=model, extractor=load_feature_extractor(spec))
 
 
 def _display_name(spec: str) -> str:
@@ -159,6 +158,7 @@ class DataSource:
         if self.name != "synthetic" and not self.data_path:
             raise CliError(f"--dataset {self.name} needs --data_path (its local folder or Hub id).")
         self._whole: datasets.Dataset | None = None
+        self._splits: dict[str, datasets.Dataset] = {}  # every upstream of a report reads the same clips once
 
     @property
     def dataset_id(self) -> str:
@@ -180,6 +180,11 @@ class DataSource:
         return {"dataset": self.dataset_id, "dataset_config": self.dataset_config, "split": split}
 
     def load(self, split: str) -> datasets.Dataset:
+        if split not in self._splits:
+            self._splits[split] = self._load(split)
+        return self._splits[split]
+
+    def _load(self, split: str) -> datasets.Dataset:
         if self.name == "synthetic":
             fields = {f.name for f in dataclasses.fields(SyntheticSpeechConfig)}
             config = SyntheticSpeechConfig(**{k: v for k, v in self.loader_args.items() if k in fields})
