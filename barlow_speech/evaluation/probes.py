@@ -1,13 +1,20 @@
 """Linear evaluation at label fractions (paper Table 2).
 
 Frozen utterance embeddings are standardised with the statistics of the whole train split, then a
-multinomial logistic regression is trained on a stratified label fraction of it. Every
-(fraction x seed x learning rate x weight decay) head is trained at once: the weights of all heads form
-one tensor `(heads, dim, classes)`, each head sees its own subset through a sample mask, and full-batch
-Adam updates them together on the device. Heads never interact (the loss is a sum of per-head losses and
-Adam is per-coordinate), so a head's result is the one it would reach alone. For each (fraction, seed)
-the learning rate and weight decay with the best validation accuracy are kept and their test top-1
-accuracy reported (DESIGN.md, "Probe protocol pitfalls": the probe's learning rate matters).
+multinomial logistic regression is trained on a stratified label fraction of it. A head per (fraction x
+seed x weight decay) minimises the mean cross-entropy + weight_decay / 2 * ||W||^2, the objective of
+sklearn's `LogisticRegression(C=1 / (weight_decay * n))` (binomial form for two classes). Runs of one
+subset size are stacked into one tensor `(runs, subset_size, dim)` and all their heads are solved together
+on the device by a batched L-BFGS (`fit_logistic_heads`) in which every head keeps its own memory, line
+search and stopping test, so a head's result is the one it would reach alone; identical subsets (every
+seed at fraction 1.0) are solved once. For each (fraction, seed) the weight decay with the best validation
+accuracy is kept and its test top-1 accuracy reported.
+
+There is no learning-rate axis: with L2 regularisation the objective is strictly convex, its optimum is
+unique and the solver reaches it (to sklearn's gradient tolerance) whatever the step sizes. The learning
+rate matters for probes trained by SGD/Adam for a fixed budget (DESIGN.md, "Probe protocol pitfalls"),
+where it acts as a hidden regulariser; here the weight-decay grid is that regulariser, explicitly.
+`linear_probe(learning_rates=...)` is accepted for compatibility, ignored, and recorded as None per run.
 
 `sklearn_probe_reference` runs the same protocol as a Python loop over scikit-learn fits; tests and
 `benchmarks/probes.py` compare against it. `logmel_stats_features` gives the log-mel baseline features.
@@ -16,6 +23,7 @@ Result layout: see `barlow_speech.evaluation.report`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from typing import Any, Iterable, Mapping, Sequence
@@ -31,8 +39,17 @@ from ..data.fractions import PAPER_FRACTIONS, fraction_indices_to_json, label_fr
 logger = logging.getLogger(__name__)
 
 PROBE_SCHEMA = "barlow_speech.probe/v1"
-LEARNING_RATES = (1e-3, 1e-2, 1e-1)  # log grid for full-batch Adam on standardised features
-WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2)  # L2 coefficient on the mean cross-entropy
+# L2 coefficient on the mean cross-entropy (sklearn's C = 1 / (decay * n)); no 0: an unregularised head on
+# separable features has no optimum, so its accuracy would depend on where the solver stops
+WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1)
+_ARMIJO = 1e-4  # sufficient-decrease constant of the line search (Nocedal & Wright, Sec. 3.1)
+_MAX_LINE_SEARCH = 30  # step halvings before a head is declared stalled
+_HISTORY = 10  # L-BFGS correction pairs per head (scipy's and sklearn's default)
+MEMORY_BUDGET_BYTES = 4 * 2**30  # solver state of one batch of runs, see `_runs_per_batch`
+# Below this many multiply-adds per solver matmul, CPU solves run on one thread: each iteration is a handful of
+# small ops, and intra-op threads cost more in synchronisation than they save (2 shared cores: a 22k-element
+# `exp` took 12 ms on 2 threads and 0.02 ms on 1; the default benchmark ran 12x faster on 1 thread).
+SINGLE_THREAD_WORK = 2**26
 
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -68,53 +85,144 @@ def _check_split(name: str, embeddings: np.ndarray, labels) -> np.ndarray:
     return embeddings
 
 
-def train_linear_heads(
+def _objective(theta: torch.Tensor, x: torch.Tensor, targets: torch.Tensor, decay: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-head L2-regularised mean cross-entropy and its gradient.
+
+    Args:
+        theta: `(runs, dim + 1, K, C')` weights with the bias as the last row; C' = C, or 1 for a binary task
+            (one logit against a fixed 0, sklearn's binomial parameterisation).
+        x: `(runs, n, dim + 1)` features with a trailing column of ones.
+        targets: `(runs, n, 1, C)` one-hot class codes.
+        decay: `(1, 1, K, 1)` L2 coefficients (the bias row is not penalised).
+
+    Returns:
+        loss `(runs, K)` and gradient shaped like `theta`.
+    """
+    runs, n, width = x.shape
+    logits = torch.bmm(x, theta.reshape(runs, width, -1)).view(runs, n, *theta.shape[2:])
+    if targets.shape[-1] != theta.shape[-1]:  # binary: logits (0, z)
+        logits = torch.cat([torch.zeros_like(logits), logits], dim=-1)
+    log_probs = torch.log_softmax(logits, dim=-1)
+    weights = theta[:, :-1]
+    loss = -(log_probs * targets).sum(-1).mean(1) + 0.5 * decay[0, 0, :, 0] * weights.square().sum((1, 3))
+    residual = (log_probs.exp() - targets)[..., -theta.shape[-1] :]  # d CE / d logits, (runs, n, K, C')
+    gradient = torch.bmm(x.transpose(1, 2), residual.reshape(runs, n, -1)).view_as(theta) / n
+    gradient[:, :-1] += decay * weights
+    return loss, gradient
+
+
+def _head_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Inner product per head of two `(runs, dim + 1, K, C')` tensors -> `(runs, K)`."""
+    return (a * b).sum((1, 3))
+
+
+def _per_head(values: torch.Tensor) -> torch.Tensor:
+    """`(runs, K)` -> `(runs, 1, K, 1)`, broadcastable over a head's parameters."""
+    return values[:, None, :, None]
+
+
+def _two_loop(gradient: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], scale: torch.Tensor) -> torch.Tensor:
+    """L-BFGS two-loop recursion per head: H gradient from the correction pairs (s, y, 1 / y.s) and H0 = scale * I."""
+    q, alphas = gradient.clone(), []
+    for s, y, rho in reversed(pairs):
+        alpha = rho * _head_dot(s, q)
+        q -= _per_head(alpha) * y
+        alphas.append(alpha)
+    q *= _per_head(scale)
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas)):
+        q += _per_head(alpha - rho * _head_dot(y, q)) * s
+    return q
+
+
+def fit_logistic_heads(
     x_runs: torch.Tensor,
     y_runs: torch.Tensor,
-    learning_rates: Sequence[float],
     weight_decays: Sequence[float],
     num_classes: int,
-    steps: int = 300,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-batch Adam on many independent multinomial logistic-regression heads at once.
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    history: int = 10,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Batched L-BFGS on many independent multinomial logistic-regression heads at once.
 
-    Each run (one label subset) gets one head per (learning rate, weight decay); head (r, l, k) minimises
-    mean_i CE(x_runs[r, i] W + b, y_runs[r, i]) + weight_decays[k] / 2 * ||W||^2.
+    Head (r, k) minimises mean_i CE(x_runs[r, i] W + b, y_runs[r, i]) + weight_decays[k] / 2 * ||W||^2,
+    sklearn's `LogisticRegression(C=1 / (weight_decays[k] * n))` objective (a binary task uses its
+    binomial form: one logit against 0). Every head keeps its own L-BFGS memory, step size (backtracking
+    Armijo line search) and stopping test (max |gradient| <= `tol`, sklearn's `gtol`); converged heads
+    stop moving while the others go on, so a head's result is the one it would reach alone.
 
     Args:
         x_runs: `(runs, subset_size, dim)` standardised features of each run's subset.
         y_runs: `(runs, subset_size)` int64 class codes.
-        learning_rates: L Adam learning rates (one parameter group each: stock `torch.optim.Adam`).
-        weight_decays: K L2 coefficients.
+        weight_decays: K L2 coefficients (0 = unregularised; then only `max_iter` bounds the fit).
         num_classes: C.
-        steps: full-batch Adam steps.
+        max_iter: L-BFGS iterations at most.
+        tol: stop a head once the max absolute entry of its gradient is <= tol.
+        history: L-BFGS memory (correction pairs kept per head).
 
     Returns:
-        weights `(runs, L, dim, K, C)` and biases `(runs, L, K, C)`.
+        weights `(runs, dim, K, C)`, biases `(runs, K, C)` and the number of iterations run.
     """
-    runs, _, dim = x_runs.shape
-    k, c = len(weight_decays), num_classes
-    decay = torch.as_tensor(weight_decays, dtype=x_runs.dtype, device=x_runs.device).view(1, 1, k, 1)
-    targets = y_runs[:, :, None, None].expand(-1, -1, k, 1)
-    weights = [torch.zeros(runs, dim, k, c, device=x_runs.device, requires_grad=True) for _ in learning_rates]
-    biases = [torch.zeros(runs, 1, k * c, device=x_runs.device, requires_grad=True) for _ in learning_rates]
-    optimizer = torch.optim.Adam([{"params": [w, b], "lr": float(lr)} for w, b, lr in zip(weights, biases, learning_rates)])
-    for _ in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        loss = x_runs.new_zeros(())
-        for w, b in zip(weights, biases):
-            logits = torch.baddbmm(b, x_runs, w.view(runs, dim, k * c)).view(runs, -1, k, c)
-            cross_entropy = -torch.log_softmax(logits, dim=-1).gather(-1, targets)
-            loss = loss + cross_entropy.mean(dim=1).sum() + 0.5 * (decay * w.square()).sum()
-        loss.backward()
-        optimizer.step()
-    return torch.stack(weights, 1).detach(), torch.stack(biases, 1).detach().view(runs, len(learning_rates), k, c)
+    runs, n, dim = x_runs.shape
+    columns = len(weight_decays) * (1 if num_classes == 2 else num_classes)
+    with _solver_threads(x_runs.device, runs * n * (dim + 1) * columns):
+        theta, iterations = _lbfgs(x_runs, y_runs, weight_decays, num_classes, max_iter, tol, history)
+    if theta.shape[-1] == 1:  # binary: expand (0, z) into two class columns
+        theta = torch.cat([torch.zeros_like(theta), theta], dim=-1)
+    return theta[:, :-1], theta[:, -1], iterations
+
+
+def _lbfgs(
+    x_runs: torch.Tensor, y_runs: torch.Tensor, weight_decays: Sequence[float], num_classes: int, max_iter: int, tol: float, history: int
+) -> tuple[torch.Tensor, int]:
+    """The solver of `fit_logistic_heads`: parameters `(runs, dim + 1, K, C')` (bias last) and iterations run."""
+    runs, n, dim = x_runs.shape
+    k = len(weight_decays)
+    x = torch.cat([x_runs, x_runs.new_ones(runs, n, 1)], dim=2)
+    targets = torch.nn.functional.one_hot(y_runs, num_classes).to(x.dtype)[:, :, None, :]
+    decay = torch.as_tensor(weight_decays, dtype=x.dtype, device=x.device).view(1, 1, k, 1)
+    theta = x.new_zeros(runs, dim + 1, k, 1 if num_classes == 2 else num_classes)
+    loss, gradient = _objective(theta, x, targets, decay)
+    pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (s, y, 1 / y.s) per head, 0 where skipped
+    scale = 1.0 / gradient.abs().sum((1, 3)).clamp_min(1.0)  # first step: scaled steepest descent
+    stalled = torch.zeros_like(loss, dtype=torch.bool)  # heads whose line search found no decrease
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        active = (gradient.abs().amax((1, 3)) > tol) & ~stalled
+        if not bool(active.any()):
+            iteration -= 1
+            break
+        direction = -_two_loop(gradient, pairs, scale)
+        slope = _head_dot(gradient, direction)
+        direction = torch.where(_per_head(slope < 0), direction, -gradient)  # safeguard: always a descent direction
+        slope = torch.where(slope < 0, slope, -_head_dot(gradient, gradient))
+        step = active.to(x.dtype)
+        for _ in range(_MAX_LINE_SEARCH):  # halve each moving head's step until its loss decreases enough (Armijo)
+            candidate = theta + _per_head(step) * direction
+            new_loss, new_gradient = _objective(candidate, x, targets, decay)
+            failed = (step > 0) & (new_loss > loss + _ARMIJO * step * slope)
+            if not bool(failed.any()):
+                break
+            step = torch.where(failed, step * 0.5, step)
+        else:
+            stalled |= failed
+            step = torch.where(failed, torch.zeros_like(step), step)
+            candidate = theta + _per_head(step) * direction
+            new_loss, new_gradient = _objective(candidate, x, targets, decay)
+        s, y = candidate - theta, new_gradient - gradient
+        curvature, y_norm = _head_dot(s, y), _head_dot(y, y)
+        valid = curvature > 1e-10 * y_norm  # skip pairs of heads that did not move (or lack curvature)
+        rho = torch.where(valid, 1.0 / curvature.clamp_min(1e-30), torch.zeros_like(curvature))
+        pairs = (pairs + [(s, y, rho)])[-history:]
+        scale = torch.where(valid, curvature / y_norm.clamp_min(1e-30), scale)
+        theta, loss, gradient = candidate, new_loss, new_gradient
+    return theta, iteration
 
 
 @torch.no_grad()
 def head_accuracy(weights: torch.Tensor, biases: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Top-1 accuracy `(runs, L, K)` of heads `(runs, L, dim, K, C)` on features `(n, dim)` and codes `(n,)`."""
-    logits = torch.einsum("nd,rldkc->rlknc", x, weights) + biases[..., None, :]
+    """Top-1 accuracy `(runs, K)` of heads `(runs, dim, K, C)` (biases `(runs, K, C)`) on features `(n, dim)` and codes `(n,)`."""
+    logits = torch.einsum("nd,rdkc->rknc", x, weights) + biases[..., None, :]
     return (logits.argmax(dim=-1) == y).float().mean(dim=-1)
 
 
@@ -153,6 +261,31 @@ def _prepare(train_embeddings, train_labels, validation_embeddings, validation_l
     return x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets
 
 
+@contextlib.contextmanager
+def _solver_threads(device: torch.device, work: int):
+    """Run small CPU solves (< `SINGLE_THREAD_WORK` multiply-adds per matmul) on one torch thread, then restore."""
+    if device.type != "cpu" or work >= SINGLE_THREAD_WORK:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _runs_per_batch(subset_size: int, dim: int, columns: int, history: int, budget: int = MEMORY_BUDGET_BYTES) -> int:
+    """How many runs of one subset size fit in `budget` bytes of float32 solver state.
+
+    Per run: the subset's features, logits and residuals of its `columns` (K x C') outputs, and the parameters,
+    gradient, line-search candidate, direction and 2 x `history` correction pairs of all its heads.
+    """
+    parameters = (dim + 1) * columns
+    per_run = 4 * (subset_size * (dim + 1) + 3 * subset_size * columns + (2 * history + 8) * parameters)
+    return max(1, budget // per_run)
+
+
 def linear_probe(
     train_embeddings: np.ndarray,
     train_labels: Sequence,
@@ -162,7 +295,7 @@ def linear_probe(
     test_labels: Sequence,
     fractions: Iterable[float] = PAPER_FRACTIONS,
     seeds: Iterable[int] = range(50),
-    learning_rates: Sequence[float] = LEARNING_RATES,
+    learning_rates: Sequence[float] | None = None,
     weight_decays: Sequence[float] = WEIGHT_DECAYS,
     steps: int = 300,
     device: str | torch.device | None = None,
@@ -171,27 +304,33 @@ def linear_probe(
     model: str = "",
     task: str = "",
     metadata: Mapping[str, Any] | None = None,
+    tol: float = 1e-4,
 ) -> dict:
-    """Table 2 linear evaluation: all (fraction x seed x learning rate x weight decay) heads in one batch.
+    """Table 2 linear evaluation: all (fraction x seed x weight decay) heads solved in batches.
 
     Args:
         *_embeddings: `(num_examples, dim)` frozen utterance embeddings of each split.
         *_labels: `(num_examples,)` task labels (any dtype).
         fractions, seeds: label fractions of the train split and one stratified subset per seed.
-        learning_rates, weight_decays: the log grid; the best pair on validation is kept per run.
-        steps: full-batch Adam steps.
+        learning_rates: ignored (kept for compatibility): the L-BFGS solver reaches the unique optimum of each
+            L2-regularised head, which no learning rate changes; recorded as None per run.
+        weight_decays: the L2 grid; the best one on validation is kept per run.
+        steps: L-BFGS iterations at most per batch (heads stop earlier once converged).
         device: where to train; default CUDA when available.
-        runs_per_batch: train at most this many runs (label subsets) per batch to bound memory (default: all
-            runs of one fraction at once; memory ~ runs x subset_size x dim floats).
+        runs_per_batch: solve at most this many runs (label subsets) per batch (default: all runs of one
+            subset size that fit in `MEMORY_BUDGET_BYTES` of solver state).
         subsets: precomputed `{(fraction, seed): train indices}` (e.g. `load_fraction_indices`).
         model, task: recorded in the result.
         metadata: extra top-level keys of the result, e.g. `{"dataset": ..., "dataset_config": ..., "split": "test"}`
             (the Hub model card needs "dataset").
+        tol: a head has converged when the max absolute entry of its gradient is <= tol (sklearn's default).
 
     Returns:
         A probe result: per fraction mean/std of test top-1 over seeds, every run, the chosen
-        hyper-parameters and the index lists.
+        weight decay and the index lists.
     """
+    if learning_rates is not None:
+        logger.info("linear_probe: learning_rates=%s is ignored; the L-BFGS solver has no learning rate.", list(learning_rates))
     x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = _prepare(
         train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets
     )
@@ -199,31 +338,36 @@ def linear_probe(
     x_train_t, x_val_t, x_test_t = (torch.as_tensor(x, device=device) for x in (x_train, x_val, x_test))
     y_train_t, y_val_t, y_test_t = (torch.as_tensor(y, dtype=torch.long, device=device) for y in (y_train, y_val, y_test))
     runs = list(subsets)
-    grid = list(itertools.product(learning_rates, weight_decays))
     # identical subsets (every seed at fraction 1.0) are trained once and their results shared
     first_with_subset: dict[bytes, int] = {}
     source = [first_with_subset.setdefault(subsets[run].tobytes(), r) for r, run in enumerate(runs)]
     distinct = sorted(set(source))
     # runs with equal subset sizes (one fraction) share a batch: their rows stack into one tensor
     by_size = sorted(distinct, key=lambda r: len(subsets[runs[r]]))
-    batches = [list(group) for _, group in itertools.groupby(by_size, key=lambda r: len(subsets[runs[r]]))]
-    if runs_per_batch:
-        batches = [b[i : i + runs_per_batch] for b in batches for i in range(0, len(b), runs_per_batch)]
-    val = np.zeros((len(runs), len(learning_rates), len(weight_decays)))
+    columns = len(weight_decays) * (1 if num_classes == 2 else num_classes)
+    batches = []
+    for size, group in itertools.groupby(by_size, key=lambda r: len(subsets[runs[r]])):
+        group = list(group)
+        chunk = runs_per_batch or _runs_per_batch(size, x_train.shape[1], columns, _HISTORY)
+        batches += [group[i : i + chunk] for i in range(0, len(group), chunk)]
+    val = np.zeros((len(runs), len(weight_decays)))
     test = np.zeros_like(val)
+    iterations = []
     for batch in tqdm(batches, desc="linear probes", disable=len(batches) < 3):
         index = torch.as_tensor(np.stack([subsets[runs[r]] for r in batch]), device=device)
-        w, b = train_linear_heads(x_train_t[index], y_train_t[index], learning_rates, weight_decays, num_classes, steps)
+        w, b, used = fit_logistic_heads(x_train_t[index], y_train_t[index], weight_decays, num_classes, steps, tol, _HISTORY)
         val[batch] = head_accuracy(w, b, x_val_t, y_val_t).cpu().numpy()
         test[batch] = head_accuracy(w, b, x_test_t, y_test_t).cpu().numpy()
-    val, test = val[source].reshape(len(runs), -1), test[source].reshape(len(runs), -1)  # flattened in `grid` order
+        iterations.append(used)
+    val, test = val[source], test[source]
     chosen = {}
     for r, run in enumerate(runs):
         best = int(np.argmax(val[r]))
-        chosen[run] = {"test": float(test[r, best]), "validation": float(val[r, best]), "learning_rate": grid[best][0], "weight_decay": grid[best][1]}
+        chosen[run] = {"test": float(test[r, best]), "validation": float(val[r, best]), "learning_rate": None, "weight_decay": weight_decays[best]}
     extra = {
         "model": model, "task": task, "num_classes": num_classes, "num_train": len(x_train), "num_validation": len(x_val),
-        "num_test": len(x_test), "probe": {"optimizer": "adam_full_batch", "steps": steps, "learning_rates": list(learning_rates), "weight_decays": list(weight_decays)},
+        "num_test": len(x_test),
+        "probe": {"optimizer": "lbfgs_batched", "steps": steps, "tol": tol, "iterations": max(iterations), "weight_decays": list(weight_decays)},
         **dict(metadata or {}),
     }
     return _summarise(subsets, chosen, len(x_train), extra)

@@ -9,10 +9,13 @@ Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervise
      "model": "BT-LS-100", "task": "SR", "num_classes": 5, "num_train": 6000, ...,
      "dataset": "synthetic", "dataset_config": "{...}", "split": "test",   # `metadata=`; the model card needs "dataset"
      "label_column": "speaker_id", "upstream": "runs/bt-ls100",           # added by `barlow-speech probe`
-     "probe": {"optimizer": "adam_full_batch", "steps": 300, "learning_rates": [...], "weight_decays": [...]},
+     "probe": {"optimizer": "lbfgs_batched", "steps": 300, "tol": 1e-4, "iterations": 41, "weight_decays": [...]},
      "fractions": {"0.05": {"fraction": 0.05, "mean": 0.39, "std": 0.02, "runs": [...], "seeds": [...],
                             "learning_rates": [...], "weight_decays": [...], "validation_accuracy": [...]}, ...},
      "index_lists": {"num_examples": 6000, "subsets": [{"fraction": 0.05, "seed": 0, "indices": [...]}, ...]}}
+
+"probe" names the solver (`steps`: its iteration cap; `iterations`: the most any batch ran); baselines record
+their own optimizer there. Per-run "learning_rates" are None for L-BFGS probes, which have no learning rate.
 
 Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglement_runs`)::
 
