@@ -249,19 +249,22 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         """Frames per segment: 126 for the defaults."""
         return 1 + self.segment_samples // self.hop_length
 
-    def spectrogram(self, segments: torch.Tensor) -> torch.Tensor:
-        """`(batch, segment_samples)` waveforms -> normalised `(batch, 1, freq, frames)` log-spectrograms.
-
-        This is the differentiable, on-device part of the front end; training calls it on augmented waveforms.
-        """
+    def _unnormalised(self, segments: torch.Tensor) -> torch.Tensor:
+        """Log-spectrogram with the optional per-utterance standardisation, before the dataset mean/std."""
         features = log_spectrogram(segments, self.n_fft, self.hop_length, self.pad_mode, self.log_floor)
         if self.per_utterance_normalize:
             mean = features.mean(dim=(1, 2, 3), keepdim=True)
             std = features.std(dim=(1, 2, 3), keepdim=True)
             features = (features - mean) / (std + 1e-5)
-        if self.do_normalize:
-            features = (features - self.mean) / self.std
         return features
+
+    def spectrogram(self, segments: torch.Tensor) -> torch.Tensor:
+        """`(batch, segment_samples)` waveforms -> normalised `(batch, 1, freq, frames)` log-spectrograms.
+
+        This is the differentiable, on-device part of the front end; training calls it on augmented waveforms.
+        """
+        features = self._unnormalised(segments)
+        return (features - self.mean) / self.std if self.do_normalize else features
 
     def segment(self, raw_speech, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate clips and split them: returns `(segments (n, segment_samples), segment_to_utterance (n,))`.
@@ -325,6 +328,10 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     def fit_normalization(self, clips: Iterable, batch_size: int = 64) -> "BarlowSpeechFeatureExtractor":
         """Set `mean` / `std` to the statistics of the log-spectrogram over `clips` (use the training split).
 
+        The statistics are those of exactly what `spectrogram` normalises (after the per-utterance step when it is
+        on), so the fitted features have mean 0 and std 1. Zero padding of short last segments is included, as it
+        is in the features the model sees.
+
         Streams over `clips` (any iterable of 1-D 16 kHz arrays) in batches, so it works on datasets larger than
         memory. Returns self so it chains: `extractor.fit_normalization(train_audio).save_pretrained(path)`.
         """
@@ -333,7 +340,7 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
 
         def consume(batch: list) -> tuple[float, float, int]:
             segments, _ = self.segment(batch)
-            features = log_spectrogram(segments, self.n_fft, self.hop_length, self.pad_mode, self.log_floor).double()
+            features = self._unnormalised(segments).double()
             return features.sum().item(), features.square().sum().item(), features.numel()
 
         for clip in clips:

@@ -74,6 +74,13 @@ def test_normalisation_statistics_are_fitted_and_saved(tmp_path):
     np.testing.assert_array_equal(loaded(clips, sampling_rate=16000)["input_values"], values)
 
 
+def test_fitted_statistics_standardise_per_utterance_normalised_features_too():
+    clips = tone_clips(6)
+    extractor = BarlowSpeechFeatureExtractor(per_utterance_normalize=True).fit_normalization(clips)
+    values = extractor(clips, sampling_rate=16000)["input_values"]
+    assert abs(values.mean()) < 1e-3 and abs(values.std() - 1) < 1e-3
+
+
 def test_spectrogram_is_differentiable_for_waveform_augmentations():
     waveforms = torch.from_numpy(np.stack(tone_clips(2))).requires_grad_(True)
     BarlowSpeechFeatureExtractor().spectrogram(waveforms).sum().backward()

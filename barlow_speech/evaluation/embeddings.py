@@ -32,12 +32,19 @@ def _model_fingerprint(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray]) -> Iterable[np.ndarray]:
-    if isinstance(audio, datasets.Dataset):
-        for example in audio.select_columns(["audio"]):
-            yield np.asarray(example["audio"]["array"], dtype=np.float32)
-    else:
+def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray], sampling_rate: int) -> Iterable[np.ndarray]:
+    """The clips of a common-schema dataset (checked to be at `sampling_rate`) or of a sequence of arrays."""
+    if not isinstance(audio, datasets.Dataset):
         yield from audio
+        return
+    for index, example in enumerate(audio.select_columns(["audio"])):
+        rate = example["audio"].get("sampling_rate", sampling_rate)
+        if rate != sampling_rate:
+            raise ValueError(
+                f"example {index} is sampled at {rate} Hz but the model expects {sampling_rate} Hz; load the dataset "
+                f"with a barlow_speech loader (they resample) or resample to {sampling_rate} Hz."
+            )
+        yield np.asarray(example["audio"]["array"], dtype=np.float32)
 
 
 def cache_key(model: torch.nn.Module, extractor: BarlowSpeechFeatureExtractor, dataset_id: str, layer: int | None) -> str:
@@ -96,7 +103,7 @@ def extract_embeddings(
             segment_embeddings = result.hidden_states[layer].mean(dim=(2, 3))
         outputs.append(mean_by_utterance(segment_embeddings, features["segment_to_utterance"]).float().cpu().numpy())
 
-    for waveform in tqdm(_waveforms(audio), total=total, desc="embeddings", unit="clip", leave=False):
+    for waveform in tqdm(_waveforms(audio, extractor.sampling_rate), total=total, desc="embeddings", unit="clip", leave=False):
         batch.append(waveform)
         if len(batch) == batch_size:
             flush(batch)

@@ -609,10 +609,13 @@ class TwoViewAugmentation(nn.Module):
             waveforms = module(waveforms, generator=generator)
         return waveforms
 
-    def augment_spectrograms(self, spectrograms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Spectrogram stage: (batch, 1, freq, frames) -> same shape."""
+    def augment_spectrograms(
+        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None, update_memory: bool = True
+    ) -> torch.Tensor:
+        """Spectrogram stage: (batch, 1, freq, frames) -> same shape; `update_memory=False` leaves the mixup memory
+        as it was (evaluation batches must not become training partners)."""
         if self.mixup is not None:
-            spectrograms = self.mixup(spectrograms, generator=generator)
+            spectrograms = self.mixup(spectrograms, generator=generator, update_memory=update_memory)
         for module in self.spectrogram_augmentations:
             spectrograms = module(spectrograms, generator=generator)
         return spectrograms
@@ -622,8 +625,10 @@ class TwoViewAugmentation(nn.Module):
         waveforms: torch.Tensor,
         to_spectrogram: Callable[[torch.Tensor], torch.Tensor],
         generator: torch.Generator | None = None,
+        update_memory: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`generator` (on the waveforms' device) overrides the configured seed for this call."""
+        """`generator` (on the waveforms' device) overrides the configured seed for this call; `update_memory=False`
+        keeps this batch out of the mixup memory."""
         _check_waveforms(waveforms, type(self).__name__)
         if waveforms.shape[0] < 1:
             raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
@@ -638,7 +643,7 @@ class TwoViewAugmentation(nn.Module):
                 f"to_spectrogram returned {spectrograms.shape[0]} spectrograms for {both.shape[0]} waveforms; "
                 "it must map (n, samples) to (n, 1, freq, frames)."
             )
-        spectrograms = self.augment_spectrograms(spectrograms, g)
+        spectrograms = self.augment_spectrograms(spectrograms, g, update_memory=update_memory)
         view_a, view_b = spectrograms.chunk(2, dim=0)
         return view_a, view_b
 

@@ -119,14 +119,21 @@ class BarlowTwinsTrainer(Trainer):
             self.model.to(memory_format=torch.channels_last)
         if self.barlow_args.non_blocking and self.args.dataloader_pin_memory and self.args.device.type == "cuda":
             self.accelerator.dataloader_config.non_blocking = True
-        if self.barlow_args.sync_batchnorm and self.args.world_size > 1 and self.args.device.type == "cuda":
-            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-            self.model_wrapped = self.model
+        if self.args.world_size > 1 and self.barlow_args.sync_batchnorm:
+            if self.args.device.type == "cuda":
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+                self.model_wrapped = self.model
+            else:
+                logger.warning(
+                    "SyncBatchNorm needs CUDA: on this device every process normalises with its own batch "
+                    "statistics, so BatchNorm layers (backbone, projector) differ from one process on the whole "
+                    "batch. The loss's cross-correlation is still global."
+                )
         self._signature_columns = ["audio"]
         self._stats: dict[str, torch.Tensor] = {}
         self._stat_steps = 0
         self._stat_samples = 0
-        self._stat_since = time.perf_counter()
+        self._stat_since: float | None = None  # set when the first training batch arrives, not at construction
         self._micro_step = (-1, 0)
 
     def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
@@ -139,19 +146,28 @@ class BarlowTwinsTrainer(Trainer):
         self.optimizer = LARS(groups, lr=self.args.learning_rate, eta=self.barlow_args.lars_eta)
         return self.optimizer
 
-    def _view_generator(self, device: torch.device) -> torch.Generator:
-        """A generator seeded by (seed, optimizer step, micro-step): views are reproducible and a resumed run draws
-        exactly the views the uninterrupted one would have."""
+    def _view_generator(self, device: torch.device, training: bool) -> torch.Generator:
+        """A generator seeded by (seed, optimizer step, micro-step, rank): views are reproducible and a resumed run
+        draws exactly the views the uninterrupted one would have. Evaluation draws from its own stream and does not
+        advance the training micro-step."""
         step = self.state.global_step
-        micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
-        self._micro_step = (step, micro)
-        rank = self.args.process_index
-        return torch.Generator(device=device).manual_seed(hash((self.args.seed, step, micro, rank)) % (2**63))
+        if training:
+            micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
+            self._micro_step = (step, micro)
+            key = (self.args.seed, step, micro, self.args.process_index)
+        else:
+            key = (self.args.seed, -1, -1, self.args.process_index)  # ints only: str hashes differ per process
+        return torch.Generator(device=device).manual_seed(hash(key) % (2**63))
 
-    def make_views(self, waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(batch, samples)` waveforms -> two `(batch, 1, freq, frames)` augmented log-spectrogram views."""
-        generator = self._view_generator(waveforms.device)
-        view_a, view_b = self.augmentation(waveforms, self.feature_extractor.spectrogram, generator=generator)
+    def make_views(self, waveforms: torch.Tensor, training: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(batch, samples)` waveforms -> two `(batch, 1, freq, frames)` augmented log-spectrogram views.
+
+        With `training=False` the views come from a fixed evaluation stream and leave the mixup memory untouched, so
+        evaluating changes nothing about the training run."""
+        generator = self._view_generator(waveforms.device, training)
+        view_a, view_b = self.augmentation(
+            waveforms, self.feature_extractor.spectrogram, generator=generator, update_memory=training
+        )
         if self.barlow_args.channels_last:
             view_a = view_a.contiguous(memory_format=torch.channels_last)
             view_b = view_b.contiguous(memory_format=torch.channels_last)
@@ -180,7 +196,9 @@ class BarlowTwinsTrainer(Trainer):
                 f"BarlowTwinsTrainer batches need 'waveforms' (got {sorted(inputs)}); use WaveformCollator or a "
                 "dataset in the common schema."
             )
-        view_a, view_b = self.make_views(inputs["waveforms"])
+        if model.training and self._stat_since is None:
+            self._stat_since = time.perf_counter()
+        view_a, view_b = self.make_views(inputs["waveforms"], training=model.training)
         outputs = model(input_values=view_a, input_values_b=view_b, return_cross_correlation=True)
         if model.training:
             self._accumulate(outputs, view_a.shape[0])
@@ -219,7 +237,7 @@ class BarlowTwinsTrainer(Trainer):
         """Adds the Barlow Twins diagnostics, averaged since the last log, to training logs."""
         if self._stat_steps and "loss" in logs:
             logs.update({key: round(float(value) / self._stat_steps, 6) for key, value in self._stats.items()})
-            elapsed = time.perf_counter() - self._stat_since
+            elapsed = time.perf_counter() - (self._stat_since or time.perf_counter())
             logs["samples_per_second"] = round(self._stat_samples * self.args.world_size / max(elapsed, 1e-9), 2)
             self._stats, self._stat_steps, self._stat_samples = {}, 0, 0
             self._stat_since = time.perf_counter()

@@ -89,6 +89,18 @@ def test_views_differ_and_are_reproducible_for_a_step(tmp_path, corpus):
     torch.testing.assert_close(b1, b2)
 
 
+def test_evaluation_views_leave_the_training_stream_and_mixup_memory_alone(tmp_path, corpus):
+    trainer = _trainer(tmp_path, corpus)
+    waveforms = WaveformCollator()([corpus[i] for i in range(4)])["waveforms"]
+    trainer.make_views(waveforms)
+    micro_step, memory = trainer._micro_step, trainer.augmentation.mixup.memory.clone()
+    eval_a, _ = trainer.make_views(waveforms, training=False)
+    again_a, _ = trainer.make_views(waveforms, training=False)
+    assert trainer._micro_step == micro_step
+    torch.testing.assert_close(trainer.augmentation.mixup.memory, memory)
+    torch.testing.assert_close(eval_a, again_a)  # a fixed evaluation stream
+
+
 def test_lars_is_an_optimizer_choice(tmp_path, corpus):
     trainer = _trainer(tmp_path, corpus, max_steps=1, optimizer="lars")
     trainer.train()
