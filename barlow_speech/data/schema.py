@@ -160,6 +160,22 @@ def _hub_audio_source(audio: Mapping[str, Any] | None) -> bytes | str | None:
     return audio.get("bytes") or audio.get("path")
 
 
+def _convert_hub_row(row: dict, convert: Callable[[dict], Record | None], segment: SegmentConfig | None, bad: BadFiles) -> Iterator[dict]:
+    """The schema examples of one Hub row (none when `convert` skips it or its audio is unusable)."""
+    meta = convert(row)
+    if meta is None:
+        return
+    source = _hub_audio_source(row.get("audio"))
+    try:
+        if source is None:
+            raise AudioDecodeError(f"{meta['path']} has neither audio bytes nor a readable path.")
+        wave = decode_audio(source, name=meta["path"])
+    except AudioDecodeError as err:
+        bad.add(meta["path"], str(err))
+        return
+    yield from examples_from_wave(wave, meta, segment)
+
+
 def _convert_hub_batch(
     batch: dict[str, list],
     convert: Callable[[dict], Record | None],
@@ -170,22 +186,29 @@ def _convert_hub_batch(
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     out: dict[str, list] = {column: [] for column in features}
     for row in rows:
-        meta = convert(row)
-        if meta is None:
-            continue
-        source = _hub_audio_source(row.get("audio"))
-        try:
-            if source is None:
-                raise AudioDecodeError(f"{meta['path']} has neither audio bytes nor a readable path.")
-            wave = decode_audio(source, name=meta["path"])
-        except AudioDecodeError as err:
-            bad.add(meta["path"], str(err))
-            continue
-        for example in examples_from_wave(wave, meta, segment):
+        for example in _convert_hub_row(row, convert, segment, bad):
             encoded = features.encode_example({column: example[column] for column in features})
             for column in features:
                 out[column].append(encoded[column])
     return out
+
+
+def _stream_hub_examples(
+    shards: Sequence[datasets.IterableDataset],
+    convert: Callable[[dict], Record | None],
+    segment: SegmentConfig | None,
+    columns: Sequence[str],
+    dataset_name: str,
+) -> Iterator[dict]:
+    """Convert streamed Hub rows and log the bad-row summary once the shards are exhausted."""
+    bad = BadFiles(dataset_name)
+    total = 0
+    for shard in shards:
+        for row in shard:
+            total += 1
+            for example in _convert_hub_row(row, convert, segment, bad):
+                yield {column: example[column] for column in columns}
+    bad.log_summary(total=total)
 
 
 def load_hub_split(
@@ -231,15 +254,22 @@ def convert_hub_dataset(
 ) -> datasets.Dataset | datasets.IterableDataset:
     """Map a Hub split onto the common schema: `convert(row)` gives a row's schema metadata
     (or None to skip it); audio bytes are decoded with soundfile, resampled and segmented.
-    Undecodable rows are reported and skipped."""
+
+    Undecodable rows are reported and skipped, with a summary: for a `Dataset` after the map, which
+    always runs (a map answered from the `datasets` cache would skip the decoding and so the report);
+    for an `IterableDataset` once a pass over each of its shards ends.
+    """
     segment = resolve_segment(segment)
     features = with_segment_column(features, segment)
+    if isinstance(ds, datasets.IterableDataset):
+        # one generator call per source shard keeps the stream shardable across DataLoader workers and ranks
+        shards = [ds.shard(num_shards=ds.n_shards, index=i) for i in range(ds.n_shards)]
+        gen_kwargs = {"shards": shards, "convert": convert, "segment": segment, "columns": tuple(features), "dataset_name": dataset_name}
+        return datasets.IterableDataset.from_generator(_stream_hub_examples, features=features, gen_kwargs=gen_kwargs)
     bad = BadFiles(dataset_name)
     fn = functools.partial(_convert_hub_batch, convert=convert, segment=segment, bad=bad, features=features)
-    remove = list(ds.column_names or [])
-    mapped = ds.map(fn, batched=True, batch_size=batch_size, remove_columns=remove, features=features)
-    if isinstance(mapped, datasets.Dataset):
-        bad.log_summary(total=len(ds))
+    mapped = ds.map(fn, batched=True, batch_size=batch_size, remove_columns=list(ds.column_names), features=features, load_from_cache_file=False)
+    bad.log_summary(total=len(ds))
     return mapped
 
 

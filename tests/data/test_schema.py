@@ -1,0 +1,40 @@
+import logging
+
+import datasets
+
+from barlow_speech.data.schema import GENDERS, common_features, convert_hub_dataset, load_hub_split
+
+
+def _hub_folder_with_a_bad_row(folder, make):
+    """Three rows in a Hub parquet layout; the middle one's audio bytes are not audio."""
+    payloads = [make.audio_bytes(0.5), b"not audio", make.audio_bytes(0.5, freq=330.0)]
+    rows = {"id": ["a", "b", "c"], "audio": [{"bytes": p, "path": f"{i}.flac"} for i, p in zip("abc", payloads)]}
+    features = datasets.Features({"id": datasets.Value("string"), "audio": make.HUB_AUDIO})
+    return make.hub_parquet(folder, "default", "train", rows, features)
+
+
+def _convert(ds):
+    row = lambda r: {"path": r["id"], "speaker_id": "s", "gender": GENDERS.index("male"), "label": "x"}  # noqa: E731
+    return convert_hub_dataset(ds, common_features(["x"], ["s"]), row, dataset_name="toy")
+
+
+def test_eager_hub_conversion_reports_the_bad_row_on_every_load_not_only_the_first(tmp_path, make, cache_dir, caplog):
+    hub = _hub_folder_with_a_bad_row(tmp_path / "hub", make)
+    for _ in range(2):  # the second load would be answered from the datasets cache without re-decoding
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            out = _convert(load_hub_split(hub, "default", "train", cache_dir=cache_dir))
+        assert out["path"] == ["a", "c"]
+        assert "toy: skipped 1 of 3 files" in caplog.text and "b:" in caplog.text
+        assert "decoded all" not in caplog.text
+
+
+def test_streamed_hub_conversion_logs_a_summary_when_the_stream_is_exhausted(tmp_path, make, cache_dir, caplog):
+    hub = _hub_folder_with_a_bad_row(tmp_path / "hub", make)
+    stream = _convert(load_hub_split(hub, "default", "train", streaming=True, cache_dir=cache_dir))
+    assert isinstance(stream, datasets.IterableDataset)
+    with caplog.at_level(logging.WARNING):
+        paths = [ex["path"] for ex in stream]
+    assert paths == ["a", "c"]
+    assert "toy: skipping unusable file b" in caplog.text and "toy: skipped 1 of 3 files" in caplog.text
+    assert len(next(iter(stream))["audio"]["array"]) == 8000
