@@ -18,9 +18,11 @@ permuting latents and to positive affine rescaling of any latent (not to arbitra
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from typing import Any, Iterable, Mapping, Sequence
+import warnings
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -34,9 +36,31 @@ logger = logging.getLogger(__name__)
 DISENTANGLEMENT_SCHEMA = "barlow_speech.disentanglement/v1"
 TABLE3_METRICS = ("mig", "sap", "dcimig", "jemmig", "modularity")  # paper Table 3 column order
 ALL_METRICS = TABLE3_METRICS + ("explicitness",)
+SAP_TEST_FRACTION = 0.5  # disentanglement_lib sap_score: half of the points train the 1-D SVMs
+SAP_SVM_C = 0.01  # disentanglement_lib sap_score's LinearSVC(C=0.01)
 
 
 # ---------------------------------------------------------------------------------------------- inputs
+@contextlib.contextmanager
+def fitting_class_codes() -> Iterator[None]:
+    """Scope for scikit-learn classifiers fitted on class codes (here: factors and probe labels).
+
+    sklearn's `check_classification_targets` warns "The number of unique classes is greater than 50% of the
+    number of samples. `y` could represent a regression problem" whenever a multiclass target has more
+    classes than half its samples (e.g. speaker identity in a small sample). Our targets are class codes by
+    construction, so that guess is wrong here; callers report the real issue (few examples per class) once,
+    in their own terms. Only that warning, only inside this scope, is ignored.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%", category=UserWarning)
+        yield
+
+
+def _many_class_factors(codes: np.ndarray) -> list[int]:
+    """Factors `(n, F)` with more classes than half of the samples (most classes then have < 2 examples)."""
+    return [k for k in range(codes.shape[1]) if np.unique(codes[:, k]).size > 0.5 * len(codes)]
+
+
 def _check_inputs(latents: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate shapes; encode each factor column as integer codes 0..K-1; drop single-valued factors."""
     latents = np.asarray(latents, dtype=np.float64)
@@ -194,7 +218,32 @@ def _split(latents: np.ndarray, codes: np.ndarray, test_fraction: float, seed: i
     return scaled[train], codes[train], scaled[test], codes[test]
 
 
-def sap(latents: np.ndarray, factors: np.ndarray, test_fraction: float = 0.5, svm_c: float = 0.01, seed: int = 0) -> float:
+def _sap(latents: np.ndarray, codes: np.ndarray, test_fraction: float, svm_c: float, seed: int) -> tuple[float, list[int]]:
+    """SAP of validated inputs, and the factors with more classes than half of the SAP training samples."""
+    if latents.shape[1] < 2:
+        raise ValueError(f"SAP compares the two most predictive latents; got {latents.shape[1]} latent.")
+    x_train, y_train, x_test, y_test = _split(latents, codes, test_fraction, seed)
+    scores = np.zeros((latents.shape[1], codes.shape[1]))
+    with fitting_class_codes():
+        for k in range(codes.shape[1]):
+            if np.unique(y_train[:, k]).size < 2:
+                raise ValueError(f"factor {k} has a single value in the SAP training split; use more samples.")
+            for l in range(latents.shape[1]):
+                classifier = LinearSVC(C=svm_c, class_weight="balanced").fit(x_train[:, l : l + 1], y_train[:, k])
+                scores[l, k] = np.mean(classifier.predict(x_test[:, l : l + 1]) == y_test[:, k])
+    first, second = _top_two(scores, axis=0)
+    return float(np.mean(first - second)), _many_class_factors(y_train)
+
+
+def _warn_many_classes(factors: Sequence[int], train_size: int, runs: str = "") -> None:
+    logger.warning(
+        "SAP%s: factors %s have more classes than half of the %d SAP training samples, so most classes have "
+        "fewer than 2 training examples and their 1-D LinearSVC scores are noisy; use more samples (sample_size).",
+        runs, list(factors), train_size,
+    )
+
+
+def sap(latents: np.ndarray, factors: np.ndarray, test_fraction: float = SAP_TEST_FRACTION, svm_c: float = SAP_SVM_C, seed: int = 0) -> float:
     """Separated Attribute Predictability. Kumar, Sattigeri & Balakrishnan, "Variational Inference of
     Disentangled Latent Concepts from Unlabeled Observations", ICLR 2018, Section 3.
 
@@ -203,20 +252,14 @@ def sap(latents: np.ndarray, factors: np.ndarray, test_fraction: float = 0.5, sv
     factors of the gap between the two best latents. The samples are split train/test (`test_fraction`,
     `seed`) and each latent is standardised on the train part, so SAP does not depend on a latent's scale.
     Its maximum is 1 - (accuracy of the second-best latent), about 0.5 for a balanced binary factor.
+    A factor with more classes than half of the training samples (speakers in a small sample) is scored
+    but logged once as noisy.
     """
     latents, codes = _check_inputs(latents, factors)
-    if latents.shape[1] < 2:
-        raise ValueError(f"SAP compares the two most predictive latents; got {latents.shape[1]} latent.")
-    x_train, y_train, x_test, y_test = _split(latents, codes, test_fraction, seed)
-    scores = np.zeros((latents.shape[1], codes.shape[1]))
-    for k in range(codes.shape[1]):
-        if np.unique(y_train[:, k]).size < 2:
-            raise ValueError(f"factor {k} has a single value in the SAP training split; use more samples.")
-        for l in range(latents.shape[1]):
-            classifier = LinearSVC(C=svm_c, class_weight="balanced").fit(x_train[:, l : l + 1], y_train[:, k])
-            scores[l, k] = np.mean(classifier.predict(x_test[:, l : l + 1]) == y_test[:, k])
-    first, second = _top_two(scores, axis=0)
-    return float(np.mean(first - second))
+    score, many_classes = _sap(latents, codes, test_fraction, svm_c, seed)
+    if many_classes:
+        _warn_many_classes(many_classes, int(round(len(latents) * (1.0 - test_fraction))))
+    return score
 
 
 def explicitness(latents: np.ndarray, factors: np.ndarray, test_fraction: float = 0.5, seed: int = 0) -> float:
@@ -227,7 +270,8 @@ def explicitness(latents: np.ndarray, factors: np.ndarray, test_fraction: float 
     x_train, y_train, x_test, y_test = _split(latents, codes, test_fraction, seed)
     per_factor = []
     for k in range(codes.shape[1]):
-        classifier = LogisticRegression(max_iter=1000).fit(x_train, y_train[:, k])
+        with fitting_class_codes():
+            classifier = LogisticRegression(max_iter=1000).fit(x_train, y_train[:, k])
         indicator = label_binarize(y_test[:, k], classes=classifier.classes_)
         if indicator.shape[1] == 1:  # binary factor: label_binarize returns only the positive column
             indicator = np.hstack([1 - indicator, indicator])
@@ -285,9 +329,17 @@ def disentanglement_runs(
         "modularity": lambda z, f, s: modularity(z, f, num_bins=mig_bins),
         "dcimig": lambda z, f, s: dcimig(z, f, num_bins=reference_bins),
         "jemmig": lambda z, f, s: jemmig(z, f, num_bins=reference_bins),
-        "sap": lambda z, f, s: sap(z, f, seed=s),
+        "sap": lambda z, f, s: sap_run(z, f, s),
         "explicitness": lambda z, f, s: explicitness(z, f, seed=s),
     }
+    many_classes: dict[int, int] = {}  # factor -> runs in which SAP's training split had too few examples per class
+
+    def sap_run(z: np.ndarray, f: np.ndarray, s: int) -> float:
+        score, factors_hit = _sap(*_check_inputs(z, f), SAP_TEST_FRACTION, SAP_SVM_C, s)
+        for k in factors_hit:
+            many_classes[k] = many_classes.get(k, 0) + 1
+        return score
+
     rng = np.random.default_rng(seed)
     runs: dict[str, list[float]] = {name: [] for name in metrics}
     for _ in tqdm(range(n_runs), desc="disentanglement runs", disable=n_runs < 5):
@@ -295,6 +347,8 @@ def disentanglement_runs(
         run_seed = int(rng.integers(2**31))
         for name in metrics:
             runs[name].append(functions[name](latents[chosen], factors[chosen], run_seed))
+    if many_classes:
+        _warn_many_classes(sorted(many_classes), int(round(sample_size * (1.0 - SAP_TEST_FRACTION))), f" in up to {max(many_classes.values())} of {n_runs} runs")
     return {
         "schema": DISENTANGLEMENT_SCHEMA,
         "model": model,

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from transformers.audio_utils import mel_filter_bank
 
 from ..data.fractions import PAPER_FRACTIONS, fraction_indices_to_json, label_fraction_indices
+from .disentanglement import fitting_class_codes
 
 logger = logging.getLogger(__name__)
 
@@ -398,7 +399,8 @@ def sklearn_probe_reference(
         best = None
         for decay in weight_decays:
             c = np.inf if decay == 0 else 1.0 / (decay * len(idx))
-            classifier = LogisticRegression(C=c, max_iter=max_iter).fit(x_train[idx], y_train[idx])
+            with fitting_class_codes():  # many classes in a small subset are still classes
+                classifier = LogisticRegression(C=c, max_iter=max_iter).fit(x_train[idx], y_train[idx])
             val = float(np.mean(classifier.predict(x_val) == y_val))
             if best is None or val > best["validation"]:
                 best = {"validation": val, "test": float(np.mean(classifier.predict(x_test) == y_test)), "learning_rate": None, "weight_decay": decay}

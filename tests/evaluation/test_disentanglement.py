@@ -1,8 +1,10 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.metrics import mutual_info_score
+from sklearn.svm import LinearSVC
 
 from barlow_speech.evaluation import disentanglement as dis
 
@@ -146,3 +148,43 @@ def test_disentanglement_runs_reject_unknown_metrics_and_bad_sample_sizes():
         dis.disentanglement_runs(factors + 0.0, factors, metrics=["beta_vae"])
     with pytest.raises(ValueError, match="sample_size"):
         dis.disentanglement_runs(factors + 0.0, factors, sample_size=1000)
+
+
+def make_speakers(n=120, speakers=40, seed=6):
+    """A many-class factor (speakers, 3 clips each) and a binary one: 40 classes in 60 SAP training samples."""
+    speaker = np.arange(n) % speakers
+    factors = np.stack([speaker, speaker % 2], axis=1)
+    latents = np.concatenate([copied_latents(factors), np.random.default_rng(seed).normal(size=(n, 2))], axis=1)
+    return latents, factors
+
+
+def test_sap_of_a_many_class_factor_raises_no_sklearn_warning_and_logs_the_sparsity_once(caplog):
+    latents, factors = make_speakers()
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score = dis.sap(latents, factors)
+        assert dis.explicitness(latents, factors) > 0.5
+    assert [str(w.message) for w in caught] == []  # no "y could represent a regression problem" per fit
+    assert 0.0 < score <= 1.0
+    assert warnings.filters == filters  # the scope restores the caller's filters
+    assert [r.getMessage() for r in caplog.records if "SAP" in r.getMessage()] == [
+        "SAP: factors [0] have more classes than half of the 60 SAP training samples, so most classes have fewer than "
+        "2 training examples and their 1-D LinearSVC scores are noisy; use more samples (sample_size)."
+    ]
+
+
+def test_the_many_class_fixture_makes_a_bare_linear_svc_warn():
+    latents, factors = make_speakers()
+    with pytest.warns(UserWarning, match="greater than 50%"):
+        LinearSVC(C=0.01, class_weight="balanced").fit(latents[:60, :1], factors[:60, 0])
+
+
+def test_disentanglement_runs_log_a_many_class_factor_once_for_all_runs(caplog):
+    latents, factors = make_speakers(n=240)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dis.disentanglement_runs(latents, factors, n_runs=3, sample_size=120, metrics=("sap",))
+    assert caught == []
+    records = [r.getMessage() for r in caplog.records if "SAP" in r.getMessage()]
+    assert len(records) == 1 and "in up to 3 of 3 runs" in records[0] and "60 SAP training samples" in records[0]
