@@ -10,7 +10,9 @@
 
 `--model` is a checkpoint folder or Hub id (a `save_pretrained` folder of any BarlowSpeech model plus its
 preprocessor_config.json), `random-init:<checkpoint>` (or `--random_init`) for its architecture randomly initialised,
-or `logmel`. `--dataset` is any name of `barlow_speech.data.load_dataset_by_name` (default: the synthetic corpus).
+or `logmel`. A checkpoint without a readable preprocessor_config.json is an error (its model was trained on
+normalised spectrograms); `--default_front_end` probes it with the default front end instead and records so.
+`--dataset` is any name of `barlow_speech.data.load_dataset_by_name` (default: the synthetic corpus).
 Result JSON follows the schemas of `barlow_speech.evaluation.report` and names the dataset, so
 `barlow-speech push` can put it in a model card.
 """
@@ -56,6 +58,7 @@ SPLIT_LOADERS = {"voxceleb1", "speech_commands", "esd", "wluc"}
 RANDOM_SPLIT = (0.8, 0.1, 0.1)
 RANDOM_INIT_PREFIX = "random-init:"
 LOGMEL = "logmel"
+DEFAULT_FRONT_END = "default (mean 0, std 1)"  # `front_end` in result metadata when --default_front_end was used
 
 
 class CliError(ValueError):
@@ -71,6 +74,12 @@ class Upstream:
     source: str
     model: BarlowSpeechModel | None = None
     extractor: BarlowSpeechFeatureExtractor | None = None
+    front_end: str | None = None  # "checkpoint" or DEFAULT_FRONT_END; None for the log-mel baseline
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What results record about the upstream: its source and, for an encoder, where its front end came from."""
+        return {"upstream": self.source, **({"front_end": self.front_end} if self.front_end else {})}
 
     def embed(self, dataset: datasets.Dataset, dataset_id: str, batch_size: int, device: str | None, cache_dir: Path | None) -> np.ndarray:
         """Utterance embeddings `(len(dataset), dim)`: cached encoder embeddings, or log-mel statistics."""
@@ -92,17 +101,31 @@ def _load_pretrained(loader: Callable, spec: str, what: str, **kwargs):
         ) from error
 
 
-def load_feature_extractor(spec: str) -> BarlowSpeechFeatureExtractor:
-    """The checkpoint's feature extractor; the default front end (with a warning) when it has none saved."""
+def load_feature_extractor(spec: str, default_front_end: bool = False) -> tuple[BarlowSpeechFeatureExtractor, str]:
+    """The checkpoint's feature extractor and where it came from ("checkpoint" or `DEFAULT_FRONT_END`).
+
+    A checkpoint without a readable preprocessor_config.json is an error: its model was trained on spectrograms
+    normalised with that file's statistics. `default_front_end=True` (`--default_front_end`) uses the default
+    front end (mean 0, std 1) instead, with a warning.
+    """
     try:
-        return _load_pretrained(BarlowSpeechFeatureExtractor.from_pretrained, spec, "feature extractor")
-    except FileNotFoundError:
-        logger.warning("%s has no preprocessor_config.json; using the default front end (mean 0, std 1).", spec)
-        return BarlowSpeechFeatureExtractor()
+        return _load_pretrained(BarlowSpeechFeatureExtractor.from_pretrained, spec, "feature extractor"), "checkpoint"
+    except FileNotFoundError as error:
+        if not default_front_end:
+            raise FileNotFoundError(
+                f"{error} The model must see spectrograms normalised as in training: save the pretraining feature "
+                "extractor into the checkpoint (extractor.save_pretrained(folder); `barlow-speech pretrain` does), or pass "
+                f"--default_front_end to use the default front end {DEFAULT_FRONT_END} (recorded in the results)."
+            ) from error
+        logger.warning("%s: no usable preprocessor_config.json; --default_front_end: using the front end %s.", spec, DEFAULT_FRONT_END)
+        return BarlowSpeechFeatureExtractor(), DEFAULT_FRONT_END
 
 
-def load_upstream(spec: str, random_init: bool = False, init_seed: int = 0, name: str | None = None) -> Upstream:
-    """Resolve `--model`: a checkpoint / Hub id, `random-init:<checkpoint>` (or `random_init=True`) or `logmel`."""
+def load_upstream(spec: str, random_init: bool = False, init_seed: int = 0, name: str | None = None, default_front_end: bool = False) -> Upstream:
+    """Resolve `--model`: a checkpoint / Hub id, `random-init:<checkpoint>` (or `random_init=True`) or `logmel`.
+
+    `default_front_end`: see `load_feature_extractor`.
+    """
     if spec == LOGMEL:
         return Upstream(name=name or "Log-mel stats", source=LOGMEL)
     if spec.startswith(RANDOM_INIT_PREFIX):
@@ -112,9 +135,11 @@ def load_upstream(spec: str, random_init: bool = False, init_seed: int = 0, name
     if random_init:
         config = _load_pretrained(BarlowSpeechConfig.from_pretrained, spec, "config")
         model = random_init_model(config, init_seed)
-        return Upstream(name=name or f"Random init ({_display_name(spec)})", source=f"{RANDOM_INIT_PREFIX}{spec}", model=model, extractor=load_feature_extractor(spec))
+        extractor, front_end = load_feature_extractor(spec, default_front_end)
+        return Upstream(name=name or f"Random init ({_display_name(spec)})", source=f"{RANDOM_INIT_PREFIX}{spec}", model=model, extractor=extractor, front_end=front_end)
     model = _load_pretrained(BarlowSpeechModel.from_pretrained, spec, "model")
-    return Upstream(name=name or _display_name(spec), source=spec, model=model, extractor=load_feature_extractor(spec))
+    extractor, front_end = load_feature_extractor(spec, default_front_end)
+    return Upstream(name=name or _display_name(spec), source=spec, model=model, extractor=extractor, front_end=front_end)
 
 
 def _display_name(spec: str) -> str:
@@ -245,7 +270,7 @@ def run_probes(upstream: Upstream, source: DataSource, tasks: Sequence[str], fra
             arrays[split] = (embeddings[split][known], values[column])
         result = linear_probe(
             *arrays["train"], *arrays["validation"], *arrays["test"], fractions=fractions, seeds=seeds, steps=steps,
-            device=device, model=upstream.name, task=PAPER_TASKS.get(column, column), metadata={**source.metadata("test"), "label_column": column, "upstream": upstream.source},
+            device=device, model=upstream.name, task=PAPER_TASKS.get(column, column), metadata={**source.metadata("test"), "label_column": column, **upstream.metadata},
         )
         results.append(result)
     return results
@@ -260,15 +285,15 @@ def run_disentanglement(upstream: Upstream, source: DataSource, factors: Sequenc
     return disentanglement_runs(
         embeddings[known], np.stack([values[f] for f in factors], axis=1), n_runs=n_runs, sample_size=sample_size, seed=seed,
         factor_names=[FACTOR_NAMES.get(f, f) for f in factors], model=upstream.name,
-        metadata={**source.metadata(split), "factor_columns": list(factors), "upstream": upstream.source},
+        metadata={**source.metadata(split), "factor_columns": list(factors), **upstream.metadata},
     )
 
 
 def run_supervised(checkpoint: str, source: DataSource, tasks: Sequence[str], fractions: Sequence[float], seeds: Sequence[int],
-                   max_steps: int, batch_size: int, learning_rate: float, device: str | None) -> list[dict]:
+                   max_steps: int, batch_size: int, learning_rate: float, device: str | None, default_front_end: bool = False) -> list[dict]:
     """The "Supervised" row: `checkpoint`'s architecture trained from scratch per task, fraction and seed."""
     config = _load_pretrained(BarlowSpeechConfig.from_pretrained, checkpoint, "config")
-    extractor = load_feature_extractor(checkpoint)
+    extractor, front_end = load_feature_extractor(checkpoint, default_front_end)
     splits = {split: source.load(split) for split in SPLITS}
     results = []
     for column in tasks:
@@ -276,13 +301,14 @@ def run_supervised(checkpoint: str, source: DataSource, tasks: Sequence[str], fr
         results.append(supervised_baseline(
             config, extractor, kept["train"], kept["validation"], kept["test"], column, fractions=fractions, seeds=seeds,
             max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, device=device,
-            task=PAPER_TASKS.get(column, column), metadata={**source.metadata("test"), "upstream": f"supervised:{checkpoint}"},
+            task=PAPER_TASKS.get(column, column), metadata={**source.metadata("test"), "upstream": f"supervised:{checkpoint}", "front_end": front_end},
         ))
     return results
 
 
 @torch.no_grad()
-def cross_correlations(checkpoint: str, dataset: datasets.Dataset, num_clips: int = 256, seed: int = 0, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def cross_correlations(checkpoint: str, dataset: datasets.Dataset, num_clips: int = 256, seed: int = 0, device: str | None = None,
+                       default_front_end: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Fig. 3: C `(latent, latent)` of the two views' latents for the untrained and the trained pretraining model.
 
     Both models see the same two augmented views (seeded) of the first `num_clips` clips; the untrained model is the
@@ -293,7 +319,7 @@ def cross_correlations(checkpoint: str, dataset: datasets.Dataset, num_clips: in
     trained, info = _load_pretrained(BarlowSpeechForPreTraining.from_pretrained, checkpoint, "pretraining model", output_loading_info=True)
     if any(key.startswith("projector") for key in info["missing_keys"]):
         raise ValueError(f"{checkpoint!r} has no projector weights; the cross-correlation heatmap needs a pretraining checkpoint (BarlowSpeechForPreTraining).")
-    extractor = load_feature_extractor(checkpoint)
+    extractor, _ = load_feature_extractor(checkpoint, default_front_end)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     count = min(num_clips, len(dataset))
     if count < 2:
@@ -319,6 +345,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model_name", default=None, help="name of the row in the tables (default: the checkpoint's folder name).")
     group.add_argument("--random_init", action="store_true", help="the checkpoint's architecture with fresh weights (random-init baseline).")
     group.add_argument("--init_seed", type=int, default=0, help="seed of the random-init weights.")
+    _add_front_end_argument(parser)
+
+
+def _add_front_end_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--default_front_end", action="store_true",
+                        help=f"use the default front end {DEFAULT_FRONT_END} for checkpoints without a preprocessor_config.json "
+                             "(otherwise an error); recorded as front_end in the results.")
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -395,7 +428,7 @@ def _main(prog: str, build: Callable[[argparse.ArgumentParser], None], run: Call
 
 # ------------------------------------------------------------------------------------------------ commands
 def _probe(args: argparse.Namespace) -> list[Path]:
-    upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name)
+    upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name, args.default_front_end)
     results = run_probes(upstream, _source(args), args.tasks, args.fractions, range(args.seeds), args.probe_steps, args.batch_size, args.device, _cache_dir(args))
     return [_write_json(Path(args.output_dir) / f"probe_{_slug(upstream.name)}.json", results)]
 
@@ -412,7 +445,7 @@ def probe_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _disentangle(args: argparse.Namespace) -> list[Path]:
-    upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name)
+    upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name, args.default_front_end)
     result = run_disentanglement(upstream, _source(args), args.factors, args.split, args.n_runs, args.sample_size, args.disentangle_seed,
                                  args.batch_size, args.device, _cache_dir(args))
     return [_write_json(Path(args.output_dir) / f"disentanglement_{_slug(upstream.name)}.json", result)]
@@ -438,7 +471,8 @@ def _report(args: argparse.Namespace) -> list[Path]:
     probes, disentanglement = load_results(args.results)
     source = _source(args) if args.models or args.supervised or args.pretraining_checkpoint else None
     for index, spec in enumerate(args.models):
-        upstream = load_upstream(spec, init_seed=args.init_seed, name=args.model_names[index] if args.model_names else None)
+        upstream = load_upstream(spec, init_seed=args.init_seed, name=args.model_names[index] if args.model_names else None,
+                                 default_front_end=args.default_front_end)
         probe_results = run_probes(upstream, source, args.tasks, args.fractions, range(args.seeds), args.probe_steps, args.batch_size, args.device, _cache_dir(args))
         _write_json(output_dir / f"probe_{_slug(upstream.name)}.json", probe_results)
         probes += probe_results
@@ -452,7 +486,7 @@ def _report(args: argparse.Namespace) -> list[Path]:
             raise CliError("--supervised needs the architecture: pass --supervised_checkpoint or a checkpoint in --models.")
         checkpoint = checkpoint.removeprefix(RANDOM_INIT_PREFIX)
         supervised = run_supervised(checkpoint, source, args.tasks, args.fractions, range(args.seeds), args.supervised_steps,
-                                    args.supervised_batch_size, args.supervised_learning_rate, args.device)
+                                    args.supervised_batch_size, args.supervised_learning_rate, args.device, args.default_front_end)
         _write_json(output_dir / "probe_Supervised.json", supervised)
         probes += supervised
     figures = []
@@ -467,7 +501,8 @@ def _report(args: argparse.Namespace) -> list[Path]:
         if runs:
             figures.append(plot_run_boxplots(runs, output_dir / "runs_boxplot.png"))
     if args.pretraining_checkpoint:
-        untrained, trained = cross_correlations(args.pretraining_checkpoint, source.load(args.split), args.heatmap_clips, args.init_seed, args.device)
+        untrained, trained = cross_correlations(args.pretraining_checkpoint, source.load(args.split), args.heatmap_clips, args.init_seed, args.device,
+                                               args.default_front_end)
         figures.append(plot_cross_correlation(untrained, trained, output_dir / "cross_correlation.png"))
     return [write_report(output_dir, probes, disentanglement, figures, html_too=args.html), *figures]
 
@@ -479,6 +514,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--models", nargs="*", default=[], help=f"upstreams to probe and measure: checkpoints, '{RANDOM_INIT_PREFIX}<checkpoint>', '{LOGMEL}'.")
         parser.add_argument("--model_names", nargs="*", default=None, help="row names of --models, in order.")
         parser.add_argument("--init_seed", type=int, default=0, help="seed of random-init weights (baseline rows and the untrained heatmap).")
+        _add_front_end_argument(parser)
         parser.add_argument("--supervised", action="store_true", help="add the Supervised row (architecture trained from scratch with Trainer).")
         parser.add_argument("--supervised_checkpoint", default=None, help="architecture of the Supervised row (default: the first checkpoint of --models).")
         parser.add_argument("--supervised_steps", type=int, default=1000, help="Trainer max_steps per supervised run.")

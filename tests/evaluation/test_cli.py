@@ -119,3 +119,27 @@ def test_empty_dataset_is_a_clear_error(checkpoint, tmp_path, capsys):
         soundfile.write(two_clips / f"{i}.wav", np.zeros(16000, dtype=np.float32), 16000)
     assert probe_main(["--model", "logmel", "--dataset", "folder", "--data_path", str(two_clips), "--tasks", "label", "--output_dir", str(tmp_path)]) == 2
     assert "the validation split of dataset 'folder'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def checkpoint_without_extractor(tmp_path_factory) -> str:
+    """A trained-model checkpoint whose preprocessor_config.json (its normalisation statistics) is missing."""
+    path = tmp_path_factory.mktemp("no-extractor")
+    BarlowSpeechForPreTraining(tiny_config()).save_pretrained(path)
+    return str(path)
+
+
+def test_checkpoint_without_preprocessor_config_is_an_error_not_a_silent_default(checkpoint_without_extractor, tmp_path, capsys):
+    code = probe_main(["--model", checkpoint_without_extractor, "--tasks", "gender", "--output_dir", str(tmp_path)] + DATA)
+    message = capsys.readouterr().err
+    assert code == 2
+    assert "feature extractor" in message and "--default_front_end" in message
+    assert not list(tmp_path.glob("probe_*.json"))
+
+
+def test_default_front_end_flag_probes_and_records_the_default_front_end(checkpoint_without_extractor, checkpoint, tmp_path):
+    argv = ["--tasks", "gender", "--fractions", "1", "--seeds", "1", "--probe_steps", "5", "--default_front_end"] + DATA
+    assert probe_main(["--model", checkpoint_without_extractor, "--model_name", "bare", *argv, "--output_dir", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "probe_bare.json").read_text())[0]["front_end"] == "default (mean 0, std 1)"
+    assert probe_main(["--model", checkpoint, "--model_name", "saved", *argv, "--output_dir", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "probe_saved.json").read_text())[0]["front_end"] == "checkpoint"  # the flag only fills a gap
