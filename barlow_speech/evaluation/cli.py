@@ -53,9 +53,11 @@ PAPER_TASKS = {"speaker_id": "SR", "gender": "GR", "word": "KWS", "emotion": "ER
 PAPER_FACTORS = ("accent", "speaker_id", "gender")
 FACTOR_NAMES = {"speaker_id": "identity"}
 SPLITS = ("train", "validation", "test")
-# Loaders whose `split=` selects train / validation / test; the others are split at random (80/10/10 by seed).
+# Loaders whose `split=` selects train / validation / test; the others are split at random (80/10/10 of the
+# recordings by seed), keeping every segment of a recording in one split.
 SPLIT_LOADERS = {"voxceleb1", "speech_commands", "esd", "wluc"}
 RANDOM_SPLIT = (0.8, 0.1, 0.1)
+RECORDING_COLUMN = "path"  # the source file of a row: the segments of one recording share it
 RANDOM_INIT_PREFIX = "random-init:"
 LOGMEL = "logmel"
 DEFAULT_FRONT_END = "default (mean 0, std 1)"  # `front_end` in result metadata when --default_front_end was used
@@ -232,10 +234,30 @@ class DataSource:
         if self._whole is None:
             self._whole = load_dataset_by_name(self.name, self.data_path, **self.loader_args)
         whole = self._whole
-        order = np.random.default_rng(self.data_seed).permutation(len(whole))
-        bounds = np.round(np.cumsum((0.0,) + RANDOM_SPLIT) * len(whole)).astype(int)
-        part = SPLITS.index(split)
-        return whole.select(order[bounds[part]:bounds[part + 1]])
+        if RECORDING_COLUMN not in whole.column_names:
+            raise ValueError(f"--dataset {self.name} has no {RECORDING_COLUMN!r} column to split by recording; columns: {whole.column_names}.")
+        rows = recording_split(whole[RECORDING_COLUMN], self.data_seed, RANDOM_SPLIT)
+        return whole.select(rows[SPLITS.index(split)])
+
+
+def recording_split(recordings: Sequence[str], seed: int, proportions: Sequence[float] = RANDOM_SPLIT) -> list[np.ndarray]:
+    """A seeded random split of whole recordings: row indices (sorted) of each part.
+
+    Args:
+        recordings: `(num_rows,)` the recording of each row; rows of one recording (its 1-s segments) land in one part,
+            so no recording is heard in both train and test.
+        proportions: the share of recordings per part (e.g. 0.8 / 0.1 / 0.1).
+
+    Returns:
+        One int64 index array per part.
+    """
+    names, codes = np.unique(np.asarray(recordings), return_inverse=True)
+    order = np.random.default_rng(seed).permutation(len(names))
+    bounds = np.round(np.cumsum((0.0, *proportions)) * len(names)).astype(int)
+    part = np.full(len(names), -1, dtype=np.int64)
+    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        part[order[start:stop]] = index
+    return [np.flatnonzero(part[codes] == index) for index in range(len(proportions))]
 
 
 def known_rows(dataset: datasets.Dataset, columns: Sequence[str], split: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:

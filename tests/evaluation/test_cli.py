@@ -9,7 +9,7 @@ import soundfile
 import torch
 
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining
-from barlow_speech.evaluation.cli import disentangle_main, probe_main, report_main
+from barlow_speech.evaluation.cli import DataSource, disentangle_main, probe_main, recording_split, report_main
 from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
 from barlow_speech.model_card import records_from_result
 from tests.factories import tiny_config
@@ -143,3 +143,23 @@ def test_default_front_end_flag_probes_and_records_the_default_front_end(checkpo
     assert json.loads((tmp_path / "probe_bare.json").read_text())[0]["front_end"] == "default (mean 0, std 1)"
     assert probe_main(["--model", checkpoint, "--model_name", "saved", *argv, "--output_dir", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "probe_saved.json").read_text())[0]["front_end"] == "checkpoint"  # the flag only fills a gap
+
+
+def test_random_split_keeps_every_segment_of_a_recording_in_one_split(tmp_path):
+    for i in range(10):  # 10 recordings of 3 s -> 30 one-second segments
+        soundfile.write(tmp_path / f"rec{i}.wav", 0.1 * np.sin(np.arange(48000) * (0.01 + 0.001 * i)).astype(np.float32), 16000)
+    source = DataSource("folder", str(tmp_path), {"segment": True, "cache_dir": str(tmp_path / "cache")}, data_seed=3)
+    splits = {split: source.load(split) for split in ("train", "validation", "test")}
+    recordings = {split: set(ds["path"]) for split, ds in splits.items()}
+    assert [len(r) for r in recordings.values()] == [8, 1, 1]
+    assert [len(ds) for ds in splits.values()] == [24, 3, 3]  # each recording with all 3 of its segments
+    assert not (recordings["train"] & recordings["test"]) and not (recordings["train"] & recordings["validation"])
+
+
+def test_recording_split_is_seeded_and_assigns_each_recording_once():
+    recordings = np.repeat([f"r{i}" for i in range(20)], 1 + np.arange(20) % 3)
+    parts = recording_split(recordings, seed=0)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(recordings)))
+    assert [len(set(recordings[p])) for p in parts] == [16, 2, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(parts, recording_split(recordings, seed=0)))
+    assert not np.array_equal(parts[2], recording_split(recordings, seed=1)[2])
