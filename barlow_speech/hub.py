@@ -209,7 +209,11 @@ def write_repo_contents(
 
 
 def training_details_from_checkpoint(checkpoint_dir: str | Path) -> dict:
-    """Epochs and per-device batch size from a Trainer checkpoint's trainer_state.json (empty if there is none)."""
+    """Epochs and per-device batch size from a Trainer checkpoint's trainer_state.json (empty if there is none).
+
+    trainer_state.json records neither the world size nor the gradient accumulation, so the batch size is
+    `batch_size_per_device`, not the global `batch_size` (pass that from the run, e.g. `--batch-size`).
+    """
     state_path = Path(checkpoint_dir) / "trainer_state.json"
     if not state_path.is_file():
         return {}
@@ -218,7 +222,7 @@ def training_details_from_checkpoint(checkpoint_dir: str | Path) -> dict:
     if state.get("epoch") is not None:
         details["epochs"] = round(float(state["epoch"]), 2)
     if state.get("train_batch_size") is not None:
-        details["batch_size"] = f"{state['train_batch_size']} per device"
+        details["batch_size_per_device"] = int(state["train_batch_size"])
     if state.get("global_step"):
         details["optimizer_steps"] = state["global_step"]
     return details
@@ -409,7 +413,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", help="where to build the repo folder (default <checkpoint>-hub)")
     parser.add_argument("--family", help=f"family member for the card text, one of {sorted(FAMILY)}")
     parser.add_argument("--epochs", type=float, help="pretraining epochs for the card (else trainer_state.json)")
-    parser.add_argument("--batch-size", type=int, help="global pretraining batch size for the card")
+    parser.add_argument("--batch-size", type=int, help="global pretraining batch size for the card (per device x GPUs x "
+                        "accumulation; trainer_state.json only records the per-device batch)")
     parser.add_argument("--commit-message", help="commit summary")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the `hf auth login` token)")
     parser.add_argument("--build-only", action="store_true", help="build the repo folder, do not upload")

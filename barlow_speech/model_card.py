@@ -208,6 +208,15 @@ def _front_end(extractor) -> str:
     )
 
 
+def _batch_size_rows(details: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The global batch (`batch_size`: per device x world size x accumulation) and/or the per-device batch
+    (`batch_size_per_device`, all a Trainer checkpoint records), each under its own label; pops both keys."""
+    global_batch, per_device = details.pop("batch_size", None), details.pop("batch_size_per_device", None)
+    rows = [("Batch size (global)", global_batch)] if global_batch is not None or per_device is None else []
+    rows += [("Batch size (per device)", per_device)] if per_device is not None else []
+    return [(name, NOT_RECORDED if value is None else value) for name, value in rows]
+
+
 def training_rows(config, extractor, training_details: Mapping[str, Any] | None, member: FamilyMember | None) -> list:
     """`(name, value)` rows of the card's training table; unknown values say "not recorded", never a guess."""
     details = dict(training_details or {})
@@ -215,7 +224,7 @@ def training_rows(config, extractor, training_details: Mapping[str, Any] | None,
     rows = [
         ("Upstream (pretraining) dataset", upstream),
         ("Epochs", details.pop("epochs", NOT_RECORDED)),
-        ("Batch size (global)", details.pop("batch_size", NOT_RECORDED)),
+        *_batch_size_rows(details),
         ("Loss variant", config.loss_variant),
         ("lambda (off-diagonal weight)", config.lambda_offdiag),
         ("Latent size m", config.latent_size),
@@ -247,7 +256,8 @@ def render_model_card(
         extractor: its `BarlowSpeechFeatureExtractor` (front-end parameters).
         repo_id: `"org/name"` used in the usage snippets and as the model-index name.
         results: measured results (`load_results`); none -> "Not evaluated".
-        training_details: e.g. `{"epochs": 50, "batch_size": 64, "upstream_dataset": "..."}` (others are listed too).
+        training_details: e.g. `{"epochs": 50, "batch_size": 64, "upstream_dataset": "..."}` (others are listed too);
+            `batch_size` is the global batch, `batch_size_per_device` the per-device one.
         member: the family member the checkpoint is (card text and `datasets:` metadata).
     """
     results = list(results or [])

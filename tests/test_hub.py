@@ -319,6 +319,7 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
                  "--output-dir", str(tmp_path / "repo"), "--batch-size", "64"]) == 0
     card = (tmp_path / "repo" / "README.md").read_text()
     assert "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
+    assert "| Batch size (per device) | 64 |" in card  # trainer_state.json's train_batch_size, under its own label
     assert main(["--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 1
     assert "malformed" in capsys.readouterr().err
 
@@ -340,8 +341,14 @@ def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_pat
 
 
 def test_training_details_come_from_trainer_state(checkpoint):
-    assert training_details_from_checkpoint(checkpoint) == {"epochs": 50.0, "batch_size": "64 per device",
+    assert training_details_from_checkpoint(checkpoint) == {"epochs": 50.0, "batch_size_per_device": 64,
                                                             "optimizer_steps": 1000}
+
+
+def test_card_labels_a_per_device_batch_per_device_not_global(checkpoint, tmp_path):
+    card = (build_repo_folder(checkpoint, tmp_path / "repo") / "README.md").read_text()
+    assert "| Batch size (per device) | 64 |" in card
+    assert "| Batch size (global) |" not in card  # trainer_state.json cannot tell the global batch
 
 
 def test_family_covers_the_paper_models_with_their_latent_sizes():
