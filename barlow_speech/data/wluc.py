@@ -123,5 +123,10 @@ def load_wluc(
     leaders = sorted({r["speaker_id"] for r in records})
     if split is not None:
         records = [r for r in records if r["split"] == split]
+        if not records:
+            raise ValueError(
+                f"wluc: no clips of split {split!r} under {root} with fractions {tuple(fractions)}; each leader needs "
+                "enough clips for a share of every split: add clips or raise that split's fraction."
+            )
     features = common_features(leaders, leaders, {"split": datasets.Value("string")})
     return build_dataset(records, features, dataset_name="wluc", segment=segment, streaming=streaming, cache_dir=cache_dir)

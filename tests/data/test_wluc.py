@@ -59,3 +59,9 @@ def test_streaming_matches_eager(tmp_path, make, cache_dir):
     for a, b in zip(load_wluc(tmp_path, streaming=True).take(4), eager.select(range(4))):
         assert a["path"] == b["path"] and a["split"] == b["split"]
         np.testing.assert_array_equal(a["audio"]["array"], b["audio"]["array"])
+
+
+def test_a_split_without_clips_is_an_error_not_an_empty_dataset(tmp_path, make, cache_dir):
+    make.wluc_tree(tmp_path, clips=3)  # 3 clips per leader at 0.8 / 0.1 / 0.1: 2 train, 1 validation, no test
+    with pytest.raises(ValueError, match="wluc: no clips of split 'test'.*fraction"):
+        load_wluc(tmp_path, split="test", cache_dir=cache_dir)
