@@ -17,7 +17,7 @@ import datasets
 import soundfile as sf
 from transformers.utils import logging
 
-from .audio import SAMPLING_RATE, SegmentConfig
+from .audio import SAMPLING_RATE, BadFiles, SegmentConfig
 from .schema import (
     build_dataset,
     common_features,
@@ -62,10 +62,16 @@ def word_to_label(word: str, classes: str) -> str:
 
 def _silence_records(noise_dir: Path, silence_per_file: int | None) -> list[dict]:
     """1-s `_silence_` clips cut from each background-noise file; every 10th clip to validation,
-    the next to test (deterministic)."""
+    the next to test (deterministic). Unreadable noise files are reported (`BadFiles`) and skipped."""
     records = []
-    for wav in sorted(noise_dir.glob("*.wav")):
-        info = sf.info(str(wav))
+    bad = BadFiles("speech_commands")
+    noise_files = sorted(noise_dir.glob("*.wav"))
+    for wav in noise_files:
+        try:
+            info = sf.info(str(wav))
+        except (sf.LibsndfileError, RuntimeError, EOFError) as err:
+            bad.add(str(wav), f"cannot read the header of this _background_noise_ file (no _silence_ clips from it): {err}")
+            continue
         seconds = int(info.frames / info.samplerate)
         for i in range(seconds if silence_per_file is None else min(seconds, silence_per_file)):
             split = {0: "validation", 1: "test"}.get(i % 10, "train")
@@ -80,6 +86,8 @@ def _silence_records(noise_dir: Path, silence_per_file: int | None) -> list[dict
                     "_crop": (i * SAMPLING_RATE, (i + 1) * SAMPLING_RATE),
                 }
             )
+    if bad:
+        bad.log_summary(total=len(noise_files))
     return records
 
 

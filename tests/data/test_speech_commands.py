@@ -1,3 +1,5 @@
+import logging
+
 import datasets
 import numpy as np
 import pytest
@@ -29,6 +31,17 @@ def test_v1_12_maps_other_words_to_unknown_and_adds_silence(tmp_path, make, cach
     silence = [ex for ex in ds if names[ex["label"]] == "_silence_"]
     assert {len(ex["audio"]["array"]) for ex in silence} == {16_000}
     assert [ex["split"] for ex in silence] == ["validation", "test", "train"]
+
+
+def test_a_corrupt_background_noise_file_is_reported_and_skipped_not_fatal(tmp_path, make, cache_dir, caplog):
+    make.speech_commands_tree(tmp_path)
+    make.corrupt(tmp_path / "_background_noise_" / "broken_noise.wav")
+    with caplog.at_level(logging.WARNING):
+        ds = load_speech_commands(tmp_path, classes="v1_12", cache_dir=cache_dir)
+    names = ds.features["label"].names
+    assert [names[i] for i in ds["label"]].count("_silence_") == 3  # the readable noise file still gives its clips
+    assert "skipping unusable file" in caplog.text and "broken_noise.wav" in caplog.text
+    assert "speech_commands: skipped 1 of 2 files" in caplog.text
 
 
 def test_split_argument_filters(tmp_path, make, cache_dir):
