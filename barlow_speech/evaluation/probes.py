@@ -354,12 +354,14 @@ def linear_probe(
     val = np.zeros((len(runs), len(weight_decays)))
     test = np.zeros_like(val)
     iterations = []
-    for batch in tqdm(batches, desc="linear probes", disable=len(batches) < 3):
-        index = torch.as_tensor(np.stack([subsets[runs[r]] for r in batch]), device=device)
-        w, b, used = fit_logistic_heads(x_train_t[index], y_train_t[index], weight_decays, num_classes, steps, tol, _HISTORY)
-        val[batch] = head_accuracy(w, b, x_val_t, y_val_t).cpu().numpy()
-        test[batch] = head_accuracy(w, b, x_test_t, y_test_t).cpu().numpy()
-        iterations.append(used)
+    largest = max(len(batch) * len(subsets[runs[batch[0]]]) for batch in batches) * (x_train.shape[1] + 1) * columns
+    with _solver_threads(device, largest):  # the accuracy einsums are as small as the solver's matmuls
+        for batch in tqdm(batches, desc="linear probes", disable=len(batches) < 3):
+            index = torch.as_tensor(np.stack([subsets[runs[r]] for r in batch]), device=device)
+            w, b, used = fit_logistic_heads(x_train_t[index], y_train_t[index], weight_decays, num_classes, steps, tol, _HISTORY)
+            val[batch] = head_accuracy(w, b, x_val_t, y_val_t).cpu().numpy()
+            test[batch] = head_accuracy(w, b, x_test_t, y_test_t).cpu().numpy()
+            iterations.append(used)
     val, test = val[source], test[source]
     chosen = {}
     for r, run in enumerate(runs):
