@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -30,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.audio import AUDIO_EXTENSIONS, AudioDecodeError, BadFiles, decode_audio, find_audio_files
+
 logger = logging.getLogger(__name__)
 
 NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power-spectrum exponent: 1 / f^k
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -651,35 +651,34 @@ class TwoViewAugmentation(nn.Module):
 def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Tensor:
     """Concatenate every audio file of a folder (e.g. Speech Commands / WLUC `_background_noise_`) into one noise bank.
 
-    Each file is decoded with soundfile, mixed to mono, resampled to `sampling_rate` with
-    scipy.signal.resample_poly and scaled to unit RMS, so every noise type gets the same weight per
-    second before `AddNoise` rescales it to the drawn SNR.
+    Each file is decoded with `barlow_speech.data.audio.decode_audio` (mono, resampled to `sampling_rate`) and
+    scaled to unit RMS, so every noise type gets the same weight per second before `AddNoise` rescales it to the
+    drawn SNR. Unreadable, empty or silent files are reported (`BadFiles`) and skipped.
 
     Returns:
         (total_samples,) float32 tensor on the CPU.
     """
-    import scipy.signal
-    import soundfile
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"noise folder {str(folder)!r} does not exist; pass the path of a `_background_noise_` folder.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    files = find_audio_files(folder)
     if not files:
-        raise FileNotFoundError(f"no {'/'.join(AUDIO_SUFFIXES)} files in {str(folder)!r}; expected recorded noise files.")
+        raise FileNotFoundError(f"no {'/'.join(AUDIO_EXTENSIONS)} files in {str(folder)!r}; expected recorded noise files.")
+    bad = BadFiles("noise bank")
     pieces = []
     for path in files:
-        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-        if rate != sampling_rate:
-            divisor = math.gcd(rate, sampling_rate)
-            audio = scipy.signal.resample_poly(audio, sampling_rate // divisor, rate // divisor).astype(np.float32)
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-        if audio.size == 0 or rms == 0.0:
-            logger.warning("skipping silent or empty noise file %s", path)
+        try:
+            audio = decode_audio(path, target_sr=sampling_rate)
+        except AudioDecodeError as err:
+            bad.add(str(path), str(err))
             continue
-        pieces.append(audio / rms)
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        if rms == 0.0:
+            bad.add(str(path), "silent (all samples are zero)")
+            continue
+        pieces.append(audio / np.float32(rms))
+    bad.log_summary(total=len(files))
     if not pieces:
-        raise FileNotFoundError(f"every audio file in {str(folder)!r} is empty or silent; no usable noise.")
+        raise FileNotFoundError(f"no usable noise in {str(folder)!r}: every audio file is unreadable, empty or silent ({bad.entries[0][1]}).")
     logger.info("noise bank: %d files, %.1f s from %s", len(pieces), sum(map(len, pieces)) / sampling_rate, folder)
     return torch.from_numpy(np.concatenate(pieces))

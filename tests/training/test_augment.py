@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -162,6 +163,18 @@ def test_noise_bank_is_loaded_resampled_and_used(tmp_path):
     x = make_waveforms()
     out = AddNoise((10.0, 10.0), noise_bank=bank, seed=0)(x)
     assert torch.allclose(10 * torch.log10(x.pow(2).mean(1) / (out - x).pow(2).mean(1)), torch.full((6,), 10.0), atol=1e-3)
+
+
+def test_unreadable_noise_files_are_reported_and_skipped(tmp_path, caplog):
+    soundfile.write(tmp_path / "hum.wav", 0.3 * np.sin(np.arange(16000) * 0.2), 16000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wave file")
+    with caplog.at_level(logging.WARNING):
+        bank = load_noise_bank(tmp_path)
+    assert bank.shape == (16000,)
+    assert "broken.wav" in caplog.text and "noise bank: skipped 1 of 2 files" in caplog.text
+    (tmp_path / "hum.wav").unlink()
+    with pytest.raises(FileNotFoundError, match="no usable noise.*cannot decode"):
+        load_noise_bank(tmp_path)
 
 
 def test_noise_bank_errors_name_the_folder(tmp_path):
