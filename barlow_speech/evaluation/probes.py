@@ -135,6 +135,7 @@ def _two_loop(gradient: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tens
     return q
 
 
+@torch.no_grad()
 def fit_logistic_heads(
     x_runs: torch.Tensor,
     y_runs: torch.Tensor,
@@ -330,6 +331,8 @@ def linear_probe(
         A probe result: per fraction mean/std of test top-1 over seeds, every run, the chosen
         weight decay and the index lists.
     """
+    if len(weight_decays) == 0 or min(weight_decays) < 0:
+        raise ValueError(f"weight_decays must be a non-empty list of L2 coefficients >= 0, got {list(weight_decays)}; e.g. {list(WEIGHT_DECAYS)}.")
     if learning_rates is not None:
         logger.info("linear_probe: learning_rates=%s is ignored; the L-BFGS solver has no learning rate.", list(learning_rates))
     x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = _prepare(

@@ -119,6 +119,8 @@ def test_a_single_class_or_mismatched_shapes_are_clear_errors():
         linear_probe(x, np.zeros(10), x, np.zeros(10), x, np.zeros(10))
     with pytest.raises(ValueError, match="one label per row"):
         linear_probe(x, np.zeros(9), x, np.zeros(10), x, np.zeros(10))
+    with pytest.raises(ValueError, match="weight_decays"):
+        linear_probe(x, np.arange(10) % 2, x, np.zeros(10), x, np.zeros(10), weight_decays=(-1e-2,))
 
 
 def make_tones(freqs=(300.0, 3000.0), seconds=(0.5, 1.0), sr=16000):
