@@ -34,7 +34,12 @@ from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 from transformers.audio_utils import mel_filter_bank
 
-from ..data.fractions import PAPER_FRACTIONS, fraction_indices_to_json, label_fraction_indices
+from ..data.fractions import (
+    PAPER_FRACTIONS,
+    check_fraction_indices,
+    fraction_indices_to_json,
+    label_fraction_indices,
+)
 from .disentanglement import fitting_class_codes
 
 logger = logging.getLogger(__name__)
@@ -259,6 +264,7 @@ def _prepare(train_embeddings, train_labels, validation_embeddings, validation_l
         raise ValueError(f"a linear probe needs >= 2 classes in the train split, got {num_classes}.")
     if subsets is None:
         subsets = label_fraction_indices(y_train, fractions, seeds)
+    check_fraction_indices(subsets, len(y_train))  # index lists saved for another split fail before any solve
     x_train, x_val, x_test = standardize(x_train, x_val, x_test)
     return x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets
 
