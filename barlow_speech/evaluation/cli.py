@@ -399,7 +399,7 @@ def _add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tasks", nargs="+", default=list(PAPER_TASKS), help="label columns, one probe each (paper: speaker_id gender word emotion).")
     group.add_argument("--fractions", nargs="+", type=float, default=list(PAPER_FRACTIONS), help="label fractions (paper: 0.05 0.1 0.5 1).")
     group.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per fraction (paper: 50).")
-    group.add_argument("--probe_steps", type=int, default=300, help="full-batch Adam steps of each probe.")
+    group.add_argument("--probe_steps", type=int, default=300, help="the most L-BFGS iterations of each probe.")
 
 
 def _add_disentangle_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ _CITATION = """\
 
 _DESCRIPTION = """\
 Linear probe on frozen utterance embeddings: a multinomial logistic regression trained on stratified
-label fractions of the train split for many seeds at once (vectorised on the device), learning rate and
-weight decay chosen on the validation split, top-1 accuracy on the test split (mean, std and every run).
+label fractions of the train split for many seeds at once (one batched L-BFGS on the device), weight decay
+chosen on the validation split, top-1 accuracy on the test split (mean, std and every run).
 """
 
 _KWARGS_DESCRIPTION = """
@@ -30,8 +30,8 @@ Args:
     splits (`list` of `str`): "train", "validation" or "test" for each clip.
     fractions (`list` of `float`, default [0.05, 0.1, 0.5, 1.0]): label fractions of the train split.
     seeds (`list` of `int`, default 0..49): one stratified subset per seed and fraction.
-    learning_rates, weight_decays (`list` of `float`): the hyper-parameter grid.
-    steps (`int`, default 300): full-batch Adam steps.
+    weight_decays (`list` of `float`): the L2 grid chosen from on validation.
+    steps (`int`, default 300): the most L-BFGS iterations per head (they stop at scikit-learn's tolerance).
     device (`str`, optional): where to train the heads (default CUDA when available).
 Returns:
     The probe result: "fractions" maps "0.05", ... to {"mean", "std", "runs", "seeds", ...} (accuracy in
