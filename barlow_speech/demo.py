@@ -56,13 +56,22 @@ class DemoSettings:
     seeds: int = 3
     probe_steps: int = 200
     disentanglement_runs: int = 5
+    mixup: bool = True
+    num_speakers: int = 64
     seed: int = 0
 
     @classmethod
     def quick(cls, output_dir: str) -> "DemoSettings":
         """A shortened run for tests: same pipeline, a few dozen steps."""
         return cls(output_dir=output_dir, pretrain_clips=640, probe_clips=600, max_steps=30, batch_size=32,
-                   fractions=(0.5, 1.0), seeds=2, probe_steps=100, disentanglement_runs=2)
+                   fractions=(0.5, 1.0), seeds=2, probe_steps=100, disentanglement_runs=2, num_speakers=8)
+
+    def corpus(self, num_clips: int, seed: int, split: str):
+        """The synthetic corpus with this run's speaker population."""
+        from .data.synthetic import SyntheticSpeechConfig, load_synthetic
+
+        config = SyntheticSpeechConfig(num_speakers=self.num_speakers)
+        return load_synthetic(num_clips=num_clips, seed=seed, split=split, config=config)
 
 
 def full_label_accuracy(result: dict) -> float:
@@ -74,12 +83,23 @@ def _waveforms(dataset) -> np.ndarray:
     return np.stack([np.asarray(example["audio"]["array"], dtype=np.float32) for example in dataset])
 
 
+def demo_views(mixup: bool) -> TwoViewAugmentation:
+    """The demo's two views: masks scaled to its 129 x 63 input, and no frequency stretching in the resized crop,
+    since invariance to shifted pitch and formants would erase the speaker and gender cues that the probes read."""
+    return TwoViewAugmentation(
+        TwoViewAugmentationConfig(
+            freq_mask_width=10, time_mask_width=6, rrc_freq_scale=(1.0, 1.0), mixup_prob=1.0 if mixup else 0.0
+        )
+    )
+
+
 @torch.no_grad()
 def cross_correlation_matrix(
     model: BarlowSpeechForPreTraining, extractor: BarlowSpeechFeatureExtractor, waveforms: np.ndarray, seed: int
 ) -> np.ndarray:
-    """C between the latents of two augmented views of `waveforms` (paper Fig. 3), in eval mode."""
-    augmentation = TwoViewAugmentation(TwoViewAugmentationConfig(mixup_prob=0.0))
+    """C between the latents of two views of `waveforms` (paper Fig. 3), in eval mode, without mixup (which would
+    mix in other clips)."""
+    augmentation = demo_views(mixup=False)
     generator = torch.Generator().manual_seed(seed)
     view_a, view_b = augmentation(torch.from_numpy(waveforms), extractor.spectrogram, generator=generator)
     output = model.eval()(view_a, view_b, return_cross_correlation=True)
@@ -88,9 +108,7 @@ def cross_correlation_matrix(
 
 def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
     """Train BT on unlabelled synthetic clips; returns the trainer and an untouched copy of the initial model."""
-    from .data.synthetic import load_synthetic
-
-    corpus = load_synthetic(num_clips=settings.pretrain_clips, seed=settings.seed, split="train")
+    corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
     extractor = BarlowSpeechFeatureExtractor(n_fft=settings.n_fft, hop_length=settings.hop_length)
     extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
     config = BarlowSpeechConfig(
@@ -108,13 +126,9 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
         save_strategy="no", report_to="none", use_cpu=not torch.cuda.is_available(), seed=settings.seed,
         dataloader_drop_last=True,
     )
-    # Masks scaled to the 129 x 63 input; no frequency stretching in the resized crop: invariance to shifted pitch and
-    # formants would erase exactly the speaker and gender cues that the probes read.
-    augmentation = TwoViewAugmentation(
-        TwoViewAugmentationConfig(freq_mask_width=10, time_mask_width=6, rrc_freq_scale=(1.0, 1.0))
-    )
     trainer = BarlowTwinsTrainer(
-        model=model, args=args, train_dataset=corpus, feature_extractor=extractor, augmentation=augmentation
+        model=model, args=args, train_dataset=corpus, feature_extractor=extractor,
+        augmentation=demo_views(settings.mixup),
     )
     trainer.train()
     trainer.save_model(str(output_dir / "bt-synthetic"))
@@ -127,14 +141,13 @@ def probe_all(
     """Table 2 on the synthetic corpus: every model x task x label fraction x seed.
 
     Returns the probe results, each encoder's (train, validation, test) embeddings, and the splits."""
-    from .data.synthetic import load_synthetic
     from .evaluation.embeddings import extract_embeddings
     from .evaluation.probes import linear_probe, logmel_stats_features
 
     splits = {
-        "train": load_synthetic(num_clips=settings.probe_clips, seed=settings.seed + 1, split="train"),
-        "validation": load_synthetic(num_clips=settings.probe_clips // 4, seed=settings.seed, split="validation"),
-        "test": load_synthetic(num_clips=settings.probe_clips // 2, seed=settings.seed, split="test"),
+        "train": settings.corpus(settings.probe_clips, settings.seed + 1, "train"),
+        "validation": settings.corpus(settings.probe_clips // 4, settings.seed, "validation"),
+        "test": settings.corpus(settings.probe_clips // 2, settings.seed, "test"),
     }
     features = {name: [extract_embeddings(model, extractor, splits[s]) for s in splits] for name, model in models.items()}
     features["Log-mel stats"] = [logmel_stats_features(list(_waveforms(splits[s]))) for s in splits]
@@ -182,7 +195,6 @@ def summary(probe_results: list[dict], bt: str, random_init: str) -> tuple[str, 
 
 def run_demo(settings: DemoSettings) -> dict:
     """Run the demo; returns {"report": path, "wins": factors where BT beats random init, ...}."""
-    from .data.synthetic import load_synthetic
     from .evaluation.figures import plot_accuracy_vs_fraction, plot_cross_correlation, plot_loss_curve
     from .evaluation.report import write_report
 
@@ -194,7 +206,7 @@ def run_demo(settings: DemoSettings) -> dict:
     extractor = trainer.feature_extractor
     pretrain_seconds = time.perf_counter() - start
 
-    heatmap_clips = _waveforms(load_synthetic(num_clips=256, seed=settings.seed + 2, split="validation"))
+    heatmap_clips = _waveforms(settings.corpus(256, settings.seed + 2, "validation"))
     untrained_c = cross_correlation_matrix(initial, extractor, heatmap_clips, settings.seed)
     trained_c = cross_correlation_matrix(trained, extractor, heatmap_clips, settings.seed)
 
@@ -233,10 +245,13 @@ def main(argv: Sequence[str]) -> int:
     defaults = DemoSettings()
     parser.add_argument("--output_dir", default=defaults.output_dir)
     parser.add_argument("--quick", action="store_true", help="a shortened run (about a minute).")
-    for name in ("pretrain_clips", "probe_clips", "max_steps", "batch_size", "latent_size", "seeds", "seed"):
+    for name in ("pretrain_clips", "probe_clips", "max_steps", "batch_size", "latent_size", "seeds", "seed", "n_fft",
+                 "hop_length", "num_speakers"):
         parser.add_argument(f"--{name}", type=int, default=None)
     parser.add_argument("--loss_variant", choices=LOSS_VARIANTS, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
+    parser.add_argument("--mixup", type=lambda v: v.lower() in ("1", "true", "yes"), default=None,
+                        help="BYOL-A mixup in the views (true/false).")
     options = parser.parse_args(list(argv))
     settings = DemoSettings.quick(options.output_dir) if options.quick else DemoSettings(output_dir=options.output_dir)
     overrides = {k: v for k, v in vars(options).items() if v is not None and k not in ("quick", "output_dir")}
