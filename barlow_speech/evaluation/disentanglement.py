@@ -281,6 +281,20 @@ def explicitness(latents: np.ndarray, factors: np.ndarray, test_fraction: float 
 
 
 # ------------------------------------------------------------------------------------------ Table 3 runs
+def _subsample_with_every_factor_varying(
+    rng: np.random.Generator, factors: np.ndarray, sample_size: int, attempts: int = 100
+) -> np.ndarray:
+    """Indices of a random subsample in which every factor takes >= 2 values, so every run scores the same factor
+    set (a factor that happened to be constant would otherwise be dropped from that run only)."""
+    for _ in range(attempts):
+        chosen = rng.choice(len(factors), size=sample_size, replace=False)
+        if (factors[chosen].max(axis=0) > factors[chosen].min(axis=0)).all():
+            return chosen
+    raise ValueError(
+        f"in {attempts} random subsamples of {sample_size} samples some factor never varied; increase sample_size."
+    )
+
+
 def disentanglement_runs(
     latents: np.ndarray,
     factors: np.ndarray,
@@ -319,6 +333,11 @@ def disentanglement_runs(
     if unknown:
         raise ValueError(f"unknown disentanglement metrics {unknown}; choose from {list(ALL_METRICS)}.")
     num_factors = 1 if np.ndim(factors) == 1 else np.shape(factors)[1]
+    names = list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(num_factors)]
+    if len(names) != num_factors:
+        raise ValueError(f"got {len(names)} factor_names for {num_factors} factors.")
+    columns = np.asarray(factors).reshape(len(factors), -1)
+    names = [name for name, column in zip(names, columns.T) if len(np.unique(column)) > 1]
     latents, factors = _check_inputs(latents, factors)  # warns once about single-valued factors
     num_samples = len(latents)
     sample_size = num_samples // 2 if sample_size is None else int(sample_size)
@@ -343,7 +362,7 @@ def disentanglement_runs(
     rng = np.random.default_rng(seed)
     runs: dict[str, list[float]] = {name: [] for name in metrics}
     for _ in tqdm(range(n_runs), desc="disentanglement runs", disable=n_runs < 5):
-        chosen = rng.choice(num_samples, size=sample_size, replace=False)
+        chosen = _subsample_with_every_factor_varying(rng, factors, sample_size)
         run_seed = int(rng.integers(2**31))
         for name in metrics:
             runs[name].append(functions[name](latents[chosen], factors[chosen], run_seed))
@@ -353,7 +372,7 @@ def disentanglement_runs(
         "schema": DISENTANGLEMENT_SCHEMA,
         "model": model,
         **dict(metadata or {}),
-        "factors": list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(num_factors)],
+        "factors": names,  # the factors scored: single-valued ones are left out
         "n_runs": int(n_runs),
         "sample_size": sample_size,
         "seed": int(seed),

@@ -188,3 +188,16 @@ def test_disentanglement_runs_log_a_many_class_factor_once_for_all_runs(caplog):
     assert caught == []
     records = [r.getMessage() for r in caplog.records if "SAP" in r.getMessage()]
     assert len(records) == 1 and "in up to 3 of 3 runs" in records[0] and "60 SAP training samples" in records[0]
+
+
+def test_runs_record_only_the_scored_factors_and_keep_the_same_set_in_every_run():
+    rng = np.random.default_rng(0)
+    rare = np.zeros(400, dtype=int)
+    rare[:3] = 1  # varies overall, but is constant in most subsamples of 20
+    factors = np.stack([rng.integers(0, 3, 400), np.full(400, 7), rare], axis=1)
+    latents = rng.standard_normal((400, 4))
+    result = dis.disentanglement_runs(latents, factors, n_runs=3, sample_size=200, metrics=("mig",),
+                                  factor_names=["accent", "constant", "rare"])
+    assert result["factors"] == ["accent", "rare"]
+    with pytest.raises(ValueError, match="increase sample_size"):
+        dis.disentanglement_runs(latents, factors, n_runs=2, sample_size=2, metrics=("mig",))
