@@ -16,15 +16,6 @@ from tests.factories import tiny_config
 EASY = SyntheticSpeechConfig(num_speakers=8, snr_db=(30.0, 40.0), reverb_prob=0.0, channel_db=0.0, within_speaker_jitter=0.3)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: tiny convolutions on 2 shared cores run ~50x slower with two competing threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def splits():
     return [load_synthetic(num_clips=n, split=s, config=EASY) for n, s in ((64, "train"), (32, "validation"), (64, "test"))]

@@ -26,15 +26,6 @@ def save_tiny_checkpoint(path) -> str:
     return str(path)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: tiny convolutions on 2 shared cores run ~50x slower with two competing threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> str:
     return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bt"))
