@@ -74,7 +74,6 @@ def decode_audio(source: AudioSource, target_sr: int = SAMPLING_RATE, name: str 
     return resample(to_mono(wave, name), sr, target_sr)
 
 
-
 def frame_rms_db(wave: np.ndarray, frame_length: int = 400) -> np.ndarray:
     """RMS level in dB of non-overlapping frames: `(samples,) -> (samples // frame_length,)`."""
     n = wave.shape[-1] // frame_length

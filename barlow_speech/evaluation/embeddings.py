@@ -68,7 +68,8 @@ def extract_embeddings(
     """Utterance embeddings `(utterances, hidden)` of a frozen encoder.
 
     Args:
-        model: `BarlowSpeechModel` or any head model holding one as `.barlow`.
+        model: `BarlowSpeechModel` or any head model holding one as `.barlow`; its encoder is moved to `device` and
+            put in eval mode (BatchNorm uses its running statistics), as a frozen encoder should be.
         extractor: the checkpoint's feature extractor.
         audio: a dataset in the common schema or a sequence of 16 kHz mono arrays.
         batch_size: utterances per forward pass.
