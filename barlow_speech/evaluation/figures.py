@@ -96,21 +96,32 @@ def plot_run_boxplots(runs: Mapping[str, Mapping[str, Sequence[float]]], path: s
     return _save(fig, path)
 
 
-def plot_loss_curve(log_history: Sequence[Mapping], path: str | Path, keys: Sequence[str] = ("loss", "invariance", "redundancy", "eval_loss")) -> Path:
-    """Training curves from `Trainer.state.log_history` (list of dicts with "step" and logged values)."""
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-    plotted = 0
+def plot_loss_curve(
+    log_history: Sequence[Mapping],
+    path: str | Path,
+    keys: Sequence[str] = ("loss", "invariance", "redundancy", "eval_loss"),
+    separate_axis: Sequence[str] = ("redundancy",),
+) -> Path:
+    """Training curves from `Trainer.state.log_history` (list of dicts with "step" and logged values).
+
+    Keys in `separate_axis` get their own panel: the unweighted redundancy term is ~1/lambda times larger than the
+    loss and would flatten every other curve on a shared axis.
+    """
+    curves = {}
     for key in keys:
         points = [(entry["step"], entry[key]) for entry in log_history if key in entry and "step" in entry]
         if points:
-            steps, values = zip(*points)
-            ax.plot(steps, values, label=key)
-            plotted += 1
-    if not plotted:
-        plt.close(fig)
+            curves[key] = tuple(zip(*points))
+    if not curves:
         raise ValueError(f"log_history has none of the keys {list(keys)} with a 'step'; pass trainer.state.log_history.")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    groups = [[k for k in curves if k not in separate_axis], [k for k in curves if k in separate_axis]]
+    groups = [group for group in groups if group]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4), constrained_layout=True, squeeze=False)
+    for ax, group in zip(axes[0], groups):
+        for key in group:
+            ax.plot(*curves[key], label=key)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss" if group is groups[0] else " / ".join(group))
+        ax.grid(alpha=0.3)
+        ax.legend()
     return _save(fig, path)
