@@ -29,13 +29,14 @@ from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
-from .training.trainer import BarlowTwinsTrainer
+from .training.pretrain import BACKBONES
+from .training.trainer import BarlowTwinsTrainer, waveform_of
 
 logger = logging.getLogger(__name__)
 
 PROBE_TASKS = ("speaker_id", "gender", "word", "emotion")
 TABLE3_FACTORS = ("accent", "speaker_id", "gender")
-DEMO_BACKBONE = {"layer_type": "basic", "depths": [1, 1, 1], "hidden_sizes": [32, 64, 128], "embedding_size": 16}
+DEMO_BACKBONE = BACKBONES["small"]
 
 
 @dataclass
@@ -80,7 +81,7 @@ def full_label_accuracy(result: dict) -> float:
 
 
 def _waveforms(dataset) -> np.ndarray:
-    return np.stack([np.asarray(example["audio"]["array"], dtype=np.float32) for example in dataset])
+    return np.stack([waveform_of(example) for example in dataset])
 
 
 def demo_views(mixup: bool) -> TwoViewAugmentation:

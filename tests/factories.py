@@ -3,13 +3,12 @@
 import numpy as np
 
 import barlow_speech
-
-TINY_BACKBONE = {"embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
+from barlow_speech.training.pretrain import BACKBONES
 
 
 def tiny_config(**overrides) -> barlow_speech.BarlowSpeechConfig:
     """A ResNet with two 1-block stages and a 32-d latent: milliseconds per step on CPU."""
-    fields = {"backbone_config": dict(TINY_BACKBONE), "projector_dims": [32, 32]}
+    fields = {"backbone_config": dict(BACKBONES["tiny"]), "projector_dims": [32, 32]}
     fields.update(overrides)
     return barlow_speech.BarlowSpeechConfig(**fields)
 

@@ -28,7 +28,7 @@ from ..configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from .augment import TwoViewAugmentation, load_noise_bank
-from .trainer import BarlowTwinsArguments, BarlowTwinsTrainer
+from .trainer import BarlowTwinsArguments, BarlowTwinsTrainer, waveform_of
 
 logger = logging.getLogger(__name__)
 
@@ -137,16 +137,11 @@ def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset
     return dataset
 
 
-def _waveform(example: dict) -> np.ndarray:
-    audio = example["audio"]
-    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
-
-
 def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFeatureExtractor:
     """A feature extractor whose mean/std are fitted on a random sample of the training segments."""
     rng = np.random.default_rng(seed)
     indices = rng.choice(len(dataset), size=min(num_clips, len(dataset)), replace=False)
-    return BarlowSpeechFeatureExtractor().fit_normalization(_waveform(dataset[int(i)]) for i in sorted(indices))
+    return BarlowSpeechFeatureExtractor().fit_normalization(waveform_of(dataset[int(i)]) for i in sorted(indices))
 
 
 def _config_file_to_argv(path: str) -> list[str]:

@@ -55,6 +55,13 @@ class BarlowTwinsArguments:
             raise ValueError(f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}.")
 
 
+def waveform_of(example: dict) -> np.ndarray:
+    """The float32 waveform of an example in the common schema (`example["audio"]["array"]`) or with a bare array
+    under "audio"."""
+    audio = example["audio"]
+    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
+
+
 class WaveformCollator:
     """Stacks examples' 1-s waveforms into `{"waveforms": (batch, segment_samples)}`.
 
@@ -71,8 +78,7 @@ class WaveformCollator:
         for row, example in enumerate(examples):
             if "audio" not in example:
                 raise ValueError(f"example {row} has no 'audio' column (keys: {sorted(example)}); use the common schema.")
-            audio = example["audio"]
-            array = np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
+            array = waveform_of(example)
             if array.ndim != 1:
                 raise ValueError(f"example {row} has audio of shape {array.shape}; downmix to mono first.")
             length = min(array.shape[0], self.segment_samples)
@@ -250,4 +256,4 @@ def loss_history(log_history: list[dict]) -> dict[str, list[float]]:
     return {key: [row[key] for row in rows] for key in ("step", "loss", "invariance", "redundancy")}
 
 
-__all__ = ["BarlowTwinsArguments", "BarlowTwinsTrainer", "WaveformCollator", "loss_history", "OPTIMIZERS"]
+__all__ = ["BarlowTwinsArguments", "BarlowTwinsTrainer", "WaveformCollator", "loss_history", "waveform_of", "OPTIMIZERS"]
