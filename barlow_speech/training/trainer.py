@@ -243,7 +243,7 @@ class BarlowTwinsTrainer(Trainer):
         """Adds the Barlow Twins diagnostics, averaged since the last log, to training logs."""
         if self._stat_steps and "loss" in logs:
             logs.update({key: round(float(value) / self._stat_steps, 6) for key, value in self._stats.items()})
-            elapsed = time.perf_counter() - (self._stat_since or time.perf_counter())
+            elapsed = time.perf_counter() - self._stat_since  # set by the first training batch, before any stats
             logs["samples_per_second"] = round(self._stat_samples * self.args.world_size / max(elapsed, 1e-9), 2)
             self._stats, self._stat_steps, self._stat_samples = {}, 0, 0
             self._stat_since = time.perf_counter()
