@@ -14,7 +14,7 @@ from transformers import (
 )
 
 from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
-from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, log_spectrogram, segment_waveforms
+from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, log_spectrogram, pad_segments, segment_waveforms
 from .modeling_barlow import (
     BarlowSpeechForAudioClassification,
     BarlowSpeechForPreTraining,
@@ -22,8 +22,9 @@ from .modeling_barlow import (
     BarlowSpeechPreTrainedModel,
     barlow_twins_loss,
     cross_correlation,
-    mean_by_utterance,
+    segments_and_mask,
 )
+from .training.collator import BarlowSpeechDataCollator
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,7 @@ BarlowSpeechFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 __all__ = [
     "LOSS_VARIANTS",
     "BarlowSpeechConfig",
+    "BarlowSpeechDataCollator",
     "BarlowSpeechFeatureExtractor",
     "BarlowSpeechModel",
     "BarlowSpeechPreTrainedModel",
@@ -50,6 +52,7 @@ __all__ = [
     "barlow_twins_loss",
     "cross_correlation",
     "log_spectrogram",
-    "mean_by_utterance",
+    "pad_segments",
     "segment_waveforms",
+    "segments_and_mask",
 ]

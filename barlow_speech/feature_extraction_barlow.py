@@ -3,6 +3,11 @@
 16 kHz mono audio -> 1-s segments -> |STFT| (64-ms Hann window, 513 bins, 0-8 kHz) -> log -> (x - mean) / std.
 One batched `torch.stft` over all segments, on whatever device the audio (or `device=`) is on.
 
+The segment contract: every output row is one clip. `input_values` is `(batch, segments, freq, frames)`, padded with
+zero segments up to the longest clip of the call, and `attention_mask` `(batch, segments)` marks the real ones. Any
+collator that stacks or pads rows (the pipeline's, `datasets.map`, `default_data_collator`,
+`BarlowSpeechDataCollator`) therefore keeps one row per clip, and the models average the real segments of each row.
+
 Self-contained (imports only numpy, torch and transformers) so it can be shipped as remote code.
 """
 
@@ -90,6 +95,26 @@ def segment_waveforms(
     return torch.cat(pieces), torch.cat(owners)
 
 
+def pad_segments(
+    segments: torch.Tensor, segment_to_utterance: torch.Tensor, num_clips: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group flat segment rows by clip: `(n_segments, *rest)` -> `(num_clips, max_segments, *rest)` and a mask.
+
+    `segment_to_utterance` `(n_segments,)` must be sorted (as `segment_waveforms` returns it). Missing segments of
+    shorter clips are zeros and `attention_mask` `(num_clips, max_segments)` (long) is 1 on the real ones.
+    """
+    counts = torch.bincount(segment_to_utterance, minlength=num_clips)
+    starts = torch.cumsum(counts, 0) - counts
+    position = torch.arange(segments.shape[0], device=segments.device) - starts[segment_to_utterance]
+    # One host sync for the padded size; equal-length batches need nothing else.
+    max_segments = int(counts.max())
+    padded = segments.new_zeros((num_clips, max_segments, *segments.shape[1:]))
+    padded[segment_to_utterance, position] = segments
+    attention_mask = torch.zeros((num_clips, max_segments), dtype=torch.long, device=segments.device)
+    attention_mask[segment_to_utterance, position] = 1
+    return padded, attention_mask
+
+
 def _to_float_tensor(audio, what: str) -> torch.Tensor:
     """Audio of any shape -> float32 tensor (int PCM scaled to [-1, 1]); a torch input keeps its device."""
     if isinstance(audio, torch.Tensor):
@@ -133,8 +158,45 @@ def _check_clips(clips: list[torch.Tensor] | torch.Tensor, min_samples: int, sam
         raise ValueError(f"clip {index} contains NaN or Inf samples; fix or drop the clip (e.g. np.nan_to_num).")
 
 
-def _split_batch(raw_speech) -> list | np.ndarray | torch.Tensor:
-    """The accepted input forms as a list of clips, or a `(batch, samples)` array kept whole for vectorised work."""
+def _decode_audio_entry(entry: dict, index: int, expected_rate: int) -> np.ndarray:
+    """One `datasets` Audio value (`{"array", "sampling_rate"}`, or `{"path"}` / `{"bytes"}` undecoded) -> samples.
+
+    Undecoded entries (an `Audio(decode=False)` column) are read with soundfile; every rate is checked.
+    """
+    if entry.get("array") is not None:
+        array, rate = entry["array"], entry.get("sampling_rate")
+    elif entry.get("bytes") is not None or entry.get("path"):
+        import io
+
+        import soundfile
+
+        source = io.BytesIO(entry["bytes"]) if entry.get("bytes") is not None else entry["path"]
+        try:
+            array, rate = soundfile.read(source, dtype="float32", always_2d=False)
+        except Exception as error:  # soundfile raises several types for unreadable audio
+            raise ValueError(f"clip {index} ({entry.get('path') or 'bytes'}) could not be decoded: {error}") from error
+    else:
+        raise ValueError(
+            f"clip {index} is a dict with keys {sorted(entry)}; a datasets Audio value needs 'array' and "
+            "'sampling_rate' (decoded) or 'path'/'bytes' (Audio(decode=False))."
+        )
+    if rate is not None and int(rate) != expected_rate:
+        raise ValueError(
+            f"clip {index} is sampled at {rate} Hz, but this feature extractor expects {expected_rate} Hz; resample "
+            f"first, e.g. `dataset.cast_column('audio', Audio(sampling_rate={expected_rate}))` or a barlow_speech "
+            "loader (they resample)."
+        )
+    return array
+
+
+def _split_batch(raw_speech, expected_rate: int) -> list | np.ndarray | torch.Tensor:
+    """The accepted input forms as a list of clips, or a `(batch, samples)` array kept whole for vectorised work.
+
+    Accepted: one clip `(samples,)`, a batch `(batch, samples)`, a list of 1-D clips, and what a `datasets` Audio
+    column yields (one dict or a list of dicts, decoded or not).
+    """
+    if isinstance(raw_speech, dict):
+        raw_speech = [raw_speech]
     if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
         if raw_speech.ndim == 1:
             return [raw_speech]
@@ -154,21 +216,43 @@ def _split_batch(raw_speech) -> list | np.ndarray | torch.Tensor:
         if len(raw_speech) == 0:
             raise ValueError("got an empty list of clips; pass at least one clip.")
         if all(np.isscalar(x) for x in raw_speech):
+            if all(isinstance(x, (int, np.integer)) for x in raw_speech):
+                raise ValueError(
+                    "got a list of integers: its bit depth is unknown, so it cannot be scaled to [-1, 1]. Pass integer "
+                    "PCM as a typed array (e.g. `np.asarray(samples, dtype=np.int16)`, scaled by 2**15) or float "
+                    "audio in [-1, 1]."
+                )
             return [np.asarray(raw_speech, dtype=np.float32)]
-        return list(raw_speech)
+        return [
+            _decode_audio_entry(clip, index, expected_rate) if isinstance(clip, dict) else clip
+            for index, clip in enumerate(raw_speech)
+        ]
     raise ValueError(
-        f"raw_speech of type {type(raw_speech).__name__} is not supported; pass a numpy array, a torch tensor, or a "
-        "list of them."
+        f"raw_speech of type {type(raw_speech).__name__} is not supported; pass a numpy array, a torch tensor, a "
+        "list of them, or a datasets Audio column (dicts with 'array' and 'sampling_rate')."
     )
+
+
+def _is_lazy_sequence(raw_speech) -> bool:
+    """A sized iterable that is none of the array types, e.g. `datasets`' lazy `Column`."""
+    concrete = (np.ndarray, torch.Tensor, list, tuple, dict, str, bytes)
+    return not isinstance(raw_speech, concrete) and hasattr(raw_speech, "__len__") and hasattr(raw_speech, "__iter__")
+
+
+def _is_audio_column(raw_speech) -> bool:
+    """Whether the input is `datasets` Audio values, which carry their own rate."""
+    first = raw_speech[0] if isinstance(raw_speech, (list, tuple)) and raw_speech else raw_speech
+    return isinstance(first, dict)
 
 
 class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Turns 16 kHz mono audio into the `(batch, 1, 513, 126)` log-spectrograms of the paper (for 1-s segments).
 
-    Audio longer than `segment_seconds` is split into segments (hop `segment_seconds - segment_overlap`); the output
-    `segment_to_utterance` maps each segment row back to its clip, and the models average segment embeddings per
-    clip when it is passed to them. Normalisation uses dataset statistics (`mean`, `std`, fitted on the training
+    Audio longer than `segment_seconds` is split into segments (hop `segment_seconds - segment_overlap`). Every output
+    row is one clip: `input_values` `(batch, segments, freq, frames)` is padded with zero segments up to the call's
+    longest clip and `attention_mask` `(batch, segments)` marks the real ones; the models average the embeddings of a
+    row's real segments, so any collator that stacks rows keeps one result per clip. Normalisation uses dataset statistics (`mean`, `std`, fitted on the training
     split with `fit_normalization` and saved in preprocessor_config.json, like AST); per-utterance normalisation is
     available but off by default because it erases level cues of speakers.
 
@@ -192,12 +276,15 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     >>> from barlow_speech import BarlowSpeechFeatureExtractor
     >>> extractor = BarlowSpeechFeatureExtractor()
     >>> features = extractor(np.zeros(16000, dtype=np.float32), sampling_rate=16000, return_tensors="pt")
-    >>> features["input_values"].shape
+    >>> features["input_values"].shape  # (clips, segments, freq, frames)
     torch.Size([1, 1, 513, 126])
+    >>> extractor([np.zeros(40000), np.zeros(16000)], sampling_rate=16000)["attention_mask"]
+    array([[1, 1, 1],
+           [1, 0, 0]])
     ```
     """
 
-    model_input_names = ["input_values", "segment_to_utterance"]
+    model_input_names = ["input_values", "attention_mask"]
 
     def __init__(
         self,
@@ -272,7 +359,7 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         A `(batch, samples)` input is converted, checked and moved to `device` as one tensor; a list of clips is
         checked clip by clip on its own device and the segments are moved once.
         """
-        clips = _split_batch(raw_speech)
+        clips = _split_batch(raw_speech, self.sampling_rate)
         if isinstance(clips, list):
             clips = [_to_float_tensor(clip, f"clip {index}") for index, clip in enumerate(clips)]
         else:
@@ -287,40 +374,52 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
 
     def __call__(
         self,
-        raw_speech: np.ndarray | torch.Tensor | list,
+        raw_speech: np.ndarray | torch.Tensor | list | dict,
         sampling_rate: int | None = None,
         return_tensors: str | None = None,
         device: torch.device | str | None = None,
         **kwargs,
     ) -> BatchFeature:
-        """Featurise one clip, a list of clips or a `(batch, samples)` array.
+        """Featurise one clip, a list of clips, a `(batch, samples)` array or a `datasets` Audio column.
 
         Args:
-            raw_speech: mono float audio (int16/int32 PCM is scaled to [-1, 1]).
-            sampling_rate: the rate of `raw_speech`; must equal `self.sampling_rate`. Always pass it.
+            raw_speech: mono float audio (int16/int32 PCM arrays are scaled to [-1, 1]); or what a `datasets` Audio
+                column yields: a dict or a list of dicts with `array` and `sampling_rate` (`path`/`bytes` entries of
+                an `Audio(decode=False)` column are decoded with soundfile). Every rate is checked.
+            sampling_rate: the rate of `raw_speech`; must equal `self.sampling_rate`. Always pass it for arrays.
             return_tensors: `"pt"` for torch tensors, `"np"` or None for numpy arrays.
             device: where to compute (e.g. `"cuda"`); defaults to the input tensors' device (CPU for numpy).
 
         Returns:
-            `BatchFeature` with `input_values` `(n_segments, 1, n_fft // 2 + 1, frames)` and `segment_to_utterance`
-            `(n_segments,)`.
+            `BatchFeature` with `input_values` `(batch, segments, n_fft // 2 + 1, frames)` (one row per clip, zero
+            segments after a shorter clip's end) and `attention_mask` `(batch, segments)`, 1 on real segments.
         """
+        if _is_lazy_sequence(raw_speech):
+            raw_speech = list(raw_speech)  # e.g. a `datasets` Column (`dataset["audio"]`)
         if sampling_rate is None:
-            logger.warning(
-                f"`sampling_rate` was not passed to {type(self).__name__}; assuming {self.sampling_rate} Hz. Pass it "
-                "to catch audio at the wrong rate."
+            if not _is_audio_column(raw_speech):
+                logger.warning(
+                    f"`sampling_rate` was not passed to {type(self).__name__}; assuming {self.sampling_rate} Hz. Pass "
+                    "it to catch audio at the wrong rate."
+                )
+        elif isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, np.integer)):
+            raise ValueError(
+                f"sampling_rate={sampling_rate!r} is a {type(sampling_rate).__name__}; pass the rate as an int "
+                f"(e.g. sampling_rate={self.sampling_rate})."
             )
         elif sampling_rate != self.sampling_rate:
             raise ValueError(
                 f"audio sampled at {sampling_rate} Hz, but this feature extractor expects {self.sampling_rate} Hz; "
                 f"resample to {self.sampling_rate} first (e.g. scipy.signal.resample_poly or librosa.resample)."
             )
-        segments, segment_to_utterance = self.segment(raw_speech, device)
-        with torch.no_grad():
-            input_values = self.spectrogram(segments)
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors={return_tensors!r}; use 'pt', 'np' or None.")
-        data = {"input_values": input_values, "segment_to_utterance": segment_to_utterance}
+        segments, segment_to_utterance = self.segment(raw_speech, device)
+        with torch.no_grad():
+            spectrograms = self.spectrogram(segments).squeeze(1)
+        num_clips = int(segment_to_utterance[-1]) + 1
+        input_values, attention_mask = pad_segments(spectrograms, segment_to_utterance, num_clips)
+        data = {"input_values": input_values, "attention_mask": attention_mask}
         if return_tensors != "pt":
             data = {key: value.cpu().numpy() for key, value in data.items()}
         return BatchFeature(data)
@@ -358,4 +457,4 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         return self
 
 
-__all__ = ["BarlowSpeechFeatureExtractor", "log_spectrogram", "segment_waveforms"]
+__all__ = ["BarlowSpeechFeatureExtractor", "log_spectrogram", "pad_segments", "segment_waveforms"]

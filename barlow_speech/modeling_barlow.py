@@ -127,27 +127,89 @@ def barlow_twins_loss(
     return BarlowTwinsLossOutput(loss=loss, invariance=invariance, redundancy=redundancy, cross_correlation=c)
 
 
-def mean_by_utterance(embeddings: torch.Tensor, segment_to_utterance: torch.Tensor) -> torch.Tensor:
-    """Average segment embeddings `(segments, hidden)` per utterance -> `(utterances, hidden)`.
+def segments_and_mask(
+    input_values: torch.Tensor, attention_mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Check the segment layout of the feature extractor's output and return `(input_values, attention_mask)`.
 
-    `segment_to_utterance` `(segments,)` holds each segment's utterance index (0..utterances-1), as returned by
-    `BarlowSpeechFeatureExtractor`.
+    `input_values` is `(batch, segments, freq, frames)`, one row per clip; `attention_mask` `(batch, segments)` marks
+    the real segments (None: all are real). A `(batch, 1, segments, freq, frames)` input, which is what stacking the
+    rows of a per-example `datasets.map` gives, is squeezed to that layout (and its `(batch, 1, segments)` mask).
     """
-    index = segment_to_utterance.to(embeddings.device).long()
-    num = int(index.max().item()) + 1
-    sums = embeddings.new_zeros(num, embeddings.shape[-1]).index_add_(0, index, embeddings)
-    counts = torch.bincount(index, minlength=num).clamp_min(1).to(embeddings.dtype)
-    return sums / counts.unsqueeze(-1)
+    if input_values.ndim == 5 and input_values.shape[1] == 1:
+        input_values = input_values.squeeze(1)
+        if attention_mask is not None and attention_mask.ndim == 3 and attention_mask.shape[1] == 1:
+            attention_mask = attention_mask.squeeze(1)
+    if input_values.ndim != 4:
+        raise ValueError(
+            f"input_values must be (batch, segments, freq, frames) log-spectrograms, got {tuple(input_values.shape)}; "
+            "run the audio through BarlowSpeechFeatureExtractor first."
+        )
+    if attention_mask is None:
+        return input_values, None
+    if tuple(attention_mask.shape) != tuple(input_values.shape[:2]):
+        raise ValueError(
+            f"attention_mask has shape {tuple(attention_mask.shape)} but input_values holds "
+            f"{tuple(input_values.shape[:2])} (batch, segments); pass the feature extractor's attention_mask with its "
+            "input_values, padded together (BarlowSpeechDataCollator does this)."
+        )
+    attention_mask = attention_mask.to(input_values.device).bool()
+    empty = ~attention_mask.any(dim=1)
+    if empty.any():
+        raise ValueError(
+            f"clips {empty.nonzero().flatten().tolist()} have no real segment in attention_mask; every row must be a "
+            "clip with at least one segment marked 1."
+        )
+    return input_values, attention_mask
+
+
+@dataclass
+class SegmentedBatch:
+    """Real segments of a `(batch, segments, freq, frames)` input as one `(n, 1, freq, frames)` backbone batch."""
+
+    segments: torch.Tensor
+    batch_size: int
+    num_segments: int
+    # Flat indices (row * num_segments + segment) of the real segments; None when all are real.
+    index: torch.Tensor | None
+
+    @classmethod
+    def from_inputs(cls, input_values: torch.Tensor, attention_mask: torch.Tensor | None) -> "SegmentedBatch":
+        input_values, attention_mask = segments_and_mask(input_values, attention_mask)
+        batch, num_segments = input_values.shape[:2]
+        flat = input_values.reshape(batch * num_segments, 1, *input_values.shape[2:])
+        if attention_mask is None or bool(attention_mask.all()):
+            return cls(flat, batch, num_segments, None)
+        index = attention_mask.flatten().nonzero().squeeze(1)
+        return cls(flat[index], batch, num_segments, index)
+
+    def per_clip(self, values: torch.Tensor) -> torch.Tensor:
+        """`(n, ...)` per real segment -> `(batch, segments, ...)`, zeros at padded segments."""
+        if self.index is None:
+            return values.reshape(self.batch_size, self.num_segments, *values.shape[1:])
+        out = values.new_zeros((self.batch_size * self.num_segments, *values.shape[1:]))
+        out[self.index] = values
+        return out.reshape(self.batch_size, self.num_segments, *values.shape[1:])
+
+    def mean_per_clip(self, values: torch.Tensor) -> torch.Tensor:
+        """`(n, hidden)` per real segment -> `(batch, hidden)`, the mean over each clip's real segments."""
+        if self.index is None:
+            return values.reshape(self.batch_size, self.num_segments, -1).mean(dim=1)
+        owner = torch.div(self.index, self.num_segments, rounding_mode="floor")
+        sums = values.new_zeros(self.batch_size, values.shape[-1]).index_add_(0, owner, values)
+        counts = torch.bincount(owner, minlength=self.batch_size).to(values.dtype)
+        return sums / counts.unsqueeze(-1)
 
 
 @dataclass
 class BarlowSpeechModelOutput(ModelOutput):
     """
     Args:
-        last_hidden_state: `(segments, hidden, freq', frames')` the last ResNet stage's feature map.
-        pooler_output: `(batch, hidden)` average-pooled embedding (2048-d for ResNet-50); per utterance (mean of its
-            segments) when `segment_to_utterance` was given, else per input row.
-        hidden_states: tuple of `(segments, channels, freq', frames')`: the stem output and every stage, for
+        last_hidden_state: `(batch, segments, hidden, freq', frames')` the last ResNet stage's feature map of every
+            segment of every clip (zeros at padded segments).
+        pooler_output: `(batch, hidden)` one embedding per clip (2048-d for ResNet-50): the mean over the clip's
+            real segments of each segment's average-pooled map.
+        hidden_states: tuple of `(batch, segments, channels, freq', frames')`: the stem output and every stage, for
             layer-wise probes.
     """
 
@@ -233,37 +295,48 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
     def forward(
         self,
         input_values: torch.Tensor,
-        segment_to_utterance: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> BarlowSpeechModelOutput | tuple:
         r"""
-        input_values (`torch.Tensor` of shape `(segments, 1, freq, frames)`):
-            Log-spectrograms from `BarlowSpeechFeatureExtractor` (513 x 126 for 1-s segments).
-        segment_to_utterance (`torch.Tensor` of shape `(segments,)`, *optional*):
-            Utterance index of every segment; `pooler_output` is then the mean over each utterance's segments.
+        input_values (`torch.Tensor` of shape `(batch, segments, freq, frames)`):
+            Log-spectrograms from `BarlowSpeechFeatureExtractor` (513 x 126 for 1-s segments), one row per clip.
+        attention_mask (`torch.Tensor` of shape `(batch, segments)`, *optional*):
+            1 for real segments, 0 for padding; `pooler_output` is the mean over each clip's real segments.
         """
-        if input_values.ndim != 4 or input_values.shape[1] != 1:
-            raise ValueError(
-                f"input_values must be (batch, 1, freq, frames) log-spectrograms, got {tuple(input_values.shape)}; "
-                "run the audio through BarlowSpeechFeatureExtractor first."
-            )
+        _reject_segment_to_utterance(kwargs)
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        batch = SegmentedBatch.from_inputs(input_values, attention_mask)
         encoder_outputs = self.encoder(
-            self.embedder(input_values), output_hidden_states=output_hidden_states, return_dict=True
+            self.embedder(batch.segments), output_hidden_states=output_hidden_states, return_dict=True
         )
-        last_hidden_state = encoder_outputs.last_hidden_state
-        pooled = self.pooler(last_hidden_state).flatten(1)
-        if segment_to_utterance is not None:
-            pooled = mean_by_utterance(pooled, segment_to_utterance)
+        pooled = batch.mean_per_clip(self.pool(encoder_outputs.last_hidden_state))
+        last_hidden_state = batch.per_clip(encoder_outputs.last_hidden_state)
+        hidden_states = None
+        if encoder_outputs.hidden_states is not None:
+            hidden_states = tuple(batch.per_clip(state) for state in encoder_outputs.hidden_states)
         if not return_dict:
-            return tuple(v for v in (last_hidden_state, pooled, encoder_outputs.hidden_states) if v is not None)
+            return tuple(v for v in (last_hidden_state, pooled, hidden_states) if v is not None)
         return BarlowSpeechModelOutput(
-            last_hidden_state=last_hidden_state, pooler_output=pooled, hidden_states=encoder_outputs.hidden_states
+            last_hidden_state=last_hidden_state, pooler_output=pooled, hidden_states=hidden_states
+        )
+
+    def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """`(n, channels, freq', frames')` -> `(n, channels)`: the average over frequency and time (paper)."""
+        return self.pooler(feature_map).flatten(1)
+
+
+def _reject_segment_to_utterance(kwargs: dict) -> None:
+    """The flat segment layout is gone: an old caller must not have its argument silently ignored."""
+    if "segment_to_utterance" in kwargs:
+        raise ValueError(
+            "segment_to_utterance is no longer an input: the feature extractor now returns one row per clip, "
+            "input_values (batch, segments, freq, frames) with attention_mask (batch, segments). Pass those instead."
         )
 
 
@@ -362,23 +435,23 @@ class BarlowSpeechForAudioClassification(BarlowSpeechPreTrainedModel):
     def forward(
         self,
         input_values: torch.Tensor,
-        segment_to_utterance: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput | tuple:
         r"""
-        input_values (`torch.Tensor` of shape `(segments, 1, freq, frames)`): log-spectrograms.
-        segment_to_utterance (`torch.Tensor` of shape `(segments,)`, *optional*):
-            Classify utterances from the mean of their segment embeddings.
+        input_values (`torch.Tensor` of shape `(batch, segments, freq, frames)`): log-spectrograms, one row per clip.
+        attention_mask (`torch.Tensor` of shape `(batch, segments)`, *optional*):
+            1 for real segments; each clip is classified from the mean of its real segments' embeddings.
         labels (`torch.Tensor` of shape `(batch,)`, *optional*): class indices in `[0, num_labels)`; gives a
             cross-entropy `loss`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
             outputs = self.barlow(
-                input_values, segment_to_utterance=segment_to_utterance, output_hidden_states=output_hidden_states
+                input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states, **kwargs
             )
         logits = self.classifier(self.dropout(outputs.pooler_output))
         loss = None
@@ -386,8 +459,8 @@ class BarlowSpeechForAudioClassification(BarlowSpeechPreTrainedModel):
             labels = labels.to(logits.device).long()
             if labels.shape != logits.shape[:1]:
                 raise ValueError(
-                    f"labels has shape {tuple(labels.shape)} but there are {logits.shape[0]} predictions; pass one "
-                    "label per clip (and segment_to_utterance for multi-segment clips)."
+                    f"labels has shape {tuple(labels.shape)} but there are {logits.shape[0]} clips; pass one label "
+                    "per clip (row of input_values)."
                 )
             loss = nn.functional.cross_entropy(logits, labels)
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
@@ -402,5 +475,5 @@ __all__ = [
     "barlow_twins_loss",
     "cross_correlation",
     "off_diagonal",
-    "mean_by_utterance",
+    "segments_and_mask",
 ]

@@ -15,9 +15,9 @@ LOG_ATOL = 1e-3
 
 def test_one_second_clip_gives_the_papers_513_by_126_input():
     features = BarlowSpeechFeatureExtractor()(tone_clips(3), sampling_rate=16000, return_tensors="pt")
-    assert features["input_values"].shape == (3, 1, 513, 126)
+    assert features["input_values"].shape == (3, 1, 513, 126)  # (clips, segments, freq, frames)
     assert features["input_values"].dtype == torch.float32
-    assert features["segment_to_utterance"].tolist() == [0, 1, 2]
+    assert features["attention_mask"].tolist() == [[1], [1], [1]]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -38,14 +38,18 @@ def test_batched_equals_one_by_one():
     np.testing.assert_allclose(batched, single, atol=1e-5)
 
 
-def test_long_audio_is_split_into_segments_mapped_to_their_utterance():
+def test_long_audio_is_split_into_segments_one_row_per_clip():
     long, short = tone_clips(1, seconds=2.5)[0], tone_clips(1, seconds=0.5)[0]
-    padded = BarlowSpeechFeatureExtractor(last_segment="pad")([long, short], sampling_rate=16000)
-    assert padded["segment_to_utterance"].tolist() == [0, 0, 0, 1]
+    extractor = BarlowSpeechFeatureExtractor(last_segment="pad")
+    padded = extractor([long, short], sampling_rate=16000)
+    assert padded["input_values"].shape == (2, 3, 513, 126)
+    assert padded["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    np.testing.assert_array_equal(padded["input_values"][1, 1:], 0.0)  # padding segments are zeros
+    np.testing.assert_allclose(padded["input_values"][1, :1], extractor(short, sampling_rate=16000)["input_values"][0])
     dropped = BarlowSpeechFeatureExtractor(last_segment="drop")([long, short], sampling_rate=16000)
-    assert dropped["segment_to_utterance"].tolist() == [0, 0, 1]  # a clip shorter than 1 s is padded, not lost
+    assert dropped["attention_mask"].tolist() == [[1, 1], [1, 0]]  # a clip shorter than 1 s is padded, not lost
     overlapped = BarlowSpeechFeatureExtractor(segment_overlap=0.5, last_segment="drop")(long, sampling_rate=16000)
-    assert overlapped["input_values"].shape[0] == 4  # starts at 0, 0.5, 1.0, 1.5 s
+    assert overlapped["input_values"].shape[:2] == (1, 4)  # starts at 0, 0.5, 1.0, 1.5 s
 
 
 def test_segment_content_is_the_right_slice_of_the_waveform():

@@ -27,6 +27,7 @@ from ..configuration_barlow import BarlowSpeechConfig
 from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
+from ..training.collator import BarlowSpeechDataCollator
 from .probes import _encode_labels, _summarise
 
 logger = logging.getLogger(__name__)
@@ -50,21 +51,6 @@ class _LabelledClips(torch.utils.data.Dataset):
     def __getitem__(self, item: int) -> dict:
         index = int(self.indices[item])
         return {"audio": np.asarray(self.dataset[index]["audio"]["array"], dtype=np.float32), "labels": int(self.codes[index])}
-
-
-class AudioClassificationCollator:
-    """Waveforms -> `input_values` `(segments, 1, freq, frames)`, `segment_to_utterance` `(segments,)`, `labels` `(batch,)`."""
-
-    def __init__(self, extractor: BarlowSpeechFeatureExtractor):
-        self.extractor = extractor
-
-    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        features = self.extractor([e["audio"] for e in examples], sampling_rate=self.extractor.sampling_rate, return_tensors="pt")
-        return {
-            "input_values": features["input_values"],
-            "segment_to_utterance": features["segment_to_utterance"],
-            "labels": torch.tensor([e["labels"] for e in examples], dtype=torch.long),
-        }
 
 
 def _label_codes(split: str, dataset: datasets.Dataset, column: str) -> np.ndarray:
@@ -104,7 +90,7 @@ def supervised_baseline(
 
     Args:
         config: architecture (e.g. a pretraining checkpoint's config); `num_labels` and the label maps are set here.
-        extractor: the front end that turns each clip into `(segments, 1, freq, frames)` log-spectrograms.
+        extractor: the front end that turns each clip into `(segments, freq, frames)` log-spectrograms.
         *_dataset: common-schema datasets of the three splits (audio + `label_column`).
         label_column: the task's label column (e.g. "gender").
         fractions, seeds: one run per (fraction, seed); subsets are the linear probe's (`label_fraction_indices`).
@@ -130,7 +116,7 @@ def supervised_baseline(
     run_config.id2label = {i: str(c) for i, c in enumerate(classes)}
     run_config.label2id = {str(c): i for i, c in enumerate(classes)}
     run_config.freeze_encoder = False
-    collator = AudioClassificationCollator(extractor)
+    collator = BarlowSpeechDataCollator(extractor, label_column="labels")
     validation = _LabelledClips(validation_dataset, range(len(validation_dataset)), y_val)
     test = _LabelledClips(test_dataset, range(len(test_dataset)), y_test)
     chosen = {}

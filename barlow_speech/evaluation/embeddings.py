@@ -1,6 +1,6 @@
 """Frozen-encoder embeddings for probes: batched on the model's device, one vector per utterance, cached on disk.
 
-An utterance's embedding is the mean of its 1-s segment embeddings (`pooler_output` with `segment_to_utterance`).
+An utterance's embedding is the mean of its 1-s segment embeddings (`pooler_output`, one row per clip).
 The cache key covers the model (its config and a hash of its weights), the feature extractor's settings, the dataset
 fingerprint and the layer, so a changed model or dataset never reads a stale file.
 """
@@ -19,7 +19,6 @@ import torch
 from tqdm.auto import tqdm
 
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
-from ..modeling_barlow import mean_by_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +96,15 @@ def extract_embeddings(
 
     def flush(batch: list[np.ndarray]) -> None:
         features = extractor(batch, sampling_rate=extractor.sampling_rate, return_tensors="pt", device=device)
-        result = encoder(features["input_values"], output_hidden_states=layer is not None)
+        result = encoder(**features, output_hidden_states=layer is not None)
         if layer is None:
-            segment_embeddings = result.pooler_output
+            embeddings = result.pooler_output
         else:
-            segment_embeddings = result.hidden_states[layer].mean(dim=(2, 3))
-        outputs.append(mean_by_utterance(segment_embeddings, features["segment_to_utterance"]).float().cpu().numpy())
+            # (batch, segments, channels, freq', frames') -> mean over frequency, time and the real segments.
+            mask = features["attention_mask"].to(result.hidden_states[layer].dtype)
+            per_segment = result.hidden_states[layer].mean(dim=(3, 4))
+            embeddings = (per_segment * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        outputs.append(embeddings.float().cpu().numpy())
 
     for waveform in tqdm(_waveforms(audio, extractor.sampling_rate), total=total, desc="embeddings", unit="clip", leave=False):
         batch.append(waveform)
