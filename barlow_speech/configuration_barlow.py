@@ -9,6 +9,11 @@ from transformers import ResNetConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 
 LOSS_VARIANTS = ("bt", "mbt_bn", "mbt_ln", "mbt_bn_ln")
+# How a stage's (channels, freq, frames) map becomes one vector: "global" is the paper's average over frequency and
+# time; the others keep frequency (pooled into `pooling_bands` bands) and summarise time, as x-vectors / BYOL-A do.
+POOLING_MODES = ("global", "time_mean", "time_mean_std")
+# Front-end settings: they live in BarlowSpeechFeatureExtractor only, so config and extractor cannot disagree.
+FRONT_END_FIELDS = frozenset({"sampling_rate", "n_fft", "hop_length", "segment_seconds", "n_mels"})
 # ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.
 RESNET50_SPECTROGRAM = {"num_channels": 1}
 
@@ -35,12 +40,16 @@ class BarlowSpeechConfig(PreTrainedConfig):
             Multiplies the whole loss (the reference code exposes it as `scale-loss`).
         loss_eps (`float`, *optional*, defaults to 1e-5):
             Added to norms / variances so a dead latent gives a finite loss.
-        sampling_rate (`int`, *optional*, defaults to 16000): audio rate the model was trained on (Sec. 2.3).
-        n_fft (`int`, *optional*, defaults to 1024): 64-ms window -> 513 frequency bins (Sec. 2.3).
-        hop_length (`int`, *optional*, defaults to 128):
-            8 ms. The paper states a 32-ms hop *and* 126 frames per second; only an 8-ms hop with centred frames
-            gives its 513 x 126 input, so that is the default (README, "Front end").
-        segment_seconds (`float`, *optional*, defaults to 1.0): audio is split into segments of this length.
+        pooling (`str`, *optional*, defaults to `"global"`):
+            How `pooler_output` (and every layer's pooled vector) summarises a `(channels, freq', frames')` map:
+            `"global"` averages over frequency and time (the paper; `channels` numbers), `"time_mean"` averages
+            over time only and frequency into `pooling_bands` bands (`channels * bands`), `"time_mean_std"` adds
+            the standard deviation over time (`2 * channels * bands`). Frequency-preserving pooling keeps where
+            energy sits in the spectrum (pitch, formants), which identifies speakers (docs/representations.md).
+        pooling_bands (`int`, *optional*, defaults to 4): frequency bands kept by the frequency-preserving modes.
+
+    The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
+    preprocessor_config.json: the model does not depend on them.
         classifier_dropout (`float`, *optional*, defaults to 0.0): dropout before the audio-classification head.
         freeze_encoder (`bool`, *optional*, defaults to `False`):
             Audio classification trains only the linear head (linear evaluation) when set.
@@ -64,14 +73,18 @@ class BarlowSpeechConfig(PreTrainedConfig):
     lambda_offdiag: float = 5.1e-3
     loss_scale: float = 1.0
     loss_eps: float = 1e-5
-    sampling_rate: int = 16000
-    n_fft: int = 1024
-    hop_length: int = 128
-    segment_seconds: float = 1.0
+    pooling: str = "global"
+    pooling_bands: int = 4
     classifier_dropout: float = 0.0
     freeze_encoder: bool = False
 
     def __post_init__(self, **kwargs):
+        misplaced = sorted(FRONT_END_FIELDS & kwargs.keys())
+        if misplaced:
+            raise ValueError(
+                f"{misplaced[0]} belongs to the feature extractor, not the model config (got {misplaced}); pass it to "
+                "BarlowSpeechFeatureExtractor, whose preprocessor_config.json is the one place for front-end settings."
+            )
         if isinstance(self.backbone_config, dict):
             # A plain dict of ResNetConfig kwargs (as users write it and as config.json stores it).
             fields = {key: value for key, value in self.backbone_config.items() if key != "model_type"}
@@ -88,17 +101,31 @@ class BarlowSpeechConfig(PreTrainedConfig):
         if not self.projector_dims or min(self.projector_dims) < 1:
             raise ValueError(f"projector_dims={self.projector_dims} must be a non-empty list of positive sizes.")
         _check_number(self, "lambda_offdiag", minimum=0.0, inclusive=True)
-        for name in ("loss_scale", "loss_eps", "sampling_rate", "n_fft", "hop_length", "segment_seconds"):
+        for name in ("loss_scale", "loss_eps"):
             _check_number(self, name, minimum=0.0, inclusive=False)
-        if self.hop_length > self.n_fft:
-            raise ValueError(f"hop_length={self.hop_length} exceeds n_fft={self.n_fft}; frames would skip samples.")
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
+        if isinstance(self.pooling_bands, bool) or not isinstance(self.pooling_bands, int) or self.pooling_bands < 1:
+            raise ValueError(f"pooling_bands={self.pooling_bands!r} must be an int >= 1 (frequency bands kept).")
         if not 0.0 <= self.classifier_dropout < 1.0:
             raise ValueError(f"classifier_dropout={self.classifier_dropout} must be in [0, 1).")
 
     @property
     def hidden_size(self) -> int:
-        """Width of `pooler_output`: the last ResNet stage (2048 for ResNet-50)."""
-        return self.backbone_config.hidden_sizes[-1]
+        """Width of `pooler_output`: the last stage's pooled size (2048 for ResNet-50 with global pooling)."""
+        return self.pooled_size(self.backbone_config.hidden_sizes[-1])
+
+    def pooled_size(self, channels: int) -> int:
+        """Width of the pooled vector of a map with `channels` channels under `pooling`."""
+        if self.pooling == "global":
+            return channels
+        return channels * self.pooling_bands * (2 if self.pooling == "time_mean_std" else 1)
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """Pooled width of every entry of `hidden_states`: the stem, then each stage."""
+        channels = [self.backbone_config.embedding_size, *self.backbone_config.hidden_sizes]
+        return [self.pooled_size(c) for c in channels]
 
     @property
     def latent_size(self) -> int:
@@ -114,4 +141,4 @@ def _check_number(config: BarlowSpeechConfig, name: str, minimum: float, inclusi
         raise ValueError(f"{name}={value!r} must be a number {bound}.")
 
 
-__all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS"]
+__all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS", "POOLING_MODES"]

@@ -114,7 +114,7 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
     extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
     config = BarlowSpeechConfig(
         backbone_config=dict(DEMO_BACKBONE), projector_dims=[settings.latent_size] * 3,
-        loss_variant=settings.loss_variant, n_fft=settings.n_fft, hop_length=settings.hop_length,
+        loss_variant=settings.loss_variant,
     )
     torch.manual_seed(settings.seed)
     model = BarlowSpeechForPreTraining(config)

@@ -11,6 +11,7 @@ collator that stacks or pads rows (the pipeline's, `datasets.map`, `default_data
 Self-contained (imports only numpy, torch and transformers) so it can be shipped as remote code.
 """
 
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -27,14 +28,43 @@ _PCM_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype
 _TORCH_PCM_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31, torch.int8: 2.0**7}
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+@lru_cache(maxsize=8)
+def mel_filterbank(sampling_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """`(n_mels, n_fft // 2 + 1)` triangular filters on Slaney's mel scale with area normalisation ("slaney"), the
+    defaults of `librosa.filters.mel` (Slaney 1998, Auditory Toolbox)."""
+    bins = np.fft.rfftfreq(n_fft, 1.0 / sampling_rate)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - bins[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
 def log_spectrogram(
     waveforms: torch.Tensor,
     n_fft: int = 1024,
     hop_length: int = 128,
     pad_mode: str = "reflect",
     log_floor: float = 1e-6,
+    mel_filters: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Log-magnitude STFT of a batch of clips.
+    """Log-magnitude STFT (or log mel-band magnitude) of a batch of clips.
 
     Args:
         waveforms: `(batch, samples)` float audio.
@@ -42,9 +72,11 @@ def log_spectrogram(
         hop_length: frame step; frames are centred, so `1 + samples // hop_length` frames.
         pad_mode: padding of the centred frames at the clip edges (`torch.stft`'s `pad_mode`).
         log_floor: magnitudes are clamped to this before the natural log (silence stays finite).
+        mel_filters: optional `(n_mels, n_fft // 2 + 1)` filterbank (`mel_filterbank`): the output is then
+            0.5 * log(mel-band power), i.e. the log of the band's root power, in the same units as the linear bins.
 
     Returns:
-        `(batch, 1, n_fft // 2 + 1, frames)` float32 on the input's device.
+        `(batch, 1, n_fft // 2 + 1 or n_mels, frames)` float32 on the input's device.
     """
     window = torch.hann_window(n_fft, device=waveforms.device, dtype=torch.float32)
     stft = torch.stft(
@@ -54,6 +86,8 @@ def log_spectrogram(
     # log|X| = 0.5 log(re^2 + im^2): cheaper than torch's complex abs() on CPU, and no sqrt in the gradient.
     parts = torch.view_as_real(stft)
     power = parts[..., 0].square() + parts[..., 1].square()
+    if mel_filters is not None:
+        power = torch.matmul(mel_filters.to(power.device), power)
     return power.clamp_min(log_floor**2).log().mul(0.5).unsqueeze(1)
 
 
@@ -247,7 +281,7 @@ def _is_audio_column(raw_speech) -> bool:
 
 class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     r"""
-    Turns 16 kHz mono audio into the `(batch, 1, 513, 126)` log-spectrograms of the paper (for 1-s segments).
+    Turns 16 kHz mono audio into the `(clips, 1, 513, 126)` log-spectrograms of the paper (for 1-s clips).
 
     Audio longer than `segment_seconds` is split into segments (hop `segment_seconds - segment_overlap`). Every output
     row is one clip: `input_values` `(batch, segments, freq, frames)` is padded with zero segments up to the call's
@@ -259,7 +293,11 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     Args:
         sampling_rate (`int`, defaults to 16000): the only accepted input rate (paper Sec. 2.3).
         n_fft (`int`, defaults to 1024): 64-ms Hann window, 513 bins.
-        hop_length (`int`, defaults to 128): 8 ms; 126 centred frames per second (see BarlowSpeechConfig).
+        hop_length (`int`, defaults to 128): 8 ms; 126 centred frames per second. The paper states a 32-ms hop
+            *and* 126 frames per second; only an 8-ms hop with centred frames gives its 513 x 126 input (README).
+        n_mels (`int`, *optional*): a log-mel front end with this many bands (the field's common choice: 64 from
+            60 to 7,800 Hz, as BYOL-A and HEAR baselines) instead of the paper's `n_fft // 2 + 1` linear bins.
+        f_min, f_max (`float`, defaults to 60 and 7800): band edges of the mel filterbank (used with `n_mels`).
         segment_seconds (`float`, defaults to 1.0): segment length.
         segment_overlap (`float`, defaults to 0.0): overlap of consecutive segments, in seconds.
         last_segment (`str`, defaults to `"pad"`): `"pad"` or `"drop"` the trailing partial segment.
@@ -291,6 +329,9 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         sampling_rate: int = 16000,
         n_fft: int = 1024,
         hop_length: int = 128,
+        n_mels: int | None = None,
+        f_min: float = 60.0,
+        f_max: float = 7800.0,
         segment_seconds: float = 1.0,
         segment_overlap: float = 0.0,
         last_segment: str = "pad",
@@ -306,6 +347,20 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         kwargs.pop("feature_size", None)
         kwargs.pop("padding_value", None)
         super().__init__(feature_size=1, sampling_rate=sampling_rate, padding_value=0.0, **kwargs)
+        for name, value in (("sampling_rate", sampling_rate), ("n_fft", n_fft), ("hop_length", hop_length)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive int.")
+        if hop_length > n_fft:
+            raise ValueError(f"hop_length={hop_length} exceeds n_fft={n_fft}; frames would skip samples.")
+        if not segment_seconds > 0:
+            raise ValueError(f"segment_seconds={segment_seconds!r} must be > 0.")
+        if n_mels is not None:
+            if isinstance(n_mels, bool) or not isinstance(n_mels, (int, np.integer)) or n_mels < 1:
+                raise ValueError(f"n_mels={n_mels!r} must be a positive int (or None for linear bins).")
+            if not 0 <= f_min < f_max <= sampling_rate / 2:
+                raise ValueError(
+                    f"f_min={f_min}, f_max={f_max}: need 0 <= f_min < f_max <= sampling_rate / 2 = {sampling_rate / 2}."
+                )
         if last_segment not in LAST_SEGMENT_MODES:
             raise ValueError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
         if not 0.0 <= segment_overlap < segment_seconds:
@@ -316,6 +371,9 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"std={std} must be > 0; refit it with `fit_normalization`.")
         self.n_fft = n_fft
         self.hop_length = hop_length
+        self.n_mels = n_mels
+        self.f_min = float(f_min)
+        self.f_max = float(f_max)
         self.segment_seconds = segment_seconds
         self.segment_overlap = segment_overlap
         self.last_segment = last_segment
@@ -336,9 +394,18 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         """Frames per segment: 126 for the defaults."""
         return 1 + self.segment_samples // self.hop_length
 
+    @property
+    def num_bins(self) -> int:
+        """Frequency rows of `input_values`: 513 for the defaults, `n_mels` for the mel front end."""
+        return self.n_mels or self.n_fft // 2 + 1
+
     def _unnormalised(self, segments: torch.Tensor) -> torch.Tensor:
         """Log-spectrogram with the optional per-utterance standardisation, before the dataset mean/std."""
-        features = log_spectrogram(segments, self.n_fft, self.hop_length, self.pad_mode, self.log_floor)
+        mel_filters = None
+        if self.n_mels:
+            bank = mel_filterbank(self.sampling_rate, self.n_fft, self.n_mels, self.f_min, self.f_max)
+            mel_filters = torch.from_numpy(bank)
+        features = log_spectrogram(segments, self.n_fft, self.hop_length, self.pad_mode, self.log_floor, mel_filters)
         if self.per_utterance_normalize:
             mean = features.mean(dim=(1, 2, 3), keepdim=True)
             std = features.std(dim=(1, 2, 3), keepdim=True)
@@ -457,4 +524,4 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         return self
 
 
-__all__ = ["BarlowSpeechFeatureExtractor", "log_spectrogram", "pad_segments", "segment_waveforms"]
+__all__ = ["BarlowSpeechFeatureExtractor", "log_spectrogram", "mel_filterbank", "pad_segments", "segment_waveforms"]

@@ -201,9 +201,14 @@ def _table_row(record: ResultRecord) -> dict:
 
 def _front_end(extractor) -> str:
     ms = 1000 / extractor.sampling_rate
+    bins = (
+        f"{extractor.n_mels} mel bands ({extractor.f_min:g}-{extractor.f_max:g} Hz)" if extractor.n_mels
+        else f"{extractor.num_bins} bins"
+    )
+    kind = "log-mel" if extractor.n_mels else "log-magnitude"
     return (
-        f"log-magnitude STFT, n_fft {extractor.n_fft} ({extractor.n_fft * ms:g} ms Hann), hop {extractor.hop_length} "
-        f"({extractor.hop_length * ms:g} ms), {extractor.n_fft // 2 + 1} bins x {extractor.num_frames} frames per "
+        f"{kind} STFT, n_fft {extractor.n_fft} ({extractor.n_fft * ms:g} ms Hann), hop {extractor.hop_length} "
+        f"({extractor.hop_length * ms:g} ms), {bins} x {extractor.num_frames} frames per "
         f"{extractor.segment_seconds:g}-s segment"
     )
 

@@ -127,6 +127,22 @@ def barlow_twins_loss(
     return BarlowTwinsLossOutput(loss=loss, invariance=invariance, redundancy=redundancy, cross_correlation=c)
 
 
+def pool_feature_map(feature_map: torch.Tensor, pooling: str = "global", bands: int = 4) -> torch.Tensor:
+    """Summarise `(n, channels, freq, frames)` maps as `(n, dim)` vectors (`BarlowSpeechConfig.pooling`).
+
+    `"global"`: mean over frequency and time (paper), dim = channels. `"time_mean"`: frequency averaged into `bands`
+    equal bands, then the mean over time, dim = channels * bands. `"time_mean_std"`: also the standard deviation over
+    time (population, so one frame gives 0), dim = 2 * channels * bands, means first.
+    """
+    if pooling == "global":
+        return feature_map.mean(dim=(2, 3))
+    banded = nn.functional.adaptive_avg_pool2d(feature_map, (bands, feature_map.shape[-1]))
+    mean = banded.mean(dim=-1).flatten(1)
+    if pooling == "time_mean":
+        return mean
+    return torch.cat([mean, banded.std(dim=-1, correction=0).flatten(1)], dim=1)
+
+
 def segments_and_mask(
     input_values: torch.Tensor, attention_mask: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -207,15 +223,18 @@ class BarlowSpeechModelOutput(ModelOutput):
     Args:
         last_hidden_state: `(batch, segments, hidden, freq', frames')` the last ResNet stage's feature map of every
             segment of every clip (zeros at padded segments).
-        pooler_output: `(batch, hidden)` one embedding per clip (2048-d for ResNet-50): the mean over the clip's
-            real segments of each segment's average-pooled map.
+        pooler_output: `(batch, hidden)` one embedding per clip (2048-d for ResNet-50 with global pooling): the mean
+            over the clip's real segments of each segment's pooled last map (`config.pooling`).
         hidden_states: tuple of `(batch, segments, channels, freq', frames')`: the stem output and every stage, for
             layer-wise probes.
+        pooled_hidden_states: tuple of `(batch, config.layer_sizes[k])`: every entry of `hidden_states` pooled like
+            `pooler_output` (the last one equals it), when `output_hidden_states=True`.
     """
 
     last_hidden_state: torch.Tensor | None = None
     pooler_output: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
+    pooled_hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
@@ -289,7 +308,6 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         super().__init__(config)
         self.embedder = ResNetEmbeddings(config.backbone_config)
         self.encoder = ResNetEncoder(config.backbone_config)
-        self.pooler = nn.AdaptiveAvgPool2d((1, 1))
         self.post_init()
 
     def forward(
@@ -317,18 +335,23 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         )
         pooled = batch.mean_per_clip(self.pool(encoder_outputs.last_hidden_state))
         last_hidden_state = batch.per_clip(encoder_outputs.last_hidden_state)
-        hidden_states = None
+        hidden_states = pooled_hidden_states = None
         if encoder_outputs.hidden_states is not None:
             hidden_states = tuple(batch.per_clip(state) for state in encoder_outputs.hidden_states)
+            pooled_hidden_states = tuple(
+                batch.mean_per_clip(self.pool(state)) for state in encoder_outputs.hidden_states[:-1]
+            ) + (pooled,)
         if not return_dict:
-            return tuple(v for v in (last_hidden_state, pooled, hidden_states) if v is not None)
+            outputs = (last_hidden_state, pooled, hidden_states, pooled_hidden_states)
+            return tuple(v for v in outputs if v is not None)
         return BarlowSpeechModelOutput(
-            last_hidden_state=last_hidden_state, pooler_output=pooled, hidden_states=hidden_states
+            last_hidden_state=last_hidden_state, pooler_output=pooled, hidden_states=hidden_states,
+            pooled_hidden_states=pooled_hidden_states,
         )
 
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """`(n, channels, freq', frames')` -> `(n, channels)`: the average over frequency and time (paper)."""
-        return self.pooler(feature_map).flatten(1)
+        """`(n, channels, freq', frames')` -> `(n, dim)` under `config.pooling` (`pool_feature_map`)."""
+        return pool_feature_map(feature_map, self.config.pooling, self.config.pooling_bands)
 
 
 def _reject_segment_to_utterance(kwargs: dict) -> None:
@@ -475,5 +498,6 @@ __all__ = [
     "barlow_twins_loss",
     "cross_correlation",
     "off_diagonal",
+    "pool_feature_map",
     "segments_and_mask",
 ]

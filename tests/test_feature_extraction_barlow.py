@@ -30,6 +30,21 @@ def test_log_spectrogram_matches_librosa(seed):
     np.testing.assert_allclose(ours[loud], np.log(reference[loud]), atol=LOG_ATOL)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_log_mel_front_end_matches_librosa(seed):
+    """64 Slaney mel bands from 60 to 7,800 Hz over the power spectrum; ours is 0.5 * log(band power)."""
+    clip = tone_clips(1, seed=seed)[0]
+    extractor = BarlowSpeechFeatureExtractor(n_mels=64, f_min=60, f_max=7800, n_fft=400, hop_length=160)
+    reference = librosa.feature.melspectrogram(
+        y=clip, sr=16000, n_fft=400, hop_length=160, n_mels=64, fmin=60, fmax=7800, pad_mode="reflect", power=2.0
+    )
+    ours = extractor(clip, sampling_rate=16000)["input_values"][0, 0]
+    assert ours.shape == (64, 101) == reference.shape
+    np.testing.assert_allclose(np.exp(2 * ours), reference, atol=MAGNITUDE_RTOL_OF_PEAK * reference.max())
+    loud = reference > reference.max() * 1e-6
+    np.testing.assert_allclose(ours[loud], 0.5 * np.log(reference[loud]), atol=LOG_ATOL)
+
+
 def test_batched_equals_one_by_one():
     clips = tone_clips(4)
     extractor = BarlowSpeechFeatureExtractor()
@@ -129,7 +144,16 @@ def test_bad_input_raises_value_error_naming_the_fix(audio, kwargs, message):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"last_segment": "wrap"}, "last_segment"), ({"segment_overlap": 1.0}, "segment_overlap"), ({"std": 0}, "std")],
+    [
+        ({"last_segment": "wrap"}, "last_segment"),
+        ({"segment_overlap": 1.0}, "segment_overlap"),
+        ({"std": 0}, "std"),
+        ({"hop_length": 2048}, "exceeds n_fft"),
+        ({"n_fft": "1024"}, "n_fft='1024' must be a positive int"),
+        ({"segment_seconds": 0}, "segment_seconds"),
+        ({"n_mels": 0}, "n_mels=0"),
+        ({"n_mels": 64, "f_max": 9000}, "f_max=9000"),
+    ],
 )
 def test_invalid_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -53,7 +53,6 @@ def cache_key(model: torch.nn.Module, extractor: BarlowSpeechFeatureExtractor, d
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
-@torch.no_grad()
 def extract_embeddings(
     model: torch.nn.Module,
     extractor: BarlowSpeechFeatureExtractor,
@@ -73,50 +72,71 @@ def extract_embeddings(
         audio: a dataset in the common schema or a sequence of 16 kHz mono arrays.
         batch_size: utterances per forward pass.
         device: defaults to the model's device.
-        layer: None for `pooler_output`; an index into `hidden_states` (0 = stem) for layer-wise probes, averaged
-            over frequency and time.
+        layer: None for `pooler_output`; an index into `hidden_states` (0 = stem, -1 = last stage) for layer-wise
+            probes, pooled like `pooler_output` (`config.pooling`).
         cache_dir: where to keep `<key>.npy`; needs `dataset_id` (or a `datasets.Dataset`, whose fingerprint is
             used) to name the data.
     """
+    return extract_layer_embeddings(model, extractor, audio, [layer], batch_size, device, cache_dir, dataset_id)[0]
+
+
+@torch.no_grad()
+def extract_layer_embeddings(
+    model: torch.nn.Module,
+    extractor: BarlowSpeechFeatureExtractor,
+    audio: datasets.Dataset | Sequence[np.ndarray],
+    layers: Sequence[int | None] | None = None,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    cache_dir: str | Path | None = None,
+    dataset_id: str | None = None,
+) -> list[np.ndarray]:
+    """Utterance embeddings of several layers in one pass: a list of `(utterances, config.layer_sizes[k])`.
+
+    `layers` holds indices into `hidden_states` (None = `pooler_output`); the default is every layer, stem first.
+    Other arguments as `extract_embeddings`; each layer is cached on its own.
+    """
     encoder = getattr(model, "barlow", model)
+    layer_count = len(encoder.config.layer_sizes)
+    layers = list(range(layer_count)) if layers is None else list(layers)
+    bad = [layer for layer in layers if layer is not None and not -layer_count <= layer < layer_count]
+    if bad:
+        raise ValueError(f"layers {bad} do not exist: the encoder has {layer_count} (0 = stem, {layer_count - 1} = last).")
     device = torch.device(device) if device is not None else next(encoder.parameters()).device
     encoder = encoder.to(device).eval()
-    cache_file = None
+    cache_files: list[Path | None] = [None] * len(layers)
     if cache_dir is not None:
         dataset_id = dataset_id or (audio._fingerprint if isinstance(audio, datasets.Dataset) else None)
         if dataset_id is None:
             raise ValueError("caching embeddings of a plain list needs dataset_id= to name the data.")
-        cache_file = Path(cache_dir) / f"{cache_key(encoder, extractor, dataset_id, layer)}.npy"
-        if cache_file.is_file():
-            logger.info(f"reading cached embeddings {cache_file}")
-            return np.load(cache_file)
-    outputs: list[np.ndarray] = []
+        cache_files = [Path(cache_dir) / f"{cache_key(encoder, extractor, dataset_id, layer)}.npy" for layer in layers]
+        if all(file.is_file() for file in cache_files):
+            logger.info(f"reading cached embeddings from {cache_dir}")
+            return [np.load(file) for file in cache_files]
+    outputs: list[list[np.ndarray]] = [[] for _ in layers]
+    hidden = any(layer is not None for layer in layers)
     batch: list[np.ndarray] = []
-    total = len(audio)
 
     def flush(batch: list[np.ndarray]) -> None:
         features = extractor(batch, sampling_rate=extractor.sampling_rate, return_tensors="pt", device=device)
-        result = encoder(**features, output_hidden_states=layer is not None)
-        if layer is None:
-            embeddings = result.pooler_output
-        else:
-            # (batch, segments, channels, freq', frames') -> mean over frequency, time and the real segments.
-            mask = features["attention_mask"].to(result.hidden_states[layer].dtype)
-            per_segment = result.hidden_states[layer].mean(dim=(3, 4))
-            embeddings = (per_segment * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
-        outputs.append(embeddings.float().cpu().numpy())
+        result = encoder(**features, output_hidden_states=hidden)
+        for output, layer in zip(outputs, layers):
+            embeddings = result.pooler_output if layer is None else result.pooled_hidden_states[layer]
+            output.append(embeddings.float().cpu().numpy())
 
-    for waveform in tqdm(_waveforms(audio, extractor.sampling_rate), total=total, desc="embeddings", unit="clip", leave=False):
+    clips = _waveforms(audio, extractor.sampling_rate)
+    for waveform in tqdm(clips, total=len(audio), desc="embeddings", unit="clip", leave=False):
         batch.append(waveform)
         if len(batch) == batch_size:
             flush(batch)
             batch = []
     if batch:
         flush(batch)
-    if not outputs:
+    if not outputs[0]:
         raise ValueError("no audio to embed: the dataset is empty.")
-    embeddings = np.concatenate(outputs)
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_file, embeddings)
+    embeddings = [np.concatenate(output) for output in outputs]
+    for file, array in zip(cache_files, embeddings):
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            np.save(file, array)
     return embeddings
