@@ -36,12 +36,14 @@ logger = logging.getLogger(__name__)
 
 PROBE_TASKS = ("speaker_id", "gender", "word", "emotion")
 TABLE3_FACTORS = ("accent", "speaker_id", "gender")
-DEMO_BACKBONE = BACKBONES["small"]
 
 
 @dataclass
 class DemoSettings:
-    """Sizes of the demo run; the defaults take about 5-8 minutes on 2 CPU cores."""
+    """Sizes and recipe of the demo run; the defaults take about 5-6 minutes on 2 CPU cores.
+
+    The recipe fields (backbone, pooling, front end, views) were chosen by the ablation in docs/representations.md.
+    """
 
     output_dir: str = "demo_output"
     pretrain_clips: int = 4000
@@ -51,8 +53,15 @@ class DemoSettings:
     learning_rate: float = 2e-3
     latent_size: int = 512
     loss_variant: str = "mbt_bn"
+    backbone: str = "small"
+    pooling: str = "global"
+    pooling_bands: int = 4
     n_fft: int = 256
     hop_length: int = 256
+    n_mels: int | None = None
+    freq_mask_width: int = 10
+    time_mask_width: int = 6
+    noise_prob: float = 0.8
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
     probe_steps: int = 200
@@ -84,23 +93,38 @@ def _waveforms(dataset) -> np.ndarray:
     return np.stack([waveform_of(example) for example in dataset])
 
 
-def demo_views(mixup: bool) -> TwoViewAugmentation:
-    """The demo's two views: masks scaled to its 129 x 63 input, and no frequency stretching in the resized crop,
+def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
+    """The demo's two views: masks scaled to its small input, and no frequency stretching in the resized crop,
     since invariance to shifted pitch and formants would erase the speaker and gender cues that the probes read."""
     return TwoViewAugmentation(
         TwoViewAugmentationConfig(
-            freq_mask_width=10, time_mask_width=6, rrc_freq_scale=(1.0, 1.0), mixup_prob=1.0 if mixup else 0.0
+            freq_mask_width=settings.freq_mask_width, time_mask_width=settings.time_mask_width,
+            noise_prob=settings.noise_prob, rrc_freq_scale=(1.0, 1.0), mixup_prob=1.0 if mixup else 0.0,
         )
+    )
+
+
+def demo_extractor(settings: DemoSettings) -> BarlowSpeechFeatureExtractor:
+    """The demo's front end (normalisation not fitted yet)."""
+    return BarlowSpeechFeatureExtractor(n_fft=settings.n_fft, hop_length=settings.hop_length, n_mels=settings.n_mels)
+
+
+def demo_config(settings: DemoSettings) -> BarlowSpeechConfig:
+    """The demo's architecture."""
+    return BarlowSpeechConfig(
+        backbone_config=dict(BACKBONES[settings.backbone]), projector_dims=[settings.latent_size] * 3,
+        loss_variant=settings.loss_variant, pooling=settings.pooling, pooling_bands=settings.pooling_bands,
     )
 
 
 @torch.no_grad()
 def cross_correlation_matrix(
-    model: BarlowSpeechForPreTraining, extractor: BarlowSpeechFeatureExtractor, waveforms: np.ndarray, seed: int
+    model: BarlowSpeechForPreTraining, extractor: BarlowSpeechFeatureExtractor, waveforms: np.ndarray, seed: int,
+    settings: DemoSettings,
 ) -> np.ndarray:
     """C between the latents of two views of `waveforms` (paper Fig. 3), in eval mode, without mixup (which would
     mix in other clips)."""
-    augmentation = demo_views(mixup=False)
+    augmentation = demo_views(settings, mixup=False)
     generator = torch.Generator().manual_seed(seed)
     view_a, view_b = augmentation(torch.from_numpy(waveforms), extractor.spectrogram, generator=generator)
     output = model.eval()(view_a, view_b, return_cross_correlation=True)
@@ -110,12 +134,9 @@ def cross_correlation_matrix(
 def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
     """Train BT on unlabelled synthetic clips; returns the trainer and an untouched copy of the initial model."""
     corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
-    extractor = BarlowSpeechFeatureExtractor(n_fft=settings.n_fft, hop_length=settings.hop_length)
+    extractor = demo_extractor(settings)
     extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
-    config = BarlowSpeechConfig(
-        backbone_config=dict(DEMO_BACKBONE), projector_dims=[settings.latent_size] * 3,
-        loss_variant=settings.loss_variant,
-    )
+    config = demo_config(settings)
     torch.manual_seed(settings.seed)
     model = BarlowSpeechForPreTraining(config)
     initial = BarlowSpeechForPreTraining(config)
@@ -129,11 +150,20 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
     )
     trainer = BarlowTwinsTrainer(
         model=model, args=args, train_dataset=corpus, feature_extractor=extractor,
-        augmentation=demo_views(settings.mixup),
+        augmentation=demo_views(settings, settings.mixup),
     )
     trainer.train()
     trainer.save_model(str(output_dir / "bt-synthetic"))
     return trainer, initial
+
+
+def probe_splits(settings: DemoSettings) -> dict:
+    """The labelled train / validation / test splits the demo probes on (clips unseen in pretraining)."""
+    return {
+        "train": settings.corpus(settings.probe_clips, settings.seed + 1, "train"),
+        "validation": settings.corpus(settings.probe_clips // 4, settings.seed, "validation"),
+        "test": settings.corpus(settings.probe_clips // 2, settings.seed, "test"),
+    }
 
 
 def probe_all(
@@ -145,11 +175,7 @@ def probe_all(
     from .evaluation.embeddings import extract_embeddings
     from .evaluation.probes import linear_probe, logmel_stats_features
 
-    splits = {
-        "train": settings.corpus(settings.probe_clips, settings.seed + 1, "train"),
-        "validation": settings.corpus(settings.probe_clips // 4, settings.seed, "validation"),
-        "test": settings.corpus(settings.probe_clips // 2, settings.seed, "test"),
-    }
+    splits = probe_splits(settings)
     features = {name: [extract_embeddings(model, extractor, splits[s]) for s in splits] for name, model in models.items()}
     features["Log-mel stats"] = [logmel_stats_features(list(_waveforms(splits[s]))) for s in splits]
     results = []
@@ -208,8 +234,8 @@ def run_demo(settings: DemoSettings) -> dict:
     pretrain_seconds = time.perf_counter() - start
 
     heatmap_clips = _waveforms(settings.corpus(256, settings.seed + 2, "validation"))
-    untrained_c = cross_correlation_matrix(initial, extractor, heatmap_clips, settings.seed)
-    trained_c = cross_correlation_matrix(trained, extractor, heatmap_clips, settings.seed)
+    untrained_c = cross_correlation_matrix(initial, extractor, heatmap_clips, settings.seed, settings)
+    trained_c = cross_correlation_matrix(trained, extractor, heatmap_clips, settings.seed, settings)
 
     bt_name, random_name = "BT (synthetic)", "Random init"
     probe_results, features, splits = probe_all(settings, {bt_name: trained, random_name: initial}, extractor)
@@ -226,7 +252,8 @@ def run_demo(settings: DemoSettings) -> dict:
     on_diagonal = float(np.diagonal(trained_c).mean())
     header = (
         "# barlow-speech demo\n\n"
-        f"A ResNet ({DEMO_BACKBONE['hidden_sizes']}, latent m = {settings.latent_size}, loss `{settings.loss_variant}`) "
+        f"A ResNet ({BACKBONES[settings.backbone]['hidden_sizes']}, latent m = {settings.latent_size}, "
+        f"loss `{settings.loss_variant}`, pooling `{settings.pooling}`) "
         f"pretrained with Barlow Twins for {settings.max_steps} steps of {settings.batch_size} synthetic clips "
         f"({pretrain_seconds / 60:.1f} min), front end n_fft={settings.n_fft}, hop={settings.hop_length}. "
         f"Mean C_ii between two views of held-out clips: {np.diagonal(untrained_c).mean():.2f} untrained -> "

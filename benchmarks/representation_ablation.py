@@ -1,0 +1,130 @@
+"""Ablation of the demo recipe on the synthetic corpus (docs/representations.md).
+
+Each row pretrains the demo's Barlow Twins model with some `DemoSettings` overrides (encoder, pooling, front end,
+views, latent size, learning rate, steps), then probes speaker, gender, word and emotion at 10 % and 100 % labels for
+the trained model and the same network randomly initialised, under every pooling mode and every layer, plus log-mel
+statistics. The layer reported as "best" is chosen on the validation split, never on test.
+
+    python benchmarks/representation_ablation.py --rows baseline,time_mean_std --out ablation.jsonl
+    python benchmarks/representation_ablation.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from barlow_speech.demo import PROBE_TASKS, DemoSettings, probe_splits, pretrain
+from barlow_speech.evaluation.embeddings import extract_layer_embeddings
+from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
+
+FRACTIONS = (0.1, 1.0)
+EVAL_POOLINGS = ("global", "time_mean_std")
+
+# name -> DemoSettings overrides on top of the demo defaults of the commit that ran it.
+ROWS: dict[str, dict] = {
+    "baseline": {"pooling": "global"},
+    "time_mean_std": {"pooling": "time_mean_std"},
+    "time_mean": {"pooling": "time_mean"},
+    "tms_bands8": {"pooling": "time_mean_std", "pooling_bands": 8},
+    "tms_mel64": {"pooling": "time_mean_std", "n_fft": 512, "hop_length": 256, "n_mels": 64},
+    "tms_no_masks": {"pooling": "time_mean_std", "freq_mask_width": 0, "time_mask_width": 0},
+    "tms_no_noise": {"pooling": "time_mean_std", "noise_prob": 0.0},
+    "tms_no_mixup": {"pooling": "time_mean_std", "mixup": False},
+    "tms_latent2048": {"pooling": "time_mean_std", "latent_size": 2048},
+    "tms_lr5e-3": {"pooling": "time_mean_std", "learning_rate": 5e-3},
+    "tms_steps600": {"pooling": "time_mean_std", "max_steps": 600},
+    "tms_resnet18": {"pooling": "time_mean_std", "backbone": "resnet18"},
+}
+
+
+def _probe(train, validation, test, labels, task, name) -> dict:
+    result = linear_probe(train, labels[0], validation, labels[1], test, labels[2], fractions=FRACTIONS,
+                          seeds=range(2), model=name, task=task)
+    return {
+        f"{fraction:g}": {"test": result["fractions"][f"{fraction:g}"]["mean"],
+                          "validation": float(np.mean(result["fractions"][f"{fraction:g}"]["validation_accuracy"]))}
+        for fraction in FRACTIONS
+    }
+
+
+def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
+    """Per pooling and task: every layer's probe accuracy, and the layer chosen on validation at 100 % labels."""
+    labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PROBE_TASKS}
+    original = model.config.pooling
+    out = {}
+    for pooling in EVAL_POOLINGS:
+        model.config.pooling = pooling
+        per_split = [extract_layer_embeddings(model, extractor, splits[s]) for s in splits]
+        layers = list(zip(*per_split))
+        out[pooling] = {}
+        for task in PROBE_TASKS:
+            scores = [_probe(*layer, labels[task], task, name) for layer in layers]
+            best = int(np.argmax([score["1"]["validation"] for score in scores]))
+            out[pooling][task] = {"layers": scores, "best_layer": best, "best": scores[best], "last": scores[-1]}
+    model.config.pooling = original
+    return out
+
+
+def run_row(name: str, overrides: dict, baselines: dict) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as folder:
+        settings = replace(DemoSettings(output_dir=folder), **overrides)
+        start = time.perf_counter()
+        trainer, initial = pretrain(settings, Path(folder))
+        seconds = time.perf_counter() - start
+        splits = probe_splits(settings)
+        row = {"row": name, "overrides": overrides, "settings": asdict(settings), "pretrain_seconds": seconds,
+               "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT")}
+        key = json.dumps([settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed])
+        if key not in baselines:
+            baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init")
+        row["random_init"] = baselines[key]
+        if "logmel" not in baselines:
+            waveforms = {s: [np.asarray(x["audio"]["array"], dtype=np.float32) for x in splits[s]] for s in splits}
+            stats = [logmel_stats_features(waveforms[s]) for s in splits]
+            baselines["logmel"] = {
+                task: _probe(*stats, [np.asarray(splits[s][task]) for s in splits], task, "log-mel")
+                for task in PROBE_TASKS
+            }
+        row["logmel"] = baselines["logmel"]
+        return row
+
+
+def markdown_row(row: dict) -> str:
+    """`| row | pooling | speaker 10/100 | ... |` for the BT model's pretraining pooling, best layer on validation."""
+    pooling = row["settings"]["pooling"] if row["settings"]["pooling"] in EVAL_POOLINGS else "time_mean_std"
+    cells = []
+    for task in PROBE_TASKS:
+        bt = row["bt"][pooling][task]
+        cells.append(f"{100 * bt['best']['0.1']['test']:.1f} / {100 * bt['best']['1']['test']:.1f} "
+                     f"(L{bt['best_layer']})")
+    return f"| {row['row']} | {pooling} | " + " | ".join(cells) + f" | {row['pretrain_seconds'] / 60:.1f} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", default="baseline", help=f"comma-separated, from {list(ROWS)}")
+    parser.add_argument("--out", default="ablation.jsonl")
+    parser.add_argument("--list", action="store_true")
+    options = parser.parse_args()
+    if options.list:
+        print(json.dumps(ROWS, indent=1))
+        return
+    logging.basicConfig(level=logging.WARNING)
+    baselines: dict = {}
+    for name in options.rows.split(","):
+        row = run_row(name, ROWS[name], baselines)
+        with open(options.out, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        print(markdown_row(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
