@@ -8,6 +8,7 @@ count instead of silently dropping them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from math import gcd
@@ -22,12 +23,13 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 SAMPLING_RATE = 16_000  # every loader's output rate (paper Sec. 3)
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+# MP3 needs libsndfile >= 1.1 (the soundfile wheels bundle it); without it .mp3 files stay out of folder scans.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg") + ((".mp3",) if "MP3" in sf.available_formats() else ())
 AudioSource = Union[str, Path, bytes, BinaryIO]
 
 
 class AudioDecodeError(ValueError):
-    """A file that cannot be used: unreadable, truncated, empty or non-finite."""
+    """A file that cannot be used: missing, unreadable, truncated, empty, non-finite or giving no segment."""
 
 
 def to_mono(wave: np.ndarray, source: str = "<array>") -> np.ndarray:
@@ -54,21 +56,86 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int = SAMPLING_RATE) -> 
     return resample_poly(wave, int(target_sr) // g, int(orig_sr) // g).astype(np.float32)
 
 
+def _wav_declared_frames(f: BinaryIO) -> int | None:
+    """Frames a RIFF/WAVE header declares (data chunk bytes // block align); `f` is left where it was.
+
+    libsndfile shortens a WAV's frame count to the data present, so only the header shows that a file
+    was cut short. None for other formats and for streamed WAVs whose size is a 0 / 0xFFFFFFFF placeholder.
+    """
+    start = f.tell()
+    try:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        while len(chunk := f.read(8)) == 8:
+            size, body = int.from_bytes(chunk[4:], "little"), f.tell()
+            if chunk[:4] == b"fmt ":
+                block_align = int.from_bytes(f.read(14)[12:14], "little")
+            elif chunk[:4] == b"data":
+                return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
+            f.seek(body + size + (size & 1))  # chunks are padded to an even size
+        return None
+    finally:
+        f.seek(start)
+
+
+def _open_binary(source: AudioSource) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A binary file object for a path, raw bytes or an open file (which the caller keeps open)."""
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    if isinstance(source, (str, Path)):
+        return open(source, "rb")
+    return contextlib.nullcontext(source)
+
+
+def _libsndfile_reason(err: Exception) -> str:
+    return f"libsndfile: {str(getattr(err, 'error_string', err)).rstrip('.')}"
+
+
+def _read_checked(f: BinaryIO, name: str) -> tuple[np.ndarray, int]:
+    """`(frames, channels)` float32 and the rate; AudioDecodeError unless every frame the header declares decodes."""
+    declared = _wav_declared_frames(f)
+    try:
+        sound = sf.SoundFile(f)
+    except (sf.LibsndfileError, RuntimeError, EOFError, TypeError) as err:
+        raise AudioDecodeError(
+            f"cannot decode {name}: {_libsndfile_reason(err)} "
+            "(not audio in a format libsndfile reads, or a damaged header)."
+        ) from err
+    with sound:
+        if declared is None and sound.format == "FLAC":
+            declared = sound.frames  # STREAMINFO's total; OGG and MP3 headers declare no count
+        try:
+            wave = sound.read(dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, EOFError) as err:
+            raise AudioDecodeError(
+                f"{name} is truncated or corrupt: decoding failed after a valid header ({_libsndfile_reason(err)}); "
+                "re-download or re-export it."
+            ) from err
+    if declared is not None and wave.shape[0] < declared:
+        raise AudioDecodeError(
+            f"{name} is truncated: its header declares {declared} frames but only {wave.shape[0]} are in the file; "
+            "re-download or re-export it."
+        )
+    return wave, sound.samplerate
+
+
 def decode_audio(source: AudioSource, target_sr: int = SAMPLING_RATE, name: str | None = None) -> np.ndarray:
     """Decode a file path, raw bytes or a file object into mono float32 `(samples,)` at `target_sr`.
 
-    Integer PCM is scaled to [-1, 1) by soundfile. Raises `AudioDecodeError` for unreadable,
-    empty or non-finite audio, so callers can report the file and skip it.
+    Integer PCM is scaled to [-1, 1) by soundfile. Raises `AudioDecodeError` for missing, unreadable,
+    truncated (fewer frames than a WAV or FLAC header declares), empty or non-finite audio, so callers
+    can report the file and skip it.
     """
     name = name or (str(source) if isinstance(source, (str, Path)) else "<bytes>")
-    if isinstance(source, bytes):
-        source = io.BytesIO(source)
     try:
-        wave, sr = sf.read(source, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, EOFError, TypeError) as err:
-        raise AudioDecodeError(f"cannot decode {name}: {err}") from err
+        with _open_binary(source) as f:
+            wave, sr = _read_checked(f, name)
+    except OSError as err:  # opened in Python so that a missing file is not blamed on the audio format
+        raise AudioDecodeError(f"cannot read {name}: {err.strerror or err}.") from err
     if wave.shape[0] == 0:
-        raise AudioDecodeError(f"{name} holds no samples (empty or truncated file).")
+        raise AudioDecodeError(f"{name} holds no samples (empty file).")
     if not np.isfinite(wave).all():
         raise AudioDecodeError(f"{name} contains NaN or Inf samples.")
     return resample(to_mono(wave, name), sr, target_sr)
@@ -186,17 +253,31 @@ class BadFiles:
         """Log how many of `total` files were skipped (a warning when any were)."""
         if self.entries:
             logger.warning(
-                f"{self.dataset}: skipped {len(self.entries)} of {total} files that could not be decoded "
+                f"{self.dataset}: skipped {len(self.entries)} of {total} files that could not be used "
                 f"(first: {self.entries[0][0]}: {self.entries[0][1]})."
             )
         else:
             logger.info(f"{self.dataset}: decoded all {total} files.")
 
+    def no_usable_audio(self, where: str, total: int) -> ValueError:
+        """The error for a source of which no file gave an example: where, how many were bad and why."""
+        shown = "\n".join(f"  {path}: {reason}" for path, reason in self.entries[:10])
+        more = f"\n  ... and {len(self.entries) - 10} more (each logged above)" if len(self.entries) > 10 else ""
+        return ValueError(
+            f"{self.dataset}: no usable clips in {where}: {len(self.entries)} of {total} files are unusable:\n"
+            f"{shown}{more}\nReplace or remove the bad files, or point the loader at another folder."
+        )
 
-def find_audio_files(root: Path, extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> list[Path]:
-    """Sorted audio files under `root` (recursive), skipping hidden files and folders."""
+
+def visible_files(root: Path) -> list[Path]:
+    """Sorted files under `root` (recursive), skipping hidden files and folders."""
     return sorted(
         p
         for p in root.rglob("*")
-        if p.suffix.lower() in extensions and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def find_audio_files(root: Path, extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> list[Path]:
+    """Sorted audio files under `root` (recursive), skipping hidden files and folders."""
+    return [p for p in visible_files(root) if p.suffix.lower() in extensions]

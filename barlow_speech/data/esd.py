@@ -10,6 +10,7 @@ emotion's block of 350: 1-20 evaluation, 21-50 test, 51-350 train (the released
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import datasets
@@ -76,13 +77,14 @@ def _find_esd_dir(root: Path) -> Path:
     raise layout_error("esd", root, "no speaker folders 0001 ... 0020", LAYOUT)
 
 
-def scan_esd(root: str | os.PathLike) -> list[dict]:
-    """Records of the native tree (sorted by path) with emotion, language, gender and official split."""
-    root = Path(root)
+def scan_esd(root: str | os.PathLike) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Records of the native tree (sorted by path) with emotion, language, gender and official split,
+    and the (path, reason) pairs of `.wav` files not named `<speaker>_<nnnnnn>.wav` (stray copies)."""
+    root = Path(root).expanduser()
     if not root.is_dir():
         raise layout_error("esd", root, "the folder does not exist", LAYOUT)
     base = _find_esd_dir(root)
-    records = []
+    records, rejected = [], []
     for speaker in SPEAKERS:
         folder = base / speaker
         if not folder.is_dir():
@@ -93,7 +95,12 @@ def scan_esd(root: str | os.PathLike) -> list[dict]:
             logger.warning(f"esd: {transcript_file} is missing or empty; the text column will be ''.")
         for emotion in EMOTIONS:
             for wav in sorted((folder / emotion).rglob("*.wav")):
-                number = int(wav.stem.split("_")[-1])
+                match = re.fullmatch(rf"{speaker}_(\d{{6}})", wav.stem)
+                if match is None:
+                    reason = f"does not follow the ESD naming {speaker}_<nnnnnn>.wav, so its split is unknown"
+                    rejected.append((str(wav), f"{reason}; rename it."))
+                    continue
+                number = int(match.group(1))
                 split = official_split(number)
                 if wav.parent.name in SPLITS and wav.parent.name != split:
                     raise ValueError(f"esd: {wav} lies in {wav.parent.name}/ but utterance {number} belongs to {split}.")
@@ -108,9 +115,9 @@ def scan_esd(root: str | os.PathLike) -> list[dict]:
                         "split": split,
                     }
                 )
-    if not records:
+    if not records and not rejected:
         raise layout_error("esd", base, "no <speaker>/<Emotion>/*.wav files", LAYOUT)
-    return records
+    return records, rejected
 
 
 def load_esd(
@@ -136,11 +143,19 @@ def load_esd(
         raise ValueError(f"split must be one of {SPLITS} (or 'validation') or None, got {split!r}.")
     if language not in (None, "en", "zh"):
         raise ValueError(f"language must be 'en', 'zh' or None, got {language!r}.")
-    records = [
-        r for r in scan_esd(root) if (split is None or r["split"] == split) and (language is None or r["language"] == language)
-    ]
+    records, rejected = scan_esd(root)
+    records = [r for r in records if split in (None, r["split"]) and language in (None, r["language"])]
     if not records:
-        raise ValueError(f"esd: no files with split={split!r} and language={language!r} under {root}.")
+        stray = f" ({len(rejected)} skipped for their names, e.g. {rejected[0][0]})" if rejected else ""
+        raise ValueError(f"esd: no files with split={split!r} and language={language!r} under {root}{stray}.")
     extra = {"language": datasets.Value("string"), "text": datasets.Value("string"), "split": datasets.Value("string")}
     features = common_features(EMOTIONS, SPEAKERS, extra)
-    return build_dataset(records, features, dataset_name="esd", segment=segment, streaming=streaming, cache_dir=cache_dir)
+    return build_dataset(
+        records,
+        features,
+        dataset_name="esd",
+        segment=segment,
+        streaming=streaming,
+        cache_dir=cache_dir,
+        rejected=rejected,
+    )

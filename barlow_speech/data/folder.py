@@ -1,18 +1,23 @@
-"""Any folder of audio (wav/flac/ogg, recursive) in the common schema, for pretraining on your own
-recordings. Files in a first-level sub-folder get that folder's name as speaker and label
-(`<root>/<speaker>/**.wav`); files directly in `<root>` get the label "audio".
+"""Any folder of audio (wav/flac/ogg, and mp3 where libsndfile reads it; recursive) in the common
+schema, for pretraining on your own recordings. Files in a first-level sub-folder get that folder's
+name as speaker and label (`<root>/<speaker>/**.wav`); files directly in `<root>` get the label "audio".
+Files with other extensions are left out with a warning that counts them.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import datasets
+from transformers.utils import logging
 
-from .audio import AUDIO_EXTENSIONS, SegmentConfig, find_audio_files
+from .audio import AUDIO_EXTENSIONS, SegmentConfig, visible_files
 from .schema import build_dataset, common_features, layout_error
+
+logger = logging.get_logger(__name__)
 
 LAYOUT = """\
 <root>/
@@ -27,7 +32,15 @@ def scan_folder(root: str | os.PathLike, extensions: Sequence[str] = AUDIO_EXTEN
     root = Path(root)
     if not root.is_dir():
         raise layout_error("folder", root, "the folder does not exist", LAYOUT)
-    files = find_audio_files(root, tuple(e.lower() for e in extensions))
+    extensions = tuple(e.lower() for e in extensions)
+    every = visible_files(root)
+    files = [p for p in every if p.suffix.lower() in extensions]
+    left_out = Counter(p.suffix.lower() or "(none)" for p in every if p.suffix.lower() not in extensions)
+    if left_out:
+        logger.warning(
+            f"folder: left out {sum(left_out.values())} files under {str(root)!r} whose extension is not in "
+            f"{list(extensions)} ({dict(left_out)}); pass extensions=[...] to decode them."
+        )
     if not files:
         raise layout_error("folder", root, f"no audio files with extensions {list(extensions)}", LAYOUT)
     records = []

@@ -80,7 +80,7 @@ def _find_librispeech_dir(root: Path, subsets: Sequence[str]) -> Path:
 
 def scan_librispeech(root: str | os.PathLike, subsets: Sequence[str]) -> list[dict]:
     """Records (path + metadata, no audio) of the native tree, in sorted path order."""
-    root = Path(root)
+    root = Path(root).expanduser()
     base = _find_librispeech_dir(root, subsets)
     speakers_file = base / "SPEAKERS.TXT"
     if not speakers_file.is_file():

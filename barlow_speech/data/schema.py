@@ -19,7 +19,15 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import datasets
 from transformers.utils import logging
 
-from .audio import SAMPLING_RATE, AudioDecodeError, BadFiles, SegmentConfig, decode_audio, segment_waveform
+from .audio import (
+    AUDIO_EXTENSIONS,
+    SAMPLING_RATE,
+    AudioDecodeError,
+    BadFiles,
+    SegmentConfig,
+    decode_audio,
+    segment_waveform,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -100,27 +108,107 @@ def examples_from_wave(wave, meta: Mapping[str, Any], segment: SegmentConfig | N
         yield {**meta, "audio": {"array": piece, "sampling_rate": SAMPLING_RATE}, "segment_start": int(start)}
 
 
-def generate_examples(records: Sequence[Record], segment: SegmentConfig | None, dataset_name: str, cache_key: Any = None) -> Iterator[dict]:
-    """Decode `records` in order, report and skip unusable files, log a summary at the end.
+def record_examples(record: Record, segment: SegmentConfig | None) -> list[dict]:
+    """The schema examples of one record; `AudioDecodeError` when its file is unusable or gives none.
 
     A record's private key `_crop` = (start, stop) keeps only those samples (at 16 kHz).
-
-    `cache_key` (file sizes and mtimes) is unused here: it is part of the generator's
-    arguments so that `datasets` regenerates its cache when a file changes.
     """
-    bad = BadFiles(dataset_name)
+    wave = decode_audio(record["path"])
+    if "_crop" in record:
+        start, stop = record["_crop"]
+        wave = wave[start:stop]
+    meta = {key: value for key, value in record.items() if not key.startswith("_")}
+    examples = list(examples_from_wave(wave, meta, segment))
+    if not examples:
+        raise AudioDecodeError(
+            f"{record['path']}: its {wave.shape[0] / SAMPLING_RATE:.2f} s give no segment with {segment} "
+            "(shorter than one segment with pad_last=False, or below min_voiced_fraction); relax the segment "
+            "settings to keep it."
+        )
+    return examples
+
+
+def _usable_examples(records: Sequence[Record], segment: SegmentConfig | None, bad: BadFiles | None) -> Iterator[dict]:
+    """Examples of `records` in order; a file that cannot be used is skipped and added to `bad` (once)."""
+    failed = set()
     for record in records:
-        try:
-            wave = decode_audio(record["path"])
-        except AudioDecodeError as err:
-            bad.add(record["path"], str(err))
+        if record["path"] in failed:  # several records may crop one file
             continue
-        if "_crop" in record:
-            start, stop = record["_crop"]
-            wave = wave[start:stop]
-        meta = {key: value for key, value in record.items() if not key.startswith("_")}
-        yield from examples_from_wave(wave, meta, segment)
-    bad.log_summary(total=len(records))
+        try:
+            examples = record_examples(record, segment)
+        except AudioDecodeError as err:
+            failed.add(record["path"])
+            if bad is not None:
+                bad.add(record["path"], str(err))
+            continue
+        yield from examples
+
+
+def _finish_report(
+    bad: BadFiles, records: Sequence[Record], rejected: Sequence[tuple[str, str]], produced: bool
+) -> None:
+    """Log the bad-file summary, or raise the "no usable clips" error when no file gave an example."""
+    paths = {r["path"] for r in records}
+    total = len(paths) + len(rejected)
+    if not produced:
+        folder = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in [*paths, *(p for p, _ in rejected)]])
+        raise bad.no_usable_audio(repr(folder), total)
+    bad.log_summary(total=total)
+
+
+def generate_examples(
+    records: Sequence[Record],
+    segment: SegmentConfig | None,
+    dataset_name: str,
+    rejected: Sequence[tuple[str, str]] = (),
+) -> Iterator[dict]:
+    """The streaming generator: decode `records` in order, report and skip unusable files (and the scan's
+    `rejected` (path, reason) pairs), log a summary at the end; raise when no file gave an example."""
+    bad = BadFiles(dataset_name)
+    for path, reason in rejected:
+        bad.add(path, reason)
+    produced = False
+    for example in _usable_examples(records, segment, bad):
+        produced = True
+        yield example
+    _finish_report(bad, records, rejected, produced)
+
+
+class _NoExamples(Exception):
+    """Raised by the eager generator when no file gave an example; `build_dataset` then says why."""
+
+
+def _generate_unreported(records: Sequence[Record], segment: SegmentConfig | None, cache_key: Any) -> Iterator[dict]:
+    """The eager generator: skips unusable files silently, because a load answered from the `datasets` cache
+    never runs it; `build_dataset` reports them on every load instead.
+
+    `cache_key` (file sizes and mtimes) is unused here: it is part of the generator's arguments so that
+    `datasets` regenerates its cache when a file changes.
+    """
+    produced = False
+    for example in _usable_examples(records, segment, None):
+        produced = True
+        yield example
+    if not produced:
+        raise _NoExamples
+
+
+def _report_skipped_files(
+    records: Sequence[Record],
+    rejected: Sequence[tuple[str, str]],
+    kept_paths: set[str],
+    segment: SegmentConfig | None,
+    dataset_name: str,
+) -> None:
+    """Report the files of `records` that gave no example (re-decoding only those, to say why) and the scan's
+    `rejected` ones, as a generating load would; raise the "no usable clips" error when no file gave one."""
+    bad = BadFiles(dataset_name)
+    for path, reason in rejected:
+        bad.add(path, reason)
+    missing = [r for r in records if r["path"] not in kept_paths]
+    for path in dict.fromkeys(example["path"] for example in _usable_examples(missing, segment, bad)):
+        bad.add(path, "decodes now but is missing from the cached dataset; delete the cache_dir to rebuild it.")
+    _finish_report(bad, records, rejected, produced=bool(kept_paths))
 
 
 def file_stats(paths: Sequence[str]) -> list[tuple[int, int]]:
@@ -137,21 +225,36 @@ def build_dataset(
     segment: SegmentConfig | bool | None = None,
     streaming: bool = False,
     cache_dir: str | None = None,
+    rejected: Sequence[tuple[str, str]] = (),
 ) -> datasets.Dataset | datasets.IterableDataset:
     """Decode `records` into the common schema, eagerly (Arrow cache) or as a stream.
 
-    Both modes run the same generator, so a stream yields the same examples in the same order.
+    Both modes run the same decoding, so a stream yields the same examples in the same order.
     Audio: `ex["audio"]["array"]` float32 `(samples,)` at 16 kHz, `(length,)` when segmented.
+    `rejected` holds (path, reason) pairs of files the scan found but could not use (a bad name);
+    they are reported and counted with the undecodable ones, on every load, cached or not. When no
+    file gives an example, a ValueError names the folder and lists the bad files.
     """
     segment = resolve_segment(segment)
     features = with_segment_column(features, segment)
     # Tuples, not lists: `datasets` splits list arguments into one generator call per item,
     # which would break the one-summary-per-dataset bad-file report.
-    gen_kwargs = {"records": tuple(records), "segment": segment, "dataset_name": dataset_name}
+    records, rejected = tuple(records), tuple(map(tuple, rejected))
     if streaming:
+        gen_kwargs = {"records": records, "segment": segment, "dataset_name": dataset_name, "rejected": rejected}
         return datasets.IterableDataset.from_generator(generate_examples, features=features, gen_kwargs=gen_kwargs)
-    gen_kwargs["cache_key"] = tuple(file_stats([r["path"] for r in records]))
-    return datasets.Dataset.from_generator(generate_examples, features=features, gen_kwargs=gen_kwargs, cache_dir=cache_dir)
+    gen_kwargs = {"records": records, "segment": segment, "cache_key": tuple(file_stats([r["path"] for r in records]))}
+    try:
+        ds = datasets.Dataset.from_generator(
+            _generate_unreported, features=features, gen_kwargs=gen_kwargs, cache_dir=cache_dir
+        )
+    except datasets.exceptions.DatasetGenerationError as err:
+        if not isinstance(err.__cause__, _NoExamples):
+            raise
+        ds = None
+    kept_paths = set(ds.unique("path")) if ds is not None else set()
+    _report_skipped_files(records, rejected, kept_paths, segment, dataset_name)
+    return ds
 
 
 def _hub_audio_source(audio: Mapping[str, Any] | None) -> bytes | str | None:
@@ -226,17 +329,19 @@ def load_hub_split(
     The audio column is cast to `Audio(decode=False)` so that no torchcodec is needed;
     `columns` reads only those columns (cheap metadata passes).
     """
+    local = Path(source).expanduser()
     kwargs: dict[str, Any] = {"split": split, "streaming": streaming, "cache_dir": cache_dir}
-    if revision is not None and not Path(source).is_dir():
+    if revision is not None and not local.is_dir():
         kwargs["revision"] = revision
     if columns is not None:
         kwargs["columns"] = list(columns)
     try:
-        ds = datasets.load_dataset(str(source), config, **kwargs)
-    except (FileNotFoundError, ValueError) as err:
+        ds = datasets.load_dataset(str(local) if local.is_dir() else str(source), config, **kwargs)
+    except (FileNotFoundError, ValueError, ConnectionError) as err:  # offline, a missing id: ConnectionError
+        no_folder = "" if local.is_dir() else f" No local folder {str(local.resolve())!r} exists either."
         raise FileNotFoundError(
-            f"could not load split {split!r} (config {config!r}) of {source!r}: {err}. Pass a Hub dataset id "
-            "or a local folder with that repo's parquet files and README configs."
+            f"could not load split {split!r} (config {config!r}) of {str(source)!r}: {err}.{no_folder} Pass a Hub "
+            "dataset id, or the path of a local folder (the native tree, or that repo's parquet files and configs)."
         ) from err
     if isinstance(ds.features, datasets.Features) and isinstance(ds.features.get("audio"), datasets.Audio):
         ds = ds.cast_column("audio", datasets.Audio(decode=False))
@@ -256,8 +361,9 @@ def convert_hub_dataset(
     (or None to skip it); audio bytes are decoded with soundfile, resampled and segmented.
 
     Undecodable rows are reported and skipped, with a summary: for a `Dataset` after the map, which
-    always runs (a map answered from the `datasets` cache would skip the decoding and so the report);
-    for an `IterableDataset` once a pass over each of its shards ends.
+    always runs (a map answered from the `datasets` cache would skip the decoding and so the report),
+    and a ValueError when every decoded row was bad; for an `IterableDataset` once a pass over each
+    of its shards ends.
     """
     segment = resolve_segment(segment)
     features = with_segment_column(features, segment)
@@ -269,6 +375,8 @@ def convert_hub_dataset(
     bad = BadFiles(dataset_name)
     fn = functools.partial(_convert_hub_batch, convert=convert, segment=segment, bad=bad, features=features)
     mapped = ds.map(fn, batched=True, batch_size=batch_size, remove_columns=list(ds.column_names), features=features, load_from_cache_file=False)
+    if bad and len(mapped) == 0:
+        raise bad.no_usable_audio("this Hub split", len(ds))
     bad.log_summary(total=len(ds))
     return mapped
 
@@ -278,19 +386,28 @@ def layout_error(dataset: str, root: str | os.PathLike, problem: str, layout: st
     return FileNotFoundError(f"{dataset}: {problem} under {str(root)!r}. Expected layout:\n{layout.rstrip()}")
 
 
+def _holds_any(folder: Path, suffixes: Sequence[str]) -> bool:
+    return any(p.suffix.lower() in suffixes for p in folder.rglob("*"))
+
+
 def is_hub_source(source: str | os.PathLike) -> bool:
-    """True for a Hub dataset id (`org/name`, not a local path) or a local folder holding parquet
-    files (a Hub repo's layout); False for any other existing local folder (a native tree)."""
-    path = Path(source)
+    """True for a Hub dataset id or a local folder in a Hub repo's parquet layout; False for a native tree.
+
+    An existing folder always wins over a Hub id of the same spelling (`data/LibriSpeech`); it counts as
+    a parquet layout only when it holds parquet files and no audio, so a native tree with a `prepare`
+    cache or a Hub download inside stays native. A path that does not exist is a Hub id if shaped `org/name`.
+    """
+    path = Path(source).expanduser()
     if path.is_dir():
-        return next(path.rglob("*.parquet"), None) is not None
+        return not _holds_any(path, AUDIO_EXTENSIONS) and _holds_any(path, (".parquet",))
     if path.exists():
         raise FileNotFoundError(f"expected a dataset folder or a Hub dataset id, got the file {str(source)!r}.")
     parts = str(source).split("/")
     if len(parts) == 2 and all(parts) and not str(source).startswith((".", "~")):
         return True
     raise FileNotFoundError(
-        f"no such dataset folder {str(source)!r}; pass the root of the downloaded tree or a Hub id like 'org/name'."
+        f"no such dataset folder {str(source)!r} (looked in {str(path.resolve())!r}), and it is not a Hub id of "
+        "the form 'org/name'; pass the root of the downloaded tree or a Hub dataset id."
     )
 
 

@@ -93,7 +93,7 @@ def _silence_records(noise_dir: Path, silence_per_file: int | None) -> list[dict
 
 def scan_speech_commands(root: str | os.PathLike, classes: str = "words35", silence_per_file: int | None = None) -> list[dict]:
     """Records of the native tree with word, label and official split (sorted by path)."""
-    root = Path(root)
+    root = Path(root).expanduser()
     if classes not in LABEL_SETS:
         raise ValueError(f"classes must be one of {sorted(LABEL_SETS)}, got {classes!r}.")
     for name in ("validation_list.txt", "testing_list.txt"):

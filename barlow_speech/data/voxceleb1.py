@@ -58,7 +58,7 @@ def parse_iden_split(path: str | os.PathLike) -> dict[str, str]:
 
 def scan_voxceleb1(root: str | os.PathLike, meta_file: str | os.PathLike | None = None, split_file: str | os.PathLike | None = None) -> list[dict]:
     """Records of the native tree (sorted by path) with gender, accent and the official split."""
-    root = Path(root)
+    root = Path(root).expanduser()
     wav_dir = root / "wav"
     meta_file = Path(meta_file) if meta_file else root / "vox1_meta.csv"
     split_file = Path(split_file) if split_file else root / "iden_split.txt"

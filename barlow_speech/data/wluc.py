@@ -69,7 +69,7 @@ def scan_wluc(
     seed: int | None = None,
 ) -> list[dict]:
     """Records of the native tree with leader, derived gender and split (clip order per leader)."""
-    root = Path(root)
+    root = Path(root).expanduser()
     if not root.is_dir():
         raise layout_error("wluc", root, "the folder does not exist", LAYOUT)
     genders = {**LEADER_GENDERS, **(genders or {})}
@@ -92,7 +92,7 @@ def scan_wluc(
 
 def background_noise_files(root: str | os.PathLike) -> list[Path]:
     """The `_background_noise_` recordings distributed with WLUC, for additive-noise augmentation."""
-    return find_audio_files(_find_base(Path(root)) / "_background_noise_")
+    return find_audio_files(_find_base(Path(root).expanduser()) / "_background_noise_")
 
 
 def load_wluc(

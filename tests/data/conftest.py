@@ -38,7 +38,22 @@ def audio_bytes(seconds: float = 1.0, sr: int = 16_000, freq: float = 220.0, fmt
 
 def corrupt(path: Path) -> Path:
     """Overwrite a file with bytes that are not audio."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"RIFF\x00\x00not really a wave file")
+    return path
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut a file to its first `keep` fraction of bytes; its header still declares every frame."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def random_bytes(path: Path, size: int = 3000, seed: int = 0) -> Path:
+    """Random bytes under any name (a garbage `.mp3`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(np.random.default_rng(seed).bytes(size))
     return path
 
 
@@ -176,6 +191,8 @@ def make():
         write_audio=write_audio,
         audio_bytes=audio_bytes,
         corrupt=corrupt,
+        truncate=truncate,
+        random_bytes=random_bytes,
         librispeech_tree=make_librispeech_tree,
         voxceleb1_tree=make_voxceleb1_tree,
         speech_commands_tree=make_speech_commands_tree,

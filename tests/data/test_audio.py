@@ -119,3 +119,27 @@ def test_find_audio_files_is_recursive_sorted_and_skips_hidden(tmp_path, make):
         else:
             sf.write(p, np.zeros(100, np.float32), 16_000, format={"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}[rel.rsplit(".", 1)[1]])
     assert [p.relative_to(tmp_path).as_posix() for p in find_audio_files(tmp_path)] == ["a.wav", "b/x.flac", "c/d/e.ogg"]
+
+
+@pytest.mark.parametrize("suffix", ["wav", "flac"])
+def test_truncated_wav_or_flac_is_a_decode_error_not_a_shorter_clip(tmp_path, make, suffix):
+    path = make.truncate(make.write_audio(tmp_path / f"cut.{suffix}", 1.0))
+    with pytest.raises(AudioDecodeError, match=f"cut.{suffix} is truncated"):
+        decode_audio(path)
+
+
+def test_wav_with_a_streaming_size_placeholder_is_not_called_truncated(tmp_path, make):
+    data = bytearray(make.write_audio(tmp_path / "live.wav", 0.5).read_bytes())
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = (0xFFFFFFFF).to_bytes(4, "little")  # what a recorder writes before it knows the size
+    (tmp_path / "live.wav").write_bytes(bytes(data))
+    assert decode_audio(tmp_path / "live.wav").shape == (8000,)
+
+
+def test_garbage_mp3_gets_a_truthful_reason_and_a_missing_file_says_so(tmp_path, make):
+    junk = make.random_bytes(tmp_path / "junk.mp3")
+    with pytest.raises(AudioDecodeError, match="junk.mp3: libsndfile: Format not recognised") as err:
+        decode_audio(junk)
+    assert "does not exist" not in str(err.value)
+    with pytest.raises(AudioDecodeError, match="cannot read .*gone.wav: No such file"):
+        decode_audio(tmp_path / "gone.wav")

@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,15 @@ def test_streaming_matches_eager(tmp_path, make, cache_dir):
     for a, b in zip(load_esd(tmp_path, streaming=True).take(3), eager.select(range(3))):
         assert a["path"] == b["path"] and a["label"] == b["label"]
         np.testing.assert_array_equal(a["audio"]["array"], b["audio"]["array"])
+
+
+def test_file_off_the_naming_scheme_is_reported_and_skipped_not_a_crash(tmp_path, make, cache_dir, caplog):
+    make.esd_tree(tmp_path, speakers=("0011",))
+    good = tmp_path / "0011" / "Angry" / "0011_000351.wav"
+    stray = good.with_name("0011_000001 (copy).wav")
+    stray.write_bytes(good.read_bytes())
+    with caplog.at_level(logging.WARNING):
+        ds = load_esd(tmp_path, cache_dir=cache_dir)
+    assert len(ds) == 5 * 3 and str(stray) not in ds["path"]
+    assert f"{stray}: does not follow the ESD naming 0011_<nnnnnn>.wav" in caplog.text
+    assert "skipped 1 of 16 files" in caplog.text

@@ -116,3 +116,23 @@ def test_unknown_subset_on_the_hub_path_is_a_clear_error(tmp_path, make):
     hub = _librispeech_hub_folder(tmp_path / "hub", make)
     with pytest.raises(ValueError, match="unknown LibriSpeech subset 'train-clean-99'"):
         load_librispeech(hub, "train-clean-99")
+
+
+def test_existing_relative_folder_wins_even_with_parquet_files_inside(tmp_path, make, cache_dir, monkeypatch):
+    base = make.librispeech_tree(tmp_path / "data")
+    (base / "cache").mkdir()
+    prepared = datasets.Dataset.from_dict({"segment_start": [0]})
+    prepared.to_parquet(str(base / "cache" / "metadata.parquet"))  # a `prepare` cache inside the tree
+    monkeypatch.chdir(tmp_path)
+    assert len(load_librispeech("data/LibriSpeech", cache_dir=cache_dir)) == 6
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert len(load_librispeech("~/data/LibriSpeech", cache_dir=cache_dir)) == 6
+
+
+def test_missing_path_shaped_like_a_hub_id_names_both_readings(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "data" / "Nope"
+    with pytest.raises(FileNotFoundError, match=f"(?s)No local folder '{missing}' exists either.*Hub"):
+        load_librispeech("data/Nope", cache_dir=cache_dir)
+    with pytest.raises(FileNotFoundError, match="no such dataset folder './data/Nope'.*not a Hub id"):
+        load_librispeech("./data/Nope", cache_dir=cache_dir)

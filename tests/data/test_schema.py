@@ -1,6 +1,7 @@
 import logging
 
 import datasets
+import pytest
 
 from barlow_speech.data.schema import GENDERS, common_features, convert_hub_dataset, load_hub_split
 
@@ -38,3 +39,12 @@ def test_streamed_hub_conversion_logs_a_summary_when_the_stream_is_exhausted(tmp
     assert paths == ["a", "c"]
     assert "toy: skipping unusable file b" in caplog.text and "toy: skipped 1 of 3 files" in caplog.text
     assert len(next(iter(stream))["audio"]["array"]) == 8000
+
+
+def test_eager_hub_split_whose_rows_are_all_bad_is_a_clear_error(tmp_path, make, cache_dir):
+    rows = {"id": ["a", "b"], "audio": [{"bytes": b"not audio", "path": f"{i}.flac"} for i in "ab"]}
+    features = datasets.Features({"id": datasets.Value("string"), "audio": make.HUB_AUDIO})
+    hub = make.hub_parquet(tmp_path / "hub", "default", "train", rows, features)
+    pattern = "(?s)toy: no usable clips in this Hub split: 2 of 2 files are unusable.*a: cannot decode"
+    with pytest.raises(ValueError, match=pattern):
+        _convert(load_hub_split(hub, "default", "train", cache_dir=cache_dir))
