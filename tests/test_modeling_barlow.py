@@ -23,6 +23,7 @@ from barlow_speech import (
     BarlowSpeechForPreTraining,
     BarlowSpeechModel,
 )
+from barlow_speech.modeling_barlow import pool_feature_map
 from tests.factories import tiny_config, tone_clips
 
 
@@ -158,12 +159,13 @@ REMOTE_SCRIPT = textwrap.dedent(
 )
 
 
-def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_path):
+@pytest.mark.parametrize("pooling", ["global", "time_mean", "time_mean_std"])
+def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_path, pooling):
     checkpoint = tmp_path / "checkpoint"
-    config = tiny_config(num_labels=3)
+    config = tiny_config(num_labels=3, pooling=pooling, pooling_bands=3)
     BarlowSpeechForAudioClassification(config).save_pretrained(checkpoint)
     BarlowSpeechFeatureExtractor(mean=-2.0, std=3.0).save_pretrained(checkpoint)
-    clips = np.stack(tone_clips(2))
+    clips = np.stack(tone_clips(2, seconds=2.5))
     np.save(tmp_path / "clips.npy", clips)
     script = tmp_path / "load_remote.py"
     script.write_text(REMOTE_SCRIPT)
@@ -190,6 +192,46 @@ def test_audio_classification_pipeline_labels_a_raw_waveform():
     predictions = classifier(tone_clips(1, seconds=1.7)[0], top_k=2)
     assert {p["label"] for p in predictions} == {"yes", "no"}
     assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["global", "time_mean", "time_mean_std"])
+def test_pooling_modes_give_documented_shapes_per_clip_and_per_layer(pooling):
+    config = tiny_config(pooling=pooling, pooling_bands=3)
+    model = BarlowSpeechModel(config).eval()
+    clips = [tone_clips(1, seconds=2.0)[0], tone_clips(1, seed=3)[0]]
+    features = BarlowSpeechFeatureExtractor()(clips, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**features, output_hidden_states=True)
+        alone = [model(**BarlowSpeechFeatureExtractor()(c, sampling_rate=16000, return_tensors="pt")).pooler_output
+                 for c in clips]
+    assert out.pooler_output.shape == (2, config.hidden_size)
+    assert [p.shape for p in out.pooled_hidden_states] == [(2, size) for size in config.layer_sizes]
+    torch.testing.assert_close(out.pooled_hidden_states[-1], out.pooler_output)
+    torch.testing.assert_close(torch.cat(alone), out.pooler_output, atol=1e-5, rtol=1e-4)
+    # A two-segment clip is the mean of its segments' pooled vectors.
+    segments = features["input_values"][0].unsqueeze(1)
+    with torch.no_grad():
+        per_segment = model(segments).pooler_output
+    torch.testing.assert_close(out.pooler_output[0], per_segment.mean(0), atol=1e-5, rtol=1e-4)
+
+
+def test_frequency_preserving_pooling_keeps_band_means_then_time_std():
+    feature_map = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    pooled = pool_feature_map(feature_map, "time_mean_std", bands=2)
+    bands = feature_map.reshape(2, 3, 2, 2, 5).mean(3)  # (n, channels, bands, frames)
+    torch.testing.assert_close(pooled[:, :6], bands.mean(-1).flatten(1))
+    torch.testing.assert_close(pooled[:, 6:], bands.std(-1, correction=0).flatten(1))
+    torch.testing.assert_close(pool_feature_map(feature_map, "global"), feature_map.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("pooling", ["global", "time_mean_std"])
+def test_audio_classification_pipeline_and_head_honour_the_pooling(pooling):
+    config = tiny_config(id2label={0: "yes", 1: "no"}, label2id={"yes": 0, "no": 1}, pooling=pooling)
+    model = BarlowSpeechForAudioClassification(config).eval()
+    assert model.classifier.in_features == config.hidden_size
+    classify = pipeline("audio-classification", model=model, feature_extractor=BarlowSpeechFeatureExtractor())
+    results = classify(tone_clips(3, seconds=1.5), batch_size=2, top_k=2)
+    assert len(results) == 3 and all({r["label"] for r in result} == {"yes", "no"} for result in results)
 
 
 class _ClipDataset(torch.utils.data.Dataset):
