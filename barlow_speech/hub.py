@@ -28,10 +28,10 @@ import argparse
 import json
 import re
 import shutil
-import sys
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
@@ -422,26 +422,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`barlow-speech push`: build the repo folder and upload it (exit code 1 with a clear message on failure)."""
+    """`barlow-speech push`: build the repo folder and upload it (`barlow_speech.cli` reports a failure in one line)."""
     args = _parser().parse_args(argv)
     details = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size)) if value}
-    try:
-        check_repo_id(args.repo_id)
-        if args.folder:
-            info = upload_repo_folder(args.folder, args.repo_id, private=args.private, revision=args.revision,
-                                      token=args.token, commit_message=args.commit_message)
-        elif args.build_only:
-            folder = build_repo_folder(args.checkpoint, args.output_dir, results=args.results,
-                                       model_name=args.repo_id, training_details=details, family=args.family)
-            print(f"built {folder}")
-            return 0
-        else:
-            info = publish(args.checkpoint, args.repo_id, private=args.private, revision=args.revision,
-                           results=args.results, token=args.token, commit_message=args.commit_message,
-                           output_dir=args.output_dir, training_details=details, family=args.family)
-    except (HubPublishError, ValueError, FileNotFoundError) as error:
-        print(f"barlow-speech push: {error}", file=sys.stderr)
-        return 1
+    check_repo_id(args.repo_id)
+    if args.folder:
+        info = upload_repo_folder(args.folder, args.repo_id, private=args.private, revision=args.revision,
+                                  token=args.token, commit_message=args.commit_message)
+    elif args.build_only:
+        folder = build_repo_folder(args.checkpoint, args.output_dir, results=args.results,
+                                   model_name=args.repo_id, training_details=details, family=args.family)
+        print(f"built {folder}")
+        return 0
+    else:
+        info = publish(args.checkpoint, args.repo_id, private=args.private, revision=args.revision,
+                       results=args.results, token=args.token, commit_message=args.commit_message,
+                       output_dir=args.output_dir, training_details=details, family=args.family)
     print(f"published {args.repo_id}: {info.commit_url}")
     return 0
 

@@ -21,6 +21,7 @@ from barlow_speech import (
     BarlowSpeechForAudioClassification,
     BarlowSpeechForPreTraining,
 )
+from barlow_speech.cli import main as cli_main
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.hub import (
@@ -358,8 +359,8 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
     card = (tmp_path / "repo" / "README.md").read_text()
     assert "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
     assert "| Batch size (per device) | 64 |" in card  # trainer_state.json's train_batch_size, under its own label
-    assert main(["--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 1
-    assert "malformed" in capsys.readouterr().err
+    assert cli_main(["push", "--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 2
+    assert "barlow-speech push: error: repo id 'no-namespace' is malformed" in capsys.readouterr().err
 
 
 def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_path):

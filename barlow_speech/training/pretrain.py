@@ -1,7 +1,9 @@
 """`barlow-speech pretrain`: Barlow Twins pretraining from the command line or a YAML/JSON config file.
 
 Arguments are TrainingArguments plus ModelArguments, DataArguments and BarlowTwinsArguments (HfArgumentParser).
-`--config run.yaml` reads the same fields from a file; flags given on the command line override it.
+`--config run.yaml` reads the same fields from a file; flags given on the command line override it. Every value is
+checked before any data is loaded: a bad one is a ValueError naming the flag (or the config file's key), the value
+and what is allowed.
 
     barlow-speech pretrain --output_dir runs/bt-synthetic --max_steps 200            # synthetic corpus
     barlow-speech pretrain --dataset librispeech --data_path /data/LibriSpeech --subset train-clean-100 \\
@@ -10,12 +12,14 @@ Arguments are TrainingArguments plus ModelArguments, DataArguments and BarlowTwi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import datasets
 import numpy as np
@@ -28,7 +32,15 @@ from ..configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from .augment import TwoViewAugmentation, load_noise_bank
-from .trainer import BarlowTwinsArguments, BarlowTwinsTrainer, waveform_of
+from .trainer import (
+    MIN_BATCH_PER_DEVICE,
+    BarlowTwinsArguments,
+    BarlowTwinsTrainer,
+    check_at_least,
+    check_choice,
+    did_you_mean,
+    waveform_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +54,7 @@ BACKBONES: dict[str, dict[str, Any]] = {
     "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
 }
 DATASETS = ("synthetic", "librispeech", "voxceleb1", "folder", "cached")
+LOCAL_DATASETS = ("voxceleb1", "folder", "cached")  # read from a local folder only (librispeech may be a Hub id)
 
 
 @dataclass
@@ -58,8 +71,11 @@ class ModelArguments:
     lambda_offdiag: float = field(default=5.1e-3, metadata={"help": "redundancy weight lambda (reference 5.1e-3)."})
 
     def __post_init__(self):
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone={self.backbone!r} is not one of {list(BACKBONES)}.")
+        check_choice("backbone", self.backbone, list(BACKBONES))
+        check_choice("loss_variant", self.loss_variant, list(LOSS_VARIANTS))
+        check_at_least("latent_size", self.latent_size, 1, " (the paper: 2048; the tests: 16)")
+        check_at_least("projector_layers", self.projector_layers, 1)
+        check_at_least("lambda_offdiag", self.lambda_offdiag, 0.0, " (the reference: 5.1e-3)")
 
     def build_config(self) -> BarlowSpeechConfig:
         return BarlowSpeechConfig(
@@ -89,10 +105,15 @@ class DataArguments:
     )
 
     def __post_init__(self):
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset={self.dataset!r} is not one of {list(DATASETS)}.")
+        check_choice("dataset", self.dataset, DATASETS)
         if self.dataset not in ("synthetic",) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
+        if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
+            raise FileNotFoundError(f"--data_path {self.data_path}: no such folder; pass the {self.dataset} root folder.")
+        if self.noise_dir and not Path(self.noise_dir).is_dir():
+            raise FileNotFoundError(f"--noise_dir {self.noise_dir}: no such folder; pass a folder of noise recordings.")
+        for flag in ("num_clips", "max_train_clips", "normalization_clips"):
+            check_at_least(flag, getattr(self, flag), 1)
 
 
 class _CachedAudio(torch.utils.data.Dataset):
@@ -144,14 +165,25 @@ def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFea
     return BarlowSpeechFeatureExtractor().fit_normalization(waveform_of(dataset[int(i)]) for i in sorted(indices))
 
 
-def _config_file_to_argv(path: str) -> list[str]:
-    """`--config` file (YAML or JSON mapping of argument -> value) as command-line flags."""
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments)
+
+
+def _config_file_to_argv(path: str, known: Sequence[str]) -> list[str]:
+    """`--config` file (YAML or JSON mapping of argument -> value) as command-line flags; unknown keys are an error
+    that names the file and the closest known key."""
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"--config {path}: no such file.")
     values = yaml.safe_load(file.read_text()) if file.suffix in (".yaml", ".yml") else json.loads(file.read_text())
     if not isinstance(values, dict):
         raise ValueError(f"--config {path} must hold a mapping of argument names to values, got {type(values)}.")
+    unknown = [str(key) for key in values if str(key).replace("-", "_") not in known]
+    if unknown:
+        names = ", ".join(f"{key!r}{did_you_mean(key, known)}" for key in unknown)
+        raise ValueError(
+            f"--config {path}: unknown key(s) {names}; the keys are the flags of `barlow-speech pretrain --help` "
+            "without the leading dashes."
+        )
     argv: list[str] = []
     for key, value in values.items():
         if isinstance(value, (list, tuple)):
@@ -162,15 +194,25 @@ def _config_file_to_argv(path: str) -> list[str]:
 
 
 def parse_arguments(argv: Sequence[str]):
-    """(ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments) from flags and `--config`."""
+    """(ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments) from flags and `--config`, each value
+    checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
     argv = list(argv)
+    known = [f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)]
     if "--config" in argv:
         at = argv.index("--config")
         if at + 1 >= len(argv):
             raise ValueError("--config needs a file path.")
-        argv = _config_file_to_argv(argv[at + 1]) + argv[:at] + argv[at + 2 :]
-    parser = HfArgumentParser((ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments))
-    return parser.parse_args_into_dataclasses(args=argv)
+        argv = _config_file_to_argv(argv[at + 1], known) + argv[:at] + argv[at + 2 :]
+    parser = HfArgumentParser(ARGUMENT_CLASSES, prog="barlow-speech pretrain")
+    *parsed, unused = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if unused:
+        flags = ", ".join(f"{item}{did_you_mean(item, [f'--{name}' for name in known])}" for item in unused)
+        raise ValueError(f"unknown argument(s) {flags}; see `barlow-speech pretrain --help`.")
+    check_at_least(
+        "per_device_train_batch_size", parsed[-1].per_device_train_batch_size, MIN_BATCH_PER_DEVICE,
+        " (the projector's BatchNorm and the loss's batch statistics need 2 segments per device)",
+    )
+    return tuple(parsed)
 
 
 def build_trainer(

@@ -8,9 +8,11 @@ push_to_hub) is the stock Trainer's.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,26 @@ from .optim import LARS, lars_param_groups
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adamw", "lars")
+# The projector's BatchNorm and the loss's batch statistics need 2 samples per device (BarlowSpeechForPreTraining).
+MIN_BATCH_PER_DEVICE = 2
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` with the closest of `choices`, or "" when none is close."""
+    matches = difflib.get_close_matches(value, choices, n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def check_choice(flag: str, value: str, choices: Sequence[str]) -> None:
+    """A ValueError naming the flag, the value, the choices and the closest one when `value` is not a choice."""
+    if value not in choices:
+        raise ValueError(f"--{flag} {value}: expected one of {list(choices)}{did_you_mean(value, choices)}.")
+
+
+def check_at_least(flag: str, value: float | None, minimum: float, why: str = "") -> None:
+    """A ValueError naming the flag, the value and the allowed range when `value < minimum` (None passes)."""
+    if value is not None and value < minimum:
+        raise ValueError(f"--{flag} {value}: expected a value >= {minimum}{why}.")
 
 
 @dataclass
@@ -51,8 +73,7 @@ class BarlowTwinsArguments:
     )
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}.")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
 
 
 def waveform_of(example: dict) -> np.ndarray:
@@ -256,4 +277,15 @@ def loss_history(log_history: list[dict]) -> dict[str, list[float]]:
     return {key: [row[key] for row in rows] for key in ("step", "loss", "invariance", "redundancy")}
 
 
-__all__ = ["BarlowTwinsArguments", "BarlowTwinsTrainer", "WaveformCollator", "loss_history", "waveform_of", "OPTIMIZERS"]
+__all__ = [
+    "MIN_BATCH_PER_DEVICE",
+    "OPTIMIZERS",
+    "BarlowTwinsArguments",
+    "BarlowTwinsTrainer",
+    "WaveformCollator",
+    "check_at_least",
+    "check_choice",
+    "did_you_mean",
+    "loss_history",
+    "waveform_of",
+]

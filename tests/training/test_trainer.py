@@ -138,6 +138,43 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     assert state["global_step"] == 2  # the command line overrode the file's max_steps
 
 
-def test_pretrain_cli_rejects_a_dataset_without_a_path(tmp_path):
-    with pytest.raises(ValueError, match="--data_path"):
-        cli_main(["pretrain", "--output_dir", str(tmp_path), "--dataset", "librispeech"])
+def _no_data(*args, **kwargs):
+    raise AssertionError("the arguments must be checked before any data is loaded")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--backbone", "resnet19"], ("--backbone resnet19: expected one of ['resnet50', 'resnet18', 'small', 'tiny'] "
+                                  "(did you mean 'resnet18'?).")),
+    (["--latent_size", "0"], "--latent_size 0: expected a value >= 1 (the paper: 2048; the tests: 16)."),
+    (["--per_device_train_batch_size", "1"], "--per_device_train_batch_size 1: expected a value >= 2"),
+    (["--dataset", "librispeech"], "--dataset librispeech needs --data_path"),
+    (["--dataset", "folder", "--data_path", "no/such/folder"], "--data_path no/such/folder: no such folder"),
+    (["--latnt_size", "16"], "unknown argument(s) --latnt_size (did you mean '--latent_size'?)"),
+])
+def test_pretrain_user_errors_are_one_line_with_exit_code_2_before_any_data_loads(
+    tmp_path, capsys, monkeypatch, flags, message
+):
+    monkeypatch.setattr("barlow_speech.training.pretrain.load_training_audio", _no_data)
+    code = cli_main(["pretrain", "--output_dir", str(tmp_path), "--report_to", "none", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"barlow-speech pretrain: error: {message}")
+
+
+def test_config_file_typo_names_the_file_and_the_right_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("barlow_speech.training.pretrain.load_training_audio", _no_data)
+    config = tmp_path / "run.yaml"
+    config.write_text("backbone: tiny\nlatnet_size: 16\n")
+    assert cli_main(["pretrain", "--config", str(config), "--output_dir", str(tmp_path)]) == 2
+    assert f"--config {config}: unknown key(s) 'latnet_size' (did you mean 'latent_size'?)" in capsys.readouterr().err
+
+
+def test_debug_flag_shows_the_traceback_instead(tmp_path):
+    with pytest.raises(ValueError, match="--backbone resnet19"):
+        cli_main(["--debug", "pretrain", "--output_dir", str(tmp_path), "--backbone", "resnet19"])
+
+
+def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    monkeypatch.setattr("barlow_speech.training.pretrain.build_trainer", lambda *args: {}["bug"])
+    with pytest.raises(KeyError):
+        cli_main(["pretrain", "--output_dir", str(tmp_path), "--backbone", "tiny", "--report_to", "none"])
