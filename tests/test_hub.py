@@ -363,6 +363,28 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
     assert "barlow-speech push: error: repo id 'no-namespace' is malformed" in capsys.readouterr().err
 
 
+def _run_folder_with_a_checkpoint(path: Path) -> Path:
+    """A pretraining output folder as `barlow-speech pretrain` leaves it: final model + card files at the top, a
+    checkpoint inside."""
+    _save_checkpoint(path)
+    (path / "README.md").write_text("# run\n")
+    return _save_checkpoint(path / "checkpoint-1000")
+
+
+@pytest.mark.parametrize("target", ["run folder", "checkpoint's parent", "previous build"])
+def test_push_never_deletes_a_folder_it_did_not_create(tmp_path, capsys, target):
+    in_run = _run_folder_with_a_checkpoint(tmp_path / "run")
+    final = _save_checkpoint(tmp_path / "final")
+    published, output = {"run folder": (final, tmp_path / "run"), "checkpoint's parent": (in_run, tmp_path / "run"),
+                         "previous build": (final, build_repo_folder(final, tmp_path / "build"))}[target]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code = cli_main(["push", "--checkpoint", str(published), "--repo-id", "org/bt-tiny", "--build-only",
+                     "--output-dir", str(output)])
+    assert code == 2
+    assert f"output_dir {output} is not an empty folder" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=8,
                              gradient_accumulation_steps=2, num_train_epochs=3, report_to=[], hub_model_id="org/bt-16")
