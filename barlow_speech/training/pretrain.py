@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,12 @@ import numpy as np
 import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from .augment import TwoViewAugmentation, load_noise_bank
+from .checkpoints import checkpoint_problem, checkpoint_step, last_complete_checkpoint
 from .trainer import (
     MIN_BATCH_PER_DEVICE,
     BarlowTwinsArguments,
@@ -235,23 +234,42 @@ def build_trainer(
 
 
 def resolve_checkpoint(args: TrainingArguments) -> str | None:
-    """`--resume_from_checkpoint last` (or true) resumes from the newest checkpoint in output_dir, if any."""
+    """The checkpoint to resume from, logged as "resuming from checkpoint-N at step N".
+
+    `--resume_from_checkpoint last` (or true): the newest COMPLETE checkpoint of output_dir; incomplete ones (killed
+    while saving, truncated weights) are skipped with a warning, and an output_dir without checkpoints starts from
+    scratch. A path: that checkpoint, which must be complete.
+    """
     wanted = args.resume_from_checkpoint
     if wanted is None or str(wanted).lower() in ("false", "none", ""):
         return None
     if str(wanted).lower() in ("last", "true"):
-        last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
-        if last is None:
+        checkpoint = last_complete_checkpoint(args.output_dir)
+        if checkpoint is None:
             logger.warning(f"no checkpoint in {args.output_dir} to resume from; starting from scratch.")
-        return last
-    return wanted
+            return None
+    else:
+        checkpoint = Path(wanted)
+        if not checkpoint.is_dir():
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint {wanted}: no such folder; pass a run's checkpoint-N folder, or `last`."
+            )
+        problem = checkpoint_problem(checkpoint)
+        if problem:
+            raise ValueError(
+                f"--resume_from_checkpoint {wanted}: the checkpoint {problem}; pass `last` to resume from the newest "
+                "complete one."
+            )
+    logger.info(f"resuming from {checkpoint.name} at step {checkpoint_step(checkpoint)}")
+    return str(checkpoint)
 
 
 def main(argv: Sequence[str]) -> int:
     model_args, data_args, barlow_args, args = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    checkpoint = resolve_checkpoint(args)  # before the data: a run that cannot resume fails at once
     trainer = build_trainer(model_args, data_args, barlow_args, args)
-    result = trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
     trainer.save_state()
     trainer.log_metrics("train", result.metrics)
