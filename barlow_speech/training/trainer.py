@@ -12,7 +12,7 @@ import difflib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,10 @@ class BarlowTwinsTrainer(Trainer):
         barlow_args: `BarlowTwinsArguments` (optimizer choice, channels_last, SyncBatchNorm).
         **kwargs: passed to `transformers.Trainer` (model, args, train_dataset, eval_dataset, callbacks, ...).
 
+    A last batch too small for the batch statistics (1 segment per device, when the set's size modulo the batch size
+    is 1) is dropped, with one warning, from every map-style dataset (training, evaluation); with an iterable dataset
+    (no length) make sure no batch holds a single segment.
+
     Logged besides `loss`: `invariance`, `redundancy` (the two terms of Eq. 1), `on_diagonal_mean` (mean C_ii, 1 is
     perfect invariance), `off_diagonal_rms` (0 is no redundancy) and `samples_per_second`.
 
@@ -172,6 +176,22 @@ class BarlowTwinsTrainer(Trainer):
         )
         self.optimizer = LARS(groups, lr=self.args.learning_rate, eta=self.barlow_args.lars_eta)
         return self.optimizer
+
+    def _get_dataloader(self, dataset, description: str, batch_size: int, *args, **kwargs):
+        """The stock DataLoader (the Trainer builds its training, evaluation and test loaders here), dropping the last
+        batch when it would hold fewer than MIN_BATCH_PER_DEVICE segments."""
+        remainder = len(dataset) % batch_size if isinstance(dataset, Sized) else 0
+        if self.args.dataloader_drop_last or remainder == 0 or remainder >= MIN_BATCH_PER_DEVICE:
+            return super()._get_dataloader(dataset, description, batch_size, *args, **kwargs)
+        logger.warning(
+            f"{description}: {len(dataset)} segments leave {remainder} for the last batch of {batch_size}, too few for "
+            f"the batch statistics ({MIN_BATCH_PER_DEVICE} per device); that batch is dropped."
+        )
+        self.args.dataloader_drop_last = True
+        try:
+            return super()._get_dataloader(dataset, description, batch_size, *args, **kwargs)
+        finally:
+            self.args.dataloader_drop_last = False
 
     def _view_generator(self, device: torch.device, training: bool) -> torch.Generator:
         """A generator seeded by (seed, optimizer step, micro-step, rank): views are reproducible and a resumed run

@@ -1,6 +1,7 @@
 """BarlowTwinsTrainer: logged loss parts, LARS, exact resume from a checkpoint, and the pretrain CLI."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -24,12 +25,13 @@ def corpus():
 
 
 def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, **barlow) -> BarlowTwinsTrainer:
+    """`max_steps=-1`: one epoch."""
     torch.manual_seed(0)
     model = BarlowSpeechForPreTraining(tiny_config(**FRONT_END))
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, logging_steps=1,
-        save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True, learning_rate=1e-3,
-        seed=7,
+        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, num_train_epochs=1,
+        logging_steps=1, save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True,
+        learning_rate=1e-3, seed=7,
     )
     return BarlowTwinsTrainer(
         model=model, args=args, train_dataset=corpus, feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END),
@@ -136,6 +138,18 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     assert extractor.mean != 0.0  # fitted on the training audio
     state = json.loads((output / "trainer_state.json").read_text())
     assert state["global_step"] == 2  # the command line overrode the file's max_steps
+
+
+def test_a_last_batch_of_one_segment_is_dropped_with_one_warning_not_a_crash(tmp_path, corpus, caplog):
+    trainer = _trainer(tmp_path, corpus.select(range(17)), max_steps=-1)  # 17 = 2 x 8 + 1
+    with caplog.at_level(logging.WARNING, logger="barlow_speech.training.trainer"):
+        trainer.train()
+        metrics = trainer.evaluate(corpus.select(range(9)))  # 9 = 8 + 1
+    assert trainer.state.global_step == 2 and np.isfinite(metrics["eval_loss"])
+    dropped = [record.getMessage() for record in caplog.records if "dropped" in record.getMessage()]
+    assert len(dropped) == 2
+    assert dropped[0].startswith("Training: 17 segments leave 1 for the last batch of 8")
+    assert not trainer.args.dataloader_drop_last  # the caller's arguments are left as they were
 
 
 def _no_data(*args, **kwargs):
