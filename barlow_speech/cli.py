@@ -2,13 +2,17 @@
 
 Sub-commands are imported lazily so `barlow-speech --help` stays fast and a missing optional
 dependency of one command does not break the others.
+
+User errors (a bad value, a missing file, a failed upload: ValueError, FileNotFoundError, HubPublishError) end
+in one line, `barlow-speech <command>: error: <message>`, and exit code 2; `barlow-speech --debug <command> ...`
+shows the traceback instead. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # command -> ("module", "function", one-line help); each function takes argv (list[str]) and returns an exit code.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -23,14 +27,25 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: barlow-speech <command> [options]", "", "commands:"]
+    lines = ["usage: barlow-speech [--debug] <command> [options]", "", "commands:"]
     lines += [f"  {name:<12} {help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "Run `barlow-speech <command> --help` for the options of one command."]
+    lines += ["", "Run `barlow-speech <command> --help` for the options of one command.",
+              "--debug shows the traceback of an error instead of its one-line message."]
     return "\n".join(lines)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions whose message says what to change: reported in one line. Imported late (hub pulls in torch)."""
+    from .hub import HubPublishError
+
+    return (ValueError, FileNotFoundError, HubPublishError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = argv[:1] == ["--debug"]
+    if debug:
+        argv = argv[1:]
     if not argv or argv[0] in {"-h", "--help"}:
         print(_usage())
         return 0
@@ -40,7 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module_name, func_name, _ = COMMANDS[name]
     func = getattr(importlib.import_module(module_name), func_name)
-    return int(func(rest) or 0)
+    try:
+        return int(func(rest) or 0)
+    except Exception as error:
+        if debug or not isinstance(error, _user_errors()):
+            raise
+        print(f"barlow-speech {name}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,10 +28,10 @@ import argparse
 import json
 import re
 import shutil
-import sys
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
@@ -271,17 +271,19 @@ def write_trainer_repo_contents(
 
 
 def _prepare_output_dir(checkpoint_dir: Path, output_dir: str | Path | None) -> Path:
-    """Where the repo folder goes (default: `<checkpoint>-hub` next to it); a previous build there is replaced."""
+    """Where the repo folder goes (default: `<checkpoint>-hub` next to it): a new or empty folder, never cleared.
+
+    Nothing there is deleted: a non-empty folder may hold a run's checkpoints (or be the checkpoint's parent), so it
+    is refused with the fix instead.
+    """
     output = Path(output_dir) if output_dir is not None else checkpoint_dir.with_name(checkpoint_dir.name + "-hub")
     if output.resolve() == checkpoint_dir.resolve():
         raise ValueError(f"output_dir {output} is the checkpoint folder itself; choose another folder.")
-    if output.exists() and any(output.iterdir()):
-        if not ((output / "README.md").is_file() and (output / "config.json").is_file()):
-            raise ValueError(
-                f"output_dir {output} exists and holds files that are not a previous repo build; choose an empty or "
-                "new folder."
-            )
-        shutil.rmtree(output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise ValueError(
+            f"output_dir {output} is not an empty folder; build into a new or empty one (--output-dir), upload a "
+            f"previous build as is with `barlow-speech push --folder {output}`, or delete it yourself first."
+        )
     return output
 
 
@@ -298,7 +300,7 @@ def build_repo_folder(
 
     Args:
         checkpoint_dir: a `save_pretrained` folder with config.json, model.safetensors and preprocessor_config.json.
-        output_dir: where to build (default `<checkpoint_dir>-hub`); a previous build there is replaced.
+        output_dir: where to build (default `<checkpoint_dir>-hub`): a new or empty folder; nothing is deleted.
         results: result JSON files or parsed results for the card's model-index.
         model_name: the repo id (`"org/bt-ls100"`) or name shown in the card; default the checkpoint folder's name.
         training_details: overrides / additions to what trainer_state.json records (epochs, batch_size, ...).
@@ -410,7 +412,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", nargs="*", default=[], help="probe / disentanglement result JSON files")
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--revision", help="branch to commit to (created if missing); default main")
-    parser.add_argument("--output-dir", help="where to build the repo folder (default <checkpoint>-hub)")
+    parser.add_argument("--output-dir", help="a new or empty folder to build the repo in (default <checkpoint>-hub)")
     parser.add_argument("--family", help=f"family member for the card text, one of {sorted(FAMILY)}")
     parser.add_argument("--epochs", type=float, help="pretraining epochs for the card (else trainer_state.json)")
     parser.add_argument("--batch-size", type=int, help="global pretraining batch size for the card (per device x GPUs x "
@@ -422,26 +424,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`barlow-speech push`: build the repo folder and upload it (exit code 1 with a clear message on failure)."""
+    """`barlow-speech push`: build the repo folder and upload it (`barlow_speech.cli` reports a failure in one line)."""
     args = _parser().parse_args(argv)
     details = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size)) if value}
-    try:
-        check_repo_id(args.repo_id)
-        if args.folder:
-            info = upload_repo_folder(args.folder, args.repo_id, private=args.private, revision=args.revision,
-                                      token=args.token, commit_message=args.commit_message)
-        elif args.build_only:
-            folder = build_repo_folder(args.checkpoint, args.output_dir, results=args.results,
-                                       model_name=args.repo_id, training_details=details, family=args.family)
-            print(f"built {folder}")
-            return 0
-        else:
-            info = publish(args.checkpoint, args.repo_id, private=args.private, revision=args.revision,
-                           results=args.results, token=args.token, commit_message=args.commit_message,
-                           output_dir=args.output_dir, training_details=details, family=args.family)
-    except (HubPublishError, ValueError, FileNotFoundError) as error:
-        print(f"barlow-speech push: {error}", file=sys.stderr)
-        return 1
+    check_repo_id(args.repo_id)
+    if args.folder:
+        info = upload_repo_folder(args.folder, args.repo_id, private=args.private, revision=args.revision,
+                                  token=args.token, commit_message=args.commit_message)
+    elif args.build_only:
+        folder = build_repo_folder(args.checkpoint, args.output_dir, results=args.results,
+                                   model_name=args.repo_id, training_details=details, family=args.family)
+        print(f"built {folder}")
+        return 0
+    else:
+        info = publish(args.checkpoint, args.repo_id, private=args.private, revision=args.revision,
+                       results=args.results, token=args.token, commit_message=args.commit_message,
+                       output_dir=args.output_dir, training_details=details, family=args.family)
     print(f"published {args.repo_id}: {info.commit_url}")
     return 0
 

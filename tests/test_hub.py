@@ -15,8 +15,13 @@ import torch
 from huggingface_hub import ModelCard, metadata_load
 from transformers import Trainer, TrainingArguments
 
-from barlow_speech import BarlowSpeechConfig, BarlowSpeechFeatureExtractor, BarlowSpeechForAudioClassification
-from barlow_speech import BarlowSpeechForPreTraining
+from barlow_speech import (
+    BarlowSpeechConfig,
+    BarlowSpeechFeatureExtractor,
+    BarlowSpeechForAudioClassification,
+    BarlowSpeechForPreTraining,
+)
+from barlow_speech.cli import main as cli_main
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.hub import (
@@ -34,6 +39,7 @@ from tests.factories import tiny_config, tone_clips
 from tests.hub_server import HubServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+HF_VARIABLE_PREFIXES = ("HF_", "HUGGINGFACE_", "HUGGING_FACE_", "TRANSFORMERS_")
 NUM_LABELS = 3
 RESULTS = [
     {"task": "audio-classification", "task_name": "Keyword spotting", "dataset": "google/speech_commands",
@@ -122,18 +128,27 @@ def _local_outputs(checkpoint: Path, clips_file: Path) -> dict:
                 "z": model(x).z_a.numpy(), "logits": classifier(x).logits.numpy()}
 
 
+def isolated_env(**env: str) -> dict[str, str]:
+    """The caller's environment without PYTHONPATH and every Hugging Face variable, plus `env`.
+
+    Offline switches (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE, HF_DATASETS_OFFLINE), endpoints, tokens and cache paths
+    all start with one of `HF_VARIABLE_PREFIXES`: none of the caller's reaches an isolated run, which sets its own.
+    """
+    kept = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith(HF_VARIABLE_PREFIXES)}
+    return {**kept, **env}
+
+
 def _run_isolated(script: str, args: list, cwd: Path, env: dict, pythonpath: str | None = None) -> dict:
     """Run `script` in a fresh Python, cwd outside the repo, with a private HF cache and modules cache.
 
-    The test session's PYTHONPATH, HF_HUB_OFFLINE and HF_TOKEN are not inherited; `env` sets what the run needs.
+    The environment is `isolated_env` (nothing Hugging Face from the caller); `env` sets what the run needs.
     """
     script_path = cwd / "script.py"
     script_path.write_text(script)
-    run_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HF_HUB_OFFLINE", "HF_TOKEN")}
-    run_env.update(HF_HOME=str(cwd / "hf_home"), HF_MODULES_CACHE=str(cwd / "hf_modules"), **env)
+    run_env = isolated_env(HF_HOME=str(cwd / "hf_home"), HF_MODULES_CACHE=str(cwd / "hf_modules"), **env)
     if pythonpath:
         run_env["PYTHONPATH"] = pythonpath
-    result = subprocess.run([sys.executable, str(script_path), *map(str, args)], cwd=cwd, env=run_env,
+    result = subprocess.run([sys.executable, str(script_path), *map(str, args)], cwd=cwd, env=run_env, check=False,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -197,6 +212,30 @@ def hub_session(checkpoint, clips_file, tmp_path_factory):
         loaded = _run_isolated(LOAD_SCRIPT, ["org/bt-ls100", clips_file, load_dir / "out.npz", "hub"], load_dir,
                                env=client_env)
         yield {"hub": hub, "work": work, "report": report, "loaded": loaded, "out": load_dir / "out.npz"}
+
+
+# What the client of an isolated run sees: offline mode, endpoint and cache, after creating a repo.
+CLIENT_SETTINGS_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from huggingface_hub import HfApi, constants
+    HfApi().create_repo("org/settings-check")
+    print(json.dumps({"offline": constants.HF_HUB_OFFLINE, "endpoint": constants.ENDPOINT,
+                      "cache": constants.HF_HUB_CACHE}))
+    """
+)
+
+
+def test_isolated_client_ignores_the_callers_offline_endpoint_and_cache_variables(tmp_path, monkeypatch):
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "callers-cache"))
+    with HubServer() as hub:
+        settings = _run_isolated(CLIENT_SETTINGS_SCRIPT, [], tmp_path,
+                                 env={"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": hub.token})
+        assert "org/settings-check" in hub.repos
+    assert settings == {"offline": False, "endpoint": hub.url, "cache": str(tmp_path / "hf_home" / "hub")}
 
 
 def test_publish_uploads_the_whole_folder_in_one_commit(hub_session):
@@ -320,8 +359,30 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
     card = (tmp_path / "repo" / "README.md").read_text()
     assert "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
     assert "| Batch size (per device) | 64 |" in card  # trainer_state.json's train_batch_size, under its own label
-    assert main(["--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 1
-    assert "malformed" in capsys.readouterr().err
+    assert cli_main(["push", "--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 2
+    assert "barlow-speech push: error: repo id 'no-namespace' is malformed" in capsys.readouterr().err
+
+
+def _run_folder_with_a_checkpoint(path: Path) -> Path:
+    """A pretraining output folder as `barlow-speech pretrain` leaves it: final model + card files at the top, a
+    checkpoint inside."""
+    _save_checkpoint(path)
+    (path / "README.md").write_text("# run\n")
+    return _save_checkpoint(path / "checkpoint-1000")
+
+
+@pytest.mark.parametrize("target", ["run folder", "checkpoint's parent", "previous build"])
+def test_push_never_deletes_a_folder_it_did_not_create(tmp_path, capsys, target):
+    in_run = _run_folder_with_a_checkpoint(tmp_path / "run")
+    final = _save_checkpoint(tmp_path / "final")
+    published, output = {"run folder": (final, tmp_path / "run"), "checkpoint's parent": (in_run, tmp_path / "run"),
+                         "previous build": (final, build_repo_folder(final, tmp_path / "build"))}[target]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code = cli_main(["push", "--checkpoint", str(published), "--repo-id", "org/bt-tiny", "--build-only",
+                     "--output-dir", str(output)])
+    assert code == 2
+    assert f"output_dir {output} is not an empty folder" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_path):

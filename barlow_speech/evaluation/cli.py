@@ -64,7 +64,7 @@ DEFAULT_FRONT_END = "default (mean 0, std 1)"  # `front_end` in result metadata 
 
 
 class CliError(ValueError):
-    """A bad command-line value; reported as one line on stderr with exit code 2."""
+    """A bad command-line value; `barlow-speech` reports it as one line on stderr with exit code 2."""
 
 
 # ------------------------------------------------------------------------------------------------ upstreams
@@ -432,19 +432,15 @@ def _check_runs(args: argparse.Namespace) -> None:
 
 
 def _main(prog: str, build: Callable[[argparse.ArgumentParser], None], run: Callable[[argparse.Namespace], Any], argv: Sequence[str] | None) -> int:
-    """Parse, run, and turn a bad input (ValueError / FileNotFoundError) into one stderr line and exit code 2."""
+    """Parse and run; `barlow_speech.cli` turns a bad input (ValueError / FileNotFoundError) into one stderr line."""
     parser = argparse.ArgumentParser(prog=f"barlow-speech {prog}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     build(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        _check_runs(args)
-        for path in run(args):
-            print(path)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"barlow-speech {prog}: error: {error}", file=sys.stderr)
-        return 2
+    _check_runs(args)
+    for path in run(args):
+        print(path)
     return 0
 
 

@@ -1,7 +1,9 @@
 """`barlow-speech pretrain`: Barlow Twins pretraining from the command line or a YAML/JSON config file.
 
 Arguments are TrainingArguments plus ModelArguments, DataArguments and BarlowTwinsArguments (HfArgumentParser).
-`--config run.yaml` reads the same fields from a file; flags given on the command line override it.
+`--config run.yaml` reads the same fields from a file; flags given on the command line override it. Every value is
+checked before any data is loaded: a bad one is a ValueError naming the flag (or the config file's key), the value
+and what is allowed.
 
     barlow-speech pretrain --output_dir runs/bt-synthetic --max_steps 200            # synthetic corpus
     barlow-speech pretrain --dataset librispeech --data_path /data/LibriSpeech --subset train-clean-100 \\
@@ -10,25 +12,34 @@ Arguments are TrainingArguments plus ModelArguments, DataArguments and BarlowTwi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import datasets
 import numpy as np
 import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from .augment import TwoViewAugmentation, load_noise_bank
-from .trainer import BarlowTwinsArguments, BarlowTwinsTrainer, waveform_of
+from .checkpoints import checkpoint_problem, checkpoint_step, last_complete_checkpoint
+from .trainer import (
+    MIN_BATCH_PER_DEVICE,
+    BarlowTwinsArguments,
+    BarlowTwinsTrainer,
+    check_at_least,
+    check_choice,
+    did_you_mean,
+    waveform_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +53,7 @@ BACKBONES: dict[str, dict[str, Any]] = {
     "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
 }
 DATASETS = ("synthetic", "librispeech", "voxceleb1", "folder", "cached")
+LOCAL_DATASETS = ("voxceleb1", "folder", "cached")  # read from a local folder only (librispeech may be a Hub id)
 
 
 @dataclass
@@ -58,8 +70,11 @@ class ModelArguments:
     lambda_offdiag: float = field(default=5.1e-3, metadata={"help": "redundancy weight lambda (reference 5.1e-3)."})
 
     def __post_init__(self):
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone={self.backbone!r} is not one of {list(BACKBONES)}.")
+        check_choice("backbone", self.backbone, list(BACKBONES))
+        check_choice("loss_variant", self.loss_variant, list(LOSS_VARIANTS))
+        check_at_least("latent_size", self.latent_size, 1, " (the paper: 2048; the tests: 16)")
+        check_at_least("projector_layers", self.projector_layers, 1)
+        check_at_least("lambda_offdiag", self.lambda_offdiag, 0.0, " (the reference: 5.1e-3)")
 
     def build_config(self) -> BarlowSpeechConfig:
         return BarlowSpeechConfig(
@@ -89,10 +104,15 @@ class DataArguments:
     )
 
     def __post_init__(self):
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset={self.dataset!r} is not one of {list(DATASETS)}.")
+        check_choice("dataset", self.dataset, DATASETS)
         if self.dataset not in ("synthetic",) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
+        if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
+            raise FileNotFoundError(f"--data_path {self.data_path}: no such folder; pass the {self.dataset} root folder.")
+        if self.noise_dir and not Path(self.noise_dir).is_dir():
+            raise FileNotFoundError(f"--noise_dir {self.noise_dir}: no such folder; pass a folder of noise recordings.")
+        for flag in ("num_clips", "max_train_clips", "normalization_clips"):
+            check_at_least(flag, getattr(self, flag), 1)
 
 
 class _CachedAudio(torch.utils.data.Dataset):
@@ -144,14 +164,25 @@ def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFea
     return BarlowSpeechFeatureExtractor().fit_normalization(waveform_of(dataset[int(i)]) for i in sorted(indices))
 
 
-def _config_file_to_argv(path: str) -> list[str]:
-    """`--config` file (YAML or JSON mapping of argument -> value) as command-line flags."""
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments)
+
+
+def _config_file_to_argv(path: str, known: Sequence[str]) -> list[str]:
+    """`--config` file (YAML or JSON mapping of argument -> value) as command-line flags; unknown keys are an error
+    that names the file and the closest known key."""
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"--config {path}: no such file.")
     values = yaml.safe_load(file.read_text()) if file.suffix in (".yaml", ".yml") else json.loads(file.read_text())
     if not isinstance(values, dict):
         raise ValueError(f"--config {path} must hold a mapping of argument names to values, got {type(values)}.")
+    unknown = [str(key) for key in values if str(key).replace("-", "_") not in known]
+    if unknown:
+        names = ", ".join(f"{key!r}{did_you_mean(key, known)}" for key in unknown)
+        raise ValueError(
+            f"--config {path}: unknown key(s) {names}; the keys are the flags of `barlow-speech pretrain --help` "
+            "without the leading dashes."
+        )
     argv: list[str] = []
     for key, value in values.items():
         if isinstance(value, (list, tuple)):
@@ -162,15 +193,25 @@ def _config_file_to_argv(path: str) -> list[str]:
 
 
 def parse_arguments(argv: Sequence[str]):
-    """(ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments) from flags and `--config`."""
+    """(ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments) from flags and `--config`, each value
+    checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
     argv = list(argv)
+    known = [f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)]
     if "--config" in argv:
         at = argv.index("--config")
         if at + 1 >= len(argv):
             raise ValueError("--config needs a file path.")
-        argv = _config_file_to_argv(argv[at + 1]) + argv[:at] + argv[at + 2 :]
-    parser = HfArgumentParser((ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments))
-    return parser.parse_args_into_dataclasses(args=argv)
+        argv = _config_file_to_argv(argv[at + 1], known) + argv[:at] + argv[at + 2 :]
+    parser = HfArgumentParser(ARGUMENT_CLASSES, prog="barlow-speech pretrain")
+    *parsed, unused = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if unused:
+        flags = ", ".join(f"{item}{did_you_mean(item, [f'--{name}' for name in known])}" for item in unused)
+        raise ValueError(f"unknown argument(s) {flags}; see `barlow-speech pretrain --help`.")
+    check_at_least(
+        "per_device_train_batch_size", parsed[-1].per_device_train_batch_size, MIN_BATCH_PER_DEVICE,
+        " (the projector's BatchNorm and the loss's batch statistics need 2 segments per device)",
+    )
+    return tuple(parsed)
 
 
 def build_trainer(
@@ -193,23 +234,42 @@ def build_trainer(
 
 
 def resolve_checkpoint(args: TrainingArguments) -> str | None:
-    """`--resume_from_checkpoint last` (or true) resumes from the newest checkpoint in output_dir, if any."""
+    """The checkpoint to resume from, logged as "resuming from checkpoint-N at step N".
+
+    `--resume_from_checkpoint last` (or true): the newest COMPLETE checkpoint of output_dir; incomplete ones (killed
+    while saving, truncated weights) are skipped with a warning, and an output_dir without checkpoints starts from
+    scratch. A path: that checkpoint, which must be complete.
+    """
     wanted = args.resume_from_checkpoint
     if wanted is None or str(wanted).lower() in ("false", "none", ""):
         return None
     if str(wanted).lower() in ("last", "true"):
-        last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
-        if last is None:
+        checkpoint = last_complete_checkpoint(args.output_dir)
+        if checkpoint is None:
             logger.warning(f"no checkpoint in {args.output_dir} to resume from; starting from scratch.")
-        return last
-    return wanted
+            return None
+    else:
+        checkpoint = Path(wanted)
+        if not checkpoint.is_dir():
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint {wanted}: no such folder; pass a run's checkpoint-N folder, or `last`."
+            )
+        problem = checkpoint_problem(checkpoint)
+        if problem:
+            raise ValueError(
+                f"--resume_from_checkpoint {wanted}: the checkpoint {problem}; pass `last` to resume from the newest "
+                "complete one."
+            )
+    logger.info(f"resuming from {checkpoint.name} at step {checkpoint_step(checkpoint)}")
+    return str(checkpoint)
 
 
 def main(argv: Sequence[str]) -> int:
     model_args, data_args, barlow_args, args = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    checkpoint = resolve_checkpoint(args)  # before the data: a run that cannot resume fails at once
     trainer = build_trainer(model_args, data_args, barlow_args, args)
-    result = trainer.train(resume_from_checkpoint=resolve_checkpoint(args))
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
     trainer.save_state()
     trainer.log_metrics("train", result.metrics)

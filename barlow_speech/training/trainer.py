@@ -8,9 +8,11 @@ push_to_hub) is the stock Trainer's.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import time
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,26 @@ from .optim import LARS, lars_param_groups
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adamw", "lars")
+# The projector's BatchNorm and the loss's batch statistics need 2 samples per device (BarlowSpeechForPreTraining).
+MIN_BATCH_PER_DEVICE = 2
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` with the closest of `choices`, or "" when none is close."""
+    matches = difflib.get_close_matches(value, choices, n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def check_choice(flag: str, value: str, choices: Sequence[str]) -> None:
+    """A ValueError naming the flag, the value, the choices and the closest one when `value` is not a choice."""
+    if value not in choices:
+        raise ValueError(f"--{flag} {value}: expected one of {list(choices)}{did_you_mean(value, choices)}.")
+
+
+def check_at_least(flag: str, value: float | None, minimum: float, why: str = "") -> None:
+    """A ValueError naming the flag, the value and the allowed range when `value < minimum` (None passes)."""
+    if value is not None and value < minimum:
+        raise ValueError(f"--{flag} {value}: expected a value >= {minimum}{why}.")
 
 
 @dataclass
@@ -51,8 +73,7 @@ class BarlowTwinsArguments:
     )
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}.")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
 
 
 def waveform_of(example: dict) -> np.ndarray:
@@ -95,6 +116,10 @@ class BarlowTwinsTrainer(Trainer):
         augmentation: draws the two views; defaults to `TwoViewAugmentation()`.
         barlow_args: `BarlowTwinsArguments` (optimizer choice, channels_last, SyncBatchNorm).
         **kwargs: passed to `transformers.Trainer` (model, args, train_dataset, eval_dataset, callbacks, ...).
+
+    A last batch too small for the batch statistics (1 segment per device, when the set's size modulo the batch size
+    is 1) is dropped, with one warning, from every map-style dataset (training, evaluation); with an iterable dataset
+    (no length) make sure no batch holds a single segment.
 
     Logged besides `loss`: `invariance`, `redundancy` (the two terms of Eq. 1), `on_diagonal_mean` (mean C_ii, 1 is
     perfect invariance), `off_diagonal_rms` (0 is no redundancy) and `samples_per_second`.
@@ -151,6 +176,22 @@ class BarlowTwinsTrainer(Trainer):
         )
         self.optimizer = LARS(groups, lr=self.args.learning_rate, eta=self.barlow_args.lars_eta)
         return self.optimizer
+
+    def _get_dataloader(self, dataset, description: str, batch_size: int, *args, **kwargs):
+        """The stock DataLoader (the Trainer builds its training, evaluation and test loaders here), dropping the last
+        batch when it would hold fewer than MIN_BATCH_PER_DEVICE segments."""
+        remainder = len(dataset) % batch_size if isinstance(dataset, Sized) else 0
+        if self.args.dataloader_drop_last or remainder == 0 or remainder >= MIN_BATCH_PER_DEVICE:
+            return super()._get_dataloader(dataset, description, batch_size, *args, **kwargs)
+        logger.warning(
+            f"{description}: {len(dataset)} segments leave {remainder} for the last batch of {batch_size}, too few for "
+            f"the batch statistics ({MIN_BATCH_PER_DEVICE} per device); that batch is dropped."
+        )
+        self.args.dataloader_drop_last = True
+        try:
+            return super()._get_dataloader(dataset, description, batch_size, *args, **kwargs)
+        finally:
+            self.args.dataloader_drop_last = False
 
     def _view_generator(self, device: torch.device, training: bool) -> torch.Generator:
         """A generator seeded by (seed, optimizer step, micro-step, rank): views are reproducible and a resumed run
@@ -256,4 +297,15 @@ def loss_history(log_history: list[dict]) -> dict[str, list[float]]:
     return {key: [row[key] for row in rows] for key in ("step", "loss", "invariance", "redundancy")}
 
 
-__all__ = ["BarlowTwinsArguments", "BarlowTwinsTrainer", "WaveformCollator", "loss_history", "waveform_of", "OPTIMIZERS"]
+__all__ = [
+    "MIN_BATCH_PER_DEVICE",
+    "OPTIMIZERS",
+    "BarlowTwinsArguments",
+    "BarlowTwinsTrainer",
+    "WaveformCollator",
+    "check_at_least",
+    "check_choice",
+    "did_you_mean",
+    "loss_history",
+    "waveform_of",
+]

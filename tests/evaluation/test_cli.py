@@ -9,6 +9,7 @@ import soundfile
 import torch
 
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining
+from barlow_speech.cli import main as cli_main
 from barlow_speech.evaluation.cli import DataSource, disentangle_main, probe_main, recording_split, report_main
 from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
 from barlow_speech.model_card import records_from_result
@@ -87,14 +88,14 @@ def test_report_cli_evaluates_models_and_baselines_and_writes_tables_and_figures
 
 
 def test_unknown_task_column_is_a_clear_error(checkpoint, tmp_path, capsys):
-    code = probe_main(["--model", checkpoint, "--tasks", "loudness", "--output_dir", str(tmp_path)] + DATA)
+    code = cli_main(["probe", "--model", checkpoint, "--tasks", "loudness", "--output_dir", str(tmp_path)] + DATA)
     message = capsys.readouterr().err
     assert code == 2
     assert "no column(s) ['loudness']" in message and "speaker_id" in message
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
-    code = disentangle_main(["--model", str(tmp_path / "no-such-run"), "--output_dir", str(tmp_path)] + DATA)
+    code = cli_main(["disentangle", "--model", str(tmp_path / "no-such-run"), "--output_dir", str(tmp_path)] + DATA)
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -102,13 +103,13 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
 def test_empty_dataset_is_a_clear_error(checkpoint, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert probe_main(["--model", "logmel", "--dataset", "folder", "--data_path", str(empty), "--output_dir", str(tmp_path)]) == 2
+    assert cli_main(["probe", "--model", "logmel", "--dataset", "folder", "--data_path", str(empty), "--output_dir", str(tmp_path)]) == 2
     assert "no audio files" in capsys.readouterr().err
     two_clips = tmp_path / "two"
     two_clips.mkdir()
     for i in range(2):
         soundfile.write(two_clips / f"{i}.wav", np.zeros(16000, dtype=np.float32), 16000)
-    assert probe_main(["--model", "logmel", "--dataset", "folder", "--data_path", str(two_clips), "--tasks", "label", "--output_dir", str(tmp_path)]) == 2
+    assert cli_main(["probe", "--model", "logmel", "--dataset", "folder", "--data_path", str(two_clips), "--tasks", "label", "--output_dir", str(tmp_path)]) == 2
     assert "the validation split of dataset 'folder'" in capsys.readouterr().err
 
 
@@ -121,7 +122,7 @@ def checkpoint_without_extractor(tmp_path_factory) -> str:
 
 
 def test_checkpoint_without_preprocessor_config_is_an_error_not_a_silent_default(checkpoint_without_extractor, tmp_path, capsys):
-    code = probe_main(["--model", checkpoint_without_extractor, "--tasks", "gender", "--output_dir", str(tmp_path)] + DATA)
+    code = cli_main(["probe", "--model", checkpoint_without_extractor, "--tasks", "gender", "--output_dir", str(tmp_path)] + DATA)
     message = capsys.readouterr().err
     assert code == 2
     assert "feature extractor" in message and "--default_front_end" in message

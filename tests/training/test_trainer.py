@@ -1,6 +1,7 @@
 """BarlowTwinsTrainer: logged loss parts, LARS, exact resume from a checkpoint, and the pretrain CLI."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -24,12 +25,13 @@ def corpus():
 
 
 def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, **barlow) -> BarlowTwinsTrainer:
+    """`max_steps=-1`: one epoch."""
     torch.manual_seed(0)
     model = BarlowSpeechForPreTraining(tiny_config(**FRONT_END))
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, logging_steps=1,
-        save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True, learning_rate=1e-3,
-        seed=7,
+        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, num_train_epochs=1,
+        logging_steps=1, save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True,
+        learning_rate=1e-3, seed=7,
     )
     return BarlowTwinsTrainer(
         model=model, args=args, train_dataset=corpus, feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END),
@@ -138,6 +140,55 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     assert state["global_step"] == 2  # the command line overrode the file's max_steps
 
 
-def test_pretrain_cli_rejects_a_dataset_without_a_path(tmp_path):
-    with pytest.raises(ValueError, match="--data_path"):
-        cli_main(["pretrain", "--output_dir", str(tmp_path), "--dataset", "librispeech"])
+def test_a_last_batch_of_one_segment_is_dropped_with_one_warning_not_a_crash(tmp_path, corpus, caplog):
+    trainer = _trainer(tmp_path, corpus.select(range(17)), max_steps=-1)  # 17 = 2 x 8 + 1
+    with caplog.at_level(logging.WARNING, logger="barlow_speech.training.trainer"):
+        trainer.train()
+        metrics = trainer.evaluate(corpus.select(range(9)))  # 9 = 8 + 1
+    assert trainer.state.global_step == 2 and np.isfinite(metrics["eval_loss"])
+    dropped = [record.getMessage() for record in caplog.records if "dropped" in record.getMessage()]
+    assert len(dropped) == 2
+    assert dropped[0].startswith("Training: 17 segments leave 1 for the last batch of 8")
+    assert not trainer.args.dataloader_drop_last  # the caller's arguments are left as they were
+
+
+def _no_data(*args, **kwargs):
+    raise AssertionError("the arguments must be checked before any data is loaded")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--backbone", "resnet19"], ("--backbone resnet19: expected one of ['resnet50', 'resnet18', 'small', 'tiny'] "
+                                  "(did you mean 'resnet18'?).")),
+    (["--latent_size", "0"], "--latent_size 0: expected a value >= 1 (the paper: 2048; the tests: 16)."),
+    (["--per_device_train_batch_size", "1"], "--per_device_train_batch_size 1: expected a value >= 2"),
+    (["--dataset", "librispeech"], "--dataset librispeech needs --data_path"),
+    (["--dataset", "folder", "--data_path", "no/such/folder"], "--data_path no/such/folder: no such folder"),
+    (["--latnt_size", "16"], "unknown argument(s) --latnt_size (did you mean '--latent_size'?)"),
+])
+def test_pretrain_user_errors_are_one_line_with_exit_code_2_before_any_data_loads(
+    tmp_path, capsys, monkeypatch, flags, message
+):
+    monkeypatch.setattr("barlow_speech.training.pretrain.load_training_audio", _no_data)
+    code = cli_main(["pretrain", "--output_dir", str(tmp_path), "--report_to", "none", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"barlow-speech pretrain: error: {message}")
+
+
+def test_config_file_typo_names_the_file_and_the_right_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("barlow_speech.training.pretrain.load_training_audio", _no_data)
+    config = tmp_path / "run.yaml"
+    config.write_text("backbone: tiny\nlatnet_size: 16\n")
+    assert cli_main(["pretrain", "--config", str(config), "--output_dir", str(tmp_path)]) == 2
+    assert f"--config {config}: unknown key(s) 'latnet_size' (did you mean 'latent_size'?)" in capsys.readouterr().err
+
+
+def test_debug_flag_shows_the_traceback_instead(tmp_path):
+    with pytest.raises(ValueError, match="--backbone resnet19"):
+        cli_main(["--debug", "pretrain", "--output_dir", str(tmp_path), "--backbone", "resnet19"])
+
+
+def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    monkeypatch.setattr("barlow_speech.training.pretrain.build_trainer", lambda *args: {}["bug"])
+    with pytest.raises(KeyError):
+        cli_main(["pretrain", "--output_dir", str(tmp_path), "--backbone", "tiny", "--report_to", "none"])
