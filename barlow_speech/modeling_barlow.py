@@ -404,7 +404,7 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
         if self.training and input_values.shape[0] < 2:
             raise ValueError(
                 f"got a per-device batch of {input_values.shape[0]}: the projector's BatchNorm and the loss's batch "
-                "statistics need at least 2 clips per device in training mode. BarlowTwinsTrainer drops such a last "
+                "statistics need at least 2 samples (clips) per device in training mode. BarlowTwinsTrainer drops such a last "
                 "batch; when calling the model yourself, pass >= 2 clips or call model.eval() to only encode."
             )
         pooled_a = self.barlow(input_values).pooler_output
