@@ -5,6 +5,10 @@ Defaults follow Brima et al. 2024, "Understanding Self-Supervised Learning of Sp
 Invariance and Redundancy Reduction" (Sec. 2.1, 2.3), and the reference Barlow Twins (Zbontar et al. 2021).
 """
 
+import dataclasses
+import difflib
+import math
+
 from transformers import ResNetConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 
@@ -16,6 +20,12 @@ POOLING_MODES = ("global", "time_mean", "time_mean_std")
 FRONT_END_FIELDS = frozenset({"sampling_rate", "n_fft", "hop_length", "segment_seconds", "n_mels"})
 # ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.
 RESNET50_SPECTROGRAM = {"num_channels": 1}
+# Keys a `backbone_config` dict may hold: ResNetConfig's arguments plus what its `to_dict()` writes to config.json.
+RESNET_KEYS = frozenset(field.name for field in dataclasses.fields(ResNetConfig)) | frozenset(ResNetConfig().to_dict())
+RESNET_ARCHITECTURE_KEYS = sorted(
+    {field.name for field in dataclasses.fields(ResNetConfig)}
+    - {field.name for field in dataclasses.fields(PreTrainedConfig)}
+)
 
 
 class BarlowSpeechConfig(PreTrainedConfig):
@@ -88,6 +98,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
         if isinstance(self.backbone_config, dict):
             # A plain dict of ResNetConfig kwargs (as users write it and as config.json stores it).
             fields = {key: value for key, value in self.backbone_config.items() if key != "model_type"}
+            _check_backbone_keys(fields)
             self.backbone_config = ResNetConfig(**{**RESNET50_SPECTROGRAM, **fields})
         super().__post_init__(**kwargs)
         self.projector_dims = [int(d) for d in self.projector_dims]
@@ -95,6 +106,17 @@ class BarlowSpeechConfig(PreTrainedConfig):
             raise ValueError(
                 f"backbone_config.num_channels={self.backbone_config.num_channels}, but the input is a 1-channel "
                 "log-spectrogram; pass num_channels=1."
+            )
+        backbone = self.backbone_config
+        if len(backbone.depths) != len(backbone.hidden_sizes):
+            raise ValueError(
+                f"backbone_config has depths={list(backbone.depths)} but hidden_sizes={list(backbone.hidden_sizes)}: "
+                "each ResNet stage needs one depth and one width; pass lists of the same length."
+            )
+        if self.num_labels is not None and self.num_labels < 1:
+            raise ValueError(
+                f"num_labels={self.num_labels}, but the audio-classification head needs at least one class; "
+                "pass num_labels >= 1 (or id2label with one entry per class)."
             )
         if self.loss_variant not in LOSS_VARIANTS:
             raise ValueError(f"loss_variant={self.loss_variant!r} is not one of {list(LOSS_VARIANTS)}.")
@@ -107,8 +129,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
             raise ValueError(f"pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
         if isinstance(self.pooling_bands, bool) or not isinstance(self.pooling_bands, int) or self.pooling_bands < 1:
             raise ValueError(f"pooling_bands={self.pooling_bands!r} must be an int >= 1 (frequency bands kept).")
-        if not 0.0 <= self.classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout={self.classifier_dropout} must be in [0, 1).")
+        _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
 
     @property
     def hidden_size(self) -> int:
@@ -133,12 +154,30 @@ class BarlowSpeechConfig(PreTrainedConfig):
         return self.projector_dims[-1]
 
 
-def _check_number(config: BarlowSpeechConfig, name: str, minimum: float, inclusive: bool) -> None:
+def _check_backbone_keys(fields: dict) -> None:
+    unknown = sorted(set(fields) - RESNET_KEYS)
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, RESNET_KEYS, n=1)
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+        raise ValueError(
+            f"backbone_config has unknown key(s) {', '.join(hints)}; they would be ignored and a default ResNet "
+            f"built. Use ResNetConfig arguments such as {RESNET_ARCHITECTURE_KEYS}."
+        )
+
+
+def _check_number(
+    config: BarlowSpeechConfig, name: str, minimum: float, inclusive: bool, below: float = math.inf
+) -> None:
+    """Raise unless `config.<name>` is a finite number above `minimum` (or equal, if `inclusive`) and below `below`."""
     value = getattr(config, name)
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not is_number or value < minimum or (value == minimum and not inclusive):
-        bound = f">= {minimum}" if inclusive else f"> {minimum}"
-        raise ValueError(f"{name}={value!r} must be a number {bound}.")
+    above_minimum = is_number and (value > minimum or (inclusive and value == minimum))
+    if not (above_minimum and math.isfinite(value) and value < below):
+        bound = f"{'>=' if inclusive else '>'} {minimum}" + (f" and < {below}" if below < math.inf else "")
+        default = getattr(type(config), name)
+        raise ValueError(f"{name}={value!r} must be a finite number {bound}; the default is {default!r}.")
 
 
 __all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS", "POOLING_MODES"]

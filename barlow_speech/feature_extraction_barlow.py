@@ -352,8 +352,8 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
                 raise ValueError(f"{name}={value!r} must be a positive int.")
         if hop_length > n_fft:
             raise ValueError(f"hop_length={hop_length} exceeds n_fft={n_fft}; frames would skip samples.")
-        if not segment_seconds > 0:
-            raise ValueError(f"segment_seconds={segment_seconds!r} must be > 0.")
+        if not (isinstance(segment_seconds, (int, float)) and np.isfinite(segment_seconds) and segment_seconds > 0):
+            raise ValueError(f"segment_seconds={segment_seconds!r} must be a finite number > 0 (seconds).")
         if n_mels is not None:
             if isinstance(n_mels, bool) or not isinstance(n_mels, (int, np.integer)) or n_mels < 1:
                 raise ValueError(f"n_mels={n_mels!r} must be a positive int (or None for linear bins).")

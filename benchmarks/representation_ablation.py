@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--rows", default="baseline", help=f"comma-separated, from {list(ROWS)}")
     parser.add_argument("--out", default="ablation.jsonl")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--max_steps", type=int, default=None, help="override every row's pretraining steps")
     options = parser.parse_args()
     if options.list:
         print(json.dumps(ROWS, indent=1))
@@ -120,7 +121,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     baselines: dict = {}
     for name in options.rows.split(","):
-        row = run_row(name, ROWS[name], baselines)
+        overrides = ROWS[name] if options.max_steps is None else {**ROWS[name], "max_steps": options.max_steps}
+        row = run_row(name, overrides, baselines)
         with open(options.out, "a") as handle:
             handle.write(json.dumps(row) + "\n")
         print(markdown_row(row), flush=True)

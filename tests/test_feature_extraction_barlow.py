@@ -151,6 +151,7 @@ def test_bad_input_raises_value_error_naming_the_fix(audio, kwargs, message):
         ({"hop_length": 2048}, "exceeds n_fft"),
         ({"n_fft": "1024"}, "n_fft='1024' must be a positive int"),
         ({"segment_seconds": 0}, "segment_seconds"),
+        ({"segment_seconds": float("inf")}, "segment_seconds=inf must be a finite number > 0"),
         ({"n_mels": 0}, "n_mels=0"),
         ({"n_mels": 64, "f_max": 9000}, "f_max=9000"),
     ],
