@@ -37,6 +37,7 @@ from transformers.audio_utils import mel_filter_bank
 from ..data.fractions import (
     PAPER_FRACTIONS,
     check_fraction_indices,
+    fraction_indices_from_json,
     fraction_indices_to_json,
     label_fraction_indices,
 )
@@ -383,6 +384,49 @@ def linear_probe(
         **dict(metadata or {}),
     }
     return _summarise(subsets, chosen, len(x_train), extra)
+
+
+def probe_layers(
+    layer_embeddings: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    train_labels: Sequence,
+    validation_labels: Sequence,
+    test_labels: Sequence,
+    layer_names: Sequence[str | int] | None = None,
+    **probe_kwargs: Any,
+) -> dict:
+    """Linear probes on every layer, the layer chosen on validation (as SUPERB chooses layers, never on test).
+
+    Args:
+        layer_embeddings: per layer, the `(train, validation, test)` embeddings (`extract_layer_embeddings` per split).
+        *_labels: the task labels of each split.
+        layer_names: how each layer is recorded (default: its index; 0 = stem).
+        probe_kwargs: `linear_probe` arguments (fractions, seeds, model, task, ...); every layer gets the same label
+            subsets.
+
+    Returns:
+        The chosen layer's probe result, plus `"layer"` (its name) and `"layers"`: per layer, the mean validation and
+        test top-1 at each fraction, so the report can show accuracy over depth.
+    """
+    if not layer_embeddings:
+        raise ValueError("layer_embeddings is empty; pass (train, validation, test) embeddings for at least one layer.")
+    names = list(range(len(layer_embeddings))) if layer_names is None else list(layer_names)
+    if len(names) != len(layer_embeddings):
+        raise ValueError(f"got {len(names)} layer_names for {len(layer_embeddings)} layers.")
+    results = []
+    for train, validation, test in layer_embeddings:
+        result = linear_probe(train, train_labels, validation, validation_labels, test, test_labels, **probe_kwargs)
+        probe_kwargs["subsets"] = fraction_indices_from_json(result["index_lists"])
+        results.append(result)
+    summaries = [
+        {
+            "layer": name,
+            "validation": {key: float(np.mean(entry["validation_accuracy"])) for key, entry in r["fractions"].items()},
+            "test": {key: entry["mean"] for key, entry in r["fractions"].items()},
+        }
+        for name, r in zip(names, results)
+    ]
+    best = int(np.argmax([np.mean(list(summary["validation"].values())) for summary in summaries]))
+    return {**results[best], "layer": names[best], "layers": summaries}
 
 
 def sklearn_probe_reference(

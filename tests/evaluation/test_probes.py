@@ -6,7 +6,14 @@ from threadpoolctl import threadpool_limits
 
 from barlow_speech.data.fractions import label_fraction_indices
 from barlow_speech.evaluation import probes
-from barlow_speech.evaluation.probes import PROBE_SCHEMA, fit_logistic_heads, linear_probe, logmel_stats_features, sklearn_probe_reference
+from barlow_speech.evaluation.probes import (
+    PROBE_SCHEMA,
+    fit_logistic_heads,
+    linear_probe,
+    logmel_stats_features,
+    probe_layers,
+    sklearn_probe_reference,
+)
 
 FRACTIONS = (0.1, 0.5, 1.0)
 GRID = dict(weight_decays=(1e-3, 1e-2, 1e-1, 1.0))
@@ -143,3 +150,16 @@ def test_logmel_stats_features_reject_stereo_and_empty_input():
         logmel_stats_features([np.zeros((2, 16000))])
     with pytest.raises(ValueError, match="empty"):
         logmel_stats_features([])
+
+
+def test_probe_layers_chooses_the_layer_on_validation_and_reports_every_layer():
+    rng = np.random.default_rng(0)
+    labels = [rng.integers(0, 3, n) for n in (300, 150, 150)]
+    noise = [rng.standard_normal((len(y), 8)).astype(np.float32) for y in labels]
+    informative = [np.eye(3, 8, dtype=np.float32)[y] * 3 + x for y, x in zip(labels, noise)]
+    result = probe_layers([tuple(noise), tuple(informative)], *labels, layer_names=["stem", "stage1"],
+                          fractions=(0.5, 1.0), seeds=range(2), task="toy")
+    assert result["layer"] == "stage1"
+    assert [entry["layer"] for entry in result["layers"]] == ["stem", "stage1"]
+    assert result["layers"][1]["test"]["1"] > 0.9 > 0.5 > result["layers"][0]["test"]["1"]
+    assert result["fractions"]["1"]["mean"] == result["layers"][1]["test"]["1"]
