@@ -6,6 +6,7 @@ import pytest
 
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 from barlow_speech.evaluation.probes import linear_probe
+from barlow_speech.evaluation.similarity import linear_cka, pwcca
 
 METRICS_DIR = Path(__file__).resolve().parents[2] / "barlow_speech" / "metrics"
 
@@ -46,3 +47,18 @@ def test_disentanglement_module_loads_offline_and_matches_the_function():
     expected = disentanglement_runs(latents.astype(np.float64), factors, n_runs=3, sample_size=200, seed=0)
     assert result == expected
     assert result["metrics"]["mig"]["mean"] > 0.5
+
+
+def test_representation_similarity_module_loads_offline_and_matches_the_functions():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(300, 6)).astype(np.float32)
+    b = np.concatenate([a @ rng.normal(size=(6, 6)), rng.normal(size=(300, 3))], axis=1).astype(np.float32)
+    module = evaluate.load(str(METRICS_DIR / "representation_similarity"))
+    result = module.compute(representations_a=a.tolist(), representations_b=b.tolist())
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert result == {"linear_cka": linear_cka(a64, b64), "pwcca": pwcca(a64, b64), "num_samples": 300}
+    assert result["pwcca"] > 0.99  # b holds an invertible map of a
+    only_cka = module.compute(representations_a=a.tolist(), representations_b=b.tolist(), measures=["linear_cka"])
+    assert set(only_cka) == {"linear_cka", "num_samples"}
+    with pytest.raises(ValueError, match="choose from"):
+        module.compute(representations_a=a.tolist(), representations_b=b.tolist(), measures=["svcca"])

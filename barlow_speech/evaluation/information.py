@@ -1,0 +1,295 @@
+"""Mutual-information estimates of representations ("beyond the paper", seed paper 002).
+
+Liu, Yeh and Glass 2024, "Revisiting Self-supervised Learning of Speech Representation from a Mutual
+Information Perspective" (arXiv:2401.08833) measure how accessible information is in an embedding Z with two
+lower bounds, both computed here with a critic trained on one split and evaluated on held-out data:
+
+* supervised, `probe_information`: for any classifier q(y|z), E[-log q(Y|Z)] >= H(Y|Z), so
+  I(Z;Y) = H(Y) - H(Y|Z) >= H(Y) - CE, with CE the held-out cross-entropy of a linear probe (the batched
+  L-BFGS solver of `probes.fit_logistic_heads`) and H(Y) the empirical label entropy of the test split;
+* unsupervised, `infonce_information`: for two paired views A, B (two segments of one utterance, two
+  augmentations of one clip) and a critic f, I(A;B) >= log N - L_NCE (van den Oord et al. 2018, "Representation
+  Learning with Contrastive Predictive Coding"; Poole et al. 2019, "On Variational Bounds of Mutual
+  Information", Eq. 12), L_NCE = -1/N sum_i log(exp f(a_i, b_i) / sum_j exp f(a_i, b_j)) over batches of N
+  held-out pairs. Since L_NCE >= 0 the estimate never exceeds log N: the cap is returned with it.
+
+Both are lower bounds: a weak critic (too little data, too much regularisation) under-estimates, and held-out
+evaluation keeps an over-fitted critic from over-estimating. Values are in nats, with bits (nats / ln 2) next
+to them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.stats
+import torch
+
+from ..data.fractions import label_fraction_indices
+from .probes import WEIGHT_DECAYS, fit_logistic_heads, standardize
+
+NATS_PER_BIT = math.log(2.0)
+# The probe grid plus strong decays: a head that can shrink to the class prior (the bias is not penalised) scores
+# CE ~ H(Y), i.e. a bound ~ 0, on labels the features do not predict instead of an over-fitted negative value.
+INFORMATION_WEIGHT_DECAYS = (*WEIGHT_DECAYS, 1.0, 10.0)
+
+
+def label_entropy(labels: Sequence | np.ndarray) -> float:
+    """Empirical (plug-in) entropy H(Y) in nats of `(n,)` labels of any dtype."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def confidence_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval `mean +- t * std / sqrt(k)` of `k >= 2` values (e.g. one per seed)."""
+    values = np.asarray(values, dtype=np.float64)
+    half = scipy.stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def _check_matrix(name: str, values, rows: int | None = None) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or values.shape[0] < 2 or (rows is not None and values.shape[0] != rows):
+        expected = f"{rows} rows" if rows is not None else ">= 2 rows"
+        raise ValueError(f"{name} must be a (n_samples, dim) array with {expected}, got shape {values.shape}.")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains NaN or Inf; check the encoder output.")
+    return values
+
+
+def _stratified_split(codes: np.ndarray, keep: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, rest) indices: a stratified `keep` fraction of each class (>= 1 example per class) and the rest."""
+    kept = label_fraction_indices(codes, (keep,), (seed,))[(keep, seed)]
+    return kept, np.setdiff1d(np.arange(len(codes)), kept)
+
+
+@torch.no_grad()
+def _held_out_cross_entropy(
+    weights: torch.Tensor, biases: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
+    """Mean cross-entropy in nats `(runs, K)` of heads `(runs, dim, K, C)` (biases `(runs, K, C)`) on features
+    `(runs, n, dim)` with class codes `(runs, n)`."""
+    logits = torch.einsum("rnd,rdkc->rknc", x, weights) + biases[..., None, :]
+    log_probs = torch.log_softmax(logits, dim=-1)
+    targets = y[:, None, :, None].expand(-1, logits.shape[1], -1, 1)
+    return -log_probs.gather(-1, targets).squeeze(-1).mean(-1)
+
+
+def probe_information(
+    embeddings: np.ndarray,
+    labels: Sequence | np.ndarray,
+    seeds: Iterable[int] = range(5),
+    test_size: float = 0.3,
+    validation_size: float = 0.2,
+    weight_decays: Sequence[float] = INFORMATION_WEIGHT_DECAYS,
+    confidence: float = 0.95,
+    max_iter: int = 300,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Supervised lower bound I(Z;Y) >= H(Y) - CE of one representation, over several train/test splits.
+
+    Per seed the samples are split, stratified by label, into train / validation / test (`test_size` of all,
+    `validation_size` of the rest); features are standardised with train statistics; one multinomial logistic
+    head per weight decay is fitted on train, the decay with the lowest validation cross-entropy is kept and its
+    test cross-entropy CE gives the bound H(Y_test) - CE. All seeds and decays are solved in one batch.
+
+    Args:
+        embeddings: `(n_samples, dim)` one representation (e.g. one layer's pooled output).
+        labels: `(n_samples,)` class labels of any dtype, >= 2 classes.
+        seeds: one split per seed (>= 2 seeds, for the interval).
+        test_size, validation_size: fractions in (0, 1) of all samples and of the non-test samples.
+        weight_decays: L2 grid of the probe (see `probes.linear_probe`); the best on validation is kept.
+        confidence: level of the Student-t interval over seeds. The splits share samples, so it measures the
+            spread due to the split and the probe, not a sampling interval for a new data set.
+        max_iter: L-BFGS iterations at most.
+        device: where to fit the heads.
+
+    Returns:
+        `{"mutual_information_nats", "mutual_information_bits", "interval_nats", "interval_bits", "confidence",
+        "runs_nats", "label_entropy_nats", "cross_entropy_nats", "weight_decays", "seeds", "num_classes",
+        "num_train", "num_validation", "num_test", "bound"}`; the `runs_*`, entropies, cross-entropies and
+        chosen decays are per seed. The bound can be slightly negative when labels carry no information.
+    """
+    x = _check_matrix("embeddings", embeddings)
+    labels = np.asarray(labels)
+    if labels.shape != (len(x),):
+        raise ValueError(f"labels must have shape ({len(x)},), one per embedding row, got {labels.shape}.")
+    classes, codes = np.unique(labels, return_inverse=True)
+    seeds = [int(seed) for seed in seeds]
+    if len(classes) < 2 or len(seeds) < 2:
+        raise ValueError(
+            f"need >= 2 classes and >= 2 seeds, got {len(classes)} classes and seeds={seeds}; pass more labels or "
+            "seeds=range(5)."
+        )
+    for name, value in (("test_size", test_size), ("validation_size", validation_size), ("confidence", confidence)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name}={value!r} must lie in (0, 1), e.g. 0.3.")
+    splits = []
+    for seed in seeds:
+        rest, test = _stratified_split(codes, 1.0 - test_size, seed)
+        train, validation = (rest[part] for part in _stratified_split(codes[rest], 1.0 - validation_size, seed))
+        splits.append((train, validation, test))
+    device = torch.device(device)
+    parts = []
+    for column in range(3):  # train, validation, test: (runs, n, dim) features and (runs, n) codes
+        features = [standardize(x[split[0]], x[split[column]])[1] for split in splits]
+        parts.append(
+            (
+                torch.as_tensor(np.stack(features), device=device),
+                torch.as_tensor(np.stack([codes[split[column]] for split in splits]), device=device),
+            )
+        )
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = parts
+    weights, biases, _ = fit_logistic_heads(x_train, y_train, weight_decays, len(classes), max_iter)
+    best = _held_out_cross_entropy(weights, biases, x_val, y_val).argmin(dim=1)
+    cross_entropy = _held_out_cross_entropy(weights, biases, x_test, y_test)[torch.arange(len(seeds)), best]
+    cross_entropy = cross_entropy.cpu().double().numpy()
+    entropy = np.array([label_entropy(codes[test]) for _, _, test in splits])
+    runs = entropy - cross_entropy
+    interval = confidence_interval(runs, confidence)
+    return {
+        "mutual_information_nats": float(runs.mean()),
+        "mutual_information_bits": float(runs.mean() / NATS_PER_BIT),
+        "interval_nats": list(interval),
+        "interval_bits": [bound / NATS_PER_BIT for bound in interval],
+        "confidence": confidence,
+        "runs_nats": runs.tolist(),
+        "label_entropy_nats": entropy.tolist(),
+        "cross_entropy_nats": cross_entropy.tolist(),
+        "weight_decays": [weight_decays[i] for i in best.tolist()],
+        "seeds": seeds,
+        "num_classes": len(classes),
+        "num_train": len(splits[0][0]),
+        "num_validation": len(splits[0][1]),
+        "num_test": len(splits[0][2]),
+        "bound": "I(Z;Y) >= H(Y) - CE (held-out cross-entropy of a linear probe)",
+    }
+
+
+def infonce_loss(scores: torch.Tensor) -> torch.Tensor:
+    """L_NCE of a `(N, N)` critic matrix `scores[i, j] = f(a_i, b_j)` whose positives lie on the diagonal, in nats."""
+    return torch.nn.functional.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
+
+
+def _train_bilinear_critic(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    seed: int,
+    validation_size: float,
+    batch_size: int,
+    steps: int,
+    learning_rate: float,
+    eval_every: int = 10,
+) -> torch.Tensor:
+    """W `(dim_a, dim_b)` of the critic a^T W b: SGD on InfoNCE, kept where the validation loss was lowest.
+
+    W starts at 0 (every critic score equal: the bound is exactly 0); a `validation_size` fraction of the pairs
+    `(n, dim_a)`, `(n, dim_b)` is held out and scored as one batch every `eval_every` steps (early stopping), so a
+    critic that memorises its training pairs is never kept. The step is `learning_rate / sqrt(dim_a * dim_b)`
+    (Nesterov momentum 0.9): a step changes a score a^T W b by a sum over dim_a x dim_b products, and this keeps
+    that change of one size from 64 to 512 dimensions. Adam, which moves every entry of W by the same amount,
+    over-shoots within ten steps at 512 dimensions.
+    """
+    order = torch.randperm(len(a), generator=torch.Generator().manual_seed(seed)).to(a.device)
+    num_validation = max(2, round(validation_size * len(a)))
+    validation, fit = order[:num_validation], order[num_validation:]
+    if len(fit) < 2:
+        raise ValueError(f"{len(a)} train pairs leave {len(fit)} to fit the critic after validation; pass more pairs.")
+    critic = torch.zeros(a.shape[1], b.shape[1], device=a.device, requires_grad=True)
+    step_size = learning_rate / math.sqrt(a.shape[1] * b.shape[1])
+    optimizer = torch.optim.SGD([critic], lr=step_size, momentum=0.9, nesterov=True)
+    generator = torch.Generator().manual_seed(seed + 1)
+    best, best_loss = critic.detach().clone(), math.inf
+    for step in range(steps + 1):
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                loss = infonce_loss(a[validation] @ critic @ b[validation].T).item()
+            if loss < best_loss:
+                best, best_loss = critic.detach().clone(), loss
+        if step == steps:
+            break
+        batch = fit[torch.randperm(len(fit), generator=generator)[:batch_size].to(a.device)]
+        loss = infonce_loss(a[batch] @ critic @ b[batch].T)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return best
+
+
+def infonce_information(
+    views_a: np.ndarray,
+    views_b: np.ndarray,
+    seed: int = 0,
+    test_size: float = 0.3,
+    batch_size: int | None = None,
+    train_batch_size: int = 256,
+    steps: int = 300,
+    validation_size: float = 0.2,
+    learning_rate: float = 0.5,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Unsupervised lower bound I(A;B) >= log N - L_NCE between paired views, with a bilinear critic.
+
+    The critic f(a, b) = a^T W b (W `(dim_a, dim_b)`) is trained by SGD on InfoNCE over random batches of
+    `train_batch_size` train pairs and early-stopped on a validation part of them (`_train_bilinear_critic`), then
+    frozen; L_NCE is averaged over the held-out pairs cut into batches of N = `batch_size` (the remainder is
+    dropped). Views are standardised with train statistics. Deterministic given `seed` (split, batch order) on a
+    given device.
+
+    Args:
+        views_a, views_b: `(n_pairs, dim_a)` and `(n_pairs, dim_b)`; row i of both comes from one sample.
+        seed: seeds the train/test split and the training batches.
+        test_size: fraction in (0, 1) of the pairs held out for the estimate.
+        batch_size: N, held-out pairs per evaluation batch (default all of them); the estimate is capped at log N.
+        train_batch_size, steps, learning_rate: the critic's SGD training (step `learning_rate / sqrt(dim_a dim_b)`).
+        validation_size: fraction of the train pairs that early-stops it.
+        device: where to train the critic.
+
+    Returns:
+        `{"mutual_information_nats", "mutual_information_bits", "cap_nats", "cap_bits", "loss_nats", "batch_size",
+        "num_batches", "num_train", "num_test", "seed", "bound"}`.
+    """
+    a = _check_matrix("views_a", views_a)
+    b = _check_matrix("views_b", views_b, rows=len(a))
+    for name, value in (("test_size", test_size), ("validation_size", validation_size)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name}={value!r} must lie in (0, 1), e.g. 0.3.")
+    order = np.random.default_rng(seed).permutation(len(a))
+    num_test = round(test_size * len(a))
+    test, train = order[:num_test], order[num_test:]
+    batch_size = num_test if batch_size is None else batch_size
+    if not 2 <= batch_size <= num_test or len(train) < 2:
+        raise ValueError(
+            f"batch_size={batch_size} must lie in [2, {num_test}] (the held-out pairs) with >= 2 train pairs; "
+            "pass a smaller batch_size, or more pairs."
+        )
+    device = torch.device(device)
+    a_train, a_test = (torch.as_tensor(v, device=device) for v in standardize(a[train], a[test]))
+    b_train, b_test = (torch.as_tensor(v, device=device) for v in standardize(b[train], b[test]))
+    critic = _train_bilinear_critic(a_train, b_train, seed, validation_size, train_batch_size, steps, learning_rate)
+    num_batches = num_test // batch_size
+    with torch.no_grad():
+        losses = [
+            infonce_loss(a_test[i : i + batch_size] @ critic @ b_test[i : i + batch_size].T).item()
+            for i in range(0, num_batches * batch_size, batch_size)
+        ]
+    cap, loss = math.log(batch_size), float(np.mean(losses))
+    return {
+        "mutual_information_nats": cap - loss,
+        "mutual_information_bits": (cap - loss) / NATS_PER_BIT,
+        "cap_nats": cap,
+        "cap_bits": cap / NATS_PER_BIT,
+        "loss_nats": loss,
+        "batch_size": batch_size,
+        "num_batches": num_batches,
+        "num_train": len(train),
+        "num_test": num_test,
+        "seed": seed,
+        "bound": "I(A;B) >= log N - L_NCE, capped at log N (InfoNCE, bilinear critic, held-out pairs)",
+    }
+
+
+__all__ = ["confidence_interval", "infonce_information", "infonce_loss", "label_entropy", "probe_information"]
