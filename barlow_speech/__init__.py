@@ -3,7 +3,12 @@
 Importing the package registers the model with the Auto classes and marks every class for remote-code export, so a
 `save_pretrained` folder carries `auto_map` and the self-contained modeling files and loads with
 `trust_remote_code=True` in a Python that has never installed barlow_speech.
+
+`BarlowTwinsTrainer` and `BarlowTwinsArguments` are loaded on first access (PEP 562 `__getattr__`): they import
+`transformers.Trainer`, which costs seconds that a user who only loads a model should not pay.
 """
+
+import importlib
 
 from transformers import (
     AutoConfig,
@@ -40,15 +45,33 @@ BarlowSpeechForPreTraining.register_for_auto_class("AutoModelForPreTraining")
 BarlowSpeechForAudioClassification.register_for_auto_class("AutoModelForAudioClassification")
 BarlowSpeechFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 
+# Public names imported on first access: {name: module}.
+_LAZY_IMPORTS = {"BarlowTwinsArguments": ".training.trainer", "BarlowTwinsTrainer": ".training.trainer"}
+
+
+def __getattr__(name: str) -> type:
+    if name in _LAZY_IMPORTS:
+        value = getattr(importlib.import_module(_LAZY_IMPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_IMPORTS})
+
+
 __all__ = [
     "LOSS_VARIANTS",
     "BarlowSpeechConfig",
     "BarlowSpeechDataCollator",
     "BarlowSpeechFeatureExtractor",
+    "BarlowSpeechForAudioClassification",
+    "BarlowSpeechForPreTraining",
     "BarlowSpeechModel",
     "BarlowSpeechPreTrainedModel",
-    "BarlowSpeechForPreTraining",
-    "BarlowSpeechForAudioClassification",
+    "BarlowTwinsArguments",
+    "BarlowTwinsTrainer",
     "barlow_twins_loss",
     "cross_correlation",
     "log_spectrogram",

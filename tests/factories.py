@@ -23,3 +23,10 @@ def tone_clips(num: int, seconds: float = 1.0, sampling_rate: int = 16000, seed:
         clip = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * 0.1
         clips.append((clip + 0.01 * rng.standard_normal(t.size)).astype(np.float32))
     return clips
+
+
+def tiny_checkpoint(path, **overrides) -> str:
+    """Save a tiny `BarlowSpeechModel` and a default feature extractor to `path`, as `save_pretrained` folders are."""
+    barlow_speech.BarlowSpeechModel(tiny_config(**overrides)).save_pretrained(path)
+    barlow_speech.BarlowSpeechFeatureExtractor().save_pretrained(path)
+    return str(path)
