@@ -24,6 +24,7 @@ from .modeling_barlow import (
     cross_correlation,
     segments_and_mask,
 )
+from .modeling_dino import DinoSpeechForPreTraining, dino_loss
 from .training.collator import BarlowSpeechDataCollator
 
 __version__ = "0.1.0"
@@ -49,7 +50,9 @@ __all__ = [
     "BarlowSpeechPreTrainedModel",
     "BarlowSpeechForPreTraining",
     "BarlowSpeechForAudioClassification",
+    "DinoSpeechForPreTraining",
     "barlow_twins_loss",
+    "dino_loss",
     "cross_correlation",
     "log_spectrogram",
     "pad_segments",
