@@ -29,6 +29,7 @@ from .modeling_barlow import (
     cross_correlation,
     segments_and_mask,
 )
+from .modeling_dino import DinoSpeechForPreTraining, dino_loss
 from .training.collator import BarlowSpeechDataCollator
 
 __version__ = "0.1.0"
@@ -72,8 +73,10 @@ __all__ = [
     "BarlowSpeechPreTrainedModel",
     "BarlowTwinsArguments",
     "BarlowTwinsTrainer",
+    "DinoSpeechForPreTraining",
     "barlow_twins_loss",
     "cross_correlation",
+    "dino_loss",
     "log_spectrogram",
     "pad_segments",
     "segment_waveforms",

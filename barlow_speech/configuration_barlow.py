@@ -16,6 +16,9 @@ LOSS_VARIANTS = ("bt", "mbt_bn", "mbt_ln", "mbt_bn_ln")
 # How a stage's (channels, freq, frames) map becomes one vector: "global" is the paper's average over frequency and
 # time; the others keep frequency (pooled into `pooling_bands` bands) and summarise time, as x-vectors / BYOL-A do.
 POOLING_MODES = ("global", "time_mean", "time_mean_std")
+# Self-supervised objectives on the same encoder: Barlow Twins (the paper) or DINO (Caron et al. 2021; for speech, Cho
+# et al. 2022, shared/paper/004), trained by BarlowSpeechForPreTraining / DinoSpeechForPreTraining respectively.
+OBJECTIVES = ("barlow_twins", "dino")
 # Front-end settings: they live in BarlowSpeechFeatureExtractor only, so config and extractor cannot disagree.
 FRONT_END_FIELDS = frozenset({"sampling_rate", "n_fft", "hop_length", "segment_seconds", "n_mels"})
 # ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.
@@ -63,6 +66,19 @@ class BarlowSpeechConfig(PreTrainedConfig):
         classifier_dropout (`float`, *optional*, defaults to 0.0): dropout before the audio-classification head.
         freeze_encoder (`bool`, *optional*, defaults to `False`):
             Audio classification trains only the linear head (linear evaluation) when set.
+        objective (`str`, *optional*, defaults to `"barlow_twins"`):
+            What pretrains the encoder: `"barlow_twins"` (`BarlowSpeechForPreTraining`, the paper) or `"dino"`
+            (`DinoSpeechForPreTraining`: self-distillation with a momentum teacher). Model cards report it.
+        dino_num_prototypes (`int`, *optional*, defaults to 65536): K, the DINO head's output size (reference DINO).
+        dino_hidden_size (`int`, *optional*, defaults to 2048): width of the DINO head's MLP (reference DINO).
+        dino_bottleneck_size (`int`, *optional*, defaults to 256): the l2-normalised bottleneck before the prototypes.
+        dino_head_layers (`int`, *optional*, defaults to 3): linear layers of the head's MLP (reference DINO).
+        dino_norm_last_layer (`bool`, *optional*, defaults to `True`):
+            Fix the norm of each prototype to 1 (weight normalisation with g = 1), as the reference's default.
+        dino_student_temperature (`float`, *optional*, defaults to 0.1): student softmax temperature.
+        dino_teacher_temperature (`float`, *optional*, defaults to 0.04): teacher softmax temperature (sharpening),
+            reached after the trainer's warm-up.
+        dino_center_momentum (`float`, *optional*, defaults to 0.9): momentum of the centre of teacher outputs.
 
     Example:
     ```python
@@ -87,6 +103,15 @@ class BarlowSpeechConfig(PreTrainedConfig):
     pooling_bands: int = 4
     classifier_dropout: float = 0.0
     freeze_encoder: bool = False
+    objective: str = "barlow_twins"
+    dino_num_prototypes: int = 65536
+    dino_hidden_size: int = 2048
+    dino_bottleneck_size: int = 256
+    dino_head_layers: int = 3
+    dino_norm_last_layer: bool = True
+    dino_student_temperature: float = 0.1
+    dino_teacher_temperature: float = 0.04
+    dino_center_momentum: float = 0.9
 
     def __post_init__(self, **kwargs):
         misplaced = sorted(FRONT_END_FIELDS & kwargs.keys())
@@ -130,6 +155,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
         if isinstance(self.pooling_bands, bool) or not isinstance(self.pooling_bands, int) or self.pooling_bands < 1:
             raise ValueError(f"pooling_bands={self.pooling_bands!r} must be an int >= 1 (frequency bands kept).")
         _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
+        _check_dino(self)
 
     @property
     def hidden_size(self) -> int:
@@ -180,4 +206,20 @@ def _check_number(
         raise ValueError(f"{name}={value!r} must be a finite number {bound}; the default is {default!r}.")
 
 
-__all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS", "POOLING_MODES"]
+def _check_dino(config: BarlowSpeechConfig) -> None:
+    """The objective and DINO head / loss fields (reference DINO defaults in the class docstring)."""
+    if config.objective not in OBJECTIVES:
+        raise ValueError(f"objective={config.objective!r} is not one of {list(OBJECTIVES)}.")
+    for name in ("dino_num_prototypes", "dino_hidden_size", "dino_bottleneck_size", "dino_head_layers"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be an int >= 1.")
+    for name in ("dino_student_temperature", "dino_teacher_temperature"):
+        _check_number(config, name, minimum=0.0, inclusive=False)
+    if not 0.0 <= config.dino_center_momentum < 1.0:
+        raise ValueError(
+            f"dino_center_momentum={config.dino_center_momentum} must be in [0, 1) (the reference DINO uses 0.9)."
+        )
+
+
+__all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS", "OBJECTIVES", "POOLING_MODES"]

@@ -47,6 +47,7 @@ from . import (
     BarlowSpeechForAudioClassification,
     BarlowSpeechForPreTraining,
     BarlowSpeechModel,
+    DinoSpeechForPreTraining,
 )
 from .model_card import ResultRecord, load_results, render_model_card
 from .model_family import FAMILY, FamilyMember, family_member, find_family_member
@@ -69,7 +70,9 @@ TOKEN_HELP = (
 )
 _MODEL_CLASSES = {
     cls.__name__: cls
-    for cls in (BarlowSpeechForPreTraining, BarlowSpeechModel, BarlowSpeechForAudioClassification)
+    for cls in (
+        BarlowSpeechForPreTraining, BarlowSpeechModel, BarlowSpeechForAudioClassification, DinoSpeechForPreTraining
+    )
 }
 
 

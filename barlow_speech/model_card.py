@@ -230,10 +230,7 @@ def training_rows(config, extractor, training_details: Mapping[str, Any] | None,
         ("Upstream (pretraining) dataset", upstream),
         ("Epochs", details.pop("epochs", NOT_RECORDED)),
         *_batch_size_rows(details),
-        ("Loss variant", config.loss_variant),
-        ("lambda (off-diagonal weight)", config.lambda_offdiag),
-        ("Latent size m", config.latent_size),
-        ("Projector", " -> ".join(str(d) for d in [config.hidden_size, *config.projector_dims])),
+        *objective_rows(config),
         ("Encoder", f"ResNet, stages {list(config.backbone_config.depths)}, widths "
                     f"{list(config.backbone_config.hidden_sizes)} ({config.backbone_config.layer_type} blocks)"),
         ("Sampling rate", f"{extractor.sampling_rate} Hz"),
@@ -242,6 +239,33 @@ def training_rows(config, extractor, training_details: Mapping[str, Any] | None,
     ]
     rows += [(key.replace("_", " ").capitalize(), value) for key, value in details.items()]
     return rows
+
+
+# How the card names each `BarlowSpeechConfig.objective`.
+OBJECTIVE_NAMES = {
+    "barlow_twins": "Barlow Twins (Zbontar et al. 2021; Brima et al. 2024)",
+    "dino": "DINO self-distillation (Caron et al. 2021; for speech Cho et al. 2022); the encoder is the teacher",
+}
+
+
+def objective_rows(config) -> list[tuple[str, Any]]:
+    """Rows of the training table that say which objective trained the encoder, and its settings."""
+    rows = [("Objective", OBJECTIVE_NAMES[config.objective])]
+    if config.objective == "dino":
+        head = [config.hidden_size] + [config.dino_hidden_size] * (config.dino_head_layers - 1)
+        return rows + [
+            ("Prototypes K", config.dino_num_prototypes),
+            ("Head", " -> ".join(map(str, [*head, config.dino_bottleneck_size, config.dino_num_prototypes]))),
+            ("Temperatures (student, teacher)",
+             f"{config.dino_student_temperature}, {config.dino_teacher_temperature}"),
+            ("Centre momentum", config.dino_center_momentum),
+        ]
+    return rows + [
+        ("Loss variant", config.loss_variant),
+        ("lambda (off-diagonal weight)", config.lambda_offdiag),
+        ("Latent size m", config.latent_size),
+        ("Projector", " -> ".join(str(d) for d in [config.hidden_size, *config.projector_dims])),
+    ]
 
 
 def render_model_card(
@@ -270,12 +294,13 @@ def render_model_card(
     datasets = sorted({member.upstream.dataset_id} if member and member.upstream.on_hub else set())
     card_data = ModelCardData(
         language=["en"], license="apache-2.0", library_name="transformers", pipeline_tag="feature-extraction",
-        tags=["audio", "speech", "self-supervised-learning", "barlow-twins", "custom_code"],
+        tags=["audio", "speech", "self-supervised-learning", config.objective.replace("_", "-"), "custom_code"],
         datasets=datasets or None, model_name=model_name,
         eval_results=[record.to_eval_result() for record in results] or None,
     )
     family = member.card_metadata() if member else {
-        "family_description": f"{model_name}: a Barlow Twins speech encoder trained with barlow-speech.",
+        "family_description": f"{model_name}: a speech encoder trained with barlow-speech "
+                              f"({OBJECTIVE_NAMES[config.objective]}).",
         "upstream_dataset_name": (training_details or {}).get("upstream_dataset", NOT_RECORDED),
         "upstream_domain": "speech",
     }
@@ -283,7 +308,7 @@ def render_model_card(
     return ModelCard.from_template(
         card_data, template_str=template, model_id=model_name, repo_id=repo_id,
         hidden_size=config.hidden_size, latent_size=config.latent_size, hop_length=extractor.hop_length,
-        has_projector=has_projector, training_rows=training_rows(config, extractor, training_details, member),
+        has_projector=has_projector, objective=config.objective, training_rows=training_rows(config, extractor, training_details, member),
         results=[_table_row(record) for record in results], **family,
     )
 
@@ -303,6 +328,7 @@ __all__ = [
     "ResultRecord",
     "load_card_results",
     "load_results",
+    "objective_rows",
     "record_dicts",
     "records_from_result",
     "render_model_card",

@@ -11,7 +11,8 @@ Waveform augmentations, (batch, samples) -> (batch, samples) unless stated:
 Spectrogram augmentations, (batch, 1, freq, frames) -> same shape:
     FrequencyMask / TimeMask (SpecAugment, Park et al. 2019), RandomResizedCrop and MixupBYOLA
     (BYOL-A, Niizumi et al. 2021; nttcslab/byol-a `byol_a/augmentations.py`).
-`TwoViewAugmentation` composes them around a caller-provided spectrogram function:
+`TwoViewAugmentation` composes them around a caller-provided spectrogram function (`MultiCropAugmentation`: the long
+and short crops of DINO, from the same pipeline):
 
     >>> aug = TwoViewAugmentation(TwoViewAugmentationConfig(seed=0))
     >>> view_a, view_b = aug(waveforms, lambda w: extractor_on_device(w))  # each (batch, 1, freq, frames)
@@ -633,19 +634,109 @@ class TwoViewAugmentation(nn.Module):
         if waveforms.shape[0] < 1:
             raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
         g = generator if generator is not None else self.generator_for(waveforms.device)
-        both = self.augment_waveforms(torch.cat([waveforms, waveforms]), g)
-        spectrograms = to_spectrogram(both)
+        view_a, view_b = self.augment(torch.cat([waveforms, waveforms]), to_spectrogram, g, update_memory).chunk(2)
+        return view_a, view_b
+
+    def augment(
+        self,
+        waveforms: torch.Tensor,
+        to_spectrogram: Callable[[torch.Tensor], torch.Tensor],
+        generator: torch.Generator | None = None,
+        update_memory: bool = True,
+    ) -> torch.Tensor:
+        """One augmented view per row: `(n, samples)` -> waveform stage -> `to_spectrogram` -> spectrogram stage ->
+        `(n, 1, freq, frames)`. `forward` calls it on the stacked waveforms of both views; multi-crop on its crops."""
+        waveforms = self.augment_waveforms(waveforms, generator)
+        spectrograms = to_spectrogram(waveforms)
         if spectrograms.dim() == 3:
             spectrograms = spectrograms.unsqueeze(1)
         _check_spectrograms(spectrograms, "to_spectrogram's output")
-        if spectrograms.shape[0] != both.shape[0]:
+        if spectrograms.shape[0] != waveforms.shape[0]:
             raise ValueError(
-                f"to_spectrogram returned {spectrograms.shape[0]} spectrograms for {both.shape[0]} waveforms; "
+                f"to_spectrogram returned {spectrograms.shape[0]} spectrograms for {waveforms.shape[0]} waveforms; "
                 "it must map (n, samples) to (n, 1, freq, frames)."
             )
-        spectrograms = self.augment_spectrograms(spectrograms, g, update_memory=update_memory)
-        view_a, view_b = spectrograms.chunk(2, dim=0)
-        return view_a, view_b
+        return self.augment_spectrograms(spectrograms, generator, update_memory=update_memory)
+
+
+def random_crops(
+    waveforms: torch.Tensor, count: int, num_samples: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """`count` random windows of `num_samples` samples of every row, crop-major: `(batch, samples)` ->
+    `(count * batch, num_samples)` where rows `[i * batch, (i + 1) * batch)` are crop i of each row (zero-padded when
+    a row is shorter than the window)."""
+    repeated = waveforms.repeat(count, 1)
+    slack = max(waveforms.shape[-1] - num_samples, 0)
+    starts = torch.randint(0, slack + 1, (repeated.shape[0],), device=waveforms.device, generator=generator)
+    return crop(repeated, starts, num_samples)
+
+
+@dataclasses.dataclass
+class MultiCropConfig:
+    """Multi-crop for speech (DINO, Caron et al. 2021 Sec. 3.1 and facebookresearch/dino `DataAugmentationDINO`):
+    long and short segments of the same utterance; the teacher sees only the long ones, the student all of them.
+
+    Cho et al. 2022 (shared/paper/004) crop long and short segments of each utterance, the short ones half as long;
+    our pretraining clips are 1-s segments, so the defaults are `num_long` = 2 long crops of 1 s (the whole clip: its
+    views differ by the waveform and spectrogram augmentations, as Barlow Twins' two views) and `num_short` = 4 short
+    crops of 0.5 s (the reference DINO uses 2 global and 8 local crops). Short crops stay short spectrograms (half
+    the frames): the ResNet and its pooling take any length. Every crop is augmented by `views` (the Barlow Twins
+    pipeline); long and short crops keep separate mixup memories (mixup partners have the crop's shape).
+    """
+
+    num_long: int = 2
+    long_seconds: float = 1.0
+    num_short: int = 4
+    short_seconds: float = 0.5
+    views: TwoViewAugmentationConfig = dataclasses.field(default_factory=TwoViewAugmentationConfig)
+
+    def __post_init__(self):
+        if self.num_long < 1 or self.num_short < 0 or self.num_long + self.num_short < 2:
+            raise ValueError(
+                f"num_long={self.num_long}, num_short={self.num_short}: DINO needs >= 1 long crop (the teacher's) and "
+                ">= 2 crops in all (each teacher crop is compared with the other crops); the default is 2 long, 4 short."
+            )
+        if not 0 < self.short_seconds <= self.long_seconds:
+            raise ValueError(
+                f"long_seconds={self.long_seconds}, short_seconds={self.short_seconds}: expected "
+                "0 < short_seconds <= long_seconds (default 1.0 and 0.5)."
+            )
+
+
+class MultiCropAugmentation(nn.Module):
+    """Long and short augmented crops of a waveform batch, drawn on its device (see `MultiCropConfig`).
+
+    Call: `long, short = aug(waveforms, to_spectrogram, generator=g)` with waveforms `(batch, samples)`; returns
+    `long` `(num_long * batch, 1, freq, frames)` and `short` `(num_short * batch, 1, freq, frames')` (None when
+    `num_short` is 0), crop-major as `random_crops`. The same `generator` draws every crop and augmentation, so the
+    trainer's (seed, step, micro-step, rank) seeding makes them reproducible, as for the two Barlow Twins views.
+    """
+
+    def __init__(self, config: MultiCropConfig | None = None, noise_bank: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config or MultiCropConfig()
+        self.long = TwoViewAugmentation(self.config.views, noise_bank)
+        self.short = TwoViewAugmentation(self.config.views, noise_bank)
+
+    def forward(
+        self,
+        waveforms: torch.Tensor,
+        to_spectrogram: Callable[[torch.Tensor], torch.Tensor],
+        generator: torch.Generator | None = None,
+        update_memory: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        _check_waveforms(waveforms, type(self).__name__)
+        if waveforms.shape[0] < 1:
+            raise ValueError("MultiCropAugmentation got an empty batch; expected at least one waveform.")
+        c = self.config
+        g = generator if generator is not None else self.long.generator_for(waveforms.device)
+        rate = c.views.sampling_rate
+        long = random_crops(waveforms, c.num_long, round(c.long_seconds * rate), g)
+        long = self.long.augment(long, to_spectrogram, g, update_memory)
+        if c.num_short == 0:
+            return long, None
+        short = random_crops(waveforms, c.num_short, round(c.short_seconds * rate), g)
+        return long, self.short.augment(short, to_spectrogram, g, update_memory)
 
 
 def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Tensor:

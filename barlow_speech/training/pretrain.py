@@ -1,6 +1,8 @@
-"""`barlow-speech pretrain`: Barlow Twins pretraining from the command line or a YAML/JSON config file.
+"""`barlow-speech pretrain`: Barlow Twins (or, with `--objective dino`, DINO) pretraining from the command line or a
+YAML/JSON config file.
 
-Arguments are TrainingArguments plus ModelArguments, DataArguments and BarlowTwinsArguments (HfArgumentParser).
+Arguments are TrainingArguments plus ModelArguments, DataArguments, BarlowTwinsArguments and DinoArguments
+(HfArgumentParser).
 `--config run.yaml` reads the same fields from a file; flags given on the command line override it. Every value is
 checked before any data is loaded: a bad one is a ValueError naming the flag (or the config file's key), the value
 and what is allowed.
@@ -8,6 +10,10 @@ and what is allowed.
     barlow-speech pretrain --output_dir runs/bt-synthetic --max_steps 200            # synthetic corpus
     barlow-speech pretrain --dataset librispeech --data_path /data/LibriSpeech --subset train-clean-100 \\
         --output_dir runs/bt-ls100 --num_train_epochs 50 --per_device_train_batch_size 64 --bf16 true
+    barlow-speech pretrain --objective dino --output_dir runs/dino-synthetic --max_steps 200  # DINO, same encoder
+
+From Python (the demo): `build_trainer(ModelArguments(objective="dino", ...), DataArguments(...),
+BarlowTwinsArguments(), TrainingArguments(...), DinoArguments(...)).train()`.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from ..configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from ..configuration_barlow import LOSS_VARIANTS, OBJECTIVES, BarlowSpeechConfig
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
-from .augment import TwoViewAugmentation, load_noise_bank
+from ..modeling_dino import DinoSpeechForPreTraining
+from .augment import MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
 from .checkpoints import checkpoint_problem, checkpoint_step, last_complete_checkpoint
+from .dino import DinoArguments, DinoTrainer
 from .trainer import (
     MIN_BATCH_PER_DEVICE,
     BarlowTwinsArguments,
@@ -68,9 +76,16 @@ class ModelArguments:
     projector_layers: int = field(default=3, metadata={"help": "linear layers in the projector (reference: 3)."})
     loss_variant: str = field(default="bt", metadata={"help": f"one of {list(LOSS_VARIANTS)}."})
     lambda_offdiag: float = field(default=5.1e-3, metadata={"help": "redundancy weight lambda (reference 5.1e-3)."})
+    objective: str = field(default="barlow_twins", metadata={"help": f"one of {list(OBJECTIVES)}."})
+    dino_num_prototypes: int = field(default=65536, metadata={"help": "DINO prototypes K (reference: 65536)."})
+    dino_hidden_size: int = field(default=2048, metadata={"help": "DINO head MLP width (reference: 2048)."})
+    dino_bottleneck_size: int = field(default=256, metadata={"help": "DINO head bottleneck (reference: 256)."})
 
     def __post_init__(self):
         check_choice("backbone", self.backbone, list(BACKBONES))
+        check_choice("objective", self.objective, list(OBJECTIVES))
+        for flag in ("dino_num_prototypes", "dino_hidden_size", "dino_bottleneck_size"):
+            check_at_least(flag, getattr(self, flag), 1)
         check_choice("loss_variant", self.loss_variant, list(LOSS_VARIANTS))
         check_at_least("latent_size", self.latent_size, 1, " (the paper: 2048; the tests: 16)")
         check_at_least("projector_layers", self.projector_layers, 1)
@@ -82,6 +97,10 @@ class ModelArguments:
             projector_dims=[self.latent_size] * self.projector_layers,
             loss_variant=self.loss_variant,
             lambda_offdiag=self.lambda_offdiag,
+            objective=self.objective,
+            dino_num_prototypes=self.dino_num_prototypes,
+            dino_hidden_size=self.dino_hidden_size,
+            dino_bottleneck_size=self.dino_bottleneck_size,
         )
 
 
@@ -164,7 +183,7 @@ def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFea
     return BarlowSpeechFeatureExtractor().fit_normalization(waveform_of(dataset[int(i)]) for i in sorted(indices))
 
 
-ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments)
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments)
 
 
 def _config_file_to_argv(path: str, known: Sequence[str]) -> list[str]:
@@ -193,8 +212,8 @@ def _config_file_to_argv(path: str, known: Sequence[str]) -> list[str]:
 
 
 def parse_arguments(argv: Sequence[str]):
-    """(ModelArguments, DataArguments, BarlowTwinsArguments, TrainingArguments) from flags and `--config`, each value
-    checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
+    """(ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments) from flags and
+    `--config`, each value checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
     argv = list(argv)
     known = [f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)]
     if "--config" in argv:
@@ -215,22 +234,32 @@ def parse_arguments(argv: Sequence[str]):
 
 
 def build_trainer(
-    model_args: ModelArguments, data_args: DataArguments, barlow_args: BarlowTwinsArguments, args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    barlow_args: BarlowTwinsArguments,
+    args: TrainingArguments,
+    dino_args: DinoArguments | None = None,
 ) -> BarlowTwinsTrainer:
-    """Dataset, feature extractor (normalisation fitted on it), model, views and trainer for one run."""
+    """Dataset, feature extractor (normalisation fitted on it), model, views and trainer for one run:
+    `BarlowTwinsTrainer` or, for `model_args.objective == "dino"`, `DinoTrainer`."""
     train_dataset = load_training_audio(data_args, args.seed)
+    dino = model_args.objective == "dino"
+    model_class = DinoSpeechForPreTraining if dino else BarlowSpeechForPreTraining
     if model_args.model_name_or_path:
-        model = BarlowSpeechForPreTraining.from_pretrained(model_args.model_name_or_path)
+        model = model_class.from_pretrained(model_args.model_name_or_path)
         feature_extractor = BarlowSpeechFeatureExtractor.from_pretrained(model_args.model_name_or_path)
     else:
         torch.manual_seed(args.seed)
-        model = BarlowSpeechForPreTraining(model_args.build_config())
+        model = model_class(model_args.build_config())
         feature_extractor = fit_feature_extractor(train_dataset, data_args.normalization_clips, args.seed)
     noise = load_noise_bank(data_args.noise_dir) if data_args.noise_dir else None
-    return BarlowTwinsTrainer(
-        model=model, args=args, train_dataset=train_dataset, feature_extractor=feature_extractor,
-        augmentation=TwoViewAugmentation(noise_bank=noise), barlow_args=barlow_args,
-    )
+    common = {"model": model, "args": args, "train_dataset": train_dataset, "feature_extractor": feature_extractor,
+              "barlow_args": barlow_args}
+    if dino:
+        dino_args = dino_args or DinoArguments()
+        augmentation = MultiCropAugmentation(dino_args.multi_crop_config(), noise_bank=noise)
+        return DinoTrainer(**common, augmentation=augmentation, dino_args=dino_args)
+    return BarlowTwinsTrainer(**common, augmentation=TwoViewAugmentation(noise_bank=noise))
 
 
 def resolve_checkpoint(args: TrainingArguments) -> str | None:
@@ -265,10 +294,10 @@ def resolve_checkpoint(args: TrainingArguments) -> str | None:
 
 
 def main(argv: Sequence[str]) -> int:
-    model_args, data_args, barlow_args, args = parse_arguments(argv)
+    model_args, data_args, barlow_args, dino_args, args = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     checkpoint = resolve_checkpoint(args)  # before the data: a run that cannot resume fails at once
-    trainer = build_trainer(model_args, data_args, barlow_args, args)
+    trainer = build_trainer(model_args, data_args, barlow_args, args, dino_args)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
     trainer.save_state()

@@ -206,19 +206,24 @@ class BarlowTwinsTrainer(Trainer):
             key = (self.args.seed, -1, -1, self.args.process_index)  # ints only: str hashes differ per process
         return torch.Generator(device=device).manual_seed(hash(key) % (2**63))
 
-    def make_views(self, waveforms: torch.Tensor, training: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(batch, samples)` waveforms -> two `(batch, 1, freq, frames)` augmented log-spectrogram views.
+    def make_views(self, waveforms: torch.Tensor, training: bool = True) -> tuple[torch.Tensor | None, ...]:
+        """`(batch, samples)` waveforms -> the augmentation's views: two `(batch, 1, freq, frames)` log-spectrograms
+        for `TwoViewAugmentation` (long and short crops for `MultiCropAugmentation`).
 
         With `training=False` the views come from a fixed evaluation stream and leave the mixup memory untouched, so
         evaluating changes nothing about the training run."""
         generator = self._view_generator(waveforms.device, training)
-        view_a, view_b = self.augmentation(
+        views = self.augmentation(
             waveforms, self.feature_extractor.spectrogram, generator=generator, update_memory=training
         )
-        if self.barlow_args.channels_last:
-            view_a = view_a.contiguous(memory_format=torch.channels_last)
-            view_b = view_b.contiguous(memory_format=torch.channels_last)
-        return view_a, view_b
+        if self.barlow_args.channels_last:  # None: an absent group of views (DINO without short crops)
+            views = tuple(v if v is None else v.contiguous(memory_format=torch.channels_last) for v in views)
+        return views
+
+    def forward_views(self, model: nn.Module, views: tuple[torch.Tensor, ...]):
+        """The model's outputs on this step's views (`make_views`); subclasses for other objectives override it."""
+        view_a, view_b = views
+        return model(input_values=view_a, input_values_b=view_b, return_cross_correlation=True)
 
     def _augmentation_file(self, folder: str) -> str:
         suffix = f"_{self.args.process_index}" if self.args.world_size > 1 else ""
@@ -245,10 +250,9 @@ class BarlowTwinsTrainer(Trainer):
             )
         if model.training and self._stat_since is None:
             self._stat_since = time.perf_counter()
-        view_a, view_b = self.make_views(inputs["waveforms"], training=model.training)
-        outputs = model(input_values=view_a, input_values_b=view_b, return_cross_correlation=True)
+        outputs = self.forward_views(model, self.make_views(inputs["waveforms"], training=model.training))
         if model.training:
-            self._accumulate(outputs, view_a.shape[0])
+            self._accumulate(outputs, inputs["waveforms"].shape[0])
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def create_model_card(self, **kwargs) -> None:
@@ -266,22 +270,25 @@ class BarlowTwinsTrainer(Trainer):
             loss = self.compute_loss(model, inputs).detach()
         return loss, None, None
 
-    @torch.no_grad()
-    def _accumulate(self, outputs, batch_size: int) -> None:
+    def diagnostics(self, outputs) -> dict[str, torch.Tensor]:
+        """What is logged besides `loss`, averaged since the last log: the terms of Eq. 1 and statistics of C."""
         c = outputs.cross_correlation
-        values = {
+        return {
             "invariance": outputs.invariance_loss,
             "redundancy": outputs.redundancy_loss,
             "on_diagonal_mean": torch.diagonal(c).mean(),
             "off_diagonal_rms": off_diagonal(c).square().mean().sqrt(),
         }
-        for key, value in values.items():
+
+    @torch.no_grad()
+    def _accumulate(self, outputs, batch_size: int) -> None:
+        for key, value in self.diagnostics(outputs).items():
             self._stats[key] = self._stats.get(key, 0.0) + value.detach().float()
         self._stat_steps += 1
         self._stat_samples += batch_size
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Adds the Barlow Twins diagnostics, averaged since the last log, to training logs."""
+        """Adds the `diagnostics`, averaged since the last log, to training logs."""
         if self._stat_steps and "loss" in logs:
             logs.update({key: round(float(value) / self._stat_steps, 6) for key, value in self._stats.items()})
             elapsed = time.perf_counter() - self._stat_since  # set by the first training batch, before any stats

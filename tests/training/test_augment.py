@@ -15,6 +15,8 @@ from barlow_speech.training.augment import (
     AddNoise,
     FrequencyMask,
     MixupBYOLA,
+    MultiCropAugmentation,
+    MultiCropConfig,
     RandomCrop,
     RandomGain,
     RandomResizedCrop,
@@ -27,6 +29,7 @@ from barlow_speech.training.augment import (
     load_noise_bank,
     log_mixup_exp,
     mix_at_snr,
+    random_crops,
     resample_speed,
     resized_crop,
     time_shift,
@@ -274,3 +277,45 @@ def test_two_views_reject_a_spectrogram_function_that_changes_the_batch():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_two_views_run_on_cuda_tensors():
     check_two_views("cuda")
+
+
+def test_random_crops_are_crop_major_windows_of_each_row():
+    x = torch.arange(20.0).reshape(2, 10)
+    crops = random_crops(x, count=3, num_samples=4, generator=torch.Generator().manual_seed(0))
+    assert crops.shape == (6, 4)
+    for row in range(6):
+        source = x[row % 2]
+        start = int(crops[row, 0] - source[0])
+        assert torch.equal(crops[row], source[start : start + 4])
+
+
+def test_multi_crop_gives_long_and_short_crops_of_the_same_clips_reproducibly():
+    config = MultiCropConfig(num_long=2, long_seconds=0.25, num_short=3, short_seconds=0.125,
+                             views=TwoViewAugmentationConfig(mixup_prob=0.0))
+    x = make_waveforms(batch=4)  # 4000 samples = 0.25 s
+    long, short = MultiCropAugmentation(config)(x, to_spectrogram, generator=torch.Generator().manual_seed(0))
+    assert long.shape == (8, *to_spectrogram(x).shape[1:])
+    assert short.shape == (12, *to_spectrogram(x[:, :2000]).shape[1:])  # short crops stay short spectrograms
+    assert torch.isfinite(long).all() and torch.isfinite(short).all()
+    assert not torch.allclose(long[:4], long[4:]), "the two long crops of a clip differ"
+    again = MultiCropAugmentation(config)(x, to_spectrogram, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(long, again[0]) and torch.equal(short, again[1])
+
+
+def test_multi_crop_keeps_a_mixup_memory_per_crop_length_and_allows_no_short_crops():
+    aug = MultiCropAugmentation(MultiCropConfig(long_seconds=0.25, short_seconds=0.125))
+    x = make_waveforms(batch=2)
+    aug(x, to_spectrogram)
+    assert aug.long.mixup.memory.shape[-1] > aug.short.mixup.memory.shape[-1]
+    no_short = MultiCropConfig(num_short=0, long_seconds=0.25, short_seconds=0.125)
+    long, short = MultiCropAugmentation(no_short)(x, to_spectrogram)
+    assert long.shape[0] == 4 and short is None
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"num_long": 1, "num_short": 0}, "DINO needs >= 1 long crop"),
+    ({"short_seconds": 1.5}, "expected 0 < short_seconds <= long_seconds"),
+])
+def test_multi_crop_config_errors_say_what_is_allowed(fields, message):
+    with pytest.raises(ValueError, match=message):
+        MultiCropConfig(**fields)

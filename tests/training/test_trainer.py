@@ -27,7 +27,7 @@ def corpus():
 def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, **barlow) -> BarlowTwinsTrainer:
     """`max_steps=-1`: one epoch."""
     torch.manual_seed(0)
-    model = BarlowSpeechForPreTraining(tiny_config(**FRONT_END))
+    model = BarlowSpeechForPreTraining(tiny_config())
     args = TrainingArguments(
         output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, num_train_epochs=1,
         logging_steps=1, save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True,
