@@ -26,15 +26,16 @@ from barlow_speech.evaluation.embeddings import extract_layer_embeddings
 from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
 
 FRACTIONS = (0.1, 1.0)
-EVAL_POOLINGS = ("global", "time_mean_std")
+# (pooling, frequency bands) evaluated on every checkpoint: pooling has no weights, so it is an evaluation choice too.
+EVAL_POOLINGS = (("global", 1), ("time_mean_std", 4), ("time_mean_std", 16), ("time_mean_std", 32))
 
 # name -> DemoSettings overrides on top of the demo defaults of the commit that ran it.
 ROWS: dict[str, dict] = {
     "baseline": {"pooling": "global"},
     "time_mean_std": {"pooling": "time_mean_std"},
     "time_mean": {"pooling": "time_mean"},
-    "tms_bands8": {"pooling": "time_mean_std", "pooling_bands": 8},
-    "tms_mel64": {"pooling": "time_mean_std", "n_fft": 512, "hop_length": 256, "n_mels": 64},
+    "tms_bands16": {"pooling": "time_mean_std", "pooling_bands": 16},
+    "tms_mel64_b16": {"pooling": "time_mean_std", "pooling_bands": 16, "n_fft": 512, "hop_length": 256, "n_mels": 64},
     "tms_no_masks": {"pooling": "time_mean_std", "freq_mask_width": 0, "time_mask_width": 0},
     "tms_no_noise": {"pooling": "time_mean_std", "noise_prob": 0.0},
     "tms_no_mixup": {"pooling": "time_mean_std", "mixup": False},
@@ -58,18 +59,19 @@ def _probe(train, validation, test, labels, task, name) -> dict:
 def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
     """Per pooling and task: every layer's probe accuracy, and the layer chosen on validation at 100 % labels."""
     labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PROBE_TASKS}
-    original = model.config.pooling
+    original = model.config.pooling, model.config.pooling_bands
     out = {}
-    for pooling in EVAL_POOLINGS:
-        model.config.pooling = pooling
+    for pooling, bands in EVAL_POOLINGS:
+        model.config.pooling, model.config.pooling_bands = pooling, bands
         per_split = [extract_layer_embeddings(model, extractor, splits[s]) for s in splits]
         layers = list(zip(*per_split))
-        out[pooling] = {}
+        key = f"{pooling}/{bands}"
+        out[key] = {}
         for task in PROBE_TASKS:
             scores = [_probe(*layer, labels[task], task, name) for layer in layers]
             best = int(np.argmax([score["1"]["validation"] for score in scores]))
-            out[pooling][task] = {"layers": scores, "best_layer": best, "best": scores[best], "last": scores[-1]}
-    model.config.pooling = original
+            out[key][task] = {"layers": scores, "best_layer": best, "best": scores[best], "last": scores[-1]}
+    model.config.pooling, model.config.pooling_bands = original
     return out
 
 
@@ -98,14 +100,13 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
 
 
 def markdown_row(row: dict) -> str:
-    """`| row | pooling | speaker 10/100 | ... |` for the BT model's pretraining pooling, best layer on validation."""
-    pooling = row["settings"]["pooling"] if row["settings"]["pooling"] in EVAL_POOLINGS else "time_mean_std"
-    cells = []
-    for task in PROBE_TASKS:
-        bt = row["bt"][pooling][task]
-        cells.append(f"{100 * bt['best']['0.1']['test']:.1f} / {100 * bt['best']['1']['test']:.1f} "
-                     f"(L{bt['best_layer']})")
-    return f"| {row['row']} | {pooling} | " + " | ".join(cells) + f" | {row['pretrain_seconds'] / 60:.1f} |"
+    """`| row | eval pooling | speaker 10/100 (layer) | ... |` per evaluated pooling, best layer on validation."""
+    lines = []
+    for pooling, tasks in row["bt"].items():
+        cells = [f"{100 * tasks[t]['best']['0.1']['test']:.1f} / {100 * tasks[t]['best']['1']['test']:.1f} "
+                 f"(L{tasks[t]['best_layer']})" for t in PROBE_TASKS]
+        lines.append(f"| {row['row']} | {pooling} | " + " | ".join(cells) + f" | {row['pretrain_seconds'] / 60:.1f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
