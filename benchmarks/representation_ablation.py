@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from barlow_speech.demo import PROBE_TASKS, DemoSettings, probe_splits, pretrain
+from barlow_speech.demo import DemoSettings, demo_source, pretrain
 from barlow_speech.evaluation.embeddings import extract_layer_embeddings
+from barlow_speech.evaluation.pipeline import PAPER_TASKS, SPLITS
 from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
 
 FRACTIONS = (0.1, 1.0)
@@ -57,7 +58,7 @@ def _probe(train, validation, test, labels, task, name) -> dict:
 
 def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
     """Per pooling and task: every layer's probe accuracy, and the layer chosen on validation at 100 % labels."""
-    labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PROBE_TASKS}
+    labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PAPER_TASKS}
     original = model.config.pooling
     out = {}
     for pooling in EVAL_POOLINGS:
@@ -65,7 +66,7 @@ def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
         per_split = [extract_layer_embeddings(model, extractor, splits[s]) for s in splits]
         layers = list(zip(*per_split))
         out[pooling] = {}
-        for task in PROBE_TASKS:
+        for task in PAPER_TASKS:
             scores = [_probe(*layer, labels[task], task, name) for layer in layers]
             best = int(np.argmax([score["1"]["validation"] for score in scores]))
             out[pooling][task] = {"layers": scores, "best_layer": best, "best": scores[best], "last": scores[-1]}
@@ -79,7 +80,8 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
         start = time.perf_counter()
         trainer, initial = pretrain(settings, Path(folder))
         seconds = time.perf_counter() - start
-        splits = probe_splits(settings)
+        source = demo_source(settings)
+        splits = {split: source.load(split) for split in SPLITS}
         row = {"row": name, "overrides": overrides, "settings": asdict(settings), "pretrain_seconds": seconds,
                "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT")}
         key = json.dumps([settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed])
@@ -91,7 +93,7 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
             stats = [logmel_stats_features(waveforms[s]) for s in splits]
             baselines["logmel"] = {
                 task: _probe(*stats, [np.asarray(splits[s][task]) for s in splits], task, "log-mel")
-                for task in PROBE_TASKS
+                for task in PAPER_TASKS
             }
         row["logmel"] = baselines["logmel"]
         return row
@@ -101,7 +103,7 @@ def markdown_row(row: dict) -> str:
     """`| row | pooling | speaker 10/100 | ... |` for the BT model's pretraining pooling, best layer on validation."""
     pooling = row["settings"]["pooling"] if row["settings"]["pooling"] in EVAL_POOLINGS else "time_mean_std"
     cells = []
-    for task in PROBE_TASKS:
+    for task in PAPER_TASKS:
         bt = row["bt"][pooling][task]
         cells.append(f"{100 * bt['best']['0.1']['test']:.1f} / {100 * bt['best']['1']['test']:.1f} "
                      f"(L{bt['best_layer']})")

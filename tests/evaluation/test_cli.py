@@ -10,12 +10,13 @@ import torch
 
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining
 from barlow_speech.cli import main as cli_main
-from barlow_speech.evaluation.cli import DataSource, disentangle_main, probe_main, recording_split, report_main
+from barlow_speech.evaluation.cli import disentangle_main, probe_main, report_main
+from barlow_speech.evaluation.pipeline import DataSource, recording_split
 from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
 from barlow_speech.model_card import records_from_result
 from tests.factories import tiny_config
 
-# 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 63) keeps the tiny ResNet fast.
+# 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 126) keeps the tiny ResNet fast.
 DATA = ["--num_clips", "48", "--num_eval_clips", "24", "--loader_args", "num_speakers=8", "--device", "cpu"]
 
 
@@ -23,7 +24,7 @@ def save_tiny_checkpoint(path) -> str:
     """A BarlowSpeechForPreTraining checkpoint (weights seeded apart from random-init seed 0) with its extractor."""
     torch.manual_seed(1234)
     BarlowSpeechForPreTraining(tiny_config()).save_pretrained(path)
-    BarlowSpeechFeatureExtractor(n_fft=128, hop_length=256).save_pretrained(path)
+    BarlowSpeechFeatureExtractor(n_fft=128, hop_length=128).save_pretrained(path)
     return str(path)
 
 
