@@ -25,7 +25,7 @@ PROJECTOR_HIDDEN = 2048
 class UpstreamDataset:
     """A pretraining corpus: dataset id, config, split, a pretty name and whether the id is a Hub dataset repo.
 
-    Only Hub ids go into the card's `datasets:` metadata; VoxCeleb1 has no canonical Hub repo (DESIGN.md, "Data").
+    Only Hub ids go into the card's `datasets:` metadata; VoxCeleb1 has no canonical Hub repo (README, "Datasets").
     """
 
     dataset_id: str

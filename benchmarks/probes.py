@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from barlow_speech.evaluation.probes import linear_probe, sklearn_probe_reference
+from barlow_speech.evaluation.probes import linear_probe
+from sklearn_probe import sklearn_probe_reference
 
 
 def make_embeddings(clips: int, dim: int, classes: int, seed: int = 0):

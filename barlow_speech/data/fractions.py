@@ -4,8 +4,8 @@
 class keeps at least one example and each class contributes ``round(fraction * count)`` examples.
 For one seed the subsets are nested (the 5 % subset lies inside the 10 % one): each class is permuted
 once per seed and every fraction takes a prefix of that permutation. Index lists are saved with the
-results (`save_fraction_indices` / `load_fraction_indices`) so runs stay comparable (DESIGN.md, "Probe
-protocol pitfalls"). A loaded file remembers the split size it was drawn for (`FractionIndices`), and
+results (`save_fraction_indices` / `load_fraction_indices`) so runs stay comparable (README,
+"Evaluation"). A loaded file remembers the split size it was drawn for (`FractionIndices`), and
 `check_fraction_indices` rejects it on a split of another size or with an index out of range, so lists
 saved for one split are never applied silently to another.
 

@@ -1,6 +1,6 @@
 """The one schema every loader returns, so probes and pretraining never special-case a dataset.
 
-Columns (DESIGN.md, "Data"):
+Columns (README, "Datasets"):
     audio       {"array": float32 (samples,) at 16 kHz mono, "sampling_rate": 16000}
     path        source file (or a synthetic id)
     speaker_id  speaker identity, ClassLabel

@@ -1,4 +1,4 @@
-"""Synthetic speech corpus with known factors: the embedded default dataset (DESIGN.md, "Data").
+"""Synthetic speech corpus with known factors: the embedded default dataset (README and docs/synthetic.md).
 
 Source-filter synthesis of one-second, word-like utterances, generated on the fly from a seed
 (no download, no data file). Every clip has five ground-truth factors:
@@ -145,8 +145,8 @@ class SyntheticSpeechConfig:
     """Configuration of the synthetic corpus; the defaults give the numbers in docs/synthetic.md.
 
     Args:
-        num_speakers: speakers in the population (balanced over genders and accents). DESIGN.md
-            asks for >= 60 so that speaker identification is a many-class task like VoxCeleb.
+        num_speakers: speakers in the population (balanced over genders and accents); >= 60 makes speaker
+            identification a many-class task like VoxCeleb.
         num_accents: accent groups (per-group vowel formant shifts, rhythm, pitch-peak alignment).
         words: keywords used, a subset of `LEXICON` (default: all 12).
         population_seed: seed of the speaker population and accent groups; clips drawn with any

@@ -28,7 +28,7 @@ from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
 from ..training.collator import BarlowSpeechDataCollator
-from .probes import _encode_labels, _summarise
+from .probes import encode_labels, summarise_runs
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def supervised_baseline(
         A probe-schema result (`barlow_speech.evaluation.report`): per fraction, test top-1 of every seed with
         mean/std, validation top-1, and the index lists.
     """
-    y_train, (y_val, y_test), num_classes = _encode_labels(
+    y_train, (y_val, y_test), num_classes = encode_labels(
         *(_label_codes(name, ds, label_column) for name, ds in (("train", train_dataset), ("validation", validation_dataset), ("test", test_dataset)))
     )
     if num_classes < 2:
@@ -143,4 +143,4 @@ def supervised_baseline(
                   "learning_rates": [learning_rate], "weight_decays": [weight_decay]},
         **dict(metadata or {}),
     }
-    return _summarise(subsets, chosen, len(y_train), extra)
+    return summarise_runs(subsets, chosen, len(y_train), extra)

@@ -8,6 +8,7 @@
     barlow-speech report --models runs/bt-synthetic random-init:runs/bt-synthetic logmel --supervised \\
         --pretraining_checkpoint runs/bt-synthetic --output_dir eval/                  # runs everything, then renders
     barlow-speech report --results eval/probe_*.json eval/disentanglement_*.json --output_dir eval/
+    barlow-speech reproduce table2|table3|fig3|fig4|fig5|all [--data-root DIR] [--quick] --output_dir repro/
 
 These commands only parse arguments: `barlow_speech.evaluation.pipeline` loads the model (`--model`: a checkpoint
 folder or Hub id, `random-init:<checkpoint>` or `logmel`), resolves the dataset and its split policy, runs the probes,
@@ -53,6 +54,7 @@ from .pipeline import (
     write_results,
 )
 from .report import load_results, write_report
+from .reproduce import ARTEFACTS, Reproduction, run_stages
 
 logger = logging.getLogger(__name__)
 
@@ -157,24 +159,20 @@ def _runtime(args: argparse.Namespace) -> dict[str, Any]:
     return {"batch_size": args.batch_size, "device": args.device, "cache_dir": cache_dir}
 
 
-def build_parser(prog: str, build: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
-    """The parser of `barlow-speech <prog>` with the arguments `build` adds."""
+def parse_command(command: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments of `barlow-speech <command>` (probe, disentangle, report, reproduce) from `argv`, with
+    `--config FILE` expanded (its keys are the command's flags without dashes; flags on the command line win)."""
     parser = argparse.ArgumentParser(
-        prog=f"barlow-speech {prog}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"barlow-speech {command}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    build(parser)
-    return parser
-
-
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse `argv` (with `--config FILE` expanded: keys are the parser's flags)."""
+    BUILDERS[command](parser)
     known = [action.dest for action in parser._actions]
-    return parser.parse_args(expand_config(sys.argv[1:] if argv is None else argv, known, parser.prog.split()[-1]))
+    return parser.parse_args(expand_config(sys.argv[1:] if argv is None else argv, known, command))
 
 
-def _main(prog: str, build: Callable[[argparse.ArgumentParser], None], run: Callable, argv: Sequence[str] | None) -> int:
+def _main(command: str, run: Callable[[argparse.Namespace], list[Path]], argv: Sequence[str] | None) -> int:
     """Parse and run; `barlow_speech.cli` turns a bad input (ValueError / FileNotFoundError) into one stderr line."""
-    args = parse(build_parser(prog, build), argv)
+    args = parse_command(command, argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for path in run(args):
@@ -198,7 +196,7 @@ def _probe(args: argparse.Namespace) -> list[Path]:
 
 def probe_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech probe`: linear evaluation at label fractions; writes `<output_dir>/probe_<model>.json`."""
-    return _main("probe", _build_probe, _probe, argv)
+    return _main("probe", _probe, argv)
 
 
 def _build_disentangle(parser: argparse.ArgumentParser) -> None:
@@ -216,7 +214,7 @@ def _disentangle(args: argparse.Namespace) -> list[Path]:
 
 def disentangle_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech disentangle`: MIG, SAP, DCIMIG, JEMMIG, modularity over runs -> `disentanglement_<model>.json`."""
-    return _main("disentangle", _build_disentangle, _disentangle, argv)
+    return _main("disentangle", _disentangle, argv)
 
 
 def _build_report(parser: argparse.ArgumentParser) -> None:
@@ -293,4 +291,38 @@ def _report(args: argparse.Namespace) -> list[Path]:
 
 def report_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech report`: Table 2, Table 3 and the figures into `<output_dir>/report.md` (+ PNGs, optional HTML)."""
-    return _main("report", _build_report, _report, argv)
+    return _main("report", _report, argv)
+
+
+def _build_reproduce(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("artefact", choices=(*ARTEFACTS, "all"), help="the paper artefact to reproduce, or all.")
+    parser.add_argument(
+        "--data-root", "--data_root", dest="data_root", default=None,
+        help="folder holding LibriSpeech/, VoxCeleb1/, SpeechCommands/, ESD/, WLUC/ (default: the synthetic corpus, "
+        "scaled down).",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run of every stage at tiny sizes (minutes).")
+    parser.add_argument("--device", default=None, help="'cpu', 'cuda', ... (default: CUDA when available).")
+    parser.add_argument("--output_dir", "--output-dir", dest="output_dir", required=True, help="where every stage goes.")
+
+
+def _reproduce(args: argparse.Namespace) -> list[Path]:
+    reproduction = Reproduction(args.output_dir, args.data_root, args.quick, args.device)
+    artefacts = ARTEFACTS if args.artefact == "all" else (args.artefact,)
+    stages = reproduction.stages(artefacts)
+    finished = reproduction.finished(stages)
+    print(f"{'stage':<44} {'status':<9} expected GPU time")
+    for stage in stages:
+        print(f"{stage.name:<44} {'done' if stage.name in finished else 'to run':<9} {stage.gpu_time}")
+    run_stages(stages, args.output_dir)
+    return [Path(args.output_dir) / artefact / "report.md" for artefact in artefacts]
+
+
+def reproduce_main(argv: Sequence[str] | None = None) -> int:
+    """`barlow-speech reproduce <artefact>`: pretrain -> embed -> probe / disentangle -> report, resumable by stage."""
+    return _main("reproduce", _reproduce, argv)
+
+
+BUILDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "probe": _build_probe, "disentangle": _build_disentangle, "report": _build_report, "reproduce": _build_reproduce,
+}

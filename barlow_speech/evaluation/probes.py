@@ -12,11 +12,10 @@ accuracy is kept and its test top-1 accuracy reported.
 
 There is no learning-rate axis: with L2 regularisation the objective is strictly convex, its optimum is
 unique and the solver reaches it (to sklearn's gradient tolerance) whatever the step sizes. The learning
-rate matters for probes trained by SGD/Adam for a fixed budget (DESIGN.md, "Probe protocol pitfalls"),
-where it acts as a hidden regulariser; here the weight-decay grid is that regulariser, explicitly.
-`linear_probe(learning_rates=...)` is accepted for compatibility, ignored, and recorded as None per run.
+rate matters for probes trained by SGD/Adam for a fixed budget, where it acts as a hidden regulariser; here
+the weight-decay grid is that regulariser, explicitly.
 
-`sklearn_probe_reference` runs the same protocol as a Python loop over scikit-learn fits; tests and
+`benchmarks/sklearn_probe.py` runs the same protocol as a Python loop over scikit-learn fits; tests and
 `benchmarks/probes.py` compare against it. `logmel_stats_features` gives the log-mel baseline features.
 Result layout: see `barlow_speech.evaluation.report`.
 """
@@ -30,7 +29,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 from transformers.audio_utils import mel_filter_bank
 
@@ -41,7 +39,6 @@ from ..data.fractions import (
     fraction_indices_to_json,
     label_fraction_indices,
 )
-from .disentanglement import fitting_class_codes
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +63,7 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((x - mean) / std).astype(np.float32) for x in (train, *others)]
 
 
-def _encode_labels(train_labels, *others) -> tuple[np.ndarray, list[np.ndarray], int]:
+def encode_labels(train_labels: Sequence, *others: Sequence) -> tuple[np.ndarray, list[np.ndarray], int]:
     """Integer codes 0..C-1 from the train classes; validation/test classes unseen in train become -1."""
     classes, train_codes = np.unique(np.asarray(train_labels), return_inverse=True)
     encoded = []
@@ -234,33 +231,46 @@ def head_accuracy(weights: torch.Tensor, biases: torch.Tensor, x: torch.Tensor, 
     return (logits.argmax(dim=-1) == y).float().mean(dim=-1)
 
 
-def _summarise(
+def summarise_runs(
     subsets: dict[tuple[float, int], np.ndarray],
     chosen: dict[tuple[float, int], dict],
     num_train: int,
     extra: dict,
 ) -> dict:
-    """Assemble the probe result (schema in `barlow_speech.evaluation.report`)."""
+    """Assemble the probe result (schema in `barlow_speech.evaluation.report`).
+
+    `chosen[(fraction, seed)]` holds the run's "test" and "validation" top-1 and its hyper-parameters (e.g.
+    "weight_decay"), each recorded per fraction as a list under its plural ("weight_decays").
+    """
     fractions: dict[str, dict] = {}
     for (fraction, seed), run in chosen.items():
-        entry = fractions.setdefault(f"{fraction:g}", {"fraction": fraction, "seeds": [], "runs": [], "learning_rates": [], "weight_decays": [], "validation_accuracy": []})
+        entry = fractions.setdefault(
+            f"{fraction:g}", {"fraction": fraction, "seeds": [], "runs": [], "validation_accuracy": []}
+        )
         entry["seeds"].append(seed)
         entry["runs"].append(run["test"])
-        entry["learning_rates"].append(run["learning_rate"])
-        entry["weight_decays"].append(run["weight_decay"])
         entry["validation_accuracy"].append(run["validation"])
+        for name, value in run.items():
+            if name not in ("test", "validation"):
+                entry.setdefault(f"{name}s", []).append(value)
     for entry in fractions.values():
         entry["mean"], entry["std"] = float(np.mean(entry["runs"])), float(np.std(entry["runs"]))
     return {"schema": PROBE_SCHEMA, "metric": "top1_accuracy", **extra, "fractions": fractions, "index_lists": fraction_indices_to_json(subsets, num_train)}
 
 
-def _prepare(train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets):
+def prepare_splits(
+    train_embeddings: np.ndarray, train_labels: Sequence, validation_embeddings: np.ndarray, validation_labels: Sequence,
+    test_embeddings: np.ndarray, test_labels: Sequence, fractions: Iterable[float], seeds: Iterable[int],
+    subsets: dict[tuple[float, int], np.ndarray] | None,
+) -> tuple:
+    """Checked, standardised splits with label codes, the class count and the label subsets of every run:
+    `(x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets)`."""
     x_train = _check_split("train", train_embeddings, train_labels)
     x_val = _check_split("validation", validation_embeddings, validation_labels)
     x_test = _check_split("test", test_embeddings, test_labels)
     if not x_train.shape[1] == x_val.shape[1] == x_test.shape[1]:
         raise ValueError(f"train/validation/test embeddings differ in width: {x_train.shape[1]}, {x_val.shape[1]}, {x_test.shape[1]}.")
-    y_train, (y_val, y_test), num_classes = _encode_labels(train_labels, validation_labels, test_labels)
+    y_train, (y_val, y_test), num_classes = encode_labels(train_labels, validation_labels, test_labels)
     if num_classes < 2:
         raise ValueError(f"a linear probe needs >= 2 classes in the train split, got {num_classes}.")
     if subsets is None:
@@ -304,7 +314,6 @@ def linear_probe(
     test_labels: Sequence,
     fractions: Iterable[float] = PAPER_FRACTIONS,
     seeds: Iterable[int] = range(50),
-    learning_rates: Sequence[float] | None = None,
     weight_decays: Sequence[float] = WEIGHT_DECAYS,
     steps: int = 300,
     device: str | torch.device | None = None,
@@ -321,8 +330,6 @@ def linear_probe(
         *_embeddings: `(num_examples, dim)` frozen utterance embeddings of each split.
         *_labels: `(num_examples,)` task labels (any dtype).
         fractions, seeds: label fractions of the train split and one stratified subset per seed.
-        learning_rates: ignored (kept for compatibility): the L-BFGS solver reaches the unique optimum of each
-            L2-regularised head, which no learning rate changes; recorded as None per run.
         weight_decays: the L2 grid; the best one on validation is kept per run.
         steps: L-BFGS iterations at most per batch (heads stop earlier once converged).
         device: where to train; default CUDA when available.
@@ -340,9 +347,7 @@ def linear_probe(
     """
     if len(weight_decays) == 0 or min(weight_decays) < 0:
         raise ValueError(f"weight_decays must be a non-empty list of L2 coefficients >= 0, got {list(weight_decays)}; e.g. {list(WEIGHT_DECAYS)}.")
-    if learning_rates is not None:
-        logger.info("linear_probe: learning_rates=%s is ignored; the L-BFGS solver has no learning rate.", list(learning_rates))
-    x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = _prepare(
+    x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = prepare_splits(
         train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets
     )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -376,14 +381,14 @@ def linear_probe(
     chosen = {}
     for r, run in enumerate(runs):
         best = int(np.argmax(val[r]))
-        chosen[run] = {"test": float(test[r, best]), "validation": float(val[r, best]), "learning_rate": None, "weight_decay": weight_decays[best]}
+        chosen[run] = {"test": float(test[r, best]), "validation": float(val[r, best]), "weight_decay": weight_decays[best]}
     extra = {
         "model": model, "task": task, "num_classes": num_classes, "num_train": len(x_train), "num_validation": len(x_val),
         "num_test": len(x_test),
         "probe": {"optimizer": "lbfgs_batched", "steps": steps, "tol": tol, "iterations": max(iterations), "weight_decays": list(weight_decays)},
         **dict(metadata or {}),
     }
-    return _summarise(subsets, chosen, len(x_train), extra)
+    return summarise_runs(subsets, chosen, len(x_train), extra)
 
 
 def probe_layers(
@@ -427,41 +432,6 @@ def probe_layers(
     ]
     best = int(np.argmax([np.mean(list(summary["validation"].values())) for summary in summaries]))
     return {**results[best], "layer": names[best], "layers": summaries}
-
-
-def sklearn_probe_reference(
-    train_embeddings: np.ndarray,
-    train_labels: Sequence,
-    validation_embeddings: np.ndarray,
-    validation_labels: Sequence,
-    test_embeddings: np.ndarray,
-    test_labels: Sequence,
-    fractions: Iterable[float] = PAPER_FRACTIONS,
-    seeds: Iterable[int] = range(50),
-    weight_decays: Sequence[float] = WEIGHT_DECAYS,
-    max_iter: int = 1000,
-    subsets: dict[tuple[float, int], np.ndarray] | None = None,
-) -> dict:
-    """The same protocol as a loop of `sklearn.linear_model.LogisticRegression` fits (tests/benchmarks only).
-
-    A weight decay `lambda` on the mean loss of `n` examples is sklearn's `C = 1 / (lambda * n)`.
-    """
-    x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = _prepare(
-        train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets
-    )
-    chosen = {}
-    for run, idx in subsets.items():
-        best = None
-        for decay in weight_decays:
-            c = np.inf if decay == 0 else 1.0 / (decay * len(idx))
-            with fitting_class_codes():  # many classes in a small subset are still classes
-                classifier = LogisticRegression(C=c, max_iter=max_iter).fit(x_train[idx], y_train[idx])
-            val = float(np.mean(classifier.predict(x_val) == y_val))
-            if best is None or val > best["validation"]:
-                best = {"validation": val, "test": float(np.mean(classifier.predict(x_test) == y_test)), "learning_rate": None, "weight_decay": decay}
-        chosen[run] = best
-    extra = {"num_classes": num_classes, "num_train": len(x_train), "probe": {"optimizer": "sklearn_lbfgs", "max_iter": max_iter, "weight_decays": list(weight_decays)}}
-    return _summarise(subsets, chosen, len(x_train), extra)
 
 
 def logmel_stats_features(

@@ -11,11 +11,12 @@ Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervise
      "label_column": "speaker_id", "upstream": "runs/bt-ls100",           # added by `barlow-speech probe`
      "probe": {"optimizer": "lbfgs_batched", "steps": 300, "tol": 1e-4, "iterations": 41, "weight_decays": [...]},
      "fractions": {"0.05": {"fraction": 0.05, "mean": 0.39, "std": 0.02, "runs": [...], "seeds": [...],
-                            "learning_rates": [...], "weight_decays": [...], "validation_accuracy": [...]}, ...},
+                            "weight_decays": [...], "validation_accuracy": [...]}, ...},
      "index_lists": {"num_examples": 6000, "subsets": [{"fraction": 0.05, "seed": 0, "indices": [...]}, ...]}}
 
 "probe" names the solver (`steps`: its iteration cap; `iterations`: the most any batch ran); baselines record
-their own optimizer there. Per-run "learning_rates" are None for L-BFGS probes, which have no learning rate.
+their own optimizer there. Per fraction, each run's hyper-parameters are listed: "weight_decays" (the one chosen on
+validation) for probes; "learning_rates" and "weight_decays" for the Supervised baseline, which trains with them.
 
 Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglement_runs`)::
 
@@ -86,6 +87,43 @@ def table3(disentanglement_results: Sequence[Mapping]) -> tuple[list[str], list[
         metrics = result["metrics"]
         rows.append([result["model"]] + [f"{metrics[k]['mean']:.3f} ± {metrics[k]['std']:.4f}" if k in metrics else "–" for k, _ in TABLE3_COLUMNS])
     return header, rows
+
+
+def compare_table2(probe_results: Sequence[Mapping], paper: Mapping, names: Mapping[str, str]) -> str:
+    """Markdown: for each task and label fraction of the paper's Table 2, each column's top-1 % in the paper, ours and
+    ours minus the paper's. `paper` is `paper_results.json`'s "table2"; `names` maps our model names to its columns."""
+    ours = {
+        (names[r["model"]], r["task"], e["fraction"]): 100 * e["mean"]
+        for r in probe_results if r["model"] in names for e in r["fractions"].values()
+    }
+    header = ["Task", "Labels %"] + [f"{model} {kind}" for model in paper["models"] for kind in ("paper", "ours", "diff")]
+    rows = []
+    for task, cells in paper["cells"].items():
+        for percent, values in cells.items():
+            row = [task, percent]
+            for model, value in zip(paper["models"], values, strict=True):
+                mine = ours.get((model, task, float(percent) / 100))
+                row += [f"{value:.2f}"] + (["–", "–"] if mine is None else [f"{mine:.2f}", f"{mine - value:+.2f}"])
+            rows.append(row)
+    return _markdown_table(header, rows)
+
+
+def compare_table3(disentanglement_results: Sequence[Mapping], paper: Mapping) -> str:
+    """Markdown: for each model of the paper's Table 3, each metric's mean ± std in the paper, ours and ours minus the
+    paper's mean. `paper` is `paper_results.json`'s "table3"."""
+    ours = {r["model"]: r["metrics"] for r in disentanglement_results}
+    if tuple(paper["metrics"]) != tuple(key for key, _ in TABLE3_COLUMNS):
+        raise ValueError(f"paper metrics {paper['metrics']} do not follow the Table 3 columns {TABLE3_COLUMNS}.")
+    header = ["Model"] + [f"{title} {kind}" for _, title in TABLE3_COLUMNS for kind in ("paper", "ours", "diff")]
+    rows = []
+    for model, values in paper["rows"].items():
+        row = [model]
+        for (key, _), (mean, std) in zip(TABLE3_COLUMNS, values, strict=True):
+            mine = ours.get(model, {}).get(key)
+            row.append(f"{mean:.3f} ± {std:.4f}")
+            row += ["–", "–"] if mine is None else [f"{mine['mean']:.3f} ± {mine['std']:.4f}", f"{mine['mean'] - mean:+.3f}"]
+        rows.append(row)
+    return _markdown_table(header, rows)
 
 
 def render_markdown(probe_results: Sequence[Mapping], disentanglement_results: Sequence[Mapping], figures: Sequence[str | Path] = (), relative_to: str | Path | None = None) -> str:

@@ -39,11 +39,12 @@ def test_supervised_baseline_trains_with_the_stock_trainer_and_beats_chance_on_g
     assert (result["schema"], result["model"], result["task"], result["dataset"]) == ("barlow_speech.probe/v1", "Supervised", "GR", "synthetic")
     (entry,) = result["fractions"].values()
     assert entry["seeds"] == [0] and entry["runs"][0] >= 0.7, f"chance is 0.5 on balanced gender, got {entry['runs']}"
+    assert entry["learning_rates"] == [3e-3] and entry["weight_decays"] == [1e-4]  # what each run trained with
 
 
 def test_supervised_runs_use_the_linear_probe_label_subsets(splits, monkeypatch):
     monkeypatch.setattr(baselines.Trainer, "train", lambda self: None)  # subsets only: skip the optimisation
-    extractor = BarlowSpeechFeatureExtractor(n_fft=128, hop_length=256)
+    extractor = BarlowSpeechFeatureExtractor(n_fft=128, hop_length=128)
     result = supervised_baseline(tiny_config(), extractor, *splits, "speaker_id", fractions=(0.25, 1.0), seeds=(0, 1), max_steps=1, device="cpu")
     labels = [np.asarray(ds["speaker_id"]) for ds in splits]
     embeddings = [np.random.default_rng(0).normal(size=(len(y), 4)) for y in labels]
