@@ -20,17 +20,15 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from transformers import TrainingArguments
 
 from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
-from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
-from .modeling_barlow import BarlowSpeechForPreTraining
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
     LOGMEL,
@@ -50,6 +48,8 @@ from .evaluation.pipeline import (
     write_results,
 )
 from .evaluation.report import write_report
+from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from .modeling_barlow import BarlowSpeechForPreTraining
 from .training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .training.pretrain import BACKBONES
 from .training.trainer import BarlowTwinsTrainer, waveform_of

@@ -47,11 +47,23 @@ ROWS: dict[str, dict] = {
 
 
 def _probe(train, validation, test, labels, task, name) -> dict:
-    result = linear_probe(train, labels[0], validation, labels[1], test, labels[2], fractions=FRACTIONS,
-                          seeds=range(2), model=name, task=task)
+    result = linear_probe(
+        train,
+        labels[0],
+        validation,
+        labels[1],
+        test,
+        labels[2],
+        fractions=FRACTIONS,
+        seeds=range(2),
+        model=name,
+        task=task,
+    )
     return {
-        f"{fraction:g}": {"test": result["fractions"][f"{fraction:g}"]["mean"],
-                          "validation": float(np.mean(result["fractions"][f"{fraction:g}"]["validation_accuracy"]))}
+        f"{fraction:g}": {
+            "test": result["fractions"][f"{fraction:g}"]["mean"],
+            "validation": float(np.mean(result["fractions"][f"{fraction:g}"]["validation_accuracy"])),
+        }
         for fraction in FRACTIONS
     }
 
@@ -82,8 +94,13 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
         seconds = time.perf_counter() - start
         source = demo_source(settings)
         splits = {split: source.load(split) for split in SPLITS}
-        row = {"row": name, "overrides": overrides, "settings": asdict(settings), "pretrain_seconds": seconds,
-               "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT")}
+        row = {
+            "row": name,
+            "overrides": overrides,
+            "settings": asdict(settings),
+            "pretrain_seconds": seconds,
+            "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT"),
+        }
         key = json.dumps([settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed])
         if key not in baselines:
             baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init")
@@ -105,8 +122,9 @@ def markdown_row(row: dict) -> str:
     cells = []
     for task in PAPER_TASKS:
         bt = row["bt"][pooling][task]
-        cells.append(f"{100 * bt['best']['0.1']['test']:.1f} / {100 * bt['best']['1']['test']:.1f} "
-                     f"(L{bt['best_layer']})")
+        cells.append(
+            f"{100 * bt['best']['0.1']['test']:.1f} / {100 * bt['best']['1']['test']:.1f} (L{bt['best_layer']})"
+        )
     return f"| {row['row']} | {pooling} | " + " | ".join(cells) + f" | {row['pretrain_seconds'] / 60:.1f} |"
 
 

@@ -35,8 +35,15 @@ def sklearn_probe_reference(
     A weight decay `lambda` on the mean loss of `n` examples is sklearn's `C = 1 / (lambda * n)`.
     """
     x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = prepare_splits(
-        train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels,
-        fractions, seeds, subsets,
+        train_embeddings,
+        train_labels,
+        validation_embeddings,
+        validation_labels,
+        test_embeddings,
+        test_labels,
+        fractions,
+        seeds,
+        subsets,
     )
     chosen = {}
     for run, idx in subsets.items():

@@ -28,8 +28,14 @@ def test_shortened_demo_trains_towards_invariance(demo):
 def test_shortened_demo_writes_the_report_figures_results_and_a_loadable_checkpoint(demo):
     output_dir, result = demo
     report = result["report"].read_text()
-    for heading in ("# barlow-speech demo", "Table 2", "Table 3", "loss_curve.png", "cross_correlation.png",
-                    "accuracy_vs_fraction.png"):
+    for heading in (
+        "# barlow-speech demo",
+        "Table 2",
+        "Table 3",
+        "loss_curve.png",
+        "cross_correlation.png",
+        "accuracy_vs_fraction.png",
+    ):
         assert heading in report
     for figure in ("loss_curve.png", "cross_correlation.png", "accuracy_vs_fraction.png"):
         assert (output_dir / figure).stat().st_size > 10_000

@@ -1,7 +1,7 @@
 """`barlow-speech probe | disentangle | report`: Table 2, Table 3 and the figures from the command line.
 
     barlow-speech probe --model runs/bt-synthetic --tasks speaker_id gender word emotion --output_dir eval/
-    barlow-speech probe --model random-init:runs/bt-synthetic --output_dir eval/        # same architecture, fresh weights
+    barlow-speech probe --model random-init:runs/bt-synthetic --output_dir eval/     # same architecture, fresh weights
     barlow-speech probe --model logmel --output_dir eval/                               # log-mel statistics baseline
     barlow-speech probe --model runs/bt-ls100 --config configs/downstream/wluc.yaml --data_path /data/WLUC ...
     barlow-speech disentangle --model runs/bt-synthetic --factors accent speaker_id gender --output_dir eval/
@@ -76,7 +76,9 @@ def _parse_loader_args(items: Sequence[str]) -> dict[str, Any]:
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument(
-        "--model", required=True, help=f"checkpoint folder or Hub id, '{RANDOM_INIT_PREFIX}<checkpoint>', or '{LOGMEL}'."
+        "--model",
+        required=True,
+        help=f"checkpoint folder or Hub id, '{RANDOM_INIT_PREFIX}<checkpoint>', or '{LOGMEL}'.",
     )
     group.add_argument("--model_name", default=None, help="row name in the tables (default: the checkpoint's folder).")
     group.add_argument(
@@ -88,7 +90,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_front_end_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--default_front_end", action="store_true",
+        "--default_front_end",
+        action="store_true",
         help=f"use the default front end {DEFAULT_FRONT_END} for checkpoints without a preprocessor_config.json "
         "(otherwise an error); recorded as front_end in the results.",
     )
@@ -99,7 +102,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dataset", default="synthetic", help=f"one of {list(DATASET_NAMES)}.")
     group.add_argument("--data_path", default=None, help="the dataset's folder or Hub id (not for synthetic).")
     group.add_argument(
-        "--loader_args", nargs="*", default=[], metavar="KEY=VALUE",
+        "--loader_args",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
         help="extra loader arguments (synthetic: SyntheticSpeechConfig fields such as num_speakers=16).",
     )
     group.add_argument("--num_clips", type=int, default=2000, help="synthetic: clips of the train split.")
@@ -117,11 +123,17 @@ def _add_run_arguments(parser: argparse.ArgumentParser, output_help: str) -> Non
 def _add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("linear probe (Table 2)")
     group.add_argument(
-        "--tasks", nargs="+", default=list(PAPER_TASKS),
+        "--tasks",
+        nargs="+",
+        default=list(PAPER_TASKS),
         help="label columns, one probe each (paper: speaker_id gender word emotion).",
     )
     group.add_argument(
-        "--fractions", nargs="+", type=float, default=list(PAPER_FRACTIONS), help="label fractions (paper: 0.05 0.1 0.5 1)."
+        "--fractions",
+        nargs="+",
+        type=float,
+        default=list(PAPER_FRACTIONS),
+        help="label fractions (paper: 0.05 0.1 0.5 1).",
     )
     group.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per fraction (paper: 50).")
     group.add_argument("--probe_steps", type=int, default=300, help="the most L-BFGS iterations of each probe.")
@@ -140,7 +152,11 @@ def _add_disentangle_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _source(args: argparse.Namespace) -> DataSource:
     return DataSource(
-        args.dataset, args.data_path, _parse_loader_args(args.loader_args), args.num_clips, args.num_eval_clips,
+        args.dataset,
+        args.data_path,
+        _parse_loader_args(args.loader_args),
+        args.num_clips,
+        args.num_eval_clips,
         args.data_seed,
     )
 
@@ -213,14 +229,16 @@ def _disentangle(args: argparse.Namespace) -> list[Path]:
 
 
 def disentangle_main(argv: Sequence[str] | None = None) -> int:
-    """`barlow-speech disentangle`: MIG, SAP, DCIMIG, JEMMIG, modularity over runs -> `disentanglement_<model>.json`."""
+    """`barlow-speech disentangle`: MIG, SAP, DCIMIG, JEMMIG, modularity over runs -> disentanglement_<model>.json."""
     return _main("disentangle", _disentangle, argv)
 
 
 def _build_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", nargs="*", default=[], help="probe / disentanglement result JSON to include.")
     parser.add_argument(
-        "--models", nargs="*", default=[],
+        "--models",
+        nargs="*",
+        default=[],
         help=f"upstreams to probe and measure: checkpoints, '{RANDOM_INIT_PREFIX}<checkpoint>', '{LOGMEL}'.",
     )
     parser.add_argument("--model_names", nargs="*", default=None, help="row names of --models, in order.")
@@ -230,13 +248,16 @@ def _build_report(parser: argparse.ArgumentParser) -> None:
     _add_front_end_argument(parser)
     parser.add_argument("--supervised", action="store_true", help="add the Supervised row (trained from scratch).")
     parser.add_argument(
-        "--supervised_checkpoint", default=None, help="architecture of the Supervised row (default: first of --models)."
+        "--supervised_checkpoint",
+        default=None,
+        help="architecture of the Supervised row (default: first of --models).",
     )
     parser.add_argument("--supervised_steps", type=int, default=1000, help="Trainer max_steps per supervised run.")
     parser.add_argument("--supervised_batch_size", type=int, default=32)
     parser.add_argument("--supervised_learning_rate", type=float, default=1e-3)
     parser.add_argument(
-        "--pretraining_checkpoint", default=None,
+        "--pretraining_checkpoint",
+        default=None,
         help="draw the Fig. 3 heatmap: this BarlowSpeechForPreTraining checkpoint vs its random init.",
     )
     parser.add_argument("--heatmap_clips", type=int, default=256, help="clips (batch) of the cross-correlation.")
@@ -270,7 +291,9 @@ def _report(args: argparse.Namespace) -> list[Path]:
     if args.supervised:
         checkpoint = args.supervised_checkpoint or next((m for m in args.models if m != LOGMEL), None)
         if checkpoint is None:
-            raise ValueError("--supervised needs the architecture: pass --supervised_checkpoint or a checkpoint in --models.")
+            raise ValueError(
+                "--supervised needs the architecture: pass --supervised_checkpoint or a checkpoint in --models."
+            )
         checkpoint = checkpoint.removeprefix(RANDOM_INIT_PREFIX)
         config, extractor, front_end = load_architecture(checkpoint, args.default_front_end)
         protocol = SupervisedProtocol(args.supervised_steps, args.supervised_batch_size, args.supervised_learning_rate)
@@ -284,26 +307,33 @@ def _report(args: argparse.Namespace) -> list[Path]:
             args.pretraining_checkpoint, args.init_seed, args.default_front_end
         )
         clips = stack_clips(source.load(args.split), args.heatmap_clips, extractor.segment_samples)
-        correlations = cross_correlations([untrained, trained], extractor, clips, figure3_views(), args.init_seed, args.device)
+        correlations = cross_correlations(
+            [untrained, trained], extractor, clips, figure3_views(), args.init_seed, args.device
+        )
     figures = report_figures(output_dir, probes, correlations, args.boxplot_fraction)
     return [write_report(output_dir, probes, disentanglement, figures, html_too=args.html), *figures]
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:
-    """`barlow-speech report`: Table 2, Table 3 and the figures into `<output_dir>/report.md` (+ PNGs, optional HTML)."""
+    """`barlow-speech report`: Table 2, Table 3 and the figures into `<output_dir>/report.md` (+ PNGs, HTML)."""
     return _main("report", _report, argv)
 
 
 def _build_reproduce(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artefact", choices=(*ARTEFACTS, "all"), help="the paper artefact to reproduce, or all.")
     parser.add_argument(
-        "--data-root", "--data_root", dest="data_root", default=None,
+        "--data-root",
+        "--data_root",
+        dest="data_root",
+        default=None,
         help="folder holding LibriSpeech/, VoxCeleb1/, SpeechCommands/, ESD/, WLUC/ (default: the synthetic corpus, "
         "scaled down).",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run of every stage at tiny sizes (minutes).")
     parser.add_argument("--device", default=None, help="'cpu', 'cuda', ... (default: CUDA when available).")
-    parser.add_argument("--output_dir", "--output-dir", dest="output_dir", required=True, help="where every stage goes.")
+    parser.add_argument(
+        "--output_dir", "--output-dir", dest="output_dir", required=True, help="where every stage goes."
+    )
 
 
 def _reproduce(args: argparse.Namespace) -> list[Path]:
@@ -324,5 +354,8 @@ def reproduce_main(argv: Sequence[str] | None = None) -> int:
 
 
 BUILDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "probe": _build_probe, "disentangle": _build_disentangle, "report": _build_report, "reproduce": _build_reproduce,
+    "probe": _build_probe,
+    "disentangle": _build_disentangle,
+    "report": _build_report,
+    "reproduce": _build_reproduce,
 }

@@ -61,13 +61,15 @@ DEFAULT_FRONT_END = "default (mean 0, std 1)"  # `front_end` in result metadata 
 # ------------------------------------------------------------------------------------------------ upstreams
 @dataclasses.dataclass
 class Upstream:
-    """What is probed: a BarlowSpeech encoder (trained or randomly initialised) or the log-mel baseline (model None)."""
+    """What is probed: a BarlowSpeech encoder (trained or randomly initialised), or log-mel statistics (model None)."""
 
     name: str
     source: str
     model: torch.nn.Module | None = None
     extractor: BarlowSpeechFeatureExtractor | None = None
-    front_end: str | None = None  # "checkpoint" or DEFAULT_FRONT_END; None for the log-mel baseline and models in memory
+    front_end: str | None = (
+        None  # "checkpoint" or DEFAULT_FRONT_END; None for the log-mel baseline and models in memory
+    )
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -75,7 +77,11 @@ class Upstream:
         return {"upstream": self.source, **({"front_end": self.front_end} if self.front_end else {})}
 
     def embed(
-        self, dataset: datasets.Dataset, dataset_id: str, batch_size: int = 64, device: str | None = None,
+        self,
+        dataset: datasets.Dataset,
+        dataset_id: str,
+        batch_size: int = 64,
+        device: str | None = None,
         cache_dir: Path | None = None,
     ) -> np.ndarray:
         """Utterance embeddings `(len(dataset), dim)`: (cached) encoder embeddings, or log-mel statistics."""
@@ -83,7 +89,12 @@ class Upstream:
             clips = [np.asarray(a["array"], dtype=np.float32) for a in dataset["audio"]]
             return logmel_stats_features(clips, device=device or "cpu")
         return extract_embeddings(
-            self.model, self.extractor, dataset, batch_size=batch_size, device=device, cache_dir=cache_dir,
+            self.model,
+            self.extractor,
+            dataset,
+            batch_size=batch_size,
+            device=device,
+            cache_dir=cache_dir,
             dataset_id=dataset_id,
         )
 
@@ -93,8 +104,8 @@ def _load_pretrained(loader: Callable, spec: str, what: str, **kwargs: Any) -> A
     path = Path(spec).expanduser()
     if spec.startswith((".", "/", "~")) and not path.exists():
         raise FileNotFoundError(
-            f"checkpoint {spec!r} does not exist; pass a folder written by save_pretrained / `barlow-speech pretrain`, "
-            "or a Hub id."
+            f"checkpoint {spec!r} does not exist; pass a folder written by save_pretrained / `barlow-speech pretrain`,"
+            " or a Hub id."
         )
     try:
         return loader(str(path) if path.exists() else spec, **kwargs)
@@ -144,17 +155,23 @@ def load_upstream(
         spec, random_init = spec[len(RANDOM_INIT_PREFIX) :], True
     if not spec:
         raise ValueError(
-            f"model {RANDOM_INIT_PREFIX!r} needs a checkpoint after the colon, e.g. {RANDOM_INIT_PREFIX}runs/bt-synthetic."
+            f"model {RANDOM_INIT_PREFIX!r} needs a checkpoint after the colon, e.g. "
+            f"{RANDOM_INIT_PREFIX}runs/bt-synthetic."
         )
     if random_init:
         config, extractor, front_end = load_architecture(spec, default_front_end)
         return Upstream(
-            name=name or f"Random init ({display_name(spec)})", source=f"{RANDOM_INIT_PREFIX}{spec}",
-            model=random_init_model(config, init_seed), extractor=extractor, front_end=front_end,
+            name=name or f"Random init ({display_name(spec)})",
+            source=f"{RANDOM_INIT_PREFIX}{spec}",
+            model=random_init_model(config, init_seed),
+            extractor=extractor,
+            front_end=front_end,
         )
     model = _load_pretrained(BarlowSpeechModel.from_pretrained, spec, "model")
     extractor, front_end = load_feature_extractor(spec, default_front_end)
-    return Upstream(name=name or display_name(spec), source=spec, model=model, extractor=extractor, front_end=front_end)
+    return Upstream(
+        name=name or display_name(spec), source=spec, model=model, extractor=extractor, front_end=front_end
+    )
 
 
 def display_name(spec: str) -> str:
@@ -303,7 +320,10 @@ def known_rows(
         raise ValueError(f"the {split} split has no clip with known {list(columns)}.")
     if not known.all():
         logger.warning(
-            "%s split: %d of %d clips have an unknown %s and are left out.", split, int((~known).sum()), len(dataset),
+            "%s split: %d of %d clips have an unknown %s and are left out.",
+            split,
+            int((~known).sum()),
+            len(dataset),
             "/".join(columns),
         )
     return known, {c: a[known] for c, a in values.items()}
@@ -355,7 +375,11 @@ def task_name(column: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ runs
 def run_probes(
-    upstream: Upstream, source: DataSource, protocol: ProbeProtocol, batch_size: int = 64, device: str | None = None,
+    upstream: Upstream,
+    source: DataSource,
+    protocol: ProbeProtocol,
+    batch_size: int = 64,
+    device: str | None = None,
     cache_dir: Path | None = None,
 ) -> list[dict]:
     """Table 2 rows of one upstream: one probe result per task (label column)."""
@@ -371,17 +395,30 @@ def run_probes(
             known, values = known_rows(dataset, [column], split)
             arrays[split] = (embeddings[split][known], values[column])
         metadata = {**source.metadata("test"), "label_column": column, **upstream.metadata}
-        results.append(linear_probe(
-            *arrays["train"], *arrays["validation"], *arrays["test"], fractions=protocol.fractions,
-            seeds=range(protocol.seeds), steps=protocol.steps, device=device, model=upstream.name,
-            task=task_name(column), metadata=metadata,
-        ))
+        results.append(
+            linear_probe(
+                *arrays["train"],
+                *arrays["validation"],
+                *arrays["test"],
+                fractions=protocol.fractions,
+                seeds=range(protocol.seeds),
+                steps=protocol.steps,
+                device=device,
+                model=upstream.name,
+                task=task_name(column),
+                metadata=metadata,
+            )
+        )
     return results
 
 
 def run_disentanglement(
-    upstream: Upstream, source: DataSource, protocol: DisentanglementProtocol, batch_size: int = 64,
-    device: str | None = None, cache_dir: Path | None = None,
+    upstream: Upstream,
+    source: DataSource,
+    protocol: DisentanglementProtocol,
+    batch_size: int = 64,
+    device: str | None = None,
+    cache_dir: Path | None = None,
 ) -> dict:
     """Table 3 row of one upstream: the metrics over `protocol.n_runs` subsamples of the split's embeddings."""
     dataset = source.load(protocol.split)
@@ -389,15 +426,25 @@ def run_disentanglement(
     known, values = known_rows(dataset, protocol.factors, protocol.split)
     codes = np.stack([np.unique(values[f], return_inverse=True)[1].reshape(-1) for f in protocol.factors], axis=1)
     return disentanglement_runs(
-        embeddings[known], codes, n_runs=protocol.n_runs, sample_size=protocol.sample_size, seed=protocol.seed,
-        factor_names=[FACTOR_NAMES.get(f, f) for f in protocol.factors], model=upstream.name,
+        embeddings[known],
+        codes,
+        n_runs=protocol.n_runs,
+        sample_size=protocol.sample_size,
+        seed=protocol.seed,
+        factor_names=[FACTOR_NAMES.get(f, f) for f in protocol.factors],
+        model=upstream.name,
         metadata={**source.metadata(protocol.split), "factor_columns": list(protocol.factors), **upstream.metadata},
     )
 
 
 def run_supervised(
-    config: BarlowSpeechConfig, extractor: BarlowSpeechFeatureExtractor, source: DataSource, probes: ProbeProtocol,
-    protocol: SupervisedProtocol, device: str | None = None, metadata: dict[str, Any] | None = None,
+    config: BarlowSpeechConfig,
+    extractor: BarlowSpeechFeatureExtractor,
+    source: DataSource,
+    probes: ProbeProtocol,
+    protocol: SupervisedProtocol,
+    device: str | None = None,
+    metadata: dict[str, Any] | None = None,
     fractions: Sequence[float] | None = None,
 ) -> list[dict]:
     """The "Supervised" rows: `config`'s architecture trained from scratch per task of `probes`, fraction and seed.
@@ -408,13 +455,24 @@ def run_supervised(
     results = []
     for column in probes.tasks:
         kept = {split: ds.select(np.flatnonzero(known_rows(ds, [column], split)[0])) for split, ds in splits.items()}
-        results.append(supervised_baseline(
-            config, extractor, kept["train"], kept["validation"], kept["test"], column,
-            fractions=probes.fractions if fractions is None else fractions, seeds=range(probes.seeds),
-            max_steps=protocol.max_steps, batch_size=protocol.batch_size, learning_rate=protocol.learning_rate,
-            device=device, task=task_name(column),
-            metadata={**source.metadata("test"), "label_column": column, **(metadata or {})},
-        ))
+        results.append(
+            supervised_baseline(
+                config,
+                extractor,
+                kept["train"],
+                kept["validation"],
+                kept["test"],
+                column,
+                fractions=probes.fractions if fractions is None else fractions,
+                seeds=range(probes.seeds),
+                max_steps=protocol.max_steps,
+                batch_size=protocol.batch_size,
+                learning_rate=protocol.learning_rate,
+                device=device,
+                task=task_name(column),
+                metadata={**source.metadata("test"), "label_column": column, **(metadata or {})},
+            )
+        )
     return results
 
 
@@ -453,8 +511,12 @@ def stack_clips(dataset: datasets.Dataset, count: int, num_samples: int) -> np.n
 
 @torch.no_grad()
 def cross_correlations(
-    models: Sequence[BarlowSpeechForPreTraining], extractor: BarlowSpeechFeatureExtractor, waveforms: np.ndarray,
-    views: TwoViewAugmentation, seed: int = 0, device: str | None = None,
+    models: Sequence[BarlowSpeechForPreTraining],
+    extractor: BarlowSpeechFeatureExtractor,
+    waveforms: np.ndarray,
+    views: TwoViewAugmentation,
+    seed: int = 0,
+    device: str | None = None,
 ) -> list[np.ndarray]:
     """Fig. 3: C `(latent, latent)` of each model on the same two views (drawn once, seeded) of `waveforms`.
 
@@ -470,8 +532,10 @@ def cross_correlations(
     batch = torch.as_tensor(np.asarray(waveforms, dtype=np.float32), device=device)
     view_a, view_b = views.to(device)(batch, extractor.spectrogram, generator=generator, update_memory=False)
     return [
-        model.to(device).eval()(view_a, view_b, return_cross_correlation=True, distributed=False)
-        .cross_correlation.cpu().numpy()
+        model.to(device)
+        .eval()(view_a, view_b, return_cross_correlation=True, distributed=False)
+        .cross_correlation.cpu()
+        .numpy()
         for model in models
     ]
 
@@ -501,7 +565,9 @@ def boxplot_runs(probe_results: Sequence[dict], fraction: float | None = None) -
 
 
 def report_figures(
-    output_dir: str | Path, probe_results: Sequence[dict] = (), correlations: Sequence[np.ndarray] | None = None,
+    output_dir: str | Path,
+    probe_results: Sequence[dict] = (),
+    correlations: Sequence[np.ndarray] | None = None,
     boxplot_fraction: float | None = None,
 ) -> list[Path]:
     """The figures of a report: accuracy vs label fraction and box plots over runs (Fig. 4-5) from probe results, and
@@ -516,4 +582,3 @@ def report_figures(
     if correlations is not None:
         figures.append(plot_cross_correlation(*correlations, output_dir / "cross_correlation.png"))
     return figures
-

@@ -56,15 +56,30 @@ PAPER_RESULTS = Path(__file__).with_name("paper_results.json")
 ARTEFACTS = ("table2", "table3", "fig3", "fig4", "fig5")
 
 # row name -> pretraining config (relative to configs/)
-UPSTREAMS = {"BT-LS-100": "upstream/bt-ls100.yaml", "BT-LS-360": "upstream/bt-ls360.yaml", "BT-VC-1": "upstream/bt-vc1.yaml"}
+UPSTREAMS = {
+    "BT-LS-100": "upstream/bt-ls100.yaml",
+    "BT-LS-360": "upstream/bt-ls360.yaml",
+    "BT-VC-1": "upstream/bt-vc1.yaml",
+}
 LATENT_SWEEP = {f"BT-{m}": f"latent/bt-{m}.yaml" for m in (16, 32, 64, 128, 512, 1024, 2048)}  # the sizes of Table 3
-LOSS_ABLATION = dict(zip(ABLATION_ORDER[:4], ("loss/bt.yaml", "loss/mbt_ln.yaml", "loss/mbt_bn_ln.yaml", "loss/mbt_bn.yaml"), strict=True))
+LOSS_ABLATION = dict(
+    zip(
+        ABLATION_ORDER[:4],
+        ("loss/bt.yaml", "loss/mbt_ln.yaml", "loss/mbt_bn_ln.yaml", "loss/mbt_bn.yaml"),
+        strict=True,
+    )
+)
 FIG3_UPSTREAM = "BT-128"  # Fig. 3 shows 128 latents
 DOWNSTREAM = ("downstream/wluc.yaml", "downstream/speech_commands.yaml", "downstream/esd.yaml")
 DISENTANGLEMENT = "downstream/disentanglement.yaml"
 SUPERVISED = "downstream/supervised.yaml"
 SUPERVISED_ARCHITECTURE = UPSTREAMS["BT-LS-100"]  # the Supervised row is the upstreams' architecture from scratch
-TABLE2_NAMES = {"Supervised": "Supervised", "BT-LS-100": "LibriSpeech-100", "BT-LS-360": "LibriSpeech-360", "BT-VC-1": "VoxCeleb1"}
+TABLE2_NAMES = {
+    "Supervised": "Supervised",
+    "BT-LS-100": "LibriSpeech-100",
+    "BT-LS-360": "LibriSpeech-360",
+    "BT-VC-1": "VoxCeleb1",
+}
 FIG_TASKS = {"fig4": ("speaker_id", "gender"), "fig5": ("emotion", "word")}
 
 # Expected GPU time: nothing here was measured on a GPU (benchmarks/README.md: no GPU was lent so far). Estimates
@@ -92,26 +107,52 @@ class Scale:
     heatmap_clips: int = 256
 
 
-_SCALED_PRETRAINING = {"save_strategy": "no", "resume_from_checkpoint": "none", "logging_steps": 10, "report_to": "none"}
+_SCALED_PRETRAINING = {
+    "save_strategy": "no",
+    "resume_from_checkpoint": "none",
+    "logging_steps": 10,
+    "report_to": "none",
+}
 SCALES = {
     "paper": Scale("paper", {}),
     # every artefact on 2 CPU cores in about half an hour
     "synthetic": Scale(
         "synthetic",
-        {**_SCALED_PRETRAINING, "backbone": "small", "per_device_train_batch_size": 32, "max_steps": 30,
-         "num_clips": 960, "normalization_clips": 128},
-        probes={"seeds": 5}, supervised={"max_steps": 20, "batch_size": 32}, supervised_fractions=(0.1, 1.0),
-        supervised_seeds=1, n_runs=10,
-        synthetic={"num_clips": 400, "num_eval_clips": 200, "loader_args": {"num_speakers": 16}}, heatmap_clips=128,
+        {
+            **_SCALED_PRETRAINING,
+            "backbone": "small",
+            "per_device_train_batch_size": 32,
+            "max_steps": 30,
+            "num_clips": 960,
+            "normalization_clips": 128,
+        },
+        probes={"seeds": 5},
+        supervised={"max_steps": 20, "batch_size": 32},
+        supervised_fractions=(0.1, 1.0),
+        supervised_seeds=1,
+        n_runs=10,
+        synthetic={"num_clips": 400, "num_eval_clips": 200, "loader_args": {"num_speakers": 16}},
+        heatmap_clips=128,
     ),
     # a smoke run of the whole chain in a minute or two
     "quick": Scale(
         "quick",
-        {**_SCALED_PRETRAINING, "backbone": "tiny", "per_device_train_batch_size": 4, "max_steps": 1, "num_clips": 16,
-         "normalization_clips": 8, "logging_steps": 1},
-        probes={"fractions": (0.5, 1.0), "seeds": 2, "steps": 20}, supervised={"max_steps": 1, "batch_size": 4},
-        supervised_fractions=(1.0,), supervised_seeds=1, n_runs=2,
-        synthetic={"num_clips": 32, "num_eval_clips": 40, "loader_args": {"num_speakers": 4}}, heatmap_clips=8,
+        {
+            **_SCALED_PRETRAINING,
+            "backbone": "tiny",
+            "per_device_train_batch_size": 4,
+            "max_steps": 1,
+            "num_clips": 16,
+            "normalization_clips": 8,
+            "logging_steps": 1,
+        },
+        probes={"fractions": (0.5, 1.0), "seeds": 2, "steps": 20},
+        supervised={"max_steps": 1, "batch_size": 4},
+        supervised_fractions=(1.0,),
+        supervised_seeds=1,
+        n_runs=2,
+        synthetic={"num_clips": 32, "num_eval_clips": 40, "loader_args": {"num_speakers": 4}},
+        heatmap_clips=8,
     ),
 }
 
@@ -129,7 +170,9 @@ def read_config(relative: str) -> dict[str, Any]:
     """A file of `configs/` as a mapping."""
     path = CONFIGS / relative
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config; `barlow-speech reproduce` reads the configs/ of a source checkout.")
+        raise FileNotFoundError(
+            f"{path}: no such config; `barlow-speech reproduce` reads the configs/ of a source checkout."
+        )
     return yaml.safe_load(path.read_text())
 
 
@@ -148,8 +191,13 @@ def pretraining_gpu_time(config: dict[str, Any]) -> str:
 class Reproduction:
     """The stages of some artefacts at one scale, on the synthetic corpus or the datasets under `data_root`."""
 
-    def __init__(self, output_dir: str | Path, data_root: str | Path | None = None, quick: bool = False,
-                 device: str | None = None):
+    def __init__(
+        self,
+        output_dir: str | Path,
+        data_root: str | Path | None = None,
+        quick: bool = False,
+        device: str | None = None,
+    ):
         self.output_dir = Path(output_dir)
         self.data_root = Path(data_root) if data_root is not None else None
         self.scale = SCALES["quick" if quick else "synthetic" if data_root is None else "paper"]
@@ -204,10 +252,15 @@ class Reproduction:
         """Row name -> config of every pretraining run the artefacts need."""
         needed: dict[str, str] = {}
         for artefact in artefacts:
-            needed.update({
-                "table2": UPSTREAMS, "table3": {**LATENT_SWEEP, **UPSTREAMS}, "fig3": {FIG3_UPSTREAM: LATENT_SWEEP[FIG3_UPSTREAM]},
-                "fig4": LOSS_ABLATION, "fig5": LOSS_ABLATION,
-            }[artefact])
+            needed.update(
+                {
+                    "table2": UPSTREAMS,
+                    "table3": {**LATENT_SWEEP, **UPSTREAMS},
+                    "fig3": {FIG3_UPSTREAM: LATENT_SWEEP[FIG3_UPSTREAM]},
+                    "fig4": LOSS_ABLATION,
+                    "fig5": LOSS_ABLATION,
+                }[artefact]
+            )
         return needed
 
     # -------------------------------------------------------------------------------------------- stages
@@ -222,7 +275,11 @@ class Reproduction:
         upstreams = self.upstreams(artefacts)
         runs = {self._runs[name]: upstreams[name] for name in upstreams}
         stages = [self._pretrain_stage(name, config) for name, config in runs.items()]
-        probed = {n for a in artefacts for n in {"table2": UPSTREAMS, "fig4": LOSS_ABLATION, "fig5": LOSS_ABLATION}.get(a, {})}
+        probed = {
+            n
+            for a in artefacts
+            for n in {"table2": UPSTREAMS, "fig4": LOSS_ABLATION, "fig5": LOSS_ABLATION}.get(a, {})
+        }
         for name in upstreams:
             for config_file in DOWNSTREAM if name in probed else ():
                 stages += self._probe_stages(name, config_file)
@@ -251,17 +308,23 @@ class Reproduction:
         def embed() -> None:
             upstream = load_upstream(str(self.run_dir(name)), name=name)
             for split in ("train", "validation", "test"):
-                upstream.embed(source.load(split), source.cache_id(split), device=self.device, cache_dir=self.cache_dir)
+                upstream.embed(
+                    source.load(split), source.cache_id(split), device=self.device, cache_dir=self.cache_dir
+                )
 
         def probe() -> None:
             upstream = load_upstream(str(self.run_dir(name)), name=name)
-            results = run_probes(upstream, source, self.probe_protocol(config), device=self.device, cache_dir=self.cache_dir)
+            results = run_probes(
+                upstream, source, self.probe_protocol(config), device=self.device, cache_dir=self.cache_dir
+            )
             write_results(self.result_path("probe", f"{name}_{config['dataset']}"), results)
 
         gpu = "unmeasured; forward passes over the downstream splits (Table 1: <= 5.5 h of audio each): minutes"
         probe_gpu = "unmeasured; batched L-BFGS probes (benchmarks/README.md: CPU 80 probes of 1024-d in 1.8 s)"
-        return [Stage(f"embed {name} on {config['dataset']}", embed, self._gpu_time(gpu)),
-                Stage(f"probe {name} on {config['dataset']}", probe, self._gpu_time(probe_gpu))]
+        return [
+            Stage(f"embed {name} on {config['dataset']}", embed, self._gpu_time(gpu)),
+            Stage(f"probe {name} on {config['dataset']}", probe, self._gpu_time(probe_gpu)),
+        ]
 
     def _supervised_stage(self, config_file: str) -> Stage:
         config, settings = read_config(config_file), read_config(SUPERVISED)
@@ -270,19 +333,33 @@ class Reproduction:
         def run() -> None:
             architecture = parse_arguments(self.pretraining_argv("Supervised", SUPERVISED_ARCHITECTURE))[0]
             extractor = fit_feature_extractor(source.load("train"), 128, seed=0)
-            probes = dataclasses.replace(self.probe_protocol(config), seeds=self.scale.supervised_seeds or settings["seeds"])
-            protocol = SupervisedProtocol(settings["supervised_steps"], settings["supervised_batch_size"],
-                                          settings["supervised_learning_rate"])
+            probes = dataclasses.replace(
+                self.probe_protocol(config), seeds=self.scale.supervised_seeds or settings["seeds"]
+            )
+            protocol = SupervisedProtocol(
+                settings["supervised_steps"], settings["supervised_batch_size"], settings["supervised_learning_rate"]
+            )
             protocol = dataclasses.replace(protocol, **(self.scale.supervised or {}))
             fractions = self.scale.supervised_fractions or settings["fractions"]
-            results = run_supervised(architecture.build_config(), extractor, source, probes, protocol, self.device,
-                                     {"upstream": f"supervised:{SUPERVISED_ARCHITECTURE}"}, fractions)
+            results = run_supervised(
+                architecture.build_config(),
+                extractor,
+                source,
+                probes,
+                protocol,
+                self.device,
+                {"upstream": f"supervised:{SUPERVISED_ARCHITECTURE}"},
+                fractions,
+            )
             write_results(self.result_path("probe", f"Supervised_{config['dataset']}"), results)
 
         runs = len(config["tasks"]) * len(settings["fractions"]) * settings["seeds"]
-        gpu = (f"unmeasured; {runs} runs x {settings['supervised_steps']} steps of ResNet-50 from scratch, "
-               f"~{runs * settings['supervised_steps'] * settings['supervised_batch_size'] / (2 * TARGET_SAMPLES_PER_SECOND) / 3600:.1f} h "
-               "at twice the BT target (one view per sample)")
+        samples = runs * settings["supervised_steps"] * settings["supervised_batch_size"]
+        hours = samples / (2 * TARGET_SAMPLES_PER_SECOND) / 3600
+        gpu = (
+            f"unmeasured; {runs} runs x {settings['supervised_steps']} steps of ResNet-50 from scratch, "
+            f"~{hours:.1f} h at twice the BT target (one view per sample)"
+        )
         return Stage(f"supervised on {config['dataset']}", run, self._gpu_time(gpu))
 
     def _disentangle_stage(self, name: str) -> Stage:
@@ -290,12 +367,18 @@ class Reproduction:
         source = self.source(config["dataset"])
 
         def run() -> None:
-            protocol = DisentanglementProtocol(config["factors"], config["split"], self.scale.n_runs or config["n_runs"])
+            protocol = DisentanglementProtocol(
+                config["factors"], config["split"], self.scale.n_runs or config["n_runs"]
+            )
             upstream = load_upstream(str(self.run_dir(name)), name=name)
             result = run_disentanglement(upstream, source, protocol, device=self.device, cache_dir=self.cache_dir)
             write_results(self.result_path("disentanglement", name), result)
 
-        return Stage(f"disentangle {name} on {config['dataset']}", run, self._gpu_time("unmeasured; metrics run on CPU, embedding: minutes"))
+        return Stage(
+            f"disentangle {name} on {config['dataset']}",
+            run,
+            self._gpu_time("unmeasured; metrics run on CPU, embedding: minutes"),
+        )
 
     def _fig3_stage(self) -> Stage:
         source = self.source(read_config(DISENTANGLEMENT)["dataset"] if not self.synthetic else "synthetic")
@@ -308,7 +391,9 @@ class Reproduction:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(path, untrained=matrices[0], trained=matrices[1])
 
-        return Stage(f"cross-correlation {FIG3_UPSTREAM}", run, self._gpu_time("unmeasured; two forward passes: seconds"))
+        return Stage(
+            f"cross-correlation {FIG3_UPSTREAM}", run, self._gpu_time("unmeasured; two forward passes: seconds")
+        )
 
     def finished(self, stages: Sequence[Stage]) -> set[str]:
         """Names of the stages whose marker exists."""
@@ -323,13 +408,19 @@ class Reproduction:
         notes = [f"# Reproduction of {artefact}", ""]
         if self.synthetic or self.scale.name != "paper":
             notes += [
-                f"**Ours ran {'on the synthetic corpus' if self.synthetic else 'on the datasets'} at a scaled-down size "
-                f"(scale `{self.scale.name}`): the numbers are not comparable with the paper's.**", "",
+                f"**Ours ran {'on the synthetic corpus' if self.synthetic else 'on the datasets'} at a scaled-down"
+                f" size (scale `{self.scale.name}`): the numbers are not comparable with the paper's.**",
+                "",
             ]
         figures: list[Path] = []
         if artefact == "table2":
             rows = [r for r in probes if r["model"] in TABLE2_NAMES]
-            notes += ["## Ours beside the paper's Table 2 (top-1 %)", "", compare_table2(rows, paper["table2"], TABLE2_NAMES), ""]
+            notes += [
+                "## Ours beside the paper's Table 2 (top-1 %)",
+                "",
+                compare_table2(rows, paper["table2"], TABLE2_NAMES),
+                "",
+            ]
             probes, disentanglement = rows, []
         elif artefact == "table3":
             names = {**LATENT_SWEEP, **UPSTREAMS}
@@ -338,13 +429,20 @@ class Reproduction:
             probes = []
         elif artefact == "fig3":
             matrices = np.load(self.output_dir / "results" / "cross_correlation.npz")
-            figures.append(plot_cross_correlation(matrices["untrained"], matrices["trained"], folder / "cross_correlation.png"))
-            notes += [f"Mean C_ii untrained {np.diagonal(matrices['untrained']).mean():.2f}, trained "
-                      f"{np.diagonal(matrices['trained']).mean():.2f} (the paper shows the heatmaps only).", ""]
+            figures.append(
+                plot_cross_correlation(matrices["untrained"], matrices["trained"], folder / "cross_correlation.png")
+            )
+            notes += [
+                f"Mean C_ii untrained {np.diagonal(matrices['untrained']).mean():.2f}, trained "
+                f"{np.diagonal(matrices['trained']).mean():.2f} (the paper shows the heatmaps only).",
+                "",
+            ]
             probes, disentanglement = [], []
         else:
             tasks = set(FIG_TASKS[artefact])
-            probes = [r for r in probes if r["model"] in (*LOSS_ABLATION, "Supervised") and r.get("label_column") in tasks]
+            probes = [
+                r for r in probes if r["model"] in (*LOSS_ABLATION, "Supervised") and r.get("label_column") in tasks
+            ]
             figures.append(plot_run_boxplots(boxplot_runs(probes), folder / f"{artefact}_boxplots.png"))
             notes += ["The paper gives Fig. 4-5 as box plots only (medians in its text): no numbers to compare.", ""]
             disentanglement = []

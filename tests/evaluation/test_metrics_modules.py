@@ -41,7 +41,9 @@ def test_linear_probe_module_loads_offline_and_matches_the_function():
 def test_disentanglement_module_loads_offline_and_matches_the_function():
     rng = np.random.default_rng(1)
     factors = np.stack([rng.integers(0, 2, 400), rng.integers(0, 4, 400)], axis=1)
-    latents = np.concatenate([factors + 0.1 * rng.normal(size=factors.shape), rng.normal(size=(400, 2))], axis=1).astype(np.float32)
+    latents = np.concatenate(
+        [factors + 0.1 * rng.normal(size=factors.shape), rng.normal(size=(400, 2))], axis=1
+    ).astype(np.float32)
     module = evaluate.load(str(METRICS_DIR / "disentanglement"))
     result = module.compute(latents=latents.tolist(), factors=factors.tolist(), n_runs=3, sample_size=200, seed=0)
     expected = disentanglement_runs(latents.astype(np.float64), factors, n_runs=3, sample_size=200, seed=0)
