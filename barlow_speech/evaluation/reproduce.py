@@ -115,19 +115,19 @@ _SCALED_PRETRAINING = {
 }
 SCALES = {
     "paper": Scale("paper", {}),
-    # every artefact on 2 CPU cores in about half an hour
+    # every artefact on 2 idle CPU cores in about half an hour (README, "Reproducing the paper": how it was estimated)
     "synthetic": Scale(
         "synthetic",
         {
             **_SCALED_PRETRAINING,
             "backbone": "small",
-            "per_device_train_batch_size": 32,
+            "per_device_train_batch_size": 16,
             "max_steps": 30,
             "num_clips": 960,
             "normalization_clips": 128,
         },
         probes={"seeds": 5},
-        supervised={"max_steps": 20, "batch_size": 32},
+        supervised={"max_steps": 20, "batch_size": 16},
         supervised_fractions=(0.1, 1.0),
         supervised_seeds=1,
         n_runs=10,
