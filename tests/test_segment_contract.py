@@ -1,5 +1,5 @@
 """The segment contract: whatever path the extractor's output takes, the model returns one row per clip, equal to
-what the clip alone gives (DESIGN "Segments and utterances"; issue "No silent failures")."""
+what the clip alone gives (issue "No silent failures")."""
 
 import datasets
 import numpy as np
