@@ -164,7 +164,8 @@ def demo_source(settings: DemoSettings) -> DataSource:
     """The labelled synthetic splits the demo probes: its speaker population, clips unseen in pretraining."""
     return DataSource(
         "synthetic", loader_args={"num_speakers": settings.num_speakers}, num_clips=settings.probe_clips,
-        num_eval_clips=settings.probe_clips // 2, data_seed=settings.seed + 1,
+        num_eval_clips=settings.probe_clips // 2, num_validation_clips=settings.probe_clips // 4,
+        data_seed=settings.seed + 1,
     )
 
 

@@ -195,6 +195,7 @@ class DataSource:
         data_path: its local folder or Hub id (not used by the synthetic corpus).
         loader_args: extra loader arguments (synthetic: `SyntheticSpeechConfig` fields and loader arguments).
         num_clips, num_eval_clips: synthetic only, clips of the train split and of the validation and test splits.
+        num_validation_clips: synthetic only, clips of the validation split if not `num_eval_clips`.
         data_seed: the synthetic clips' seed, or the seed of the random split by recording.
     """
 
@@ -204,6 +205,7 @@ class DataSource:
     num_clips: int = 2000
     num_eval_clips: int = 500
     data_seed: int = 0
+    num_validation_clips: int | None = None
 
     def __post_init__(self):
         self.spec = dataset_spec(self.name)
@@ -223,6 +225,8 @@ class DataSource:
     def dataset_config(self) -> str | None:
         if self.name == "synthetic":
             settings = {"seed": self.data_seed, "num_clips": self.num_clips, "num_eval_clips": self.num_eval_clips}
+            if self.num_validation_clips is not None:
+                settings["num_validation_clips"] = self.num_validation_clips
             return json.dumps({**settings, **self.loader_args}, sort_keys=True)
         return json.dumps(self.loader_args, sort_keys=True) if self.loader_args else None
 
@@ -264,6 +268,8 @@ class DataSource:
         config = SyntheticSpeechConfig(**{k: v for k, v in self.loader_args.items() if k in fields})
         others = {k: v for k, v in self.loader_args.items() if k not in fields}
         size = self.num_clips if split == "train" else self.num_eval_clips
+        if split == "validation" and self.num_validation_clips is not None:
+            size = self.num_validation_clips
         if size < 1:
             raise ValueError(f"the synthetic {split} split would be empty (size {size}); pass a clip count >= 1.")
         return load_synthetic(num_clips=size, seed=self.data_seed, split=split, config=config, **others)
