@@ -7,6 +7,9 @@
 4. Write `report.md` with the loss curve, the cross-correlation matrix untrained vs trained (paper Fig. 3) and
    accuracy per factor.
 
+Steps 2-4 run on the evaluation pipeline (`barlow_speech.evaluation.pipeline`) that `barlow-speech probe` and
+`barlow-speech reproduce` use.
+
 The CPU demo uses a smaller ResNet and a coarser front end (n_fft 256, hop 256: 129 x 63 per second instead of the
 paper's 513 x 126) so that pretraining fits in a few minutes on two cores; `barlow-speech pretrain` uses the paper's.
 """
@@ -17,15 +20,34 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from transformers import TrainingArguments
 
 from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from .evaluation.figures import plot_loss_curve
+from .evaluation.pipeline import (
+    LOGMEL,
+    PAPER_TASKS,
+    DataSource,
+    DisentanglementProtocol,
+    ProbeProtocol,
+    SupervisedProtocol,
+    Upstream,
+    cross_correlations,
+    load_upstream,
+    report_figures,
+    run_disentanglement,
+    run_probes,
+    run_supervised,
+    stack_clips,
+    write_results,
+)
+from .evaluation.report import write_report
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
@@ -33,9 +55,6 @@ from .training.pretrain import BACKBONES
 from .training.trainer import BarlowTwinsTrainer, waveform_of
 
 logger = logging.getLogger(__name__)
-
-PROBE_TASKS = ("speaker_id", "gender", "word", "emotion")
-TABLE3_FACTORS = ("accent", "speaker_id", "gender")
 
 
 @dataclass
@@ -87,11 +106,6 @@ class DemoSettings:
         return load_synthetic(num_clips=num_clips, seed=seed, split=split, config=config)
 
 
-def full_label_accuracy(result: dict) -> float:
-    """Mean test top-1 of a probe result at 100 % labels."""
-    return result["fractions"][f"{1.0:g}"]["mean"]
-
-
 def _waveforms(dataset) -> np.ndarray:
     return np.stack([waveform_of(example) for example in dataset])
 
@@ -120,20 +134,6 @@ def demo_config(settings: DemoSettings) -> BarlowSpeechConfig:
     )
 
 
-@torch.no_grad()
-def cross_correlation_matrix(
-    model: BarlowSpeechForPreTraining, extractor: BarlowSpeechFeatureExtractor, waveforms: np.ndarray, seed: int,
-    settings: DemoSettings,
-) -> np.ndarray:
-    """C between the latents of two views of `waveforms` (paper Fig. 3), in eval mode, without mixup (which would
-    mix in other clips)."""
-    augmentation = demo_views(settings, mixup=False)
-    generator = torch.Generator().manual_seed(seed)
-    view_a, view_b = augmentation(torch.from_numpy(waveforms), extractor.spectrogram, generator=generator)
-    output = model.eval()(view_a, view_b, return_cross_correlation=True)
-    return output.cross_correlation.numpy()
-
-
 def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
     """Train BT on unlabelled synthetic clips; returns the trainer and an untouched copy of the initial model."""
     corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
@@ -160,72 +160,13 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
     return trainer, initial
 
 
-def probe_splits(settings: DemoSettings) -> dict:
-    """The labelled train / validation / test splits the demo probes on (clips unseen in pretraining)."""
-    return {
-        "train": settings.corpus(settings.probe_clips, settings.seed + 1, "train"),
-        "validation": settings.corpus(settings.probe_clips // 4, settings.seed, "validation"),
-        "test": settings.corpus(settings.probe_clips // 2, settings.seed, "test"),
-    }
-
-
-def probe_all(
-    settings: DemoSettings, models: dict, extractor: BarlowSpeechFeatureExtractor
-) -> tuple[list[dict], dict[str, list[np.ndarray]], dict]:
-    """Table 2 on the synthetic corpus: every model x task x label fraction x seed.
-
-    Returns the probe results, each encoder's (train, validation, test) embeddings, and the splits."""
-    from .evaluation.embeddings import extract_embeddings
-    from .evaluation.probes import linear_probe, logmel_stats_features
-
-    splits = probe_splits(settings)
-    features = {name: [extract_embeddings(model, extractor, splits[s]) for s in splits] for name, model in models.items()}
-    features["Log-mel stats"] = [logmel_stats_features(list(_waveforms(splits[s]))) for s in splits]
-    results = []
-    for task in PROBE_TASKS:
-        labels = [np.asarray(splits[s][task]) for s in splits]
-        for name, (train, validation, test) in features.items():
-            result = linear_probe(
-                train, labels[0], validation, labels[1], test, labels[2], fractions=settings.fractions,
-                seeds=range(settings.seeds), steps=settings.probe_steps, model=name, task=task,
-            )
-            result.update(dataset="synthetic", dataset_config="default", split="test")
-            results.append(result)
-            logger.info(f"probe {task:<10} {name:<14} top-1 at 100%: {full_label_accuracy(result):.3f}")
-    return results, features, splits
-
-
-def supervised_all(settings: DemoSettings, extractor: BarlowSpeechFeatureExtractor, splits: dict) -> list[dict]:
-    """The paper's "Supervised" rows: the demo architecture trained from scratch on the small label fractions, with
-    the probes' label subsets, so Table 2 shows whether pretraining accelerates learning (paper Sec. 3.1)."""
-    from .evaluation.baselines import supervised_baseline
-
-    results = []
-    for task in PROBE_TASKS:
-        result = supervised_baseline(
-            demo_config(settings), extractor, splits["train"], splits["validation"], splits["test"], task,
-            fractions=settings.supervised_fractions, seeds=range(settings.seeds), max_steps=settings.supervised_steps,
-            batch_size=32, learning_rate=settings.learning_rate, model="Supervised", task=task,
-        )
-        result.update(dataset="synthetic", dataset_config="default", split="test")
-        results.append(result)
-    return results
-
-
-def disentangle(settings: DemoSettings, features: dict, splits: dict) -> list[dict]:
-    """Table 3 for each encoder's test-split embeddings (factors: accent, speaker, gender)."""
-    from .evaluation.disentanglement import disentanglement_runs
-
-    factors = np.stack([np.asarray(splits["test"][f]) for f in TABLE3_FACTORS], axis=1)
-    results = []
-    for name, (_, _, test) in features.items():
-        result = disentanglement_runs(
-            test, factors, n_runs=settings.disentanglement_runs, seed=settings.seed,
-            factor_names=["accent", "identity", "gender"], model=name,
-        )
-        result.update(dataset="synthetic", dataset_config="default", split="test")
-        results.append(result)
-    return results
+def demo_source(settings: DemoSettings) -> DataSource:
+    """The labelled synthetic splits the demo probes: its speaker population, clips unseen in pretraining."""
+    return DataSource(
+        "synthetic", loader_args={"num_speakers": settings.num_speakers}, num_clips=settings.probe_clips,
+        num_eval_clips=settings.probe_clips // 2, num_validation_clips=settings.probe_clips // 4,
+        data_seed=settings.seed + 1,
+    )
 
 
 def summary(probe_results: list[dict], bt: str, references: dict[str, float]) -> tuple[str, dict[str, int]]:
@@ -240,7 +181,7 @@ def summary(probe_results: list[dict], bt: str, references: dict[str, float]) ->
     lines, wins = [], {}
     for reference, fraction in references.items():
         wins[reference] = 0
-        for task in PROBE_TASKS:
+        for task in dict.fromkeys(r["task"] for r in probe_results):
             ours, theirs = table.get((bt, task, fraction)), table.get((reference, task, fraction))
             if ours is None or theirs is None:
                 continue
@@ -249,15 +190,12 @@ def summary(probe_results: list[dict], bt: str, references: dict[str, float]) ->
                 f"| {task} | {100 * fraction:g} % | {reference} | {100 * ours:.1f} | {100 * theirs:.1f} | "
                 f"{100 * (ours - theirs):+.1f} |"
             )
-    header = "| factor | labels | reference | BT top-1 % | reference top-1 % | difference |\n|---|---|---|---:|---:|---:|\n"
-    return header + "\n".join(lines), wins
+    header = "| factor | labels | reference | BT top-1 % | reference top-1 % | difference |\n"
+    return header + "|---|---|---|---:|---:|---:|\n" + "\n".join(lines), wins
 
 
 def run_demo(settings: DemoSettings) -> dict:
     """Run the demo; returns {"report": path, "wins": {reference: factors where BT >= it}, ...}."""
-    from .evaluation.figures import plot_accuracy_vs_fraction, plot_cross_correlation, plot_loss_curve
-    from .evaluation.report import write_report
-
     start = time.perf_counter()
     output_dir = Path(settings.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -266,21 +204,31 @@ def run_demo(settings: DemoSettings) -> dict:
     extractor = trainer.feature_extractor
     pretrain_seconds = time.perf_counter() - start
 
-    heatmap_clips = _waveforms(settings.corpus(256, settings.seed + 2, "validation"))
-    untrained_c = cross_correlation_matrix(initial, extractor, heatmap_clips, settings.seed, settings)
-    trained_c = cross_correlation_matrix(trained, extractor, heatmap_clips, settings.seed, settings)
+    heatmap_clips = stack_clips(settings.corpus(256, settings.seed + 2, "validation"), 256, extractor.segment_samples)
+    views = demo_views(settings, mixup=False)
+    untrained_c, trained_c = cross_correlations([initial, trained], extractor, heatmap_clips, views, settings.seed)
 
     bt_name, random_name = "BT (synthetic)", "Random init"
-    probe_results, features, splits = probe_all(settings, {bt_name: trained, random_name: initial}, extractor)
-    probe_results += supervised_all(settings, extractor, splits)
-    disentanglement_results = disentangle(settings, features, splits)
+    upstreams = [
+        Upstream(bt_name, "demo:trained", trained, extractor),
+        Upstream(random_name, "demo:initial", initial, extractor),
+        load_upstream(LOGMEL),
+    ]
+    source, cache_dir = demo_source(settings), output_dir / "embeddings"
+    probes = ProbeProtocol(fractions=settings.fractions, seeds=settings.seeds, steps=settings.probe_steps)
+    probe_results = [result for u in upstreams for result in run_probes(u, source, probes, cache_dir=cache_dir)]
+    supervised = SupervisedProtocol(settings.supervised_steps, batch_size=32, learning_rate=settings.learning_rate)
+    probe_results += run_supervised(
+        demo_config(settings), extractor, source, probes, supervised, fractions=settings.supervised_fractions
+    )
+    disentanglement = DisentanglementProtocol(n_runs=settings.disentanglement_runs, seed=settings.seed)
+    disentanglement_results = [run_disentanglement(u, source, disentanglement, cache_dir=cache_dir) for u in upstreams]
     figures = [
         plot_loss_curve(trainer.state.log_history, output_dir / "loss_curve.png"),
-        plot_cross_correlation(untrained_c, trained_c, output_dir / "cross_correlation.png"),
-        plot_accuracy_vs_fraction(probe_results, output_dir / "accuracy_per_factor.png"),
+        *report_figures(output_dir, probe_results, [untrained_c, trained_c]),
     ]
-    (output_dir / "probe_results.json").write_text(json.dumps(probe_results, indent=1))
-    (output_dir / "disentanglement_results.json").write_text(json.dumps(disentanglement_results, indent=1))
+    write_results(output_dir / "probe_results.json", probe_results)
+    write_results(output_dir / "disentanglement_results.json", disentanglement_results)
     report = write_report(output_dir, probe_results, disentanglement_results, figures)
     references = {random_name: 1.0, "Log-mel stats": 1.0, "Supervised": min(settings.supervised_fractions)}
     lines, wins = summary(probe_results, bt_name, references)
@@ -293,7 +241,7 @@ def run_demo(settings: DemoSettings) -> dict:
         f"({pretrain_seconds / 60:.1f} min), front end n_fft={settings.n_fft}, hop={settings.hop_length}. "
         f"Mean C_ii between two views of held-out clips: {np.diagonal(untrained_c).mean():.2f} untrained -> "
         f"{on_diagonal:.2f} trained.\n\n"
-        f"BT at least as good as: random init on **{wins[random_name]} of {len(PROBE_TASKS)}** factors at 100 % "
+        f"BT at least as good as: random init on **{wins[random_name]} of {len(PAPER_TASKS)}** factors at 100 % "
         f"labels, log-mel statistics on **{wins['Log-mel stats']}**, supervised from scratch on "
         f"**{wins['Supervised']}** at {100 * min(settings.supervised_fractions):g} % labels:\n\n"
         f"{lines}\n\n"

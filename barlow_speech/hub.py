@@ -98,7 +98,9 @@ def check_checkpoint(checkpoint_dir: str | Path) -> Path:
     """The checkpoint folder, or a FileNotFoundError naming every missing file and how to produce it."""
     path = Path(checkpoint_dir)
     if not path.is_dir():
-        raise FileNotFoundError(f"checkpoint folder {path} does not exist; pass the folder written by save_pretrained.")
+        raise FileNotFoundError(
+            f"checkpoint folder {path} does not exist; pass the folder written by save_pretrained."
+        )
     missing = []
     if not (path / "config.json").is_file():
         missing.append("config.json (model.save_pretrained)")
@@ -108,8 +110,8 @@ def check_checkpoint(checkpoint_dir: str | Path) -> Path:
         missing.append("preprocessor_config.json (feature_extractor.save_pretrained)")
     if missing:
         raise FileNotFoundError(
-            f"checkpoint folder {path} lacks {', '.join(missing)}. Save the model and its BarlowSpeechFeatureExtractor "
-            "into it with save_pretrained (the Trainer saves both when given processing_class=extractor)."
+            f"checkpoint folder {path} lacks {', '.join(missing)}. Save the model and its BarlowSpeechFeatureExtractor"
+            " into it with save_pretrained (the Trainer saves both when given processing_class=extractor)."
         )
     return path
 
@@ -126,7 +128,9 @@ def load_checkpoint(checkpoint_dir: str | Path) -> tuple[torch.nn.Module, Barlow
 
 
 def _requirements() -> str:
-    lines = ["# What loading this repo with trust_remote_code=True needs (lower bounds: the versions it was built with)."]
+    lines = [
+        "# What loading this repo with trust_remote_code=True needs (lower bounds: the versions it was built with)."
+    ]
     for package in REMOTE_CODE_REQUIREMENTS:
         major, minor = importlib_metadata.version(package).split(".")[:2]
         upper = f",<{int(major) + 1}" if package == "transformers" else ""
@@ -137,9 +141,15 @@ def _requirements() -> str:
 def save_projector(projector: torch.nn.Module, config: BarlowSpeechConfig, path: str | Path) -> None:
     """Write the projector's weights alone, with the sizes that rebuild it (`build_projector`) as metadata."""
     tensors = {key: value.detach().contiguous().cpu() for key, value in projector.state_dict().items()}
-    save_file(tensors, str(path), metadata={
-        "format": "pt", "input_size": str(config.hidden_size), "projector_dims": json.dumps(config.projector_dims),
-    })
+    save_file(
+        tensors,
+        str(path),
+        metadata={
+            "format": "pt",
+            "input_size": str(config.hidden_size),
+            "projector_dims": json.dumps(config.projector_dims),
+        },
+    )
 
 
 def load_projector(repo_or_path: str | Path, revision: str | None = None) -> torch.nn.Sequential:
@@ -160,8 +170,8 @@ def _check_auto_maps(folder: Path) -> None:
     missing = sorted(set(AUTO_MAP) - set(config_map)) + sorted(set(FEATURE_EXTRACTOR_AUTO_MAP) - set(extractor_map))
     if missing:
         raise ValueError(
-            f"{folder}: auto_map lacks {missing}, so the repo would not load with trust_remote_code. Save barlow_speech "
-            "models (import barlow_speech first: it calls register_for_auto_class)."
+            f"{folder}: auto_map lacks {missing}, so the repo would not load with trust_remote_code. "
+            "Save barlow_speech models (import barlow_speech first: it calls register_for_auto_class)."
         )
 
 
@@ -203,8 +213,13 @@ def write_repo_contents(
         save_projector(projector, model.config, folder / PROJECTOR_FILE)
     (folder / REQUIREMENTS_FILE).write_text(_requirements())
     card = render_model_card(
-        model.config, feature_extractor, repo_id=repo_id, results=records, training_details=training_details,
-        member=member, has_projector=projector is not None,
+        model.config,
+        feature_extractor,
+        repo_id=repo_id,
+        results=records,
+        training_details=training_details,
+        member=member,
+        has_projector=projector is not None,
     )
     card.save(folder / "README.md")
     logger.info(f"wrote the repo contents of {repo_id} to {folder} ({len(records)} result(s) in the card)")
@@ -268,8 +283,13 @@ def write_trainer_repo_contents(
     output_dir = Path(trainer.args.output_dir)
     repo_id = getattr(trainer, "hub_model_id", None) or trainer.args.hub_model_id or output_dir.name
     return write_repo_contents(
-        trainer.model, extractor, output_dir, repo_id=repo_id, results=results,
-        training_details=training_details_from_trainer(trainer), family=family,
+        trainer.model,
+        extractor,
+        output_dir,
+        repo_id=repo_id,
+        results=results,
+        training_details=training_details_from_trainer(trainer),
+        family=family,
     )
 
 
@@ -315,8 +335,13 @@ def build_repo_folder(
     model, extractor = load_checkpoint(checkpoint)
     details = {**training_details_from_checkpoint(checkpoint), **dict(training_details or {})}
     return write_repo_contents(
-        model, extractor, output, repo_id=model_name or checkpoint.name, results=records,
-        training_details=details, family=family,
+        model,
+        extractor,
+        output,
+        repo_id=model_name or checkpoint.name,
+        results=records,
+        training_details=details,
+        family=family,
     )
 
 
@@ -330,7 +355,9 @@ def _resolve_token(token: str | None) -> str:
 def _repo_files(folder: Path) -> list[Path]:
     """Every file of the built folder, hidden ones (e.g. `.cache`) excluded."""
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder} is not a built repo folder (no config.json); build it with build_repo_folder.")
+        raise FileNotFoundError(
+            f"{folder} is not a built repo folder (no config.json); build it with build_repo_folder."
+        )
     relative = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
     return sorted(folder / rel for rel in relative if not any(part.startswith(".") for part in rel.parts))
 
@@ -361,7 +388,9 @@ def upload_repo_folder(
         if revision is not None and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         info = api.create_commit(
-            repo_id, operations, revision=revision,
+            repo_id,
+            operations,
+            revision=revision,
             commit_message=commit_message or f"Upload {repo_id.rsplit('/', 1)[-1]} (barlow-speech)",
         )
     except Exception as error:  # the client raises HfHubHTTPError, httpx, hf_xet and OS errors: all mean "retry"
@@ -395,7 +424,11 @@ def publish(
     check_repo_id(repo_id)
     token = _resolve_token(token)
     folder = build_repo_folder(
-        checkpoint_dir, output_dir, results=results, model_name=repo_id, training_details=training_details,
+        checkpoint_dir,
+        output_dir,
+        results=results,
+        model_name=repo_id,
+        training_details=training_details,
         family=family,
     )
     return upload_repo_folder(
@@ -418,8 +451,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", help="a new or empty folder to build the repo in (default <checkpoint>-hub)")
     parser.add_argument("--family", help=f"family member for the card text, one of {sorted(FAMILY)}")
     parser.add_argument("--epochs", type=float, help="pretraining epochs for the card (else trainer_state.json)")
-    parser.add_argument("--batch-size", type=int, help="global pretraining batch size for the card (per device x GPUs x "
-                        "accumulation; trainer_state.json only records the per-device batch)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="global pretraining batch size for the card (per device x GPUs x "
+        "accumulation; trainer_state.json only records the per-device batch)",
+    )
     parser.add_argument("--commit-message", help="commit summary")
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the `hf auth login` token)")
     parser.add_argument("--build-only", action="store_true", help="build the repo folder, do not upload")
@@ -427,22 +464,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`barlow-speech push`: build the repo folder and upload it (`barlow_speech.cli` reports a failure in one line)."""
+    """`barlow-speech push`: build the repo folder and upload it (`barlow_speech.cli` reports failures in one line)."""
     args = _parser().parse_args(argv)
     details = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size)) if value}
     check_repo_id(args.repo_id)
     if args.folder:
-        info = upload_repo_folder(args.folder, args.repo_id, private=args.private, revision=args.revision,
-                                  token=args.token, commit_message=args.commit_message)
+        info = upload_repo_folder(
+            args.folder,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            token=args.token,
+            commit_message=args.commit_message,
+        )
     elif args.build_only:
-        folder = build_repo_folder(args.checkpoint, args.output_dir, results=args.results,
-                                   model_name=args.repo_id, training_details=details, family=args.family)
+        folder = build_repo_folder(
+            args.checkpoint,
+            args.output_dir,
+            results=args.results,
+            model_name=args.repo_id,
+            training_details=details,
+            family=args.family,
+        )
         print(f"built {folder}")
         return 0
     else:
-        info = publish(args.checkpoint, args.repo_id, private=args.private, revision=args.revision,
-                       results=args.results, token=args.token, commit_message=args.commit_message,
-                       output_dir=args.output_dir, training_details=details, family=args.family)
+        info = publish(
+            args.checkpoint,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            results=args.results,
+            token=args.token,
+            commit_message=args.commit_message,
+            output_dir=args.output_dir,
+            training_details=details,
+            family=args.family,
+        )
     print(f"published {args.repo_id}: {info.commit_url}")
     return 0
 

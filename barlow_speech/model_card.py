@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -48,8 +49,12 @@ TEMPLATE_NAME = "templates/model_card.md"
 PAPER_DOI = "10.3390/info15020114"
 NOT_RECORDED = "not recorded"
 # Table 2 task abbreviations -> names for the card.
-PAPER_TASKS = {"SR": "Speaker recognition", "GR": "Gender recognition", "KWS": "Keyword spotting",
-               "ER": "Emotion recognition"}
+PAPER_TASKS = {
+    "SR": "Speaker recognition",
+    "GR": "Gender recognition",
+    "KWS": "Keyword spotting",
+    "ER": "Emotion recognition",
+}
 DISENTANGLEMENT_TASK = "feature-extraction"  # Hub task id for metrics computed on the embeddings themselves
 
 
@@ -80,29 +85,43 @@ class ResultRecord:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"result field {name!r} must be a finite number, got {value!r} ({self.metric}).")
         if self.label_fraction is not None and not 0 < self.label_fraction <= 1:
-            raise ValueError(
-                f"label_fraction={self.label_fraction} must be in (0, 1] (0.05 for 5 % of the labels)."
-            )
+            raise ValueError(f"label_fraction={self.label_fraction} must be in (0, 1] (0.05 for 5 % of the labels).")
 
     def to_eval_result(self) -> EvalResult:
-        args = {key: getattr(self, key) for key in ("label_fraction", "std", "n_runs") if getattr(self, key) is not None}
-        metric_name = self.metric if self.label_fraction is None else f"{self.metric} ({self.label_fraction:.0%} labels)"
+        args = {
+            key: getattr(self, key) for key in ("label_fraction", "std", "n_runs") if getattr(self, key) is not None
+        }
+        metric_name = (
+            self.metric if self.label_fraction is None else f"{self.metric} ({self.label_fraction:.0%} labels)"
+        )
         return EvalResult(
-            task_type=self.task, task_name=self.task_name, dataset_type=self.dataset,
-            dataset_name=self.dataset_name or self.dataset, dataset_config=self.dataset_config,
-            dataset_split=self.split, metric_type=self.metric, metric_value=float(self.value),
-            metric_name=metric_name, metric_args=args or None,
+            task_type=self.task,
+            task_name=self.task_name,
+            dataset_type=self.dataset,
+            dataset_name=self.dataset_name or self.dataset,
+            dataset_config=self.dataset_config,
+            dataset_split=self.split,
+            metric_type=self.metric,
+            metric_value=float(self.value),
+            metric_name=metric_name,
+            metric_args=args or None,
         )
 
     @classmethod
-    def from_eval_result(cls, result: EvalResult) -> "ResultRecord":
+    def from_eval_result(cls, result: EvalResult) -> ResultRecord:
         args = result.metric_args or {}
         return cls(
-            task=result.task_type, task_name=result.task_name, dataset=result.dataset_type,
+            task=result.task_type,
+            task_name=result.task_name,
+            dataset=result.dataset_type,
             dataset_name=None if result.dataset_name == result.dataset_type else result.dataset_name,
-            dataset_config=result.dataset_config, split=result.dataset_split,
-            metric=result.metric_type, value=result.metric_value, label_fraction=args.get("label_fraction"),
-            std=args.get("std"), n_runs=args.get("n_runs"),
+            dataset_config=result.dataset_config,
+            split=result.dataset_split,
+            metric=result.metric_type,
+            value=result.metric_value,
+            label_fraction=args.get("label_fraction"),
+            std=args.get("std"),
+            n_runs=args.get("n_runs"),
         )
 
 
@@ -123,20 +142,27 @@ def _record(raw: Mapping[str, Any], source: str) -> ResultRecord:
 def _dataset_keys(result: Mapping[str, Any], source: str) -> dict:
     if not result.get("dataset"):
         raise ValueError(
-            f"{source}: the {result.get('schema')} result names no dataset; add \"dataset\" (e.g. "
-            "\"google/speech_commands\"), and optionally \"dataset_config\" and \"split\", to the JSON before publishing."
+            f'{source}: the {result.get("schema")} result names no dataset; add "dataset" (e.g. '
+            '"google/speech_commands"), and optionally "dataset_config" and "split", to the JSON before publishing.'
         )
-    return {"dataset": result["dataset"], "dataset_config": result.get("dataset_config"),
-            "split": result.get("split", "test")}
+    return {
+        "dataset": result["dataset"],
+        "dataset_config": result.get("dataset_config"),
+        "split": result.get("split", "test"),
+    }
 
 
 def records_from_result(result: Any, source: str = "results") -> list[ResultRecord]:
     """Flat records from one parsed result JSON (any of the layouts of the module docstring)."""
     if isinstance(result, list):  # flat records, or several native results (as report.py's files may hold)
         return [
-            record for item in result
-            for record in (records_from_result(item, source) if isinstance(item, Mapping) and "schema" in item
-                           else [_record(item, source)])
+            record
+            for item in result
+            for record in (
+                records_from_result(item, source)
+                if isinstance(item, Mapping) and "schema" in item
+                else [_record(item, source)]
+            )
         ]
     if not isinstance(result, Mapping):
         raise ValueError(f"{source}: expected a JSON object or list of result records, got {type(result).__name__}.")
@@ -144,23 +170,37 @@ def records_from_result(result: Any, source: str = "results") -> list[ResultReco
     if schema.startswith("barlow_speech.probe/"):
         keys = _dataset_keys(result, source)
         return [
-            ResultRecord(task="audio-classification", task_name=PAPER_TASKS.get(result.get("task")) or result.get("task") or None,
-                         metric="accuracy", value=entry["mean"], label_fraction=entry["fraction"], std=entry["std"],
-                         n_runs=len(entry["runs"]), **keys)
+            ResultRecord(
+                task="audio-classification",
+                task_name=PAPER_TASKS.get(result.get("task")) or result.get("task") or None,
+                metric="accuracy",
+                value=entry["mean"],
+                label_fraction=entry["fraction"],
+                std=entry["std"],
+                n_runs=len(entry["runs"]),
+                **keys,
+            )
             for entry in sorted(result["fractions"].values(), key=lambda e: e["fraction"])
         ]
     if schema.startswith("barlow_speech.disentanglement/"):
         keys = _dataset_keys(result, source)
         factors = ", ".join(result.get("factors", []))
         return [
-            ResultRecord(task=DISENTANGLEMENT_TASK, task_name=f"Disentanglement ({factors})", metric=name,
-                         value=entry["mean"], std=entry["std"], n_runs=int(result["n_runs"]), **keys)
+            ResultRecord(
+                task=DISENTANGLEMENT_TASK,
+                task_name=f"Disentanglement ({factors})",
+                metric=name,
+                value=entry["mean"],
+                std=entry["std"],
+                n_runs=int(result["n_runs"]),
+                **keys,
+            )
             for name, entry in result["metrics"].items()
         ]
     if "results" in result:
         return records_from_result(result["results"], source)
     raise ValueError(
-        f"{source}: unrecognised result JSON (keys {sorted(result)}); expected a list of records, {{\"results\": "
+        f'{source}: unrecognised result JSON (keys {sorted(result)}); expected a list of records, {{"results": '
         "[...]}, or a barlow_speech.probe / barlow_speech.disentanglement result."
     )
 
@@ -174,7 +214,9 @@ def load_results(paths_or_results: Iterable[str | Path | Mapping | list] | None)
         elif isinstance(item, (str, Path)):
             path = Path(item)
             if not path.is_file():
-                raise FileNotFoundError(f"result file {path} does not exist; pass the JSON written by probe/disentangle.")
+                raise FileNotFoundError(
+                    f"result file {path} does not exist; pass the JSON written by probe/disentangle."
+                )
             try:
                 parsed = json.loads(path.read_text())
             except json.JSONDecodeError as error:
@@ -192,17 +234,22 @@ def _format_number(value: float | None) -> str:
 def _table_row(record: ResultRecord) -> dict:
     value = _format_number(record.value) + (f" ± {_format_number(record.std)}" if record.std is not None else "")
     return {
-        "task": record.task_name or record.task, "dataset": record.dataset_name or record.dataset,
-        "config": record.dataset_config or "", "split": record.split or "", "metric": record.metric,
+        "task": record.task_name or record.task,
+        "dataset": record.dataset_name or record.dataset,
+        "config": record.dataset_config or "",
+        "split": record.split or "",
+        "metric": record.metric,
         "label_fraction": "" if record.label_fraction is None else f"{record.label_fraction:.0%}",
-        "value": value, "n_runs": "" if record.n_runs is None else str(record.n_runs),
+        "value": value,
+        "n_runs": "" if record.n_runs is None else str(record.n_runs),
     }
 
 
 def _front_end(extractor) -> str:
     ms = 1000 / extractor.sampling_rate
     bins = (
-        f"{extractor.n_mels} mel bands ({extractor.f_min:g}-{extractor.f_max:g} Hz)" if extractor.n_mels
+        f"{extractor.n_mels} mel bands ({extractor.f_min:g}-{extractor.f_max:g} Hz)"
+        if extractor.n_mels
         else f"{extractor.num_bins} bins"
     )
     kind = "log-mel" if extractor.n_mels else "log-magnitude"
@@ -231,8 +278,11 @@ def training_rows(config, extractor, training_details: Mapping[str, Any] | None,
         ("Epochs", details.pop("epochs", NOT_RECORDED)),
         *_batch_size_rows(details),
         *objective_rows(config),
-        ("Encoder", f"ResNet, stages {list(config.backbone_config.depths)}, widths "
-                    f"{list(config.backbone_config.hidden_sizes)} ({config.backbone_config.layer_type} blocks)"),
+        (
+            "Encoder",
+            f"ResNet, stages {list(config.backbone_config.depths)}, widths "
+            f"{list(config.backbone_config.hidden_sizes)} ({config.backbone_config.layer_type} blocks)",
+        ),
         ("Sampling rate", f"{extractor.sampling_rate} Hz"),
         ("Front end", _front_end(extractor)),
         ("Normalisation", f"(x - {extractor.mean:.4g}) / {extractor.std:.4g}" if extractor.do_normalize else "none"),
@@ -293,23 +343,39 @@ def render_model_card(
     model_name = repo_id.rsplit("/", 1)[-1]
     datasets = sorted({member.upstream.dataset_id} if member and member.upstream.on_hub else set())
     card_data = ModelCardData(
-        language=["en"], license="apache-2.0", library_name="transformers", pipeline_tag="feature-extraction",
+        language=["en"],
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="feature-extraction",
         tags=["audio", "speech", "self-supervised-learning", config.objective.replace("_", "-"), "custom_code"],
-        datasets=datasets or None, model_name=model_name,
+        datasets=datasets or None,
+        model_name=model_name,
         eval_results=[record.to_eval_result() for record in results] or None,
     )
-    family = member.card_metadata() if member else {
-        "family_description": f"{model_name}: a speech encoder trained with barlow-speech "
-                              f"({OBJECTIVE_NAMES[config.objective]}).",
-        "upstream_dataset_name": (training_details or {}).get("upstream_dataset", NOT_RECORDED),
-        "upstream_domain": "speech",
-    }
+    family = (
+        member.card_metadata()
+        if member
+        else {
+            "family_description": f"{model_name}: a speech encoder trained with barlow-speech "
+            f"({OBJECTIVE_NAMES[config.objective]}).",
+            "upstream_dataset_name": (training_details or {}).get("upstream_dataset", NOT_RECORDED),
+            "upstream_domain": "speech",
+        }
+    )
     template = resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
     return ModelCard.from_template(
-        card_data, template_str=template, model_id=model_name, repo_id=repo_id,
-        hidden_size=config.hidden_size, latent_size=config.latent_size, hop_length=extractor.hop_length,
-        has_projector=has_projector, objective=config.objective, training_rows=training_rows(config, extractor, training_details, member),
-        results=[_table_row(record) for record in results], **family,
+        card_data,
+        template_str=template,
+        model_id=model_name,
+        repo_id=repo_id,
+        hidden_size=config.hidden_size,
+        latent_size=config.latent_size,
+        hop_length=extractor.hop_length,
+        has_projector=has_projector,
+        objective=config.objective,
+        training_rows=training_rows(config, extractor, training_details, member),
+        results=[_table_row(record) for record in results],
+        **family,
     )
 
 

@@ -25,7 +25,7 @@ PROJECTOR_HIDDEN = 2048
 class UpstreamDataset:
     """A pretraining corpus: dataset id, config, split, a pretty name and whether the id is a Hub dataset repo.
 
-    Only Hub ids go into the card's `datasets:` metadata; VoxCeleb1 has no canonical Hub repo (DESIGN.md, "Data").
+    Only Hub ids go into the card's `datasets:` metadata; VoxCeleb1 has no canonical Hub repo (README, "Datasets").
     """
 
     dataset_id: str
@@ -37,16 +37,26 @@ class UpstreamDataset:
 
 
 LIBRISPEECH_100 = UpstreamDataset(
-    "openslr/librispeech_asr", "clean", "train.100", "LibriSpeech train-clean-100 (100 h)",
+    "openslr/librispeech_asr",
+    "clean",
+    "train.100",
+    "LibriSpeech train-clean-100 (100 h)",
     "read English audiobook speech",
 )
 LIBRISPEECH_360 = UpstreamDataset(
-    "openslr/librispeech_asr", "clean", "train.360", "LibriSpeech train-clean-360 (360 h)",
+    "openslr/librispeech_asr",
+    "clean",
+    "train.360",
+    "LibriSpeech train-clean-360 (360 h)",
     "read English audiobook speech",
 )
 VOXCELEB1 = UpstreamDataset(
-    "voxceleb1", None, "dev", "VoxCeleb1 dev (1,211 celebrities)",
-    "interview speech from YouTube videos, many accents and recording conditions", on_hub=False,
+    "voxceleb1",
+    None,
+    "dev",
+    "VoxCeleb1 dev (1,211 celebrities)",
+    "interview speech from YouTube videos, many accents and recording conditions",
+    on_hub=False,
 )
 
 
@@ -66,9 +76,13 @@ class FamilyMember:
 
     def card_metadata(self) -> dict:
         """Template variables of the model card that depend on the member."""
-        note = "" if self.upstream_stated_in_paper else (
-            " The paper does not state the corpus of its latent-size models; this model assumes "
-            f"{self.upstream.pretty_name}."
+        note = (
+            ""
+            if self.upstream_stated_in_paper
+            else (
+                " The paper does not state the corpus of its latent-size models; this model assumes "
+                f"{self.upstream.pretty_name}."
+            )
         )
         return {
             "family_name": self.name,
@@ -92,12 +106,21 @@ def _latent_member(size: int) -> FamilyMember:
 FAMILY: dict[str, FamilyMember] = {
     member.name: member
     for member in (
-        FamilyMember("bt-ls100", LIBRISPEECH_100, 2048,
-                     "Barlow Twins speech encoder pretrained on LibriSpeech-100 (paper Table 3, BT-LS-100)."),
-        FamilyMember("bt-ls360", LIBRISPEECH_360, 2048,
-                     "Barlow Twins speech encoder pretrained on LibriSpeech-360 (paper Table 3, BT-LS-360)."),
-        FamilyMember("bt-vc1", VOXCELEB1, 2048,
-                     "Barlow Twins speech encoder pretrained on VoxCeleb1 (paper Table 3, BT-VC-1)."),
+        FamilyMember(
+            "bt-ls100",
+            LIBRISPEECH_100,
+            2048,
+            "Barlow Twins speech encoder pretrained on LibriSpeech-100 (paper Table 3, BT-LS-100).",
+        ),
+        FamilyMember(
+            "bt-ls360",
+            LIBRISPEECH_360,
+            2048,
+            "Barlow Twins speech encoder pretrained on LibriSpeech-360 (paper Table 3, BT-LS-360).",
+        ),
+        FamilyMember(
+            "bt-vc1", VOXCELEB1, 2048, "Barlow Twins speech encoder pretrained on VoxCeleb1 (paper Table 3, BT-VC-1)."
+        ),
         *(_latent_member(size) for size in (16, 32, 64, 128, 512, 1024, 2048)),
     )
 }

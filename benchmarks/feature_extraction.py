@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import librosa
 import numpy as np
@@ -30,8 +30,14 @@ TARGETS = {"cpu": 1.0, "cuda": 50.0}
 
 def librosa_features(clips: np.ndarray, extractor: BarlowSpeechFeatureExtractor) -> np.ndarray:
     """The reference front end with librosa: `(clips, samples)` -> `(clips, 1, freq, frames)` float32."""
-    stft = librosa.stft(clips, n_fft=extractor.n_fft, hop_length=extractor.hop_length, window="hann", center=True,
-                        pad_mode=extractor.pad_mode)
+    stft = librosa.stft(
+        clips,
+        n_fft=extractor.n_fft,
+        hop_length=extractor.hop_length,
+        window="hann",
+        center=True,
+        pad_mode=extractor.pad_mode,
+    )
     features = np.log(np.maximum(np.abs(stft), extractor.log_floor))
     return ((features - extractor.mean) / extractor.std)[:, None].astype(np.float32)
 
@@ -82,15 +88,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     ours_rate = best_rate(ours, args.clips, args.repeats, sync)
     spectrogram_rate = best_rate(spectrogram_only, args.clips, args.repeats, sync)
     target = TARGETS.get(device.type, 1.0)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads, {os.cpu_count()} cores"
-    print(f"device: {device.type} ({where}); {args.clips} clips of 1 s, batches of {args.batch_size}, output 1x513x126")
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{torch.get_num_threads()} threads, {os.cpu_count()} cores"
+    )
+    print(
+        f"device: {device.type} ({where}); {args.clips} clips of 1 s, batches of {args.batch_size}, output 1x513x126"
+    )
     print(f"librosa.stft + log (CPU, one batched call): {librosa_rate:10.1f} clips/s")
     print(f"extractor(...) from numpy:                   {ours_rate:10.1f} clips/s")
     print(f"extractor.spectrogram, batch on the device:   {spectrogram_rate:10.1f} clips/s")
     print(f"max |ours - librosa| = {difference:.2e} (normalised log-magnitude)")
-    print(f"ratio extractor / librosa: {ours_rate / librosa_rate:.2f}x (target >= {target:g}x on {device.type}); "
-          f"on-device spectrogram / librosa: {spectrogram_rate / librosa_rate:.2f}x")
-    return {"librosa": librosa_rate, "extractor": ours_rate, "spectrogram": spectrogram_rate, "max_difference": difference}
+    print(
+        f"ratio extractor / librosa: {ours_rate / librosa_rate:.2f}x (target >= {target:g}x on {device.type}); "
+        f"on-device spectrogram / librosa: {spectrogram_rate / librosa_rate:.2f}x"
+    )
+    return {
+        "librosa": librosa_rate,
+        "extractor": ours_rate,
+        "spectrogram": spectrogram_rate,
+        "max_difference": difference,
+    }
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 import torch
+from sklearn_probe import sklearn_probe_reference
 from threadpoolctl import threadpool_limits
 
-from barlow_speech.evaluation.probes import linear_probe, sklearn_probe_reference
+from barlow_speech.evaluation.probes import linear_probe
 
 
 def make_embeddings(clips: int, dim: int, classes: int, seed: int = 0):
@@ -74,21 +75,34 @@ def main(argv=None) -> None:
         for _ in range(args.repeats):
             ours, seconds = timed(linear_probe, xt, yt, xv, yv, xs, ys, steps=args.steps, device=args.device, **common)
             ours_times.append(seconds)
-            reference, seconds = timed(sklearn_probe_reference, xt, yt, xv, yv, xs, ys, max_iter=args.max_iter, **common)
+            reference, seconds = timed(
+                sklearn_probe_reference, xt, yt, xv, yv, xs, ys, max_iter=args.max_iter, **common
+            )
             loop_times.append(seconds)
     vectorised, loop = statistics.median(ours_times), statistics.median(loop_times)
     heads = len(args.fractions) * args.seeds * len(args.weight_decays)
-    print(f"{heads} probes ({len(args.fractions)} fractions x {args.seeds} seeds x {len(args.weight_decays)} weight decays), "
-          f"{args.clips} clips, {args.dim}-d, {args.classes} classes, threads {args.threads or 'default'}, "
-          f"{ours['probe']['iterations']} L-BFGS iterations at most per batch")
-    print(f"rounds: vectorised {' '.join(f'{t:.2f}' for t in ours_times)} s   sklearn loop {' '.join(f'{t:.2f}' for t in loop_times)} s")
-    print(f"vectorised: {vectorised:.2f} s   sklearn loop: {loop:.2f} s   speed-up: {loop / vectorised:.1f}x (medians)")
+    print(
+        f"{heads} probes ({len(args.fractions)} fractions x {args.seeds} seeds x "
+        f"{len(args.weight_decays)} weight decays), "
+        f"{args.clips} clips, {args.dim}-d, {args.classes} classes, threads {args.threads or 'default'}, "
+        f"{ours['probe']['iterations']} L-BFGS iterations at most per batch"
+    )
+    print(
+        f"rounds: vectorised {' '.join(f'{t:.2f}' for t in ours_times)} s   "
+        f"sklearn loop {' '.join(f'{t:.2f}' for t in loop_times)} s"
+    )
+    print(
+        f"vectorised: {vectorised:.2f} s   sklearn loop: {loop:.2f} s   speed-up: {loop / vectorised:.1f}x (medians)"
+    )
     differences = []
     for key in ours["fractions"]:
         a, b = 100 * ours["fractions"][key]["mean"], 100 * reference["fractions"][key]["mean"]
         differences.append(abs(a - b))
         print(f"  fraction {key:>5}: top-1 vectorised {a:.2f} %   sklearn {b:.2f} %   difference {a - b:+.2f} points")
-    print(f"largest top-1 difference: {max(differences):.2f} points ({'within' if max(differences) <= 1.0 else 'NOT within'} 1 point)")
+    print(
+        f"largest top-1 difference: {max(differences):.2f} points "
+        f"({'within' if max(differences) <= 1.0 else 'NOT within'} 1 point)"
+    )
 
 
 if __name__ == "__main__":

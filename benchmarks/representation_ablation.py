@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from barlow_speech.demo import PROBE_TASKS, DemoSettings, probe_splits, pretrain
+from barlow_speech.demo import DemoSettings, demo_source, pretrain
 from barlow_speech.evaluation.embeddings import extract_layer_embeddings
+from barlow_speech.evaluation.pipeline import PAPER_TASKS, SPLITS
 from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
 
 FRACTIONS = (0.1, 1.0)
@@ -47,18 +48,30 @@ ROWS: dict[str, dict] = {
 
 
 def _probe(train, validation, test, labels, task, name) -> dict:
-    result = linear_probe(train, labels[0], validation, labels[1], test, labels[2], fractions=FRACTIONS,
-                          seeds=range(2), model=name, task=task)
+    result = linear_probe(
+        train,
+        labels[0],
+        validation,
+        labels[1],
+        test,
+        labels[2],
+        fractions=FRACTIONS,
+        seeds=range(2),
+        model=name,
+        task=task,
+    )
     return {
-        f"{fraction:g}": {"test": result["fractions"][f"{fraction:g}"]["mean"],
-                          "validation": float(np.mean(result["fractions"][f"{fraction:g}"]["validation_accuracy"]))}
+        f"{fraction:g}": {
+            "test": result["fractions"][f"{fraction:g}"]["mean"],
+            "validation": float(np.mean(result["fractions"][f"{fraction:g}"]["validation_accuracy"])),
+        }
         for fraction in FRACTIONS
     }
 
 
 def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
     """Per pooling and task: every layer's probe accuracy, and the layer chosen on validation at 100 % labels."""
-    labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PROBE_TASKS}
+    labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PAPER_TASKS}
     original = model.config.pooling, model.config.pooling_bands
     out = {}
     for pooling, bands in EVAL_POOLINGS:
@@ -67,7 +80,7 @@ def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
         layers = list(zip(*per_split))
         key = f"{pooling}/{bands}"
         out[key] = {}
-        for task in PROBE_TASKS:
+        for task in PAPER_TASKS:
             scores = [_probe(*layer, labels[task], task, name) for layer in layers]
             best = int(np.argmax([score["1"]["validation"] for score in scores]))
             out[key][task] = {"layers": scores, "best_layer": best, "best": scores[best], "last": scores[-1]}
@@ -81,9 +94,15 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
         start = time.perf_counter()
         trainer, initial = pretrain(settings, Path(folder))
         seconds = time.perf_counter() - start
-        splits = probe_splits(settings)
-        row = {"row": name, "overrides": overrides, "settings": asdict(settings), "pretrain_seconds": seconds,
-               "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT")}
+        source = demo_source(settings)
+        splits = {split: source.load(split) for split in SPLITS}
+        row = {
+            "row": name,
+            "overrides": overrides,
+            "settings": asdict(settings),
+            "pretrain_seconds": seconds,
+            "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT"),
+        }
         key = json.dumps([settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed])
         if key not in baselines:
             baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init")
@@ -93,7 +112,7 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
             stats = [logmel_stats_features(waveforms[s]) for s in splits]
             baselines["logmel"] = {
                 task: _probe(*stats, [np.asarray(splits[s][task]) for s in splits], task, "log-mel")
-                for task in PROBE_TASKS
+                for task in PAPER_TASKS
             }
         row["logmel"] = baselines["logmel"]
         return row
@@ -104,7 +123,7 @@ def markdown_row(row: dict) -> str:
     lines = []
     for pooling, tasks in row["bt"].items():
         cells = [f"{100 * tasks[t]['best']['0.1']['test']:.1f} / {100 * tasks[t]['best']['1']['test']:.1f} "
-                 f"(L{tasks[t]['best_layer']})" for t in PROBE_TASKS]
+                 f"(L{tasks[t]['best_layer']})" for t in PAPER_TASKS]
         lines.append(f"| {row['row']} | {pooling} | " + " | ".join(cells) + f" | {row['pretrain_seconds'] / 60:.1f} |")
     return "\n".join(lines)
 

@@ -5,8 +5,8 @@
     python benchmarks/synthetic_corpus.py --cnn --num_clips 16000        # + a small supervised CNN per factor
 
 Speed runs pinned to one core (os.sched_setaffinity) and prints the best of `--repeats` batches,
-in clips per CPU-second and per wall-second, and their ratio to the 1,000 clips/s target of issue 4. The baseline is the number
-docs/synthetic.md reports: a logistic-regression probe on per-clip log-mel mean + std (64 mels,
+in clips per CPU-second and per wall-second, and their ratio to the 1,000 clips/s target of issue 4. The baseline is
+the number docs/synthetic.md reports: a logistic-regression probe on per-clip log-mel mean + std (64 mels,
 25 ms / 10 ms), trained on `train` clips and scored on as many `test` clips (other seeds, same
 speaker population).
 """
@@ -106,14 +106,18 @@ def cnn_learnability(num_clips: int, epochs: int, seed: int = 0) -> dict[str, fl
     def data(first_seed: int, n: int):
         chunks = [generate_batch(1000, seed=first_seed + i) for i in range(max(1, n // 1000))]
         x = torch.cat([log_mel(torch.from_numpy(w)) for w, _ in chunks])
-        return (x - x.mean()) / x.std(), {k: torch.from_numpy(np.concatenate([f[k] for _, f in chunks])) for k in FACTORS}
+        return (x - x.mean()) / x.std(), {
+            k: torch.from_numpy(np.concatenate([f[k] for _, f in chunks])) for k in FACTORS
+        }
 
     train_x, train_y = data(3000, num_clips)
     test_x, test_y = data(4000, max(1000, num_clips // 4))
     block = lambda i, o: torch.nn.Sequential(  # noqa: E731
         torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU(), torch.nn.MaxPool2d(2)
     )
-    body = torch.nn.Sequential(block(1, 16), block(16, 32), block(32, 64), block(64, 128), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    body = torch.nn.Sequential(
+        block(1, 16), block(16, 32), block(32, 64), block(64, 128), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+    )
     heads = torch.nn.ModuleDict({k: torch.nn.Linear(128, sizes[k]) for k in FACTORS})
     params = list(body.parameters()) + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
@@ -142,7 +146,9 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline", action="store_true", help="also run the log-mel probes (all cores)")
-    parser.add_argument("--num_clips", type=int, default=4000, help="train clips (and as many test clips) for --baseline")
+    parser.add_argument(
+        "--num_clips", type=int, default=4000, help="train clips (and as many test clips) for --baseline"
+    )
     parser.add_argument("--cnn", action="store_true", help="also train a small CNN per factor (learnability check)")
     parser.add_argument("--cnn_epochs", type=int, default=6)
     args = parser.parse_args()
@@ -163,8 +169,14 @@ def main() -> None:
     wall, cpu = clips_per_second(args.batch_size, args.repeats)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"synthetic corpus, one core, 1-s clips, batch {args.batch_size} (load average {load:.1f}):")
-    print(f"  {cpu:,.0f} clips per CPU-second: {cpu / TARGET_CLIPS_PER_SECOND:.2f}x the {TARGET_CLIPS_PER_SECOND:,.0f} clips/s target")
-    print(f"  {wall:,.0f} clips per wall-second: {wall / TARGET_CLIPS_PER_SECOND:.2f}x (lower when other jobs share the core)")
+    print(
+        f"  {cpu:,.0f} clips per CPU-second: {cpu / TARGET_CLIPS_PER_SECOND:.2f}x "
+        f"the {TARGET_CLIPS_PER_SECOND:,.0f} clips/s target"
+    )
+    print(
+        f"  {wall:,.0f} clips per wall-second: {wall / TARGET_CLIPS_PER_SECOND:.2f}x "
+        "(lower when other jobs share the core)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -36,8 +36,14 @@ from barlow_speech.training.pretrain import BACKBONES, ModelArguments
 from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer
 
 # Dense peak tensor throughput (TFLOP/s) by GPU name fragment: (bf16, tf32). NVIDIA data sheets, SXM parts.
-PEAK_TFLOPS = {"H200": (989.0, 494.0), "H100": (989.0, 494.0), "A100": (312.0, 156.0), "L40S": (362.0, 183.0),
-               "A10G": (70.0, 35.0), "L4": (121.0, 60.0)}
+PEAK_TFLOPS = {
+    "H200": (989.0, 494.0),
+    "H100": (989.0, 494.0),
+    "A100": (312.0, 156.0),
+    "L40S": (362.0, 183.0),
+    "A10G": (70.0, 35.0),
+    "L4": (121.0, 60.0),
+}
 TARGET_RATIO = 0.9
 
 
@@ -132,16 +138,26 @@ def build_trainer(
 ) -> BarlowTwinsTrainer:
     """A BarlowTwinsTrainer configured as `barlow-speech pretrain` would be for these options (seed 0)."""
     args = TrainingArguments(
-        output_dir=output_dir, per_device_train_batch_size=batch_size, bf16=bf16, use_cpu=device.type == "cpu",
-        torch_compile=compile, report_to=[], seed=0, dataloader_num_workers=num_workers,
-        dataloader_pin_memory=device.type == "cuda", dataloader_persistent_workers=num_workers > 0,
+        output_dir=output_dir,
+        per_device_train_batch_size=batch_size,
+        bf16=bf16,
+        use_cpu=device.type == "cpu",
+        torch_compile=compile,
+        report_to=[],
+        seed=0,
+        dataloader_num_workers=num_workers,
+        dataloader_pin_memory=device.type == "cuda",
+        dataloader_persistent_workers=num_workers > 0,
         dataloader_drop_last=True,
     )
     torch.manual_seed(0)
     model_args = ModelArguments(backbone=backbone, latent_size=latent_size)
     model = BarlowSpeechForPreTraining(model_args.build_config())
     return BarlowTwinsTrainer(
-        model=model, args=args, train_dataset=train_dataset, feature_extractor=BarlowSpeechFeatureExtractor(),
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        feature_extractor=BarlowSpeechFeatureExtractor(),
         barlow_args=BarlowTwinsArguments(optimizer=optimizer, channels_last=channels_last),
     )
 
@@ -169,7 +185,9 @@ class BarlowTwinsStep:
         return loss
 
 
-def backbone_step(trainer: BarlowTwinsTrainer, view_a: torch.Tensor, view_b: torch.Tensor, compile: bool) -> Callable[[], None]:
+def backbone_step(
+    trainer: BarlowTwinsTrainer, view_a: torch.Tensor, view_b: torch.Tensor, compile: bool
+) -> Callable[[], None]:
     """The bare reference: the trainer's backbone forward on both views (same autocast) and backward."""
     backbone = trainer.model.barlow
     forward = torch.compile(backbone) if compile else backbone
@@ -226,7 +244,14 @@ def profile_step(step: Callable[[], object], rows: int) -> str:
 def run_batch_size(args: argparse.Namespace, batch_size: int, device: torch.device, output_dir: str) -> dict:
     """Both measurements (alternating rounds, best of `--repeats`) for one batch size; prints its rows."""
     trainer = build_trainer(
-        args.backbone, batch_size, device, output_dir, args.latent_size, args.bf16, args.channels_last, args.compile,
+        args.backbone,
+        batch_size,
+        device,
+        output_dir,
+        args.latent_size,
+        args.bf16,
+        args.channels_last,
+        args.compile,
         args.optimizer,
     )
     step = BarlowTwinsStep(trainer)
@@ -241,20 +266,31 @@ def run_batch_size(args: argparse.Namespace, batch_size: int, device: torch.devi
         rounds["bare"].append(measure(bare, batch_size, args.steps, args.warmup, device))
         rounds["bt"].append(measure(lambda: step(batch), batch_size, args.steps, args.warmup, device))
     with torch.no_grad():
-        views_only = measure(lambda: trainer.make_views(batch["waveforms"].to(device)), batch_size, args.steps, 1, device)
+        views_only = measure(
+            lambda: trainer.make_views(batch["waveforms"].to(device)), batch_size, args.steps, 1, device
+        )
     best = {key: max(values, key=lambda m: m.samples_per_second) for key, values in rounds.items() if values}
     bt, reference = best["bt"], best["bare"]
     peak = peak_tflops(device, args.bf16, args.peak_tflops)
     print(f"batch {batch_size}:")
     for label, m in (("Barlow Twins step", bt), ("bare backbone fwd/bwd", reference)):
         achieved = m.flops_per_step * m.samples_per_second / batch_size
-        mfu = f"MFU {100 * achieved / (peak * 1e12):5.1f} %" if peak else f"{achieved / 1e9:8.1f} GFLOP/s (MFU: no peak known)"
-        print(f"  {label:<22} {m.samples_per_second:9.1f} samples/s   peak memory {m.peak_memory_bytes / 2**20:7.0f} MiB "
-              f"(+{(m.peak_memory_bytes - m.baseline_memory_bytes) / 2**20:.0f} during the steps)   "
-              f"{m.flops_per_step / batch_size / 1e9:7.2f} GFLOP/sample   {mfu}")
+        mfu = (
+            f"MFU {100 * achieved / (peak * 1e12):5.1f} %"
+            if peak
+            else f"{achieved / 1e9:8.1f} GFLOP/s (MFU: no peak known)"
+        )
+        print(
+            f"  {label:<22} {m.samples_per_second:9.1f} samples/s   "
+            f"peak memory {m.peak_memory_bytes / 2**20:7.0f} MiB "
+            f"(+{(m.peak_memory_bytes - m.baseline_memory_bytes) / 2**20:.0f} during the steps)   "
+            f"{m.flops_per_step / batch_size / 1e9:7.2f} GFLOP/sample   {mfu}"
+        )
     views_share = bt.samples_per_second / views_only.samples_per_second
-    print(f"  views only (augment + spectrogram): {views_only.samples_per_second:9.1f} samples/s "
-          f"(~{100 * views_share:.0f} % of the BT step time)")
+    print(
+        f"  views only (augment + spectrogram): {views_only.samples_per_second:9.1f} samples/s "
+        f"(~{100 * views_share:.0f} % of the BT step time)"
+    )
     ratio = bt.samples_per_second / reference.samples_per_second
     print(f"  ratio BT step / bare backbone: {ratio:.2f}x (target >= {TARGET_RATIO}x on a GPU)")
     if args.profile:
@@ -287,15 +323,19 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    print(f"device: {describe_device(device)}; backbone {args.backbone}, latent {args.latent_size}, "
-          f"input 1x513x126, bf16={args.bf16}, channels_last={args.channels_last}, compile={args.compile}, "
-          f"optimizer={args.optimizer}")
+    print(
+        f"device: {describe_device(device)}; backbone {args.backbone}, latent {args.latent_size}, "
+        f"input 1x513x126, bf16={args.bf16}, channels_last={args.channels_last}, compile={args.compile}, "
+        f"optimizer={args.optimizer}"
+    )
     with tempfile.TemporaryDirectory() as output_dir:
         results = [run_batch_size(args, batch_size, device, output_dir) for batch_size in args.batch_size]
     if len(results) > 1:
         fastest = max(results, key=lambda r: r["bt"].samples_per_second)
-        print(f"fastest batch size: {fastest['batch_size']} ({fastest['bt'].samples_per_second:.1f} BT samples/s, "
-              f"ratio {fastest['ratio']:.2f}x)")
+        print(
+            f"fastest batch size: {fastest['batch_size']} ({fastest['bt'].samples_per_second:.1f} BT samples/s, "
+            f"ratio {fastest['ratio']:.2f}x)"
+        )
     return results
 
 

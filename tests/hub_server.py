@@ -60,7 +60,7 @@ class HubServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         self._thread.start()
         return self
 
@@ -80,8 +80,9 @@ class HubServer:
         if repo_id in self.repos:
             return 409, {"error": "You already created this model repo", **body}
         empty = hashlib.sha1(repo_id.encode()).hexdigest()
-        self.repos[repo_id] = Repo(private=payload.get("visibility") == "private", branches={"main": empty},
-                                   commits={empty: {}})
+        self.repos[repo_id] = Repo(
+            private=payload.get("visibility") == "private", branches={"main": empty}, commits={empty: {}}
+        )
         return 200, body
 
     def commit(self, repo_id: str, revision: str, lines: list[dict]) -> tuple[int, dict]:
@@ -101,7 +102,9 @@ class HubServer:
                 files[value["path"]] = self.lfs_blobs[value["oid"]]
                 repo.lfs_paths.add(value["path"])
             elif key in ("deletedFile", "deletedFolder"):
-                files = {p: c for p, c in files.items() if p != value["path"] and not p.startswith(value["path"] + "/")}
+                files = {
+                    p: c for p, c in files.items() if p != value["path"] and not p.startswith(value["path"] + "/")
+                }
             else:
                 return 400, {"error": f"unknown commit operation {key!r}"}
         tree = sorted((path, git_blob_sha1(content)) for path, content in files.items())
@@ -139,7 +142,9 @@ def _make_handler(server: HubServer):
                 self.wfile.write(body)
 
         def _json(self, status: int, payload, headers: dict | None = None, head: bool = False) -> None:
-            self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}, head)
+            self._send(
+                status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}, head
+            )
 
         def _error(self, status: int, code: str | None, message: str, head: bool = False, commit: str | None = None):
             headers = {"X-Error-Message": message}
@@ -197,8 +202,15 @@ def _make_handler(server: HubServer):
                     body = self._body()
                     if action == "preupload":
                         files = json.loads(body)["files"]
-                        modes = [{"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular",
-                                  "shouldIgnore": False, "oid": None} for f in files]
+                        modes = [
+                            {
+                                "path": f["path"],
+                                "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular",
+                                "shouldIgnore": False,
+                                "oid": None,
+                            }
+                            for f in files
+                        ]
                         self._json(200, {"files": modes, "commitOid": repo.resolve(revision)})
                     elif action == "branch":
                         with server.lock:
@@ -213,12 +225,26 @@ def _make_handler(server: HubServer):
                             server.commit_payloads.append((repo_id, revision, lines))
                             status, payload = server.commit(repo_id, revision, lines)
                         self._json(status, payload)
-            elif method == "POST" and len(s) == 6 and s[1].endswith(".git") and s[2:] == ["info", "lfs", "objects", "batch"]:
+            elif (
+                method == "POST"
+                and len(s) == 6
+                and s[1].endswith(".git")
+                and s[2:] == ["info", "lfs", "objects", "batch"]
+            ):
                 if self._authorised() and self._repo(f"{s[0]}/{s[1][:-4]}") is not None:
                     objects = json.loads(self._body())["objects"]
-                    actions = [{"oid": o["oid"], "size": o["size"], "authenticated": True, "actions": {
-                        "upload": {"href": f"{server.url}/lfs-storage/{o['oid']}"},
-                        "verify": {"href": f"{server.url}/lfs-verify"}}} for o in objects]
+                    actions = [
+                        {
+                            "oid": o["oid"],
+                            "size": o["size"],
+                            "authenticated": True,
+                            "actions": {
+                                "upload": {"href": f"{server.url}/lfs-storage/{o['oid']}"},
+                                "verify": {"href": f"{server.url}/lfs-verify"},
+                            },
+                        }
+                        for o in objects
+                    ]
                     self._json(200, {"transfer": "basic", "objects": actions})
             elif method == "PUT" and len(s) == 2 and s[0] == "lfs-storage":
                 content = self._body()
@@ -248,15 +274,28 @@ def _make_handler(server: HubServer):
                 if (oid := repo.resolve(revision)) is None:
                     return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
                 siblings = [{"rfilename": path} for path in sorted(repo.commits[oid])]
-                return self._json(200, {"id": repo_id, "modelId": repo_id, "sha": oid, "private": repo.private,
-                                        "siblings": siblings, "tags": [], "library_name": "transformers"})
+                return self._json(
+                    200,
+                    {
+                        "id": repo_id,
+                        "modelId": repo_id,
+                        "sha": oid,
+                        "private": repo.private,
+                        "siblings": siblings,
+                        "tags": [],
+                        "library_name": "transformers",
+                    },
+                )
             if len(s) >= 6 and s[4] == "tree":
                 revision = s[5]
                 if (oid := repo.resolve(revision)) is None:
                     return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
                 prefix = "/".join(s[6:])
-                entries = [server.tree_entry(repo, path, content) for path, content in sorted(repo.commits[oid].items())
-                           if not prefix or path.startswith(prefix + "/")]
+                entries = [
+                    server.tree_entry(repo, path, content)
+                    for path, content in sorted(repo.commits[oid].items())
+                    if not prefix or path.startswith(prefix + "/")
+                ]
                 return self._json(200, entries)
             return False
 
@@ -268,8 +307,12 @@ def _make_handler(server: HubServer):
             content = repo.commits[oid].get(path)
             if content is None:
                 return self._error(404, "EntryNotFound", f"{path} does not exist on {revision}", head, commit=oid)
-            headers = {"X-Repo-Commit": oid, "ETag": f'"{server.etag(repo, path, content)}"',
-                       "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+            headers = {
+                "X-Repo-Commit": oid,
+                "ETag": f'"{server.etag(repo, path, content)}"',
+                "Content-Type": "application/octet-stream",
+                "Accept-Ranges": "bytes",
+            }
             start = self.headers.get("Range", "")
             if start.startswith("bytes=") and start.endswith("-") and not head:
                 offset = int(start[6:-1])

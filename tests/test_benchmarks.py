@@ -28,8 +28,22 @@ def ratio_in(output: str, label: str) -> float:
 
 def test_train_throughput_prints_bt_vs_bare_ratio_memory_and_flops(monkeypatch, capsys):
     module = load_benchmark("train_throughput", monkeypatch)
-    (result,) = module.main(["--device", "cpu", "--batch-size", "2", "--latent-size", "32", "--steps", "1",
-                             "--warmup", "0", "--repeats", "1"])
+    (result,) = module.main(
+        [
+            "--device",
+            "cpu",
+            "--batch-size",
+            "2",
+            "--latent-size",
+            "32",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert ratio_in(out, "ratio BT step / bare backbone") == pytest.approx(result["ratio"], abs=0.006)
     assert "device: cpu" in out and "peak memory" in out
@@ -40,8 +54,24 @@ def test_train_throughput_prints_bt_vs_bare_ratio_memory_and_flops(monkeypatch, 
 
 def test_input_pipeline_prints_end_to_end_vs_resident_ratio(monkeypatch, capsys):
     module = load_benchmark("input_pipeline", monkeypatch)
-    result = module.main(["--device", "cpu", "--step", "views", "--batch-size", "2", "--workers", "0", "--steps", "2",
-                          "--warmup", "1", "--repeats", "1"])
+    result = module.main(
+        [
+            "--device",
+            "cpu",
+            "--step",
+            "views",
+            "--batch-size",
+            "2",
+            "--workers",
+            "0",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--repeats",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert ratio_in(out, "ratio end to end / resident") == pytest.approx(result["ratio"], abs=0.006)
     assert "cached segments" in out
@@ -51,14 +81,35 @@ def test_feature_extraction_matches_librosa_and_prints_ratio(monkeypatch, capsys
     module = load_benchmark("feature_extraction", monkeypatch)
     result = module.main(["--clips", "4", "--batch-size", "4", "--repeats", "1"])
     out = capsys.readouterr().out
-    assert ratio_in(out, "ratio extractor / librosa") == pytest.approx(result["extractor"] / result["librosa"], abs=0.006)
+    assert ratio_in(out, "ratio extractor / librosa") == pytest.approx(
+        result["extractor"] / result["librosa"], abs=0.006
+    )
     assert result["max_difference"] < 1e-2  # normalised log-magnitudes of the same clips agree
 
 
 def test_probe_benchmark_prints_speedup(monkeypatch, capsys):
     module = load_benchmark("probes", monkeypatch)
-    module.main(["--clips", "200", "--dim", "16", "--classes", "3", "--seeds", "2", "--fractions", "0.5", "1.0",
-                 "--weight_decays", "0.01", "--steps", "30", "--device", "cpu"])
+    module.main(
+        [
+            "--clips",
+            "200",
+            "--dim",
+            "16",
+            "--classes",
+            "3",
+            "--seeds",
+            "2",
+            "--fractions",
+            "0.5",
+            "1.0",
+            "--weight_decays",
+            "0.01",
+            "--steps",
+            "30",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert re.search(r"speed-up: [0-9.]+x", out), out
 

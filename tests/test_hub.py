@@ -42,14 +42,40 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 HF_VARIABLE_PREFIXES = ("HF_", "HUGGINGFACE_", "HUGGING_FACE_", "TRANSFORMERS_")
 NUM_LABELS = 3
 RESULTS = [
-    {"task": "audio-classification", "task_name": "Keyword spotting", "dataset": "google/speech_commands",
-     "dataset_config": "v0.02", "split": "test", "metric": "accuracy", "label_fraction": 0.05, "value": 0.525,
-     "std": 0.0125, "n_runs": 50},
-    {"task": "audio-classification", "task_name": "Keyword spotting", "dataset": "google/speech_commands",
-     "dataset_config": "v0.02", "split": "test", "metric": "accuracy", "label_fraction": 1.0, "value": 0.7503,
-     "std": 0.01, "n_runs": 50},
-    {"task": "feature-extraction", "task_name": "Disentanglement", "dataset": "voxceleb1", "split": "test",
-     "metric": "mig", "value": 0.007, "std": 0.0012, "n_runs": 50},
+    {
+        "task": "audio-classification",
+        "task_name": "Keyword spotting",
+        "dataset": "google/speech_commands",
+        "dataset_config": "v0.02",
+        "split": "test",
+        "metric": "accuracy",
+        "label_fraction": 0.05,
+        "value": 0.525,
+        "std": 0.0125,
+        "n_runs": 50,
+    },
+    {
+        "task": "audio-classification",
+        "task_name": "Keyword spotting",
+        "dataset": "google/speech_commands",
+        "dataset_config": "v0.02",
+        "split": "test",
+        "metric": "accuracy",
+        "label_fraction": 1.0,
+        "value": 0.7503,
+        "std": 0.01,
+        "n_runs": 50,
+    },
+    {
+        "task": "feature-extraction",
+        "task_name": "Disentanglement",
+        "dataset": "voxceleb1",
+        "split": "test",
+        "metric": "mig",
+        "value": 0.007,
+        "std": 0.0012,
+        "n_runs": 50,
+    },
 ]
 
 # Loads a repo (folder or Hub id) in a Python where barlow_speech cannot be imported; saves the outputs.
@@ -124,8 +150,12 @@ def _local_outputs(checkpoint: Path, clips_file: Path) -> dict:
     torch.manual_seed(0)
     classifier = BarlowSpeechForAudioClassification.from_pretrained(checkpoint, num_labels=NUM_LABELS).eval()
     with torch.no_grad():
-        return {"input_values": x.numpy(), "pooled": model.barlow(x).pooler_output.numpy(),
-                "z": model(x).z_a.numpy(), "logits": classifier(x).logits.numpy()}
+        return {
+            "input_values": x.numpy(),
+            "pooled": model.barlow(x).pooler_output.numpy(),
+            "z": model(x).z_a.numpy(),
+            "logits": classifier(x).logits.numpy(),
+        }
 
 
 def isolated_env(**env: str) -> dict[str, str]:
@@ -148,8 +178,15 @@ def _run_isolated(script: str, args: list, cwd: Path, env: dict, pythonpath: str
     run_env = isolated_env(HF_HOME=str(cwd / "hf_home"), HF_MODULES_CACHE=str(cwd / "hf_modules"), **env)
     if pythonpath:
         run_env["PYTHONPATH"] = pythonpath
-    result = subprocess.run([sys.executable, str(script_path), *map(str, args)], cwd=cwd, env=run_env, check=False,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, str(script_path), *map(str, args)],
+        cwd=cwd,
+        env=run_env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -163,12 +200,24 @@ def _assert_same_outputs(remote_file: Path, local: dict) -> None:
 def test_built_folder_has_every_file_and_both_auto_maps(checkpoint, tmp_path):
     folder = build_repo_folder(checkpoint, tmp_path / "repo", model_name="org/bt-ls100")
     names = {p.name for p in folder.iterdir()}
-    assert names == {"config.json", "model.safetensors", "preprocessor_config.json", "configuration_barlow.py",
-                     "modeling_barlow.py", "feature_extraction_barlow.py", "projector.safetensors", "README.md",
-                     "requirements.txt"}
+    assert names == {
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "configuration_barlow.py",
+        "modeling_barlow.py",
+        "feature_extraction_barlow.py",
+        "projector.safetensors",
+        "README.md",
+        "requirements.txt",
+    }
     config = json.loads((folder / "config.json").read_text())
-    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForPreTraining",
-                                       "AutoModelForAudioClassification"}
+    assert set(config["auto_map"]) == {
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForPreTraining",
+        "AutoModelForAudioClassification",
+    }
     extractor_map = json.loads((folder / "preprocessor_config.json").read_text())["auto_map"]
     assert extractor_map == {"AutoFeatureExtractor": "feature_extraction_barlow.BarlowSpeechFeatureExtractor"}
     for name in ("configuration_barlow.py", "modeling_barlow.py", "feature_extraction_barlow.py"):
@@ -180,8 +229,9 @@ def test_built_folder_has_every_file_and_both_auto_maps(checkpoint, tmp_path):
 def test_projector_file_reproduces_the_latents_on_top_of_the_encoder(checkpoint, tmp_path):
     folder = build_repo_folder(checkpoint, tmp_path / "repo")
     model = BarlowSpeechForPreTraining.from_pretrained(checkpoint).eval()
-    x = BarlowSpeechFeatureExtractor.from_pretrained(folder)(tone_clips(4), sampling_rate=16000,
-                                                             return_tensors="pt")["input_values"]
+    x = BarlowSpeechFeatureExtractor.from_pretrained(folder)(tone_clips(4), sampling_rate=16000, return_tensors="pt")[
+        "input_values"
+    ]
     with torch.no_grad():
         out = model(x)
         torch.testing.assert_close(load_projector(folder)(out.pooler_output), out.z_a)
@@ -189,8 +239,9 @@ def test_projector_file_reproduces_the_latents_on_top_of_the_encoder(checkpoint,
 
 def test_built_folder_loads_with_trust_remote_code_offline_without_the_package(checkpoint, clips_file, tmp_path):
     folder = build_repo_folder(checkpoint, tmp_path / "repo", model_name="org/bt-ls100")
-    info = _run_isolated(LOAD_SCRIPT, [folder, clips_file, tmp_path / "out.npz", "folder"], tmp_path,
-                         env={"HF_HUB_OFFLINE": "1"})
+    info = _run_isolated(
+        LOAD_SCRIPT, [folder, clips_file, tmp_path / "out.npz", "folder"], tmp_path, env={"HF_HUB_OFFLINE": "1"}
+    )
     assert all("barlow_speech" not in module for module in info["modules"])
     _assert_same_outputs(tmp_path / "out.npz", _local_outputs(checkpoint, clips_file))
 
@@ -205,12 +256,18 @@ def hub_session(checkpoint, clips_file, tmp_path_factory):
         client_env = {"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": hub.token}
         publish_dir = work / "publisher"
         publish_dir.mkdir()
-        report = _run_isolated(PUBLISH_SCRIPT, [checkpoint, work, work / "results.json"], publish_dir,
-                               env=client_env, pythonpath=str(REPO_ROOT))
+        report = _run_isolated(
+            PUBLISH_SCRIPT,
+            [checkpoint, work, work / "results.json"],
+            publish_dir,
+            env=client_env,
+            pythonpath=str(REPO_ROOT),
+        )
         load_dir = work / "loader"
         load_dir.mkdir()
-        loaded = _run_isolated(LOAD_SCRIPT, ["org/bt-ls100", clips_file, load_dir / "out.npz", "hub"], load_dir,
-                               env=client_env)
+        loaded = _run_isolated(
+            LOAD_SCRIPT, ["org/bt-ls100", clips_file, load_dir / "out.npz", "hub"], load_dir, env=client_env
+        )
         yield {"hub": hub, "work": work, "report": report, "loaded": loaded, "out": load_dir / "out.npz"}
 
 
@@ -232,8 +289,12 @@ def test_isolated_client_ignores_the_callers_offline_endpoint_and_cache_variable
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "callers-cache"))
     with HubServer() as hub:
-        settings = _run_isolated(CLIENT_SETTINGS_SCRIPT, [], tmp_path,
-                                 env={"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": hub.token})
+        settings = _run_isolated(
+            CLIENT_SETTINGS_SCRIPT,
+            [],
+            tmp_path,
+            env={"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": hub.token},
+        )
         assert "org/settings-check" in hub.repos
     assert settings == {"offline": False, "endpoint": hub.url, "cache": str(tmp_path / "hf_home" / "hub")}
 
@@ -278,16 +339,21 @@ def test_failed_upload_is_a_clear_error_and_keeps_the_built_folder(hub_session):
 
 def test_card_metadata_gives_back_the_eval_results_passed_in(checkpoint, tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(RESULTS))
-    folder = build_repo_folder(checkpoint, tmp_path / "repo", results=[tmp_path / "results.json"],
-                               model_name="org/bt-ls100")
+    folder = build_repo_folder(
+        checkpoint, tmp_path / "repo", results=[tmp_path / "results.json"], model_name="org/bt-ls100"
+    )
     assert load_card_results(folder / "README.md") == [ResultRecord(**r) for r in RESULTS]
     metadata = metadata_load(folder / "README.md")
     metrics = [m for entry in metadata["model-index"][0]["results"] for m in entry["metrics"]]
     assert [(m["value"], m.get("args", {}).get("label_fraction")) for m in metrics] == [
-        (r["value"], r.get("label_fraction")) for r in RESULTS]
+        (r["value"], r.get("label_fraction")) for r in RESULTS
+    ]
     card = ModelCard.load(folder / "README.md")
     assert card.data.datasets == ["openslr/librispeech_asr"] and card.data.license == "apache-2.0"
-    assert "| Keyword spotting | google/speech_commands | v0.02 | test | accuracy | 5% | 0.525 ± 0.0125 | 50 |" in card.text
+    assert (
+        "| Keyword spotting | google/speech_commands | v0.02 | test | accuracy | 5% | 0.525 ± 0.0125 | 50 |"
+        in card.text
+    )
     assert "| Epochs | 50.0 |" in card.text and "doi     = {10.3390/info15020114}" in card.text
 
 
@@ -304,13 +370,16 @@ def test_card_without_results_says_not_evaluated_and_shows_no_number(checkpoint,
 def test_native_probe_and_disentanglement_results_become_records():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((60, 4)), np.arange(60) % 2
-    probe = linear_probe(x, y, x[:20], y[:20], x[:20], y[:20], fractions=(0.5, 1.0), seeds=range(2), steps=5,
-                         model="bt", task="GR")
+    probe = linear_probe(
+        x, y, x[:20], y[:20], x[:20], y[:20], fractions=(0.5, 1.0), seeds=range(2), steps=5, model="bt", task="GR"
+    )
     with pytest.raises(ValueError, match='add "dataset"'):
         records_from_result(probe)
     records = records_from_result({**probe, "dataset": "wluc", "split": "test"})
-    assert [(r.label_fraction, r.n_runs, r.task_name) for r in records] == [(0.5, 2, "Gender recognition"),
-                                                                            (1.0, 2, "Gender recognition")]
+    assert [(r.label_fraction, r.n_runs, r.task_name) for r in records] == [
+        (0.5, 2, "Gender recognition"),
+        (1.0, 2, "Gender recognition"),
+    ]
     assert records[1].value == pytest.approx(probe["fractions"]["1"]["mean"])
     factors = np.stack([np.arange(60) % 3, np.arange(60) % 2], axis=1)
     table3 = disentanglement_runs(x, factors, n_runs=2, metrics=("mig", "modularity"), factor_names=["id", "gender"])
@@ -319,12 +388,15 @@ def test_native_probe_and_disentanglement_results_become_records():
     assert all(r.task == "feature-extraction" and r.n_runs == 2 for r in records)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"task": "audio-classification", "dataset": "d", "metric": "accuracy"}, "lacks \\['value'\\]"),
-    ({"task": "t", "dataset": "d", "metric": "m", "value": float("nan")}, "finite number"),
-    ({"task": "t", "dataset": "d", "metric": "m", "value": 0.5, "label_fraction": 5}, "label_fraction=5"),
-    ({"task": "t", "dataset": "d", "metric": "m", "value": 0.5, "fraction": 0.1}, "unknown keys \\['fraction'\\]"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"task": "audio-classification", "dataset": "d", "metric": "accuracy"}, "lacks \\['value'\\]"),
+        ({"task": "t", "dataset": "d", "metric": "m", "value": float("nan")}, "finite number"),
+        ({"task": "t", "dataset": "d", "metric": "m", "value": 0.5, "label_fraction": 5}, "label_fraction=5"),
+        ({"task": "t", "dataset": "d", "metric": "m", "value": 0.5, "fraction": 0.1}, "unknown keys \\['fraction'\\]"),
+    ],
+)
 def test_malformed_result_records_are_rejected_with_the_reason(bad, message):
     with pytest.raises(ValueError, match=message):
         load_results([[bad]])
@@ -354,10 +426,26 @@ def test_checkpoint_missing_files_are_named(tmp_path):
 
 
 def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path, capsys):
-    assert main(["--checkpoint", str(checkpoint), "--repo-id", "org/bt-128", "--build-only",
-                 "--output-dir", str(tmp_path / "repo"), "--batch-size", "64"]) == 0
+    assert (
+        main(
+            [
+                "--checkpoint",
+                str(checkpoint),
+                "--repo-id",
+                "org/bt-128",
+                "--build-only",
+                "--output-dir",
+                str(tmp_path / "repo"),
+                "--batch-size",
+                "64",
+            ]
+        )
+        == 0
+    )
     card = (tmp_path / "repo" / "README.md").read_text()
-    assert "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
+    assert (
+        "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
+    )
     assert "| Batch size (per device) | 64 |" in card  # trainer_state.json's train_batch_size, under its own label
     assert cli_main(["push", "--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 2
     assert "barlow-speech push: error: repo id 'no-namespace' is malformed" in capsys.readouterr().err
@@ -375,21 +463,41 @@ def _run_folder_with_a_checkpoint(path: Path) -> Path:
 def test_push_never_deletes_a_folder_it_did_not_create(tmp_path, capsys, target):
     in_run = _run_folder_with_a_checkpoint(tmp_path / "run")
     final = _save_checkpoint(tmp_path / "final")
-    published, output = {"run folder": (final, tmp_path / "run"), "checkpoint's parent": (in_run, tmp_path / "run"),
-                         "previous build": (final, build_repo_folder(final, tmp_path / "build"))}[target]
+    published, output = {
+        "run folder": (final, tmp_path / "run"),
+        "checkpoint's parent": (in_run, tmp_path / "run"),
+        "previous build": (final, build_repo_folder(final, tmp_path / "build")),
+    }[target]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    code = cli_main(["push", "--checkpoint", str(published), "--repo-id", "org/bt-tiny", "--build-only",
-                     "--output-dir", str(output)])
+    code = cli_main(
+        [
+            "push",
+            "--checkpoint",
+            str(published),
+            "--repo-id",
+            "org/bt-tiny",
+            "--build-only",
+            "--output-dir",
+            str(output),
+        ]
+    )
     assert code == 2
     assert f"output_dir {output} is not an empty folder" in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_path):
-    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=8,
-                             gradient_accumulation_steps=2, num_train_epochs=3, report_to=[], hub_model_id="org/bt-16")
-    trainer = Trainer(model=BarlowSpeechForPreTraining(tiny_config()), args=args,
-                      processing_class=BarlowSpeechFeatureExtractor())
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=2,
+        num_train_epochs=3,
+        report_to=[],
+        hub_model_id="org/bt-16",
+    )
+    trainer = Trainer(
+        model=BarlowSpeechForPreTraining(tiny_config()), args=args, processing_class=BarlowSpeechFeatureExtractor()
+    )
     folder = write_trainer_repo_contents(trainer, results=[RESULTS[:1]])
     assert folder == tmp_path / "run"
     assert {"modeling_barlow.py", "feature_extraction_barlow.py", "projector.safetensors"} <= set(os.listdir(folder))
@@ -402,8 +510,11 @@ def test_trainer_writes_the_same_repo_contents_with_its_training_details(tmp_pat
 
 
 def test_training_details_come_from_trainer_state(checkpoint):
-    assert training_details_from_checkpoint(checkpoint) == {"epochs": 50.0, "batch_size_per_device": 64,
-                                                            "optimizer_steps": 1000}
+    assert training_details_from_checkpoint(checkpoint) == {
+        "epochs": 50.0,
+        "batch_size_per_device": 64,
+        "optimizer_steps": 1000,
+    }
 
 
 def test_card_labels_a_per_device_batch_per_device_not_global(checkpoint, tmp_path):

@@ -1,5 +1,5 @@
 """The segment contract: whatever path the extractor's output takes, the model returns one row per clip, equal to
-what the clip alone gives (DESIGN "Segments and utterances"; issue "No silent failures")."""
+what the clip alone gives (issue "No silent failures")."""
 
 import datasets
 import numpy as np
@@ -48,7 +48,9 @@ def test_pipeline_returns_one_result_per_clip_whatever_the_batch_size(seconds, c
 
 
 def _dataset(clips: list[np.ndarray]) -> datasets.Dataset:
-    return datasets.Dataset.from_dict({"audio": [c.tolist() for c in clips], "label": [i % 3 for i in range(len(clips))]})
+    return datasets.Dataset.from_dict(
+        {"audio": [c.tolist() for c in clips], "label": [i % 3 for i in range(len(clips))]}
+    )
 
 
 @pytest.mark.parametrize("batched", [True, False])
@@ -78,11 +80,17 @@ def test_trainer_trains_on_a_batched_map_with_the_default_collator_for_one_secon
     )
     mapped.set_format("torch")
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=2, report_to="none", use_cpu=True,
-        disable_tqdm=True, save_strategy="no",
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        max_steps=2,
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        save_strategy="no",
     )
-    result = Trainer(model=_classifier().train(), args=args, train_dataset=mapped,
-                     data_collator=default_data_collator).train()
+    result = Trainer(
+        model=_classifier().train(), args=args, train_dataset=mapped, data_collator=default_data_collator
+    ).train()
     assert np.isfinite(result.training_loss)
 
 
@@ -90,12 +98,17 @@ def test_collator_featurises_raw_audio_rows_and_pads_feature_rows_alike():
     clips = _mixed_clips()
     extractor = BarlowSpeechFeatureExtractor()
     raw = BarlowSpeechDataCollator(extractor)([{"audio": clip, "label": i} for i, clip in enumerate(clips)])
-    rows = [{k: v[0] for k, v in extractor(clip, sampling_rate=16000).items()} | {"label": i}
-            for i, clip in enumerate(clips)]
+    rows = [
+        {k: v[0] for k, v in extractor(clip, sampling_rate=16000).items()} | {"label": i}
+        for i, clip in enumerate(clips)
+    ]
     padded = BarlowSpeechDataCollator(extractor)(rows)
     assert raw["labels"].tolist() == padded["labels"].tolist() == [0, 1, 2, 3]
-    assert raw["attention_mask"].tolist() == padded["attention_mask"].tolist() == [
-        [1, 0, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]]
+    assert (
+        raw["attention_mask"].tolist()
+        == padded["attention_mask"].tolist()
+        == [[1, 0, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]]
+    )
     torch.testing.assert_close(raw["input_values"], padded["input_values"])
 
 
@@ -148,7 +161,11 @@ def test_labels_must_match_the_clips():
 @pytest.mark.parametrize(
     "audio, kwargs, message",
     [
-        (np.zeros(16000, np.float32), {"sampling_rate": "16000"}, r"sampling_rate='16000' is a str; pass the rate as an int"),
+        (
+            np.zeros(16000, np.float32),
+            {"sampling_rate": "16000"},
+            r"sampling_rate='16000' is a str; pass the rate as an int",
+        ),
         ([0, 120, -3000] * 6000, {"sampling_rate": 16000}, "list of integers"),
         ([{"sampling_rate": 16000}], {}, "needs 'array'"),
     ],

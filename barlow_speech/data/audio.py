@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -25,7 +25,7 @@ logger = logging.get_logger(__name__)
 SAMPLING_RATE = 16_000  # every loader's output rate (paper Sec. 3)
 # MP3 needs libsndfile >= 1.1 (the soundfile wheels bundle it); without it .mp3 files stay out of folder scans.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg") + ((".mp3",) if "MP3" in sf.available_formats() else ())
-AudioSource = Union[str, Path, bytes, BinaryIO]
+AudioSource = str | Path | bytes | BinaryIO
 
 
 class AudioDecodeError(ValueError):
@@ -184,7 +184,9 @@ class SegmentConfig:
 
     def __post_init__(self):
         if self.length_s <= 0 or (self.hop_s is not None and self.hop_s <= 0):
-            raise ValueError(f"segment length and hop must be positive, got length_s={self.length_s}, hop_s={self.hop_s}.")
+            raise ValueError(
+                f"segment length and hop must be positive, got length_s={self.length_s}, hop_s={self.hop_s}."
+            )
         if not 0.0 <= self.min_voiced_fraction <= 1.0:
             raise ValueError(f"min_voiced_fraction must lie in [0, 1], got {self.min_voiced_fraction}.")
 
@@ -218,7 +220,9 @@ def segment_waveform(
     needed = int(starts[-1]) + length if len(starts) else 0
     padded = np.zeros(max(wave.shape[0], needed), dtype=np.float32)
     padded[: wave.shape[0]] = wave
-    segments = padded[starts[:, None] + np.arange(length)[None, :]] if len(starts) else np.zeros((0, length), np.float32)
+    segments = (
+        padded[starts[:, None] + np.arange(length)[None, :]] if len(starts) else np.zeros((0, length), np.float32)
+    )
     if config.min_voiced_fraction > 0 and len(starts):
         reference = float(frame_rms_db(wave[None, :]).max(initial=-120.0))
         keep = voiced_fraction(segments, reference, config.voiced_threshold_db) >= config.min_voiced_fraction

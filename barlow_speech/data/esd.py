@@ -103,13 +103,16 @@ def scan_esd(root: str | os.PathLike) -> tuple[list[dict], list[tuple[str, str]]
                 number = int(match.group(1))
                 split = official_split(number)
                 if wav.parent.name in SPLITS and wav.parent.name != split:
-                    raise ValueError(f"esd: {wav} lies in {wav.parent.name}/ but utterance {number} belongs to {split}.")
+                    raise ValueError(
+                        f"esd: {wav} lies in {wav.parent.name}/ but utterance {number} belongs to {split}."
+                    )
                 records.append(
                     {
                         "path": str(wav),
                         "speaker_id": speaker,
                         "gender": gender_index(SPEAKER_GENDERS[speaker]),
                         "label": emotion,
+                        "emotion": emotion,
                         "language": language_of(speaker),
                         "text": transcripts.get(wav.stem, ""),
                         "split": split,
@@ -148,7 +151,12 @@ def load_esd(
     if not records:
         stray = f" ({len(rejected)} skipped for their names, e.g. {rejected[0][0]})" if rejected else ""
         raise ValueError(f"esd: no files with split={split!r} and language={language!r} under {root}{stray}.")
-    extra = {"language": datasets.Value("string"), "text": datasets.Value("string"), "split": datasets.Value("string")}
+    extra = {
+        "emotion": datasets.Value("string"),  # = label, under the name the synthetic corpus and the probes use
+        "language": datasets.Value("string"),
+        "text": datasets.Value("string"),
+        "split": datasets.Value("string"),
+    }
     features = common_features(EMOTIONS, SPEAKERS, extra)
     return build_dataset(
         records,

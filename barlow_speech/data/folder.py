@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import datasets
 from transformers.utils import logging
@@ -66,4 +66,6 @@ def load_audio_folder(
     records = scan_folder(Path(root).expanduser(), extensions)
     groups = sorted({r["label"] for r in records})
     features = common_features(groups, groups)
-    return build_dataset(records, features, dataset_name="folder", segment=segment, streaming=streaming, cache_dir=cache_dir)
+    return build_dataset(
+        records, features, dataset_name="folder", segment=segment, streaming=streaming, cache_dir=cache_dir
+    )

@@ -4,8 +4,8 @@
 class keeps at least one example and each class contributes ``round(fraction * count)`` examples.
 For one seed the subsets are nested (the 5 % subset lies inside the 10 % one): each class is permuted
 once per seed and every fraction takes a prefix of that permutation. Index lists are saved with the
-results (`save_fraction_indices` / `load_fraction_indices`) so runs stay comparable (DESIGN.md, "Probe
-protocol pitfalls"). A loaded file remembers the split size it was drawn for (`FractionIndices`), and
+results (`save_fraction_indices` / `load_fraction_indices`) so runs stay comparable (README,
+"Evaluation"). A loaded file remembers the split size it was drawn for (`FractionIndices`), and
 `check_fraction_indices` rejects it on a split of another size or with an index out of range, so lists
 saved for one split are never applied silently to another.
 
@@ -18,8 +18,8 @@ JSON layout (also used inside probe results, see `barlow_speech.evaluation.repor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -81,7 +81,9 @@ class FractionIndices(dict):
         self.source = source
 
 
-def check_fraction_indices(subsets: dict[tuple[float, int], np.ndarray], num_examples: int, split: str = "train") -> None:
+def check_fraction_indices(
+    subsets: dict[tuple[float, int], np.ndarray], num_examples: int, split: str = "train"
+) -> None:
     """Raise ValueError unless `subsets` index a split of `num_examples` rows.
 
     Checks the split size saved with the lists (a `FractionIndices`) and that every index lies in
@@ -150,7 +152,9 @@ def load_fraction_indices(path: str | Path, num_examples: int | None = None, spl
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"label-fraction index file {path} does not exist; write it with save_fraction_indices.")
+        raise FileNotFoundError(
+            f"label-fraction index file {path} does not exist; write it with save_fraction_indices."
+        )
     subsets = fraction_indices_from_json(json.loads(path.read_text()), source=f"label-fraction index file {path}")
     if num_examples is not None:
         check_fraction_indices(subsets, num_examples, split)

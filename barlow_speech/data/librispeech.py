@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import datasets
 from transformers.utils import logging
@@ -105,7 +105,9 @@ def scan_librispeech(root: str | os.PathLike, subsets: Sequence[str]) -> list[di
                     }
                 )
     if not records:
-        raise layout_error("librispeech", base, f"no .flac files with .trans.txt transcripts in {list(subsets)}", LAYOUT)
+        raise layout_error(
+            "librispeech", base, f"no .flac files with .trans.txt transcripts in {list(subsets)}", LAYOUT
+        )
     unknown = sorted({r["speaker_id"] for r in records if r["gender"] < 0})
     if unknown:
         logger.warning(f"librispeech: speakers {unknown[:10]} are not in SPEAKERS.TXT; their gender is -1 (unknown).")
@@ -146,7 +148,9 @@ def load_librispeech(
     records = scan_librispeech(source, subsets)
     speakers = sorted({r["speaker_id"] for r in records}, key=_speaker_sort_key)
     features = common_features(speakers, speakers, _extra_features())
-    return build_dataset(records, features, dataset_name="librispeech", segment=segment, streaming=streaming, cache_dir=cache_dir)
+    return build_dataset(
+        records, features, dataset_name="librispeech", segment=segment, streaming=streaming, cache_dir=cache_dir
+    )
 
 
 def _hub_row(row: dict, genders: dict[str, str], subset: str) -> dict:
@@ -174,10 +178,17 @@ def _load_hub(source, subsets, split, streaming, segment, cache_dir, revision, s
     elif subset in HUB_SPLITS:
         config, hub_split = HUB_SPLITS[subset]
     else:
-        raise ValueError(f"unknown LibriSpeech subset {subset!r}; choose one of {sorted(HUB_SPLITS)} or pass split='config/split'.")
+        raise ValueError(
+            f"unknown LibriSpeech subset {subset!r}; choose one of {sorted(HUB_SPLITS)} or pass split='config/split'."
+        )
     genders = parse_speakers_txt(speakers_file) if speakers_file else {}
     speakers = sorted(
-        (str(s) for s in unique_column_values(source, config, hub_split, "speaker_id", revision=revision, cache_dir=cache_dir)),
+        (
+            str(s)
+            for s in unique_column_values(
+                source, config, hub_split, "speaker_id", revision=revision, cache_dir=cache_dir
+            )
+        ),
         key=_speaker_sort_key,
     )
     ds = load_hub_split(source, config, hub_split, streaming=streaming, revision=revision, cache_dir=cache_dir)

@@ -14,8 +14,9 @@ import argparse
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import datasets
 import numpy as np
@@ -40,7 +41,9 @@ def _iter_segments(dataset, segment: SegmentConfig):
         wave = np.asarray(audio["array"], dtype=np.float32)
         if pre_segmented:
             if wave.shape[0] != length:
-                raise ValueError(f"{example['path']}: cached segments must have {length} samples, got {wave.shape[0]}.")
+                raise ValueError(
+                    f"{example['path']}: cached segments must have {length} samples, got {wave.shape[0]}."
+                )
             yield wave, example
             continue
         pieces, starts = segment_waveform(wave, segment)
@@ -51,19 +54,22 @@ def _iter_segments(dataset, segment: SegmentConfig):
 def prepare(
     dataset: datasets.Dataset | datasets.IterableDataset,
     output_dir: str | os.PathLike,
-    segment: SegmentConfig = SegmentConfig(),
+    segment: SegmentConfig | None = None,
     source: dict[str, Any] | None = None,
 ) -> Path:
     """Write `dataset`'s segments to a float32 memmap + metadata in `output_dir`; returns `output_dir`.
 
-    `dataset` is any loader's output (whole recordings are cut with `segment`, segmented ones are
-    copied). The memmap is written incrementally, so memory stays flat for large corpora.
+    `dataset` is any loader's output (whole recordings are cut with `segment`, default `SegmentConfig()`; segmented
+    ones are copied). The memmap is written incrementally, so memory stays flat for large corpora.
     """
+    segment = segment or SegmentConfig()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     features = dataset.features
     if features is None or "audio" not in features:
-        raise ValueError("prepare needs a dataset in the common schema (an 'audio' column); use a barlow_speech.data loader.")
+        raise ValueError(
+            "prepare needs a dataset in the common schema (an 'audio' column); use a barlow_speech.data loader."
+        )
     meta_features = datasets.Features({k: v for k, v in features.items() if k != "audio"})
     if "segment_start" not in meta_features:
         meta_features["segment_start"] = datasets.Value("int64")
@@ -76,7 +82,9 @@ def prepare(
                 columns[name].append(meta[name])
     n = len(columns["segment_start"])
     if n == 0:
-        raise ValueError(f"the dataset produced no segments of {length} samples; check the data and the segment settings.")
+        raise ValueError(
+            f"the dataset produced no segments of {length} samples; check the data and the segment settings."
+        )
     datasets.Dataset.from_dict(columns, features=meta_features).to_parquet(str(output_dir / METADATA_FILE))
     index = {
         "format_version": FORMAT_VERSION,
@@ -105,14 +113,23 @@ class CachedSegments(torch.utils.data.Dataset):
         directory = Path(directory)
         index_file = directory / INDEX_FILE
         if not index_file.is_file():
-            raise FileNotFoundError(f"{directory} holds no segment cache ({INDEX_FILE} missing); run `barlow-speech prepare` first.")
+            raise FileNotFoundError(
+                f"{directory} holds no segment cache ({INDEX_FILE} missing); run `barlow-speech prepare` first."
+            )
         self.index = json.loads(index_file.read_text())
         if self.index.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{directory}: cache format {self.index.get('format_version')}, expected {FORMAT_VERSION}; re-run prepare.")
+            raise ValueError(
+                f"{directory}: cache format {self.index.get('format_version')}, expected {FORMAT_VERSION}; "
+                "re-run prepare."
+            )
         shape = tuple(self.index["shape"])
         self.segments = np.memmap(directory / SEGMENTS_FILE, dtype=self.index["dtype"], mode="r", shape=shape)
-        self.metadata = datasets.Dataset.from_parquet(str(directory / METADATA_FILE), features=datasets.Features.from_dict(self.index["features"]))
-        self._labels = {name: np.asarray(self.metadata[name], dtype=np.int64) for name in ("label", "speaker_id", "gender")}
+        self.metadata = datasets.Dataset.from_parquet(
+            str(directory / METADATA_FILE), features=datasets.Features.from_dict(self.index["features"])
+        )
+        self._labels = {
+            name: np.asarray(self.metadata[name], dtype=np.int64) for name in ("label", "speaker_id", "gender")
+        }
 
     def __len__(self) -> int:
         return self.segments.shape[0]
@@ -137,7 +154,9 @@ def _parse_loader_args(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ValueError(f"--loader-arg expects KEY=VALUE, got {pair!r}.")
-        kwargs[key] = json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false", "null") else value
+        kwargs[key] = (
+            json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false", "null") else value
+        )
     return kwargs
 
 
@@ -153,9 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", help="split to cache (train/validation/test/...)")
     parser.add_argument("--length-s", type=float, default=1.0, help="segment length in seconds (paper: 1 s)")
     parser.add_argument("--hop-s", type=float, default=None, help="hop between segments (default: no overlap)")
-    parser.add_argument("--drop-last", action="store_true", help="drop the last short piece instead of zero-padding it")
+    parser.add_argument(
+        "--drop-last", action="store_true", help="drop the last short piece instead of zero-padding it"
+    )
     parser.add_argument("--min-voiced-fraction", type=float, default=0.0, help="drop segments with less voiced audio")
-    parser.add_argument("--streaming", action="store_true", help="decode on the fly instead of building an Arrow copy first")
+    parser.add_argument(
+        "--streaming", action="store_true", help="decode on the fly instead of building an Arrow copy first"
+    )
     parser.add_argument("--loader-arg", action="append", default=[], metavar="KEY=VALUE", help="extra loader keyword")
     args = parser.parse_args(argv)
     segment = SegmentConfig(args.length_s, args.hop_s, not args.drop_last, args.min_voiced_fraction)
@@ -165,5 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = load_dataset_by_name(args.name, **kwargs)
     else:
         dataset = load_dataset_by_name(args.name, args.source, streaming=args.streaming, segment=segment, **kwargs)
-    prepare(dataset, args.output_dir, segment, source={"name": args.name, "source": args.source, **{k: str(v) for k, v in kwargs.items()}})
+    prepare(
+        dataset,
+        args.output_dir,
+        segment,
+        source={"name": args.name, "source": args.source, **{k: str(v) for k, v in kwargs.items()}},
+    )
     return 0

@@ -1,6 +1,6 @@
 """The one schema every loader returns, so probes and pretraining never special-case a dataset.
 
-Columns (DESIGN.md, "Data"):
+Columns (README, "Datasets"):
     audio       {"array": float32 (samples,) at 16 kHz mono, "sampling_rate": 16000}
     path        source file (or a synthetic id)
     speaker_id  speaker identity, ClassLabel
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import datasets
 from transformers.utils import logging
@@ -263,7 +264,9 @@ def _hub_audio_source(audio: Mapping[str, Any] | None) -> bytes | str | None:
     return audio.get("bytes") or audio.get("path")
 
 
-def _convert_hub_row(row: dict, convert: Callable[[dict], Record | None], segment: SegmentConfig | None, bad: BadFiles) -> Iterator[dict]:
+def _convert_hub_row(
+    row: dict, convert: Callable[[dict], Record | None], segment: SegmentConfig | None, bad: BadFiles
+) -> Iterator[dict]:
     """The schema examples of one Hub row (none when `convert` skips it or its audio is unusable)."""
     meta = convert(row)
     if meta is None:
@@ -370,11 +373,24 @@ def convert_hub_dataset(
     if isinstance(ds, datasets.IterableDataset):
         # one generator call per source shard keeps the stream shardable across DataLoader workers and ranks
         shards = [ds.shard(num_shards=ds.n_shards, index=i) for i in range(ds.n_shards)]
-        gen_kwargs = {"shards": shards, "convert": convert, "segment": segment, "columns": tuple(features), "dataset_name": dataset_name}
+        gen_kwargs = {
+            "shards": shards,
+            "convert": convert,
+            "segment": segment,
+            "columns": tuple(features),
+            "dataset_name": dataset_name,
+        }
         return datasets.IterableDataset.from_generator(_stream_hub_examples, features=features, gen_kwargs=gen_kwargs)
     bad = BadFiles(dataset_name)
     fn = functools.partial(_convert_hub_batch, convert=convert, segment=segment, bad=bad, features=features)
-    mapped = ds.map(fn, batched=True, batch_size=batch_size, remove_columns=list(ds.column_names), features=features, load_from_cache_file=False)
+    mapped = ds.map(
+        fn,
+        batched=True,
+        batch_size=batch_size,
+        remove_columns=list(ds.column_names),
+        features=features,
+        load_from_cache_file=False,
+    )
     if bad and len(mapped) == 0:
         raise bad.no_usable_audio("this Hub split", len(ds))
     bad.log_summary(total=len(ds))
@@ -412,8 +428,16 @@ def is_hub_source(source: str | os.PathLike) -> bool:
 
 
 def unique_column_values(
-    source: str | os.PathLike, config: str | None, split: str, column: str, *, revision: str | None = None, cache_dir: str | None = None
+    source: str | os.PathLike,
+    config: str | None,
+    split: str,
+    column: str,
+    *,
+    revision: str | None = None,
+    cache_dir: str | None = None,
 ) -> list:
     """Sorted distinct non-null values of one metadata column of a Hub split, reading only that column."""
-    ds = load_hub_split(source, config, split, streaming=True, revision=revision, cache_dir=cache_dir, columns=[column])
+    ds = load_hub_split(
+        source, config, split, streaming=True, revision=revision, cache_dir=cache_dir, columns=[column]
+    )
     return sorted({row[column] for row in ds} - {None})

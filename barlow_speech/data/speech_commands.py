@@ -70,7 +70,9 @@ def _silence_records(noise_dir: Path, silence_per_file: int | None) -> list[dict
         try:
             info = sf.info(str(wav))
         except (sf.LibsndfileError, RuntimeError, EOFError) as err:
-            bad.add(str(wav), f"cannot read the header of this _background_noise_ file (no _silence_ clips from it): {err}")
+            bad.add(
+                str(wav), f"cannot read the header of this _background_noise_ file (no _silence_ clips from it): {err}"
+            )
             continue
         seconds = int(info.frames / info.samplerate)
         for i in range(seconds if silence_per_file is None else min(seconds, silence_per_file)):
@@ -91,7 +93,9 @@ def _silence_records(noise_dir: Path, silence_per_file: int | None) -> list[dict
     return records
 
 
-def scan_speech_commands(root: str | os.PathLike, classes: str = "words35", silence_per_file: int | None = None) -> list[dict]:
+def scan_speech_commands(
+    root: str | os.PathLike, classes: str = "words35", silence_per_file: int | None = None
+) -> list[dict]:
     """Records of the native tree with word, label and official split (sorted by path)."""
     root = Path(root).expanduser()
     if classes not in LABEL_SETS:
@@ -120,7 +124,9 @@ def scan_speech_commands(root: str | os.PathLike, classes: str = "words35", sile
         raise layout_error("speech_commands", root, "no <word>/*.wav files", LAYOUT)
     unknown_words = sorted({r["word"] for r in records} - set(WORDS_35))
     if unknown_words:
-        raise layout_error("speech_commands", root, f"folders {unknown_words} are not Speech Commands v0.02 words", LAYOUT)
+        raise layout_error(
+            "speech_commands", root, f"folders {unknown_words} are not Speech Commands v0.02 words", LAYOUT
+        )
     if classes == "v1_12":
         noise_dir = root / "_background_noise_"
         if not noise_dir.is_dir():
@@ -171,7 +177,9 @@ def load_speech_commands(
     if split is not None:
         records = [r for r in records if r["split"] == split]
     features = common_features(LABEL_SETS[classes], [SILENCE, *speakers], extra)
-    return build_dataset(records, features, dataset_name="speech_commands", segment=segment, streaming=streaming, cache_dir=cache_dir)
+    return build_dataset(
+        records, features, dataset_name="speech_commands", segment=segment, streaming=streaming, cache_dir=cache_dir
+    )
 
 
 def _hub_row(row: dict, label_names: list[str], classes: str, split: str) -> dict | None:

@@ -1,4 +1,4 @@
-"""Synthetic speech corpus with known factors: the embedded default dataset (DESIGN.md, "Data").
+"""Synthetic speech corpus with known factors: the embedded default dataset (README and docs/synthetic.md).
 
 Source-filter synthesis of one-second, word-like utterances, generated on the fly from a seed
 (no download, no data file). Every clip has five ground-truth factors:
@@ -39,7 +39,7 @@ import dataclasses
 import functools
 import logging
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import datasets
 import numpy as np
@@ -69,9 +69,16 @@ _PULSE_GAIN = 8.0
 # kind: v vowel, a approximant, n nasal, f fricative, c stop closure, b burst, h aspiration.
 # ----------------------------------------------------------------------------------------------
 _VOWELS = {
-    "i": (342, 2322, 3000), "I": (427, 2034, 2684), "E": (580, 1799, 2605), "ae": (588, 1952, 2601),
-    "A": (768, 1333, 2522), "O": (652, 997, 2538), "o": (497, 910, 2459), "U": (469, 1122, 2434),
-    "V": (623, 1200, 2550), "a": (750, 1400, 2550),
+    "i": (342, 2322, 3000),
+    "I": (427, 2034, 2684),
+    "E": (580, 1799, 2605),
+    "ae": (588, 1952, 2601),
+    "A": (768, 1333, 2522),
+    "O": (652, 997, 2538),
+    "o": (497, 910, 2459),
+    "U": (469, 1122, 2434),
+    "V": (623, 1200, 2550),
+    "a": (750, 1400, 2550),
 }
 VOWEL_NAMES = tuple(_VOWELS)
 
@@ -89,23 +96,25 @@ class _Phone:
 
 def _phones() -> dict[str, _Phone]:
     table = {name: _Phone("v", f, 120.0) for name, f in _VOWELS.items()}
-    table.update({
-        "j": _Phone("a", (280, 2200, 3000), 60.0, 0.7),
-        "w": _Phone("a", (300, 700, 2200), 60.0, 0.7),
-        "l": _Phone("a", (360, 1000, 2500), 60.0, 0.6),
-        "r": _Phone("a", (350, 1100, 1500), 70.0, 0.7),
-        "m": _Phone("n", (250, 1100, 2200), 70.0, 0.35, transition_ms=15.0),
-        "n": _Phone("n", (250, 1500, 2500), 70.0, 0.35, transition_ms=15.0),
-        "s": _Phone("f", duration_ms=110.0, voicing=0.0, noise=0.5, noise_band=(5500, 2500), transition_ms=15.0),
-        "S": _Phone("f", duration_ms=110.0, voicing=0.0, noise=0.6, noise_band=(2800, 1500), transition_ms=15.0),
-        "f": _Phone("f", duration_ms=100.0, voicing=0.0, noise=0.15, noise_band=(4500, 7000), transition_ms=15.0),
-        "cl": _Phone("c", duration_ms=60.0, voicing=0.0, transition_ms=8.0),
-        "vcl": _Phone("c", (200, 1200, 2500), 50.0, voicing=0.12, transition_ms=8.0),
-        "p": _Phone("b", duration_ms=15.0, voicing=0.0, noise=0.5, noise_band=(800, 3000), transition_ms=4.0),
-        "t": _Phone("b", duration_ms=15.0, voicing=0.0, noise=0.7, noise_band=(4000, 2500), transition_ms=4.0),
-        "k": _Phone("b", duration_ms=20.0, voicing=0.0, noise=0.6, noise_band=(2000, 1000), transition_ms=4.0),
-        "h": _Phone("h", (500, 1500, 2500), 35.0, voicing=0.0, noise=0.25, transition_ms=8.0),
-    })
+    table.update(
+        {
+            "j": _Phone("a", (280, 2200, 3000), 60.0, 0.7),
+            "w": _Phone("a", (300, 700, 2200), 60.0, 0.7),
+            "l": _Phone("a", (360, 1000, 2500), 60.0, 0.6),
+            "r": _Phone("a", (350, 1100, 1500), 70.0, 0.7),
+            "m": _Phone("n", (250, 1100, 2200), 70.0, 0.35, transition_ms=15.0),
+            "n": _Phone("n", (250, 1500, 2500), 70.0, 0.35, transition_ms=15.0),
+            "s": _Phone("f", duration_ms=110.0, voicing=0.0, noise=0.5, noise_band=(5500, 2500), transition_ms=15.0),
+            "S": _Phone("f", duration_ms=110.0, voicing=0.0, noise=0.6, noise_band=(2800, 1500), transition_ms=15.0),
+            "f": _Phone("f", duration_ms=100.0, voicing=0.0, noise=0.15, noise_band=(4500, 7000), transition_ms=15.0),
+            "cl": _Phone("c", duration_ms=60.0, voicing=0.0, transition_ms=8.0),
+            "vcl": _Phone("c", (200, 1200, 2500), 50.0, voicing=0.12, transition_ms=8.0),
+            "p": _Phone("b", duration_ms=15.0, voicing=0.0, noise=0.5, noise_band=(800, 3000), transition_ms=4.0),
+            "t": _Phone("b", duration_ms=15.0, voicing=0.0, noise=0.7, noise_band=(4000, 2500), transition_ms=4.0),
+            "k": _Phone("b", duration_ms=20.0, voicing=0.0, noise=0.6, noise_band=(2000, 1000), transition_ms=4.0),
+            "h": _Phone("h", (500, 1500, 2500), 35.0, voicing=0.0, noise=0.25, transition_ms=8.0),
+        }
+    )
     return table
 
 
@@ -130,14 +139,17 @@ LEXICON: dict[str, tuple[str, ...]] = {
 # pitch level (semitones), pitch-range factor, contour peak height, declination, final rise,
 # speaking-rate factor, vocal effort (dB; also flattens the spectral tilt), breathiness offset,
 # open-quotient offset (tension), jitter factor.
-_EMOTION_TABLE = np.array([
-    # level range peak decl rise  rate  effort breath oq     jitter
-    [0.0, 1.0, 0.6, 0.5, 0.0, 1.00, 0.0, 0.00, 0.00, 1.0],  # neutral
-    [2.5, 1.4, 0.5, 1.2, 0.0, 1.12, 6.0, -0.02, -0.10, 1.5],  # angry
-    [3.0, 1.5, 1.0, 0.3, 0.2, 1.08, 3.0, 0.01, -0.04, 1.0],  # happy
-    [-2.0, 0.5, 0.3, 0.6, 0.0, 0.82, -5.0, 0.07, 0.10, 1.6],  # sad
-    [4.0, 1.8, 0.4, -0.2, 1.2, 1.00, 2.0, 0.02, 0.00, 1.0],  # surprise
-], dtype=np.float64)
+_EMOTION_TABLE = np.array(
+    [
+        # level range peak decl rise  rate  effort breath oq     jitter
+        [0.0, 1.0, 0.6, 0.5, 0.0, 1.00, 0.0, 0.00, 0.00, 1.0],  # neutral
+        [2.5, 1.4, 0.5, 1.2, 0.0, 1.12, 6.0, -0.02, -0.10, 1.5],  # angry
+        [3.0, 1.5, 1.0, 0.3, 0.2, 1.08, 3.0, 0.01, -0.04, 1.0],  # happy
+        [-2.0, 0.5, 0.3, 0.6, 0.0, 0.82, -5.0, 0.07, 0.10, 1.6],  # sad
+        [4.0, 1.8, 0.4, -0.2, 1.2, 1.00, 2.0, 0.02, 0.00, 1.0],  # surprise
+    ],
+    dtype=np.float64,
+)
 
 
 @dataclasses.dataclass
@@ -145,8 +157,8 @@ class SyntheticSpeechConfig:
     """Configuration of the synthetic corpus; the defaults give the numbers in docs/synthetic.md.
 
     Args:
-        num_speakers: speakers in the population (balanced over genders and accents). DESIGN.md
-            asks for >= 60 so that speaker identification is a many-class task like VoxCeleb.
+        num_speakers: speakers in the population (balanced over genders and accents); >= 60 makes speaker
+            identification a many-class task like VoxCeleb.
         num_accents: accent groups (per-group vowel formant shifts, rhythm, pitch-peak alignment).
         words: keywords used, a subset of `LEXICON` (default: all 12).
         population_seed: seed of the speaker population and accent groups; clips drawn with any
@@ -185,7 +197,8 @@ class SyntheticSpeechConfig:
             raise ValueError(f"words={self.words!r}: expected >= 2 names from {sorted(LEXICON)}; unknown: {unknown}.")
         if self.num_speakers < 2 or self.num_accents < 1:
             raise ValueError(
-                f"num_speakers={self.num_speakers}, num_accents={self.num_accents}: need >= 2 speakers and >= 1 accent."
+                f"num_speakers={self.num_speakers}, num_accents={self.num_accents}: "
+                "need >= 2 speakers and >= 1 accent."
             )
         if self.label not in FACTORS:
             raise ValueError(f"label={self.label!r} is not a factor; choose one of {FACTORS}.")
@@ -443,7 +456,9 @@ def _envelope_db(freqs: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Batch generation.
 # ----------------------------------------------------------------------------------------------
-def _sample_factors(rng: np.random.Generator, n: int, config: SyntheticSpeechConfig, pop: _Population) -> dict[str, np.ndarray]:
+def _sample_factors(
+    rng: np.random.Generator, n: int, config: SyntheticSpeechConfig, pop: _Population
+) -> dict[str, np.ndarray]:
     speaker = rng.integers(0, config.num_speakers, n)
     return {
         "speaker_id": speaker,
@@ -491,7 +506,9 @@ def _segment_envelopes(
     return (envelopes * clip["channel"][:, None, :]).astype(np.float32)
 
 
-def _per_clip_traits(rng: np.random.Generator, f: dict[str, np.ndarray], pop: _Population, config: SyntheticSpeechConfig) -> dict[str, np.ndarray]:
+def _per_clip_traits(
+    rng: np.random.Generator, f: dict[str, np.ndarray], pop: _Population, config: SyntheticSpeechConfig
+) -> dict[str, np.ndarray]:
     n = f["speaker_id"].shape[0]
     spk, emo = f["speaker_id"], _EMOTION_TABLE[f["emotion"]]
     w = config.within_speaker_jitter
@@ -518,7 +535,9 @@ def _per_clip_traits(rng: np.random.Generator, f: dict[str, np.ndarray], pop: _P
     }
 
 
-def _timing(rng: np.random.Generator, f: dict[str, np.ndarray], pop: _Population, clip: dict[str, np.ndarray], seconds: float):
+def _timing(
+    rng: np.random.Generator, f: dict[str, np.ndarray], pop: _Population, clip: dict[str, np.ndarray], seconds: float
+):
     """Segment boundaries (n, S+1), cross-fade lengths (n, S+1), onset and duration (n,)."""
     seg = pop.segments
     word, acc = f["word"], f["accent"]
@@ -545,7 +564,9 @@ def _pulse_times(rng: np.random.Generator, clip: dict[str, np.ndarray], pop: _Po
 
     def f0_at(t: np.ndarray) -> np.ndarray:
         tau = np.clip((t - onset) / total, 0.0, 1.0)
-        shape = height * np.exp(-(((tau - peak) / 0.3) ** 2)) - declination * tau + rise * np.maximum(tau - 0.6, 0.0) / 0.4
+        shape = (
+            height * np.exp(-(((tau - peak) / 0.3) ** 2)) - declination * tau + rise * np.maximum(tau - 0.6, 0.0) / 0.4
+        )
         return np.clip(clip["f0"] * 2.0 ** (clip["f0_range"] * shape / 12.0), 50.0, 600.0)
 
     max_pulses = int(np.ceil(seconds * 600.0)) + 1
@@ -599,7 +620,9 @@ def generate_batch(
     amplitude *= 1.0 + clip["shimmer"][:, None] * rng.standard_normal(amplitude.shape)
     excitation = np.zeros((n, samples), dtype=np.float32)
     position = np.clip(np.round(pulse_times * SAMPLING_RATE).astype(np.int64), 0, samples - 1)
-    excitation[np.broadcast_to(rows, position.shape)[valid], position[valid]] = (amplitude[valid] * _PULSE_GAIN).astype(np.float32)
+    excitation[np.broadcast_to(rows, position.shape)[valid], position[valid]] = (
+        amplitude[valid] * _PULSE_GAIN
+    ).astype(np.float32)
 
     frame_times = (np.arange(samples // _HOP + 1) * _HOP / SAMPLING_RATE)[None, :].repeat(n, axis=0)
     frame_weights = segment_weights(frame_times, boundaries, transitions)  # (n, frames, S)
@@ -679,7 +702,11 @@ def load_synthetic(
         for chunk, start in enumerate(range(0, num_clips, chunk_size)):
             n = min(chunk_size, num_clips - start)
             waveforms, factors = generate_batch(n, seed=base_seed + chunk, config=config)
-            tables.append(_arrow_chunk(waveforms, factors, config.label, [f"{prefix}/{start + i:07d}" for i in range(n)], features))
+            tables.append(
+                _arrow_chunk(
+                    waveforms, factors, config.label, [f"{prefix}/{start + i:07d}" for i in range(n)], features
+                )
+            )
             bar.update(n)
     return datasets.Dataset(pa.concat_tables(tables), info=datasets.DatasetInfo(features=features), split=split)
 
@@ -689,9 +716,13 @@ def _arrow_chunk(
 ) -> pa.Table:
     """One chunk as an Arrow table of `features`' schema, built from the arrays without copying per clip."""
     n, samples = waveforms.shape
-    arrays = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * samples), pa.array(waveforms.reshape(-1)))
+    arrays = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32) * samples), pa.array(waveforms.reshape(-1))
+    )
     columns = {
-        "audio": pa.StructArray.from_arrays([arrays, pa.array(np.full(n, SAMPLING_RATE, dtype=np.int32))], names=["array", "sampling_rate"]),
+        "audio": pa.StructArray.from_arrays(
+            [arrays, pa.array(np.full(n, SAMPLING_RATE, dtype=np.int32))], names=["array", "sampling_rate"]
+        ),
         "path": pa.array(paths),
         "label": pa.array(factors[label]),
         **{k: pa.array(factors[k]) for k in FACTORS},

@@ -38,8 +38,15 @@ def parse_vox1_meta(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     for line in lines[1:]:
         fields = [f.strip() for f in line.split(sep)]
         if len(fields) < 4:
-            raise ValueError(f"{path}: malformed line {line!r}; expected 'ID{sep}name{sep}gender{sep}nationality{sep}set'.")
-        meta[fields[0]] = {"name": fields[1], "gender": fields[2], "nationality": fields[3], "set": fields[4] if len(fields) > 4 else ""}
+            raise ValueError(
+                f"{path}: malformed line {line!r}; expected 'ID{sep}name{sep}gender{sep}nationality{sep}set'."
+            )
+        meta[fields[0]] = {
+            "name": fields[1],
+            "gender": fields[2],
+            "nationality": fields[3],
+            "set": fields[4] if len(fields) > 4 else "",
+        }
     return meta
 
 
@@ -51,12 +58,16 @@ def parse_iden_split(path: str | os.PathLike) -> dict[str, str]:
             continue
         code, _, rel = line.strip().partition(" ")
         if code not in IDEN_SPLITS:
-            raise ValueError(f"{path}: split code {code!r} in {line!r}; expected 1 (train), 2 (validation) or 3 (test).")
+            raise ValueError(
+                f"{path}: split code {code!r} in {line!r}; expected 1 (train), 2 (validation) or 3 (test)."
+            )
         splits[rel.strip()] = IDEN_SPLITS[code]
     return splits
 
 
-def scan_voxceleb1(root: str | os.PathLike, meta_file: str | os.PathLike | None = None, split_file: str | os.PathLike | None = None) -> list[dict]:
+def scan_voxceleb1(
+    root: str | os.PathLike, meta_file: str | os.PathLike | None = None, split_file: str | os.PathLike | None = None
+) -> list[dict]:
     """Records of the native tree (sorted by path) with gender, accent and the official split."""
     root = Path(root).expanduser()
     wav_dir = root / "wav"
@@ -74,7 +85,9 @@ def scan_voxceleb1(root: str | os.PathLike, meta_file: str | os.PathLike | None 
         speaker = rel.split("/")[0]
         info = meta.get(speaker)
         if info is None:
-            raise ValueError(f"voxceleb1: speaker {speaker} ({wav}) is not in {meta_file}; use the vox1_meta.csv of this release.")
+            raise ValueError(
+                f"voxceleb1: speaker {speaker} ({wav}) is not in {meta_file}; use the vox1_meta.csv of this release."
+            )
         unlisted += rel not in splits
         records.append(
             {
@@ -122,6 +135,12 @@ def load_voxceleb1(
         records = [r for r in records if r["split"] == split]
         if not records:
             raise ValueError(f"voxceleb1: no files of split {split!r} in {root}; check iden_split.txt.")
-    extra = {"accent": datasets.Value("string"), "video_id": datasets.Value("string"), "split": datasets.Value("string")}
+    extra = {
+        "accent": datasets.Value("string"),
+        "video_id": datasets.Value("string"),
+        "split": datasets.Value("string"),
+    }
     features = common_features(speakers, speakers, extra)
-    return build_dataset(records, features, dataset_name="voxceleb1", segment=segment, streaming=streaming, cache_dir=cache_dir)
+    return build_dataset(
+        records, features, dataset_name="voxceleb1", segment=segment, streaming=streaming, cache_dir=cache_dir
+    )

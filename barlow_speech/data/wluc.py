@@ -9,8 +9,8 @@ Label = leader; gender derived from the leader; a deterministic split stratified
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import datasets
 import numpy as np
@@ -54,7 +54,9 @@ def stratified_split(n: int, fractions: Sequence[float], seed: int | None = None
     """Split names for `n` clips of one leader: contiguous blocks in clip order (neighbouring
     1-s clips of one speech stay together) or, with `seed`, a seeded shuffle."""
     if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
-        raise ValueError(f"fractions must be three non-negative numbers (train, validation, test) summing to 1, got {fractions}.")
+        raise ValueError(
+            f"fractions must be three non-negative numbers (train, validation, test) summing to 1, got {fractions}."
+        )
     bounds = np.round(np.cumsum(fractions) * n).astype(int)
     names = np.array(SPLITS)[np.searchsorted(bounds, np.arange(n), side="right")]
     if seed is not None:
@@ -74,16 +76,26 @@ def scan_wluc(
         raise layout_error("wluc", root, "the folder does not exist", LAYOUT)
     genders = {**LEADER_GENDERS, **(genders or {})}
     base = _find_base(root)
-    leaders = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")) and p.name != "other")
+    leaders = sorted(
+        p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")) and p.name != "other"
+    )
     unknown = [leader for leader in leaders if leader not in genders]
     if unknown:
-        raise ValueError(f"wluc: no gender known for leader folder(s) {unknown}; pass genders={{name: 'female'|'male'}}.")
+        raise ValueError(
+            f"wluc: no gender known for leader folder(s) {unknown}; pass genders={{name: 'female'|'male'}}."
+        )
     records = []
     for leader in leaders:
         clips = sorted(find_audio_files(base / leader), key=_clip_order)
         for clip, split in zip(clips, stratified_split(len(clips), fractions, seed)):
             records.append(
-                {"path": str(clip), "speaker_id": leader, "gender": gender_index(genders[leader]), "label": leader, "split": split}
+                {
+                    "path": str(clip),
+                    "speaker_id": leader,
+                    "gender": gender_index(genders[leader]),
+                    "label": leader,
+                    "split": split,
+                }
             )
     if not records:
         raise layout_error("wluc", base, "no <Leader_Name>/*.wav clips", LAYOUT)
@@ -129,4 +141,6 @@ def load_wluc(
                 "enough clips for a share of every split: add clips or raise that split's fraction."
             )
     features = common_features(leaders, leaders, {"split": datasets.Value("string")})
-    return build_dataset(records, features, dataset_name="wluc", segment=segment, streaming=streaming, cache_dir=cache_dir)
+    return build_dataset(
+        records, features, dataset_name="wluc", segment=segment, streaming=streaming, cache_dir=cache_dir
+    )

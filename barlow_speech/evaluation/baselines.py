@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import tempfile
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import datasets
 import numpy as np
@@ -28,13 +29,15 @@ from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
 from ..training.collator import BarlowSpeechDataCollator
-from .probes import _encode_labels, _summarise
+from .probes import encode_labels, summarise_runs
 
 logger = logging.getLogger(__name__)
 
 
-def random_init_model(config: BarlowSpeechConfig, seed: int = 0, model_class: type[BarlowSpeechPreTrainedModel] | None = None) -> BarlowSpeechPreTrainedModel:
-    """A model of `config`'s architecture with fresh weights drawn after `set_seed(seed)` (default `BarlowSpeechModel`)."""
+def random_init_model(
+    config: BarlowSpeechConfig, seed: int = 0, model_class: type[BarlowSpeechPreTrainedModel] | None = None
+) -> BarlowSpeechPreTrainedModel:
+    """A model of `config`'s architecture, fresh weights drawn after `set_seed(seed)` (default `BarlowSpeechModel`)."""
     set_seed(seed)
     return (model_class or BarlowSpeechModel)(copy.deepcopy(config))
 
@@ -50,7 +53,10 @@ class _LabelledClips(torch.utils.data.Dataset):
 
     def __getitem__(self, item: int) -> dict:
         index = int(self.indices[item])
-        return {"audio": np.asarray(self.dataset[index]["audio"]["array"], dtype=np.float32), "labels": int(self.codes[index])}
+        return {
+            "audio": np.asarray(self.dataset[index]["audio"]["array"], dtype=np.float32),
+            "labels": int(self.codes[index]),
+        }
 
 
 def _label_codes(split: str, dataset: datasets.Dataset, column: str) -> np.ndarray:
@@ -103,12 +109,20 @@ def supervised_baseline(
         A probe-schema result (`barlow_speech.evaluation.report`): per fraction, test top-1 of every seed with
         mean/std, validation top-1, and the index lists.
     """
-    y_train, (y_val, y_test), num_classes = _encode_labels(
-        *(_label_codes(name, ds, label_column) for name, ds in (("train", train_dataset), ("validation", validation_dataset), ("test", test_dataset)))
+    y_train, (y_val, y_test), num_classes = encode_labels(
+        *(
+            _label_codes(name, ds, label_column)
+            for name, ds in (("train", train_dataset), ("validation", validation_dataset), ("test", test_dataset))
+        )
     )
     if num_classes < 2:
-        raise ValueError(f"the supervised baseline needs >= 2 classes of {label_column!r} in the train split, got {num_classes}.")
-    y_val, y_test = np.where(y_val < 0, -100, y_val), np.where(y_test < 0, -100, y_test)  # -100: ignored by the CE loss
+        raise ValueError(
+            f"the supervised baseline needs >= 2 classes of {label_column!r} in the train split, got {num_classes}."
+        )
+    y_val, y_test = (
+        np.where(y_val < 0, -100, y_val),
+        np.where(y_test < 0, -100, y_test),
+    )  # -100: ignored by the CE loss
     classes = np.unique(np.asarray(train_dataset[label_column]))
     subsets = label_fraction_indices(y_train, fractions, seeds)
     run_config = copy.deepcopy(config)
@@ -121,26 +135,63 @@ def supervised_baseline(
     test = _LabelledClips(test_dataset, range(len(test_dataset)), y_test)
     chosen = {}
     with tempfile.TemporaryDirectory(prefix="barlow-supervised-") as output_dir:
-        for (fraction, seed), indices in tqdm(subsets.items(), desc=f"supervised {task or label_column}", disable=len(subsets) < 3):
+        for (fraction, seed), indices in tqdm(
+            subsets.items(), desc=f"supervised {task or label_column}", disable=len(subsets) < 3
+        ):
             args = TrainingArguments(
-                output_dir=output_dir, max_steps=max_steps, per_device_train_batch_size=batch_size,
-                per_device_eval_batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
-                seed=seed, data_seed=seed, save_strategy="no", eval_strategy="no", logging_strategy="no", report_to="none",
-                disable_tqdm=True, remove_unused_columns=False, use_cpu=device == "cpu", **dict(training_overrides or {}),
+                output_dir=output_dir,
+                max_steps=max_steps,
+                per_device_train_batch_size=batch_size,
+                per_device_eval_batch_size=batch_size,
+                learning_rate=learning_rate,
+                weight_decay=weight_decay,
+                seed=seed,
+                data_seed=seed,
+                save_strategy="no",
+                eval_strategy="no",
+                logging_strategy="no",
+                report_to="none",
+                disable_tqdm=True,
+                remove_unused_columns=False,
+                use_cpu=device == "cpu",
+                **dict(training_overrides or {}),
             )
             network = random_init_model(run_config, seed, BarlowSpeechForAudioClassification)
-            trainer = Trainer(model=network, args=args, train_dataset=_LabelledClips(train_dataset, indices, y_train), data_collator=collator)
+            trainer = Trainer(
+                model=network,
+                args=args,
+                train_dataset=_LabelledClips(train_dataset, indices, y_train),
+                data_collator=collator,
+            )
             trainer.train()
             chosen[fraction, seed] = {
-                "test": _accuracy(trainer, test), "validation": _accuracy(trainer, validation),
-                "learning_rate": learning_rate, "weight_decay": weight_decay,
+                "test": _accuracy(trainer, test),
+                "validation": _accuracy(trainer, validation),
+                "learning_rate": learning_rate,
+                "weight_decay": weight_decay,
             }
-            logger.info("supervised %s fraction=%g seed=%d: test top-1 %.3f", label_column, fraction, seed, chosen[fraction, seed]["test"])
+            logger.info(
+                "supervised %s fraction=%g seed=%d: test top-1 %.3f",
+                label_column,
+                fraction,
+                seed,
+                chosen[fraction, seed]["test"],
+            )
     extra = {
-        "model": model, "task": task or label_column, "label_column": label_column, "num_classes": num_classes,
-        "num_train": len(y_train), "num_validation": len(y_val), "num_test": len(y_test),
-        "probe": {"optimizer": "trainer_adamw_end_to_end", "steps": max_steps, "batch_size": batch_size,
-                  "learning_rates": [learning_rate], "weight_decays": [weight_decay]},
+        "model": model,
+        "task": task or label_column,
+        "label_column": label_column,
+        "num_classes": num_classes,
+        "num_train": len(y_train),
+        "num_validation": len(y_val),
+        "num_test": len(y_test),
+        "probe": {
+            "optimizer": "trainer_adamw_end_to_end",
+            "steps": max_steps,
+            "batch_size": batch_size,
+            "learning_rates": [learning_rate],
+            "weight_decays": [weight_decay],
+        },
         **dict(metadata or {}),
     }
-    return _summarise(subsets, chosen, len(y_train), extra)
+    return summarise_runs(subsets, chosen, len(y_train), extra)

@@ -22,7 +22,8 @@ import contextlib
 import logging
 import math
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -52,7 +53,9 @@ def fitting_class_codes() -> Iterator[None]:
     in their own terms. Only that warning, only inside this scope, is ignored.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="The number of unique classes is greater than 50%", category=UserWarning
+        )
         yield
 
 
@@ -74,14 +77,17 @@ def _check_inputs(latents: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray,
         )
     if latents.shape[0] != factors.shape[0] or latents.shape[0] < 2:
         raise ValueError(
-            f"latents and factors need the same number (>= 2) of samples, got {latents.shape[0]} and {factors.shape[0]}."
+            f"latents and factors need the same number (>= 2) of samples, got {latents.shape[0]} and "
+            f"{factors.shape[0]}."
         )
     if not np.isfinite(latents).all():
         raise ValueError("latents contain NaN or Inf; check the encoder output before measuring disentanglement.")
     codes = np.stack([np.unique(column, return_inverse=True)[1].reshape(-1) for column in factors.T], axis=1)
     informative = codes.max(axis=0) > 0
     if not informative.all():
-        logger.warning("factors %s take a single value (zero entropy) and are left out.", np.flatnonzero(~informative).tolist())
+        logger.warning(
+            "factors %s take a single value (zero entropy) and are left out.", np.flatnonzero(~informative).tolist()
+        )
     if not informative.any():
         raise ValueError("every factor takes a single value; disentanglement needs at least one varying factor.")
     return latents, codes[:, informative]
@@ -104,7 +110,9 @@ def _joint_counts(binned: np.ndarray, factor: np.ndarray, num_bins: int) -> np.n
     """Contingency tables of every latent with one factor: `(L, num_bins, K)` counts."""
     num_latents, num_values = binned.shape[1], int(factor.max()) + 1
     flat = (np.arange(num_latents) * num_bins + binned) * num_values + factor[:, None]
-    return np.bincount(flat.ravel(), minlength=num_latents * num_bins * num_values).reshape(num_latents, num_bins, num_values)
+    return np.bincount(flat.ravel(), minlength=num_latents * num_bins * num_values).reshape(
+        num_latents, num_bins, num_values
+    )
 
 
 def _entropy_of_counts(counts: np.ndarray, axes: tuple[int, ...], base: float) -> np.ndarray:
@@ -114,7 +122,9 @@ def _entropy_of_counts(counts: np.ndarray, axes: tuple[int, ...], base: float) -
     return terms.sum(axis=axes) / math.log(base)
 
 
-def information_matrices(binned: np.ndarray, codes: np.ndarray, num_bins: int, base: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def information_matrices(
+    binned: np.ndarray, codes: np.ndarray, num_bins: int, base: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Plug-in information estimates of discretised latents vs discrete factors.
 
     Returns `mi` `(L, F)` = I(z_l; f_k), `joint` `(L, F)` = H(z_l, f_k) and `h_factor` `(F,)` = H(f_k),
@@ -188,7 +198,8 @@ def dcimig(latents: np.ndarray, factors: np.ndarray, num_bins: int = 10, base: f
 
 
 def jemmig(latents: np.ndarray, factors: np.ndarray, num_bins: int = 10, base: float = 2.0) -> float:
-    """Normalised JEMMIG. Do & Tran, "Theory and Evaluation Metrics for Learning Disentangled Representations", ICLR 2020.
+    """Normalised JEMMIG. Do & Tran, "Theory and Evaluation Metrics for Learning Disentangled Representations",
+    ICLR 2020.
 
     Per factor: JEMMIG_k = H(f_k, z_(1)) - I(f_k; z_(1)) + I(f_k; z_(2)), normalised as
     1 - JEMMIG_k / (H(f_k) + log num_bins) so that 1 is best (reference: min-max scaling, 10 bins, bits).
@@ -211,14 +222,18 @@ def _split(latents: np.ndarray, codes: np.ndarray, test_fraction: float, seed: i
     order = np.random.default_rng(seed).permutation(len(latents))
     cut = int(round(len(latents) * (1.0 - test_fraction)))
     if cut < 2 or cut >= len(latents):
-        raise ValueError(f"{len(latents)} samples are too few for a train/test split with test_fraction={test_fraction}.")
+        raise ValueError(
+            f"{len(latents)} samples are too few for a train/test split with test_fraction={test_fraction}."
+        )
     train, test = order[:cut], order[cut:]
     mean, std = latents[train].mean(axis=0), latents[train].std(axis=0)
     scaled = (latents - mean) / np.where(std > 0, std, 1.0)
     return scaled[train], codes[train], scaled[test], codes[test]
 
 
-def _sap(latents: np.ndarray, codes: np.ndarray, test_fraction: float, svm_c: float, seed: int) -> tuple[float, list[int]]:
+def _sap(
+    latents: np.ndarray, codes: np.ndarray, test_fraction: float, svm_c: float, seed: int
+) -> tuple[float, list[int]]:
     """SAP of validated inputs, and the factors with more classes than half of the SAP training samples."""
     if latents.shape[1] < 2:
         raise ValueError(f"SAP compares the two most predictive latents; got {latents.shape[1]} latent.")
@@ -228,9 +243,9 @@ def _sap(latents: np.ndarray, codes: np.ndarray, test_fraction: float, svm_c: fl
         for k in range(codes.shape[1]):
             if np.unique(y_train[:, k]).size < 2:
                 raise ValueError(f"factor {k} has a single value in the SAP training split; use more samples.")
-            for l in range(latents.shape[1]):
-                classifier = LinearSVC(C=svm_c, class_weight="balanced").fit(x_train[:, l : l + 1], y_train[:, k])
-                scores[l, k] = np.mean(classifier.predict(x_test[:, l : l + 1]) == y_test[:, k])
+            for j in range(latents.shape[1]):
+                classifier = LinearSVC(C=svm_c, class_weight="balanced").fit(x_train[:, j : j + 1], y_train[:, k])
+                scores[j, k] = np.mean(classifier.predict(x_test[:, j : j + 1]) == y_test[:, k])
     first, second = _top_two(scores, axis=0)
     return float(np.mean(first - second)), _many_class_factors(y_train)
 
@@ -239,11 +254,19 @@ def _warn_many_classes(factors: Sequence[int], train_size: int, runs: str = "") 
     logger.warning(
         "SAP%s: factors %s have more classes than half of the %d SAP training samples, so most classes have "
         "fewer than 2 training examples and their 1-D LinearSVC scores are noisy; use more samples (sample_size).",
-        runs, list(factors), train_size,
+        runs,
+        list(factors),
+        train_size,
     )
 
 
-def sap(latents: np.ndarray, factors: np.ndarray, test_fraction: float = SAP_TEST_FRACTION, svm_c: float = SAP_SVM_C, seed: int = 0) -> float:
+def sap(
+    latents: np.ndarray,
+    factors: np.ndarray,
+    test_fraction: float = SAP_TEST_FRACTION,
+    svm_c: float = SAP_SVM_C,
+    seed: int = 0,
+) -> float:
     """Separated Attribute Predictability. Kumar, Sattigeri & Balakrishnan, "Variational Inference of
     Disentangled Latent Concepts from Unlabeled Observations", ICLR 2018, Section 3.
 
@@ -276,7 +299,9 @@ def explicitness(latents: np.ndarray, factors: np.ndarray, test_fraction: float 
         if indicator.shape[1] == 1:  # binary factor: label_binarize returns only the positive column
             indicator = np.hstack([1 - indicator, indicator])
         scored = (indicator.min(axis=0) == 0) & (indicator.max(axis=0) == 1)  # classes with both outcomes in test
-        per_factor.append(roc_auc_score(indicator[:, scored], classifier.predict_proba(x_test)[:, scored], average="macro"))
+        per_factor.append(
+            roc_auc_score(indicator[:, scored], classifier.predict_proba(x_test)[:, scored], average="macro")
+        )
     return float(np.mean(per_factor))
 
 
@@ -367,7 +392,11 @@ def disentanglement_runs(
         for name in metrics:
             runs[name].append(functions[name](latents[chosen], factors[chosen], run_seed))
     if many_classes:
-        _warn_many_classes(sorted(many_classes), int(round(sample_size * (1.0 - SAP_TEST_FRACTION))), f" in up to {max(many_classes.values())} of {n_runs} runs")
+        _warn_many_classes(
+            sorted(many_classes),
+            int(round(sample_size * (1.0 - SAP_TEST_FRACTION))),
+            f" in up to {max(many_classes.values())} of {n_runs} runs",
+        )
     return {
         "schema": DISENTANGLEMENT_SCHEMA,
         "model": model,
@@ -376,7 +405,12 @@ def disentanglement_runs(
         "n_runs": int(n_runs),
         "sample_size": sample_size,
         "seed": int(seed),
-        "config": {"mig_bins": mig_bins, "mig_units": "nats", "reference_bins": reference_bins, "reference_units": "bits"},
+        "config": {
+            "mig_bins": mig_bins,
+            "mig_units": "nats",
+            "reference_bins": reference_bins,
+            "reference_units": "bits",
+        },
         "metrics": {
             name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "runs": [float(v) for v in values]}
             for name, values in runs.items()

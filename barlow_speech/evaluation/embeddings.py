@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import datasets
 import numpy as np
@@ -46,7 +46,9 @@ def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray], sampling_rate: in
         yield np.asarray(example["audio"]["array"], dtype=np.float32)
 
 
-def cache_key(model: torch.nn.Module, extractor: BarlowSpeechFeatureExtractor, dataset_id: str, layer: int | None) -> str:
+def cache_key(
+    model: torch.nn.Module, extractor: BarlowSpeechFeatureExtractor, dataset_id: str, layer: int | None
+) -> str:
     """Key of one (model weights + config, front end, dataset, layer) combination."""
     front_end = json.dumps(extractor.to_dict(), sort_keys=True, default=str)
     parts = [_model_fingerprint(model), hashlib.sha256(front_end.encode()).hexdigest()[:16], dataset_id, str(layer)]
@@ -101,7 +103,9 @@ def extract_layer_embeddings(
     layers = list(range(layer_count)) if layers is None else list(layers)
     bad = [layer for layer in layers if layer is not None and not -layer_count <= layer < layer_count]
     if bad:
-        raise ValueError(f"layers {bad} do not exist: the encoder has {layer_count} (0 = stem, {layer_count - 1} = last).")
+        raise ValueError(
+            f"layers {bad} do not exist: the encoder has {layer_count} (0 = stem, {layer_count - 1} = last)."
+        )
     device = torch.device(device) if device is not None else next(encoder.parameters()).device
     encoder = encoder.to(device).eval()
     cache_files: list[Path | None] = [None] * len(layers)

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -28,14 +28,20 @@ def _save(fig: plt.Figure, path: str | Path) -> Path:
     return path
 
 
-def plot_cross_correlation(untrained: np.ndarray, trained: np.ndarray, path: str | Path, max_latents: int = 128) -> Path:
-    """Fig. 3: two `(d, d)` cross-correlation matrices side by side, first `max_latents` latents, colours fixed to [-1, 1]."""
+def plot_cross_correlation(
+    untrained: np.ndarray, trained: np.ndarray, path: str | Path, max_latents: int = 128
+) -> Path:
+    """Fig. 3: two `(d, d)` cross-correlation matrices side by side, first `max_latents` latents, colours on [-1, 1]"""
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
     for ax, matrix, title in zip(axes, (untrained, trained), ("untrained", "trained")):
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-            raise ValueError(f"cross-correlation of the {title} model must be a square (d, d) matrix, got shape {matrix.shape}.")
-        image = ax.imshow(matrix[:max_latents, :max_latents], cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+            raise ValueError(
+                f"cross-correlation of the {title} model must be a square (d, d) matrix, got shape {matrix.shape}."
+            )
+        image = ax.imshow(
+            matrix[:max_latents, :max_latents], cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest"
+        )
         ax.set_title(f"{title} (first {min(max_latents, matrix.shape[0])} latents)")
         ax.set_xlabel("latent of view B")
         ax.set_ylabel("latent of view A")
@@ -46,7 +52,9 @@ def plot_cross_correlation(untrained: np.ndarray, trained: np.ndarray, path: str
 def _grid(count: int, width: float = 4.5, height: float = 3.8) -> tuple[plt.Figure, np.ndarray]:
     columns = min(count, 2)
     rows = int(np.ceil(count / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, height * rows), squeeze=False, constrained_layout=True
+    )
     for ax in axes.ravel()[count:]:
         ax.set_visible(False)
     return fig, axes.ravel()
@@ -78,7 +86,9 @@ def plot_accuracy_vs_fraction(probe_results: Sequence[Mapping], path: str | Path
     return _save(fig, path)
 
 
-def plot_run_boxplots(runs: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, order: Sequence[str] = ABLATION_ORDER) -> Path:
+def plot_run_boxplots(
+    runs: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, order: Sequence[str] = ABLATION_ORDER
+) -> Path:
     """Fig. 4-5: box plots of top-1 (%) over runs. `runs[task][model]` = accuracies in [0, 1].
 
     Models follow `order` (the paper's BT, MBT w/LN, MBT w/BN/LN, MBT w/BN, Supervised), then any others.
@@ -113,7 +123,9 @@ def plot_loss_curve(
         if points:
             curves[key] = tuple(zip(*points))
     if not curves:
-        raise ValueError(f"log_history has none of the keys {list(keys)} with a 'step'; pass trainer.state.log_history.")
+        raise ValueError(
+            f"log_history has none of the keys {list(keys)} with a 'step'; pass trainer.state.log_history."
+        )
     groups = [[k for k in curves if k not in separate_axis], [k for k in curves if k in separate_axis]]
     groups = [group for group in groups if group]
     fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4), constrained_layout=True, squeeze=False)

@@ -12,11 +12,10 @@ accuracy is kept and its test top-1 accuracy reported.
 
 There is no learning-rate axis: with L2 regularisation the objective is strictly convex, its optimum is
 unique and the solver reaches it (to sklearn's gradient tolerance) whatever the step sizes. The learning
-rate matters for probes trained by SGD/Adam for a fixed budget (DESIGN.md, "Probe protocol pitfalls"),
-where it acts as a hidden regulariser; here the weight-decay grid is that regulariser, explicitly.
-`linear_probe(learning_rates=...)` is accepted for compatibility, ignored, and recorded as None per run.
+rate matters for probes trained by SGD/Adam for a fixed budget, where it acts as a hidden regulariser; here
+the weight-decay grid is that regulariser, explicitly.
 
-`sklearn_probe_reference` runs the same protocol as a Python loop over scikit-learn fits; tests and
+`benchmarks/sklearn_probe.py` runs the same protocol as a Python loop over scikit-learn fits; tests and
 `benchmarks/probes.py` compare against it. `logmel_stats_features` gives the log-mel baseline features.
 Result layout: see `barlow_speech.evaluation.report`.
 """
@@ -26,11 +25,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 from transformers.audio_utils import mel_filter_bank
 
@@ -41,7 +40,6 @@ from ..data.fractions import (
     fraction_indices_to_json,
     label_fraction_indices,
 )
-from .disentanglement import fitting_class_codes
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((x - mean) / std).astype(np.float32) for x in (train, *others)]
 
 
-def _encode_labels(train_labels, *others) -> tuple[np.ndarray, list[np.ndarray], int]:
+def encode_labels(train_labels: Sequence, *others: Sequence) -> tuple[np.ndarray, list[np.ndarray], int]:
     """Integer codes 0..C-1 from the train classes; validation/test classes unseen in train become -1."""
     classes, train_codes = np.unique(np.asarray(train_labels), return_inverse=True)
     encoded = []
@@ -75,7 +73,10 @@ def _encode_labels(train_labels, *others) -> tuple[np.ndarray, list[np.ndarray],
         position = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
         codes = np.where(classes[position] == labels, position, -1)
         if (codes < 0).any():
-            logger.warning("%d evaluation labels belong to classes absent from the train split; they count as errors.", int((codes < 0).sum()))
+            logger.warning(
+                "%d evaluation labels belong to classes absent from the train split; they count as errors.",
+                int((codes < 0).sum()),
+            )
         encoded.append(codes)
     return train_codes.reshape(-1), encoded, len(classes)
 
@@ -92,7 +93,9 @@ def _check_split(name: str, embeddings: np.ndarray, labels) -> np.ndarray:
     return embeddings
 
 
-def _objective(theta: torch.Tensor, x: torch.Tensor, targets: torch.Tensor, decay: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _objective(
+    theta: torch.Tensor, x: torch.Tensor, targets: torch.Tensor, decay: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-head L2-regularised mean cross-entropy and its gradient.
 
     Args:
@@ -128,7 +131,9 @@ def _per_head(values: torch.Tensor) -> torch.Tensor:
     return values[:, None, :, None]
 
 
-def _two_loop(gradient: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], scale: torch.Tensor) -> torch.Tensor:
+def _two_loop(
+    gradient: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], scale: torch.Tensor
+) -> torch.Tensor:
     """L-BFGS two-loop recursion per head: H gradient from the correction pairs (s, y, 1 / y.s) and H0 = scale * I."""
     q, alphas = gradient.clone(), []
     for s, y, rho in reversed(pairs):
@@ -181,7 +186,13 @@ def fit_logistic_heads(
 
 
 def _lbfgs(
-    x_runs: torch.Tensor, y_runs: torch.Tensor, weight_decays: Sequence[float], num_classes: int, max_iter: int, tol: float, history: int
+    x_runs: torch.Tensor,
+    y_runs: torch.Tensor,
+    weight_decays: Sequence[float],
+    num_classes: int,
+    max_iter: int,
+    tol: float,
+    history: int,
 ) -> tuple[torch.Tensor, int]:
     """The solver of `fit_logistic_heads`: parameters `(runs, dim + 1, K, C')` (bias last) and iterations run."""
     runs, n, dim = x_runs.shape
@@ -229,38 +240,67 @@ def _lbfgs(
 
 @torch.no_grad()
 def head_accuracy(weights: torch.Tensor, biases: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Top-1 accuracy `(runs, K)` of heads `(runs, dim, K, C)` (biases `(runs, K, C)`) on features `(n, dim)` and codes `(n,)`."""
+    """Top-1 accuracy `(runs, K)` of heads `(runs, dim, K, C)` (biases `(runs, K, C)`) on features `(n, dim)` and
+    codes `(n,)`."""
     logits = torch.einsum("nd,rdkc->rknc", x, weights) + biases[..., None, :]
     return (logits.argmax(dim=-1) == y).float().mean(dim=-1)
 
 
-def _summarise(
+def summarise_runs(
     subsets: dict[tuple[float, int], np.ndarray],
     chosen: dict[tuple[float, int], dict],
     num_train: int,
     extra: dict,
 ) -> dict:
-    """Assemble the probe result (schema in `barlow_speech.evaluation.report`)."""
+    """Assemble the probe result (schema in `barlow_speech.evaluation.report`).
+
+    `chosen[(fraction, seed)]` holds the run's "test" and "validation" top-1 and its hyper-parameters (e.g.
+    "weight_decay"), each recorded per fraction as a list under its plural ("weight_decays").
+    """
     fractions: dict[str, dict] = {}
     for (fraction, seed), run in chosen.items():
-        entry = fractions.setdefault(f"{fraction:g}", {"fraction": fraction, "seeds": [], "runs": [], "learning_rates": [], "weight_decays": [], "validation_accuracy": []})
+        entry = fractions.setdefault(
+            f"{fraction:g}", {"fraction": fraction, "seeds": [], "runs": [], "validation_accuracy": []}
+        )
         entry["seeds"].append(seed)
         entry["runs"].append(run["test"])
-        entry["learning_rates"].append(run["learning_rate"])
-        entry["weight_decays"].append(run["weight_decay"])
         entry["validation_accuracy"].append(run["validation"])
+        for name, value in run.items():
+            if name not in ("test", "validation"):
+                entry.setdefault(f"{name}s", []).append(value)
     for entry in fractions.values():
         entry["mean"], entry["std"] = float(np.mean(entry["runs"])), float(np.std(entry["runs"]))
-    return {"schema": PROBE_SCHEMA, "metric": "top1_accuracy", **extra, "fractions": fractions, "index_lists": fraction_indices_to_json(subsets, num_train)}
+    return {
+        "schema": PROBE_SCHEMA,
+        "metric": "top1_accuracy",
+        **extra,
+        "fractions": fractions,
+        "index_lists": fraction_indices_to_json(subsets, num_train),
+    }
 
 
-def _prepare(train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets):
+def prepare_splits(
+    train_embeddings: np.ndarray,
+    train_labels: Sequence,
+    validation_embeddings: np.ndarray,
+    validation_labels: Sequence,
+    test_embeddings: np.ndarray,
+    test_labels: Sequence,
+    fractions: Iterable[float],
+    seeds: Iterable[int],
+    subsets: dict[tuple[float, int], np.ndarray] | None,
+) -> tuple:
+    """Checked, standardised splits with label codes, the class count and the label subsets of every run:
+    `(x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets)`."""
     x_train = _check_split("train", train_embeddings, train_labels)
     x_val = _check_split("validation", validation_embeddings, validation_labels)
     x_test = _check_split("test", test_embeddings, test_labels)
     if not x_train.shape[1] == x_val.shape[1] == x_test.shape[1]:
-        raise ValueError(f"train/validation/test embeddings differ in width: {x_train.shape[1]}, {x_val.shape[1]}, {x_test.shape[1]}.")
-    y_train, (y_val, y_test), num_classes = _encode_labels(train_labels, validation_labels, test_labels)
+        raise ValueError(
+            "train/validation/test embeddings differ in width: "
+            f"{x_train.shape[1]}, {x_val.shape[1]}, {x_test.shape[1]}."
+        )
+    y_train, (y_val, y_test), num_classes = encode_labels(train_labels, validation_labels, test_labels)
     if num_classes < 2:
         raise ValueError(f"a linear probe needs >= 2 classes in the train split, got {num_classes}.")
     if subsets is None:
@@ -304,7 +344,6 @@ def linear_probe(
     test_labels: Sequence,
     fractions: Iterable[float] = PAPER_FRACTIONS,
     seeds: Iterable[int] = range(50),
-    learning_rates: Sequence[float] | None = None,
     weight_decays: Sequence[float] = WEIGHT_DECAYS,
     steps: int = 300,
     device: str | torch.device | None = None,
@@ -321,8 +360,6 @@ def linear_probe(
         *_embeddings: `(num_examples, dim)` frozen utterance embeddings of each split.
         *_labels: `(num_examples,)` task labels (any dtype).
         fractions, seeds: label fractions of the train split and one stratified subset per seed.
-        learning_rates: ignored (kept for compatibility): the L-BFGS solver reaches the unique optimum of each
-            L2-regularised head, which no learning rate changes; recorded as None per run.
         weight_decays: the L2 grid; the best one on validation is kept per run.
         steps: L-BFGS iterations at most per batch (heads stop earlier once converged).
         device: where to train; default CUDA when available.
@@ -339,15 +376,26 @@ def linear_probe(
         weight decay and the index lists.
     """
     if len(weight_decays) == 0 or min(weight_decays) < 0:
-        raise ValueError(f"weight_decays must be a non-empty list of L2 coefficients >= 0, got {list(weight_decays)}; e.g. {list(WEIGHT_DECAYS)}.")
-    if learning_rates is not None:
-        logger.info("linear_probe: learning_rates=%s is ignored; the L-BFGS solver has no learning rate.", list(learning_rates))
-    x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = _prepare(
-        train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets
+        raise ValueError(
+            f"weight_decays must be a non-empty list of L2 coefficients >= 0, got {list(weight_decays)}; "
+            f"e.g. {list(WEIGHT_DECAYS)}."
+        )
+    x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = prepare_splits(
+        train_embeddings,
+        train_labels,
+        validation_embeddings,
+        validation_labels,
+        test_embeddings,
+        test_labels,
+        fractions,
+        seeds,
+        subsets,
     )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     x_train_t, x_val_t, x_test_t = (torch.as_tensor(x, device=device) for x in (x_train, x_val, x_test))
-    y_train_t, y_val_t, y_test_t = (torch.as_tensor(y, dtype=torch.long, device=device) for y in (y_train, y_val, y_test))
+    y_train_t, y_val_t, y_test_t = (
+        torch.as_tensor(y, dtype=torch.long, device=device) for y in (y_train, y_val, y_test)
+    )
     runs = list(subsets)
     # identical subsets (every seed at fraction 1.0) are trained once and their results shared
     first_with_subset: dict[bytes, int] = {}
@@ -368,7 +416,9 @@ def linear_probe(
     with _solver_threads(device, largest):  # the accuracy einsums are as small as the solver's matmuls
         for batch in tqdm(batches, desc="linear probes", disable=len(batches) < 3):
             index = torch.as_tensor(np.stack([subsets[runs[r]] for r in batch]), device=device)
-            w, b, used = fit_logistic_heads(x_train_t[index], y_train_t[index], weight_decays, num_classes, steps, tol, _HISTORY)
+            w, b, used = fit_logistic_heads(
+                x_train_t[index], y_train_t[index], weight_decays, num_classes, steps, tol, _HISTORY
+            )
             val[batch] = head_accuracy(w, b, x_val_t, y_val_t).cpu().numpy()
             test[batch] = head_accuracy(w, b, x_test_t, y_test_t).cpu().numpy()
             iterations.append(used)
@@ -376,14 +426,28 @@ def linear_probe(
     chosen = {}
     for r, run in enumerate(runs):
         best = int(np.argmax(val[r]))
-        chosen[run] = {"test": float(test[r, best]), "validation": float(val[r, best]), "learning_rate": None, "weight_decay": weight_decays[best]}
+        chosen[run] = {
+            "test": float(test[r, best]),
+            "validation": float(val[r, best]),
+            "weight_decay": weight_decays[best],
+        }
     extra = {
-        "model": model, "task": task, "num_classes": num_classes, "num_train": len(x_train), "num_validation": len(x_val),
+        "model": model,
+        "task": task,
+        "num_classes": num_classes,
+        "num_train": len(x_train),
+        "num_validation": len(x_val),
         "num_test": len(x_test),
-        "probe": {"optimizer": "lbfgs_batched", "steps": steps, "tol": tol, "iterations": max(iterations), "weight_decays": list(weight_decays)},
+        "probe": {
+            "optimizer": "lbfgs_batched",
+            "steps": steps,
+            "tol": tol,
+            "iterations": max(iterations),
+            "weight_decays": list(weight_decays),
+        },
         **dict(metadata or {}),
     }
-    return _summarise(subsets, chosen, len(x_train), extra)
+    return summarise_runs(subsets, chosen, len(x_train), extra)
 
 
 def probe_layers(
@@ -408,7 +472,9 @@ def probe_layers(
         test top-1 at each fraction, so the report can show accuracy over depth.
     """
     if not layer_embeddings:
-        raise ValueError("layer_embeddings is empty; pass (train, validation, test) embeddings for at least one layer.")
+        raise ValueError(
+            "layer_embeddings is empty; pass (train, validation, test) embeddings for at least one layer."
+        )
     names = list(range(len(layer_embeddings))) if layer_names is None else list(layer_names)
     if len(names) != len(layer_embeddings):
         raise ValueError(f"got {len(names)} layer_names for {len(layer_embeddings)} layers.")
@@ -427,41 +493,6 @@ def probe_layers(
     ]
     best = int(np.argmax([np.mean(list(summary["validation"].values())) for summary in summaries]))
     return {**results[best], "layer": names[best], "layers": summaries}
-
-
-def sklearn_probe_reference(
-    train_embeddings: np.ndarray,
-    train_labels: Sequence,
-    validation_embeddings: np.ndarray,
-    validation_labels: Sequence,
-    test_embeddings: np.ndarray,
-    test_labels: Sequence,
-    fractions: Iterable[float] = PAPER_FRACTIONS,
-    seeds: Iterable[int] = range(50),
-    weight_decays: Sequence[float] = WEIGHT_DECAYS,
-    max_iter: int = 1000,
-    subsets: dict[tuple[float, int], np.ndarray] | None = None,
-) -> dict:
-    """The same protocol as a loop of `sklearn.linear_model.LogisticRegression` fits (tests/benchmarks only).
-
-    A weight decay `lambda` on the mean loss of `n` examples is sklearn's `C = 1 / (lambda * n)`.
-    """
-    x_train, y_train, x_val, y_val, x_test, y_test, num_classes, subsets = _prepare(
-        train_embeddings, train_labels, validation_embeddings, validation_labels, test_embeddings, test_labels, fractions, seeds, subsets
-    )
-    chosen = {}
-    for run, idx in subsets.items():
-        best = None
-        for decay in weight_decays:
-            c = np.inf if decay == 0 else 1.0 / (decay * len(idx))
-            with fitting_class_codes():  # many classes in a small subset are still classes
-                classifier = LogisticRegression(C=c, max_iter=max_iter).fit(x_train[idx], y_train[idx])
-            val = float(np.mean(classifier.predict(x_val) == y_val))
-            if best is None or val > best["validation"]:
-                best = {"validation": val, "test": float(np.mean(classifier.predict(x_test) == y_test)), "learning_rate": None, "weight_decay": decay}
-        chosen[run] = best
-    extra = {"num_classes": num_classes, "num_train": len(x_train), "probe": {"optimizer": "sklearn_lbfgs", "max_iter": max_iter, "weight_decays": list(weight_decays)}}
-    return _summarise(subsets, chosen, len(x_train), extra)
 
 
 def logmel_stats_features(
@@ -486,20 +517,29 @@ def logmel_stats_features(
         raise ValueError("waveforms is empty; pass at least one clip.")
     lengths = [len(np.asarray(w).reshape(-1)) for w in waveforms]
     if any(np.asarray(w).ndim != 1 for w in waveforms) or min(lengths) < n_fft // 2 + 1:
-        raise ValueError(f"every waveform must be a mono 1-D array of >= {n_fft // 2 + 1} samples; got lengths {min(lengths)}..{max(lengths)}.")
+        raise ValueError(
+            f"every waveform must be a mono 1-D array of >= {n_fft // 2 + 1} samples; "
+            f"got lengths {min(lengths)}..{max(lengths)}."
+        )
     filters = torch.as_tensor(
-        mel_filter_bank(n_fft // 2 + 1, n_mels, 0.0, sampling_rate / 2, sampling_rate, mel_scale="htk"), dtype=torch.float32, device=device
+        mel_filter_bank(n_fft // 2 + 1, n_mels, 0.0, sampling_rate / 2, sampling_rate, mel_scale="htk"),
+        dtype=torch.float32,
+        device=device,
     )
     window = torch.hann_window(n_fft, device=device)
     features = []
-    for start in tqdm(range(0, len(waveforms), batch_size), desc="log-mel features", disable=len(waveforms) <= batch_size):
+    for start in tqdm(
+        range(0, len(waveforms), batch_size), desc="log-mel features", disable=len(waveforms) <= batch_size
+    ):
         clips = waveforms[start : start + batch_size]
         batch = torch.zeros(len(clips), max(len(c) for c in clips), device=device)
         for i, clip in enumerate(clips):
             batch[i, : len(clip)] = torch.as_tensor(np.asarray(clip, dtype=np.float32), device=device)
         power = torch.stft(batch, n_fft, hop_length, window=window, center=True, return_complex=True).abs().square()
         log_mel = torch.log(torch.einsum("bft,fm->bmt", power, filters) + 1e-6)
-        frames = torch.tensor([1 + (len(c) - n_fft // 2) // hop_length for c in clips], device=device)  # windows inside the clip
+        frames = torch.tensor(
+            [1 + (len(c) - n_fft // 2) // hop_length for c in clips], device=device
+        )  # windows inside the clip
         valid = (torch.arange(log_mel.shape[-1], device=device) < frames[:, None]).float()[:, None, :]
         mean = (log_mel * valid).sum(-1) / valid.sum(-1)
         std = (((log_mel - mean[..., None]) ** 2 * valid).sum(-1) / valid.sum(-1)).sqrt()

@@ -7,21 +7,22 @@ Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervise
 
     {"schema": "barlow_speech.probe/v1", "metric": "top1_accuracy",
      "model": "BT-LS-100", "task": "SR", "num_classes": 5, "num_train": 6000, ...,
-     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",   # `metadata=`; the model card needs "dataset"
+     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",  # `metadata=`; the model card needs "dataset"
      "label_column": "speaker_id", "upstream": "runs/bt-ls100",           # added by `barlow-speech probe`
      "probe": {"optimizer": "lbfgs_batched", "steps": 300, "tol": 1e-4, "iterations": 41, "weight_decays": [...]},
      "fractions": {"0.05": {"fraction": 0.05, "mean": 0.39, "std": 0.02, "runs": [...], "seeds": [...],
-                            "learning_rates": [...], "weight_decays": [...], "validation_accuracy": [...]}, ...},
+                            "weight_decays": [...], "validation_accuracy": [...]}, ...},
      "index_lists": {"num_examples": 6000, "subsets": [{"fraction": 0.05, "seed": 0, "indices": [...]}, ...]}}
 
 "probe" names the solver (`steps`: its iteration cap; `iterations`: the most any batch ran); baselines record
-their own optimizer there. Per-run "learning_rates" are None for L-BFGS probes, which have no learning rate.
+their own optimizer there. Per fraction, each run's hyper-parameters are listed: "weight_decays" (the one chosen on
+validation) for probes; "learning_rates" and "weight_decays" for the Supervised baseline, which trains with them.
 
 Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglement_runs`)::
 
     {"schema": "barlow_speech.disentanglement/v1", "model": "BT-128", "factors": ["accent", "identity", "gender"],
-     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",   # `metadata=`; the model card needs "dataset"
-     "factor_columns": ["accent", "speaker_id", "gender"], "upstream": "runs/bt-128",  # added by `barlow-speech disentangle`
+     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",  # `metadata=`; the model card needs "dataset"
+     "factor_columns": ["accent", "speaker_id", "gender"], "upstream": "runs/bt-128",  # by `barlow-speech disentangle`
      "n_runs": 50, "sample_size": 3750, "seed": 0, "config": {"mig_bins": 20, ...},
      "metrics": {"mig": {"mean": 0.02, "std": 0.002, "runs": [...]}, "sap": {...}, "dcimig": {...},
                  "jemmig": {...}, "modularity": {...}}}
@@ -31,13 +32,19 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from .disentanglement import DISENTANGLEMENT_SCHEMA
 from .probes import PROBE_SCHEMA
 
-TABLE3_COLUMNS = (("mig", "MIG"), ("sap", "SAP"), ("dcimig", "DCIMIG"), ("jemmig", "JEMMIG"), ("modularity", "Mod. Score"))
+TABLE3_COLUMNS = (
+    ("mig", "MIG"),
+    ("sap", "SAP"),
+    ("dcimig", "DCIMIG"),
+    ("jemmig", "JEMMIG"),
+    ("modularity", "Mod. Score"),
+)
 
 
 def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
@@ -46,7 +53,9 @@ def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
     for path in paths:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"result file {path} does not exist; write it with `barlow-speech probe` or `disentangle`.")
+            raise FileNotFoundError(
+                f"result file {path} does not exist; write it with `barlow-speech probe` or `disentangle`."
+            )
         payload = json.loads(path.read_text())
         for result in payload if isinstance(payload, list) else [payload]:
             schema = result.get("schema")
@@ -55,7 +64,10 @@ def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
             elif schema == DISENTANGLEMENT_SCHEMA:
                 disentanglement.append(result)
             else:
-                raise ValueError(f"{path}: unknown result schema {schema!r}; expected {PROBE_SCHEMA!r} or {DISENTANGLEMENT_SCHEMA!r}.")
+                raise ValueError(
+                    f"{path}: unknown result schema {schema!r}; "
+                    f"expected {PROBE_SCHEMA!r} or {DISENTANGLEMENT_SCHEMA!r}."
+                )
     return probes, disentanglement
 
 
@@ -68,12 +80,24 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 def table2(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
     """Table 2 cells: rows = upstream model, columns = task x fraction, `mean ± std` top-1 in %."""
     tasks = list(dict.fromkeys(r["task"] for r in probe_results))
-    fractions = {t: sorted({e["fraction"] for r in probe_results if r["task"] == t for e in r["fractions"].values()}) for t in tasks}
+    fractions = {
+        t: sorted({e["fraction"] for r in probe_results if r["task"] == t for e in r["fractions"].values()})
+        for t in tasks
+    }
     header = ["Model"] + [f"{t} {100 * f:g}%" for t in tasks for f in fractions[t]]
     rows = []
     for model in dict.fromkeys(r["model"] for r in probe_results):
-        by_cell = {(r["task"], e["fraction"]): e for r in probe_results if r["model"] == model for e in r["fractions"].values()}
-        cells = [f"{100 * by_cell[t, f]['mean']:.2f} ± {100 * by_cell[t, f]['std']:.2f}" if (t, f) in by_cell else "–" for t in tasks for f in fractions[t]]
+        by_cell = {
+            (r["task"], e["fraction"]): e
+            for r in probe_results
+            if r["model"] == model
+            for e in r["fractions"].values()
+        }
+        cells = [
+            f"{100 * by_cell[t, f]['mean']:.2f} ± {100 * by_cell[t, f]['std']:.2f}" if (t, f) in by_cell else "–"
+            for t in tasks
+            for f in fractions[t]
+        ]
         rows.append([model] + cells)
     return header, rows
 
@@ -84,19 +108,88 @@ def table3(disentanglement_results: Sequence[Mapping]) -> tuple[list[str], list[
     rows = []
     for result in disentanglement_results:
         metrics = result["metrics"]
-        rows.append([result["model"]] + [f"{metrics[k]['mean']:.3f} ± {metrics[k]['std']:.4f}" if k in metrics else "–" for k, _ in TABLE3_COLUMNS])
+        rows.append(
+            [result["model"]]
+            + [
+                f"{metrics[k]['mean']:.3f} ± {metrics[k]['std']:.4f}" if k in metrics else "–"
+                for k, _ in TABLE3_COLUMNS
+            ]
+        )
     return header, rows
 
 
-def render_markdown(probe_results: Sequence[Mapping], disentanglement_results: Sequence[Mapping], figures: Sequence[str | Path] = (), relative_to: str | Path | None = None) -> str:
+def compare_table2(probe_results: Sequence[Mapping], paper: Mapping, names: Mapping[str, str]) -> str:
+    """Markdown: for each task and label fraction of the paper's Table 2, each column's top-1 % in the paper, ours and
+    ours minus the paper's. `paper` is `paper_results.json`'s "table2"; `names` maps our model names to its columns."""
+    ours = {
+        (names[r["model"]], r["task"], e["fraction"]): 100 * e["mean"]
+        for r in probe_results
+        if r["model"] in names
+        for e in r["fractions"].values()
+    }
+    header = ["Task", "Labels %"] + [
+        f"{model} {kind}" for model in paper["models"] for kind in ("paper", "ours", "diff")
+    ]
+    rows = []
+    for task, cells in paper["cells"].items():
+        for percent, values in cells.items():
+            row = [task, percent]
+            for model, value in zip(paper["models"], values, strict=True):
+                mine = ours.get((model, task, float(percent) / 100))
+                row += [f"{value:.2f}"] + (["–", "–"] if mine is None else [f"{mine:.2f}", f"{mine - value:+.2f}"])
+            rows.append(row)
+    return _markdown_table(header, rows)
+
+
+def compare_table3(disentanglement_results: Sequence[Mapping], paper: Mapping) -> str:
+    """Markdown: for each model of the paper's Table 3, each metric's mean ± std in the paper, ours and ours minus the
+    paper's mean. `paper` is `paper_results.json`'s "table3"."""
+    ours = {r["model"]: r["metrics"] for r in disentanglement_results}
+    if tuple(paper["metrics"]) != tuple(key for key, _ in TABLE3_COLUMNS):
+        raise ValueError(f"paper metrics {paper['metrics']} do not follow the Table 3 columns {TABLE3_COLUMNS}.")
+    header = ["Model"] + [f"{title} {kind}" for _, title in TABLE3_COLUMNS for kind in ("paper", "ours", "diff")]
+    rows = []
+    for model, values in paper["rows"].items():
+        row = [model]
+        for (key, _), (mean, std) in zip(TABLE3_COLUMNS, values, strict=True):
+            mine = ours.get(model, {}).get(key)
+            row.append(f"{mean:.3f} ± {std:.4f}")
+            row += (
+                ["–", "–"]
+                if mine is None
+                else [f"{mine['mean']:.3f} ± {mine['std']:.4f}", f"{mine['mean'] - mean:+.3f}"]
+            )
+        rows.append(row)
+    return _markdown_table(header, rows)
+
+
+def render_markdown(
+    probe_results: Sequence[Mapping],
+    disentanglement_results: Sequence[Mapping],
+    figures: Sequence[str | Path] = (),
+    relative_to: str | Path | None = None,
+) -> str:
     """The report as Markdown: Table 2, Table 3, then the figures (paths relative to `relative_to`)."""
     parts = ["# Barlow Twins speech representations: evaluation report", ""]
     if probe_results:
-        parts += ["## Table 2. Linear evaluation (top-1 %, mean ± std over seeds) at label fractions", "", _markdown_table(*table2(probe_results)), ""]
+        parts += [
+            "## Table 2. Linear evaluation (top-1 %, mean ± std over seeds) at label fractions",
+            "",
+            _markdown_table(*table2(probe_results)),
+            "",
+        ]
         runs = sorted({len(e["runs"]) for r in probe_results for e in r["fractions"].values()})
-        parts += [f"Runs per cell: {', '.join(map(str, runs))}. Probe hyper-parameters chosen on validation per run.", ""]
+        parts += [
+            f"Runs per cell: {', '.join(map(str, runs))}. Probe hyper-parameters chosen on validation per run.",
+            "",
+        ]
     if disentanglement_results:
-        parts += ["## Table 3. Disentanglement metrics (mean ± std over runs)", "", _markdown_table(*table3(disentanglement_results)), ""]
+        parts += [
+            "## Table 3. Disentanglement metrics (mean ± std over runs)",
+            "",
+            _markdown_table(*table3(disentanglement_results)),
+            "",
+        ]
         described = {(r["n_runs"], r["sample_size"], ", ".join(r["factors"])) for r in disentanglement_results}
         parts += [f"{n} runs of {s} samples; factors: {f}." for n, s, f in sorted(described)] + [""]
     if figures:
@@ -114,16 +207,29 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(probe_results: Sequence[Mapping], disentanglement_results: Sequence[Mapping], figures: Sequence[str | Path] = (), relative_to: str | Path | None = None) -> str:
+def render_html(
+    probe_results: Sequence[Mapping],
+    disentanglement_results: Sequence[Mapping],
+    figures: Sequence[str | Path] = (),
+    relative_to: str | Path | None = None,
+) -> str:
     """The same report as a standalone HTML page."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>barlow-speech report</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}</style></head><body>",
-             "<h1>Barlow Twins speech representations: evaluation report</h1>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>barlow-speech report</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}</style></head><body>",
+        "<h1>Barlow Twins speech representations: evaluation report</h1>",
+    ]
     if probe_results:
-        parts += ["<h2>Table 2. Linear evaluation (top-1 %, mean ± std over seeds)</h2>", _html_table(*table2(probe_results))]
+        parts += [
+            "<h2>Table 2. Linear evaluation (top-1 %, mean ± std over seeds)</h2>",
+            _html_table(*table2(probe_results)),
+        ]
     if disentanglement_results:
-        parts += ["<h2>Table 3. Disentanglement metrics (mean ± std over runs)</h2>", _html_table(*table3(disentanglement_results))]
+        parts += [
+            "<h2>Table 3. Disentanglement metrics (mean ± std over runs)</h2>",
+            _html_table(*table3(disentanglement_results)),
+        ]
     for figure in figures:
         figure = Path(figure)
         shown = figure.relative_to(relative_to) if relative_to and figure.is_relative_to(relative_to) else figure
@@ -146,5 +252,7 @@ def write_report(
     report = output_dir / "report.md"
     report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir))
     if html_too:
-        (output_dir / "report.html").write_text(render_html(probe_results, disentanglement_results, figures, output_dir))
+        (output_dir / "report.html").write_text(
+            render_html(probe_results, disentanglement_results, figures, output_dir)
+        )
     return report

@@ -6,7 +6,7 @@ an optional `seed` (a private `torch.Generator` on the input's device) and accep
 argument in `forward` that overrides it, so a pipeline is reproducible end to end.
 
 Waveform augmentations, (batch, samples) -> (batch, samples) unless stated:
-    RandomCrop, RandomTimeShift, RandomGain, AddNoise (white / pink / brown or a noise bank from a
+    RandomTimeShift, RandomGain, AddNoise (white / pink / brown or a noise bank from a
     `_background_noise_` folder, see `load_noise_bank`), RandomSpeed.
 Spectrogram augmentations, (batch, 1, freq, frames) -> same shape:
     FrequencyMask / TimeMask (SpecAugment, Park et al. 2019), RandomResizedCrop and MixupBYOLA
@@ -58,13 +58,6 @@ def time_shift(waveforms: torch.Tensor, shifts: torch.Tensor, circular: bool = T
         return torch.gather(waveforms, 1, source % samples)
     inside = (source >= 0) & (source < samples)
     return torch.gather(waveforms, 1, source.clamp(0, samples - 1)) * inside
-
-
-def crop(waveforms: torch.Tensor, starts: torch.Tensor, num_samples: int) -> torch.Tensor:
-    """Window [start, start + num_samples) of each row, zero-padded past the end: (batch, num_samples)."""
-    index = starts[:, None].long() + torch.arange(num_samples, device=waveforms.device)[None, :]
-    inside = index < waveforms.shape[-1]
-    return torch.gather(waveforms, 1, index.clamp(max=waveforms.shape[-1] - 1)) * inside
 
 
 def apply_gain(waveforms: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
@@ -226,28 +219,6 @@ def _check_spectrograms(spectrograms: torch.Tensor, name: str) -> None:
             f"{name} expects float spectrograms of shape (batch, 1, freq, frames); "
             f"got {tuple(spectrograms.shape)} {spectrograms.dtype}. Add the channel axis with x.unsqueeze(1)."
         )
-
-
-class RandomCrop(RandomAugmentation):
-    """Random window of `num_samples` samples per example (views from different moments of a longer clip).
-
-    Args:
-        num_samples: output length; inputs shorter than it are zero-padded at the end.
-    Shapes: (batch, samples) -> (batch, num_samples).
-    """
-
-    def __init__(self, num_samples: int, seed: int | None = None) -> None:
-        super().__init__(1.0, seed)
-        if num_samples < 1:
-            raise ValueError(f"num_samples={num_samples}: expected a positive crop length.")
-        self.num_samples = num_samples
-
-    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        _check_waveforms(waveforms, type(self).__name__)
-        g = self.generator_for(waveforms.device, generator)
-        slack = max(waveforms.shape[-1] - self.num_samples, 0)
-        starts = torch.randint(0, slack + 1, (waveforms.shape[0],), device=waveforms.device, generator=g)
-        return crop(waveforms, starts, self.num_samples)
 
 
 class RandomTimeShift(RandomAugmentation):

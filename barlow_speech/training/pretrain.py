@@ -33,6 +33,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from ..configuration_barlow import LOSS_VARIANTS, OBJECTIVES, BarlowSpeechConfig
+from ..data.registry import DATASETS as REGISTERED_DATASETS
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
@@ -60,8 +61,9 @@ BACKBONES: dict[str, dict[str, Any]] = {
     "small": {"layer_type": "basic", "depths": [1, 1, 1], "hidden_sizes": [32, 64, 128], "embedding_size": 16},
     "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
 }
-DATASETS = ("synthetic", "librispeech", "voxceleb1", "folder", "cached")
-LOCAL_DATASETS = ("voxceleb1", "folder", "cached")  # read from a local folder only (librispeech may be a Hub id)
+# every registered dataset, plus "cached": the segments written by `barlow-speech prepare`
+DATASETS = (*REGISTERED_DATASETS, "cached")
+LOCAL_DATASETS = (*(name for name, spec in REGISTERED_DATASETS.items() if spec.local_only), "cached")
 
 
 @dataclass
@@ -113,8 +115,10 @@ class DataArguments:
         default=None,
         metadata={"help": "dataset root, Hub id (librispeech) or `barlow-speech prepare` output dir (cached)."},
     )
-    subset: str = field(default="train-clean-100", metadata={"help": "LibriSpeech subset."})
-    split: str | None = field(default="train", metadata={"help": "split to train on (None: everything)."})
+    subset: str = field(default="train-clean-100", metadata={"help": "subset (LibriSpeech: train-clean-100/-360)."})
+    split: str | None = field(
+        default="train", metadata={"help": "split to train on, for datasets that have splits (None: everything)."}
+    )
     num_clips: int = field(default=4000, metadata={"help": "synthetic corpus size."})
     max_train_clips: int | None = field(default=None, metadata={"help": "use at most this many segments."})
     normalization_clips: int = field(default=512, metadata={"help": "segments used to fit mean/std of the input."})
@@ -158,14 +162,9 @@ def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset
     elif data_args.dataset == "cached":
         dataset = _CachedAudio(data_args.data_path)
     else:
-        from ..data import load_dataset_by_name
-
-        kwargs: dict[str, Any] = {"segment": True}
-        if data_args.dataset == "librispeech":
-            kwargs["subset"] = data_args.subset
-        if data_args.dataset == "voxceleb1":
-            kwargs["split"] = data_args.split
-        dataset = load_dataset_by_name(data_args.dataset, data_args.data_path, **kwargs)
+        spec = REGISTERED_DATASETS[data_args.dataset]
+        arguments = spec.split_arguments(data_args.split, data_args.subset)
+        dataset = spec.loader(data_args.data_path, segment=True, **arguments)
     if len(dataset) == 0:
         raise ValueError(f"the {data_args.dataset} training set at {data_args.data_path} is empty.")
     if data_args.max_train_clips is not None and data_args.max_train_clips < len(dataset):
@@ -186,41 +185,43 @@ def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFea
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments)
 
 
-def _config_file_to_argv(path: str, known: Sequence[str]) -> list[str]:
-    """`--config` file (YAML or JSON mapping of argument -> value) as command-line flags; unknown keys are an error
-    that names the file and the closest known key."""
-    file = Path(path)
+def expand_config(argv: Sequence[str], known: Sequence[str], command: str = "pretrain") -> list[str]:
+    """`argv` with `--config FILE` (a YAML or JSON mapping of flag -> value) replaced by the file's flags, placed first
+    so that flags on the command line override them; an unknown key is an error naming the file and the closest
+    known key (`known`: the flag names of `barlow-speech <command>` without dashes)."""
+    argv = list(argv)
+    if "--config" not in argv:
+        return argv
+    at = argv.index("--config")
+    if at + 1 >= len(argv):
+        raise ValueError("--config needs a file path.")
+    file = Path(argv[at + 1])
     if not file.is_file():
-        raise FileNotFoundError(f"--config {path}: no such file.")
+        raise FileNotFoundError(f"--config {file}: no such file.")
     values = yaml.safe_load(file.read_text()) if file.suffix in (".yaml", ".yml") else json.loads(file.read_text())
     if not isinstance(values, dict):
-        raise ValueError(f"--config {path} must hold a mapping of argument names to values, got {type(values)}.")
+        raise ValueError(f"--config {file} must hold a mapping of argument names to values, got {type(values)}.")
     unknown = [str(key) for key in values if str(key).replace("-", "_") not in known]
     if unknown:
         names = ", ".join(f"{key!r}{did_you_mean(key, known)}" for key in unknown)
         raise ValueError(
-            f"--config {path}: unknown key(s) {names}; the keys are the flags of `barlow-speech pretrain --help` "
+            f"--config {file}: unknown key(s) {names}; the keys are the flags of `barlow-speech {command} --help` "
             "without the leading dashes."
         )
-    argv: list[str] = []
+    flags: list[str] = []
     for key, value in values.items():
         if isinstance(value, (list, tuple)):
-            argv += [f"--{key}", *map(str, value)]
+            flags += [f"--{key}", *map(str, value)]
         else:
-            argv += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
-    return argv
+            flags += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags + argv[:at] + argv[at + 2 :]
 
 
 def parse_arguments(argv: Sequence[str]):
     """(ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments) from flags and
     `--config`, each value checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
-    argv = list(argv)
     known = [f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)]
-    if "--config" in argv:
-        at = argv.index("--config")
-        if at + 1 >= len(argv):
-            raise ValueError("--config needs a file path.")
-        argv = _config_file_to_argv(argv[at + 1], known) + argv[:at] + argv[at + 2 :]
+    argv = expand_config(argv, known)
     parser = HfArgumentParser(ARGUMENT_CLASSES, prog="barlow-speech pretrain")
     *parsed, unused = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if unused:
@@ -293,9 +294,14 @@ def resolve_checkpoint(args: TrainingArguments) -> str | None:
     return str(checkpoint)
 
 
-def main(argv: Sequence[str]) -> int:
-    model_args, data_args, barlow_args, dino_args, args = parse_arguments(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def run_pretraining(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    barlow_args: BarlowTwinsArguments,
+    dino_args: DinoArguments,
+    args: TrainingArguments,
+) -> Path:
+    """Train one run (resuming as `--resume_from_checkpoint` says) and save model + feature extractor to output_dir."""
     checkpoint = resolve_checkpoint(args)  # before the data: a run that cannot resume fails at once
     trainer = build_trainer(model_args, data_args, barlow_args, args, dino_args)
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -304,4 +310,11 @@ def main(argv: Sequence[str]) -> int:
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     logger.info(f"saved the pretrained model to {args.output_dir}; load it with AutoModel.from_pretrained.")
+    return Path(args.output_dir)
+
+
+def main(argv: Sequence[str]) -> int:
+    parsed = parse_arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_pretraining(*parsed)
     return 0

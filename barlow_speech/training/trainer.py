@@ -298,12 +298,6 @@ class BarlowTwinsTrainer(Trainer):
         super().log(logs, start_time)
 
 
-def loss_history(log_history: list[dict]) -> dict[str, list[float]]:
-    """Training curves from `trainer.state.log_history`: step -> loss, invariance, redundancy."""
-    rows = [row for row in log_history if "loss" in row and "invariance" in row]
-    return {key: [row[key] for row in rows] for key in ("step", "loss", "invariance", "redundancy")}
-
-
 __all__ = [
     "MIN_BATCH_PER_DEVICE",
     "OPTIMIZERS",
@@ -313,6 +307,5 @@ __all__ = [
     "check_at_least",
     "check_choice",
     "did_you_mean",
-    "loss_history",
     "waveform_of",
 ]

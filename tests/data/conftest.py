@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Mapping, Sequence
 
 import datasets
 import numpy as np
@@ -17,14 +17,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
-def tone(seconds: float, sr: int = 16_000, freq: float = 220.0, channels: int = 1, amplitude: float = 0.3) -> np.ndarray:
+def tone(
+    seconds: float, sr: int = 16_000, freq: float = 220.0, channels: int = 1, amplitude: float = 0.3
+) -> np.ndarray:
     """A sine tone, `(samples,)` or `(samples, channels)` float32."""
     t = np.arange(int(round(seconds * sr))) / sr
     wave = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return wave if channels == 1 else np.stack([wave] * channels, axis=1)
 
 
-def write_audio(path: Path, seconds: float = 1.0, sr: int = 16_000, freq: float = 220.0, channels: int = 1, subtype: str | None = None) -> Path:
+def write_audio(
+    path: Path,
+    seconds: float = 1.0,
+    sr: int = 16_000,
+    freq: float = 220.0,
+    channels: int = 1,
+    subtype: str | None = None,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, tone(seconds, sr, freq, channels), sr, subtype=subtype)
     return path
@@ -82,7 +91,13 @@ def make_librispeech_tree(
     return base
 
 
-def make_voxceleb1_tree(root: Path, speakers: Mapping[str, tuple[str, str, str]] | None = None, videos: int = 2, clips: int = 2, seconds: float = 1.2) -> Path:
+def make_voxceleb1_tree(
+    root: Path,
+    speakers: Mapping[str, tuple[str, str, str]] | None = None,
+    videos: int = 2,
+    clips: int = 2,
+    seconds: float = 1.2,
+) -> Path:
     """wav/idXXXXX/<video>/<n>.wav + vox1_meta.csv (tab-separated) + iden_split.txt (1/2/3)."""
     speakers = speakers or {
         "id10001": ("A.J._Buckley", "m", "Ireland"),
@@ -111,7 +126,7 @@ def make_speech_commands_tree(root: Path, words: Sequence[str] = SC_WORDS, per_w
     validation, testing = [], []
     for w, word in enumerate(words):
         for n in range(per_word):
-            rel = f"{word}/{0xabc000 + n:08x}_nohash_{w % 2}.wav"
+            rel = f"{word}/{0xABC000 + n:08x}_nohash_{w % 2}.wav"
             write_audio(root / rel, 1.0, freq=200 + 50 * w)
             if n == 1:
                 validation.append(rel)
@@ -128,7 +143,12 @@ def make_speech_commands_tree(root: Path, words: Sequence[str] = SC_WORDS, per_w
 ESD_EMOTIONS_ZH = {"Neutral": "中立", "Angry": "生气", "Happy": "快乐", "Sad": "伤心", "Surprise": "惊喜"}
 
 
-def make_esd_tree(root: Path, speakers: Sequence[str] = ("0001", "0011"), indices: Sequence[int] = (1, 21, 51), split_folders: bool = False) -> Path:
+def make_esd_tree(
+    root: Path,
+    speakers: Sequence[str] = ("0001", "0011"),
+    indices: Sequence[int] = (1, 21, 51),
+    split_folders: bool = False,
+) -> Path:
     """<speaker>/<Emotion>/<speaker>_<nnnnnn>.wav + <speaker>/<speaker>.txt ("id<TAB>text<TAB>emotion").
 
     `indices` are utterance positions within each emotion's block of 350 (1-20 evaluation,
@@ -162,7 +182,9 @@ def make_wluc_tree(root: Path, leaders: Sequence[str] = WLUC_LEADERS, clips: int
     return base
 
 
-def write_hub_parquet(folder: Path, config: str, split: str, rows: Mapping[str, list], features: datasets.Features) -> Path:
+def write_hub_parquet(
+    folder: Path, config: str, split: str, rows: Mapping[str, list], features: datasets.Features
+) -> Path:
     """A local folder in a Hub repo's layout: <config>/<split>/0000.parquet + README.md configs,
     with the audio column stored as `Audio` ({bytes, path}) as on the Hub."""
     ds = datasets.Dataset.from_dict(dict(rows), features=features).cast_column("audio", datasets.Audio(decode=False))

@@ -88,7 +88,9 @@ def test_overlapping_hop_and_short_recordings():
 
 def test_min_voiced_fraction_drops_silent_segments():
     rng = np.random.default_rng(0)
-    wave = np.concatenate([0.3 * rng.standard_normal(16_000), np.zeros(16_000), 0.3 * rng.standard_normal(16_000)]).astype(np.float32)
+    wave = np.concatenate(
+        [0.3 * rng.standard_normal(16_000), np.zeros(16_000), 0.3 * rng.standard_normal(16_000)]
+    ).astype(np.float32)
     kept, starts = segment_waveform(wave, SegmentConfig(min_voiced_fraction=0.5))
     assert starts.tolist() == [0, 32_000]
     assert kept.shape == (2, 16_000)
@@ -117,8 +119,17 @@ def test_find_audio_files_is_recursive_sorted_and_skips_hidden(tmp_path, make):
         if rel.endswith(".txt"):
             p.write_text("x")
         else:
-            sf.write(p, np.zeros(100, np.float32), 16_000, format={"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}[rel.rsplit(".", 1)[1]])
-    assert [p.relative_to(tmp_path).as_posix() for p in find_audio_files(tmp_path)] == ["a.wav", "b/x.flac", "c/d/e.ogg"]
+            sf.write(
+                p,
+                np.zeros(100, np.float32),
+                16_000,
+                format={"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}[rel.rsplit(".", 1)[1]],
+            )
+    assert [p.relative_to(tmp_path).as_posix() for p in find_audio_files(tmp_path)] == [
+        "a.wav",
+        "b/x.flac",
+        "c/d/e.ogg",
+    ]
 
 
 @pytest.mark.parametrize("suffix", ["wav", "flac"])

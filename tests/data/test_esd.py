@@ -8,7 +8,13 @@ from barlow_speech.data.esd import EMOTIONS, load_esd, official_split
 
 def test_official_split_by_position_within_each_emotion_block():
     assert [official_split(n) for n in (1, 20, 21, 50, 51, 350)] == ["evaluation"] * 2 + ["test"] * 2 + ["train"] * 2
-    assert [official_split(n) for n in (351, 371, 401, 1420, 1750)] == ["evaluation", "test", "train", "evaluation", "train"]
+    assert [official_split(n) for n in (351, 371, 401, 1420, 1750)] == [
+        "evaluation",
+        "test",
+        "train",
+        "evaluation",
+        "train",
+    ]
 
 
 @pytest.mark.parametrize("split_folders", [False, True])

@@ -13,7 +13,7 @@ def test_recursive_folder_groups_by_first_level_folder(tmp_path, make, cache_dir
     (tmp_path / "bob" / "notes.txt").write_text("not audio")
     ds = load_audio_folder(tmp_path, cache_dir=cache_dir, segment=True)
     assert ds.features["label"].names == ["alice", "audio", "bob"]
-    assert [ds.features["label"].int2str(l) for l in ds["label"]] == ["alice", "alice", "bob", "audio"]
+    assert [ds.features["label"].int2str(c) for c in ds["label"]] == ["alice", "alice", "bob", "audio"]
     assert {len(a["array"]) for a in ds["audio"]} == {16_000} and set(ds["gender"]) == {-1}
 
 

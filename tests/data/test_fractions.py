@@ -53,7 +53,9 @@ def test_index_lists_survive_a_json_round_trip(tmp_path):
 
 def test_index_file_saved_for_another_split_size_is_rejected_on_load(tmp_path):
     path = save_fraction_indices(label_fraction_indices(make_labels(), (0.5,), [0]), 69, tmp_path / "fractions.json")
-    with pytest.raises(ValueError, match=r"fractions.json was saved for a train split of 69 examples.*has 80.*label_fraction_indices"):
+    with pytest.raises(
+        ValueError, match=r"fractions.json was saved for a train split of 69 examples.*has 80.*label_fraction_indices"
+    ):
         load_fraction_indices(path, num_examples=80)
 
 
@@ -77,8 +79,20 @@ def test_linear_probe_rejects_index_lists_saved_for_another_split(tmp_path):
     other_split = np.arange(50) % 3  # same classes, 50 rows: every index is in range for the 60-row split
     path = save_fraction_indices(label_fraction_indices(other_split, (0.5,), [0]), 50, tmp_path / "fractions.json")
     with pytest.raises(ValueError, match="saved for a train split of 50 examples"):
-        linear_probe(x, labels, x, labels, x, labels, fractions=(0.5,), seeds=[0], weight_decays=(1e-2,), steps=3,
-                     device="cpu", subsets=load_fraction_indices(path))
+        linear_probe(
+            x,
+            labels,
+            x,
+            labels,
+            x,
+            labels,
+            fractions=(0.5,),
+            seeds=[0],
+            weight_decays=(1e-2,),
+            steps=3,
+            device="cpu",
+            subsets=load_fraction_indices(path),
+        )
 
 
 @pytest.mark.parametrize("fractions", [(0.0,), (1.5,), ()])

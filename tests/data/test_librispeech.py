@@ -30,7 +30,9 @@ def test_segmentation_gives_one_second_pieces(tmp_path, make, cache_dir):
 
 
 def test_speakers_txt_names_may_contain_bars(tmp_path):
-    (tmp_path / "SPEAKERS.TXT").write_text(";ID|SEX|SUBSET|MINUTES|NAME\n60   | M | train-clean-100  | 20.18 | |CBW|Simon\n")
+    (tmp_path / "SPEAKERS.TXT").write_text(
+        ";ID|SEX|SUBSET|MINUTES|NAME\n60   | M | train-clean-100  | 20.18 | |CBW|Simon\n"
+    )
     assert parse_speakers_txt(tmp_path / "SPEAKERS.TXT") == {"60": "M"}
 
 
@@ -82,8 +84,14 @@ def _librispeech_hub_folder(folder, make, bad_row=False):
         rows["chapter_id"].append(chapter)
         rows["id"].append(utt)
     features = datasets.Features(
-        {"file": datasets.Value("string"), "audio": make.HUB_AUDIO, "text": datasets.Value("string"),
-         "speaker_id": datasets.Value("int64"), "chapter_id": datasets.Value("int64"), "id": datasets.Value("string")}
+        {
+            "file": datasets.Value("string"),
+            "audio": make.HUB_AUDIO,
+            "text": datasets.Value("string"),
+            "speaker_id": datasets.Value("int64"),
+            "chapter_id": datasets.Value("int64"),
+            "id": datasets.Value("string"),
+        }
     )
     return make.hub_parquet(folder, "clean", "train.100", rows, features)
 

@@ -19,7 +19,9 @@ def test_prepare_caches_segments_that_match_the_loader(tmp_path, make, cache_dir
     assert len(cached) == len(segmented) == 12
     assert cached.segments.shape == (12, 16_000) and cached.segments.dtype == np.float32
     for i in (0, 5, 11):
-        np.testing.assert_array_equal(cached[i]["input_values"].numpy(), np.asarray(segmented[i]["audio"]["array"], np.float32))
+        np.testing.assert_array_equal(
+            cached[i]["input_values"].numpy(), np.asarray(segmented[i]["audio"]["array"], np.float32)
+        )
         assert cached[i]["label"] == segmented[i]["label"] and cached[i]["gender"] == segmented[i]["gender"]
     assert cached.metadata["segment_start"] == segmented["segment_start"]
     assert cached.label_names == ["103", "1034", "1040"]
@@ -50,8 +52,16 @@ def test_missing_cache_is_a_clear_error(tmp_path):
 
 def test_cli_prepare_writes_a_cache(tmp_path, make):
     make.voxceleb1_tree(tmp_path / "vox")
-    argv = ["voxceleb1", str(tmp_path / "vox"), str(tmp_path / "out"), "--split", "train", "--drop-last",
-            "--loader-arg", f"cache_dir={tmp_path / 'hf'}"]
+    argv = [
+        "voxceleb1",
+        str(tmp_path / "vox"),
+        str(tmp_path / "out"),
+        "--split",
+        "train",
+        "--drop-last",
+        "--loader-arg",
+        f"cache_dir={tmp_path / 'hf'}",
+    ]
     assert main(argv) == 0
     cached = CachedSegments(tmp_path / "out")
     assert len(cached) == 6  # 6 train files (2 per speaker) of 1.2 s, the 0.2-s pieces dropped

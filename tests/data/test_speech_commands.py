@@ -14,8 +14,16 @@ def test_words35_counts_labels_and_official_lists(tmp_path, make, cache_dir):
     assert set(ds["word"]) == set(make.SC_WORDS)  # _background_noise_ is not a word
     for ex in ds:
         assert ds.features["label"].int2str(ex["label"]) == ex["word"]
-    by_split = {s: sorted(p.split("/")[-1] for p, sp in zip(ds["path"], ds["split"]) if sp == s) for s in ("validation", "test")}
-    assert by_split["validation"] == ["00abc001_nohash_0.wav", "00abc001_nohash_0.wav", "00abc001_nohash_1.wav", "00abc001_nohash_1.wav"]
+    by_split = {
+        s: sorted(p.split("/")[-1] for p, sp in zip(ds["path"], ds["split"]) if sp == s)
+        for s in ("validation", "test")
+    }
+    assert by_split["validation"] == [
+        "00abc001_nohash_0.wav",
+        "00abc001_nohash_0.wav",
+        "00abc001_nohash_1.wav",
+        "00abc001_nohash_1.wav",
+    ]
     assert len(by_split["test"]) == 4 and ds["split"].count("train") == 4
     assert set(ds["gender"]) == {-1} and ds["speaker_id"][0] == ds.features["speaker_id"].str2int("00abc000")
 
@@ -62,16 +70,64 @@ def test_missing_lists_and_foreign_folders_show_the_expected_layout(tmp_path, ma
 
 
 def _hub_folder(folder, make):
-    """google/speech_commands v0.02 parquet layout: file, audio, label (ClassLabel), is_unknown, speaker_id, utterance_id."""
-    hub_names = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "zero", "one", "two", "three",
-                 "four", "five", "six", "seven", "eight", "nine", "bed", "bird", "cat", "dog", "happy", "house", "marvin",
-                 "sheila", "tree", "wow", "backward", "forward", "follow", "learn", "visual", "_silence_"]
-    rows = {"file": ["yes/a1_nohash_0.wav", "marvin/b2_nohash_0.wav", "_silence_/noise.wav"],
-            "audio": [{"bytes": make.audio_bytes(1.0, fmt="WAV"), "path": p} for p in ("a", "b", "c")],
-            "label": [0, 26, 35], "is_unknown": [False, True, False], "speaker_id": ["a1", "b2", None], "utterance_id": [0, 0, 0]}
-    features = datasets.Features({"file": datasets.Value("string"), "audio": make.HUB_AUDIO,
-                                  "label": datasets.ClassLabel(names=hub_names), "is_unknown": datasets.Value("bool"),
-                                  "speaker_id": datasets.Value("string"), "utterance_id": datasets.Value("int8")})
+    """google/speech_commands v0.02 parquet layout: file, audio, label (ClassLabel), is_unknown, speaker_id,
+    utterance_id."""
+    hub_names = [
+        "yes",
+        "no",
+        "up",
+        "down",
+        "left",
+        "right",
+        "on",
+        "off",
+        "stop",
+        "go",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "bed",
+        "bird",
+        "cat",
+        "dog",
+        "happy",
+        "house",
+        "marvin",
+        "sheila",
+        "tree",
+        "wow",
+        "backward",
+        "forward",
+        "follow",
+        "learn",
+        "visual",
+        "_silence_",
+    ]
+    rows = {
+        "file": ["yes/a1_nohash_0.wav", "marvin/b2_nohash_0.wav", "_silence_/noise.wav"],
+        "audio": [{"bytes": make.audio_bytes(1.0, fmt="WAV"), "path": p} for p in ("a", "b", "c")],
+        "label": [0, 26, 35],
+        "is_unknown": [False, True, False],
+        "speaker_id": ["a1", "b2", None],
+        "utterance_id": [0, 0, 0],
+    }
+    features = datasets.Features(
+        {
+            "file": datasets.Value("string"),
+            "audio": make.HUB_AUDIO,
+            "label": datasets.ClassLabel(names=hub_names),
+            "is_unknown": datasets.Value("bool"),
+            "speaker_id": datasets.Value("string"),
+            "utterance_id": datasets.Value("int8"),
+        }
+    )
     return make.hub_parquet(folder, "v0.02", "test", rows, features)
 
 
@@ -81,7 +137,9 @@ def test_hub_parquet_layout_maps_onto_the_schema(tmp_path, make, cache_dir):
     assert [words.features["label"].int2str(i) for i in words["label"]] == ["yes", "marvin"]  # silence is not a word
     v1 = load_speech_commands(hub, split="test", classes="v1_12", cache_dir=cache_dir)
     assert [v1.features["label"].int2str(i) for i in v1["label"]] == ["yes", "_unknown_", "_silence_"]
-    assert v1["word"] == ["yes", "marvin", "_silence_"] and v1.features["speaker_id"].int2str(v1["speaker_id"][0]) == "a1"
+    assert (
+        v1["word"] == ["yes", "marvin", "_silence_"] and v1.features["speaker_id"].int2str(v1["speaker_id"][0]) == "a1"
+    )
     stream = load_speech_commands(hub, split="test", classes="v1_12", streaming=True, cache_dir=cache_dir)
     first = next(iter(stream))
     assert first["path"] == v1[0]["path"]

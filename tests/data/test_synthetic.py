@@ -96,7 +96,9 @@ def test_config_rejects_unknown_words_labels_and_ranges():
 
 
 def test_load_synthetic_uses_the_common_schema_with_classlabel_factors():
-    ds = load_synthetic(num_clips=12, seed=1, split="train", chunk_size=5, config=SyntheticSpeechConfig(label="emotion"))
+    ds = load_synthetic(
+        num_clips=12, seed=1, split="train", chunk_size=5, config=SyntheticSpeechConfig(label="emotion")
+    )
     assert isinstance(ds, datasets.Dataset) and len(ds) == 12 and ds.split == "train"
     assert set(ds.column_names) == {"audio", "path", "speaker_id", "gender", "label", *FACTORS}
     for name in ("speaker_id", "gender", "accent", "word", "emotion", "label"):

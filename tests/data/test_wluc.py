@@ -7,10 +7,19 @@ from barlow_speech.data.wluc import background_noise_files, load_wluc, stratifie
 def test_native_tree_leaders_genders_and_counts(tmp_path, make, cache_dir):
     make.wluc_tree(tmp_path)
     ds = load_wluc(tmp_path, cache_dir=cache_dir)
-    assert len(ds) == 50 and ds.features["label"].names == sorted(make.WLUC_LEADERS)  # other/, _background_noise_ excluded
-    genders = {ds.features["label"].int2str(l): ds.features["gender"].int2str(g) for l, g in zip(ds["label"], ds["gender"])}
-    assert genders == {"Benjamin_Netanyau": "male", "Jens_Stoltenberg": "male", "Julia_Gillard": "female",
-                       "Magaret_Tarcher": "female", "Nelson_Mandela": "male"}
+    assert len(ds) == 50 and ds.features["label"].names == sorted(
+        make.WLUC_LEADERS
+    )  # other/, _background_noise_ excluded
+    genders = {
+        ds.features["label"].int2str(c): ds.features["gender"].int2str(g) for c, g in zip(ds["label"], ds["gender"])
+    }
+    assert genders == {
+        "Benjamin_Netanyau": "male",
+        "Jens_Stoltenberg": "male",
+        "Julia_Gillard": "female",
+        "Magaret_Tarcher": "female",
+        "Nelson_Mandela": "male",
+    }
     assert {len(a["array"]) for a in ds["audio"]} == {16_000}
 
 
@@ -18,9 +27,9 @@ def test_split_is_stratified_deterministic_and_in_clip_order(tmp_path, make, cac
     make.wluc_tree(tmp_path)
     ds = load_wluc(tmp_path / "16000_pcm_speeches", cache_dir=cache_dir)
     for leader in range(5):
-        splits = [s for s, l in zip(ds["split"], ds["label"]) if l == leader]
+        splits = [s for s, c in zip(ds["split"], ds["label"]) if c == leader]
         assert splits == ["train"] * 8 + ["validation", "test"]
-    nelson = [p for p, l in zip(ds["path"], ds["label"]) if l == 4]
+    nelson = [p for p, c in zip(ds["path"], ds["label"]) if c == 4]
     assert [p.rsplit("/", 1)[1] for p in nelson[:3]] == ["0.wav", "1.wav", "2.wav"]  # numeric, not lexicographic
     assert load_wluc(tmp_path, split="test", cache_dir=cache_dir)["split"] == ["test"] * 5
 

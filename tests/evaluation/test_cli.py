@@ -10,12 +10,13 @@ import torch
 
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining
 from barlow_speech.cli import main as cli_main
-from barlow_speech.evaluation.cli import DataSource, disentangle_main, probe_main, recording_split, report_main
+from barlow_speech.evaluation.cli import disentangle_main, probe_main, report_main
 from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
+from barlow_speech.evaluation.pipeline import DataSource, recording_split
 from barlow_speech.model_card import records_from_result
 from tests.factories import tiny_config
 
-# 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 63) keeps the tiny ResNet fast.
+# 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 126) keeps the tiny ResNet fast.
 DATA = ["--num_clips", "48", "--num_eval_clips", "24", "--loader_args", "num_speakers=8", "--device", "cpu"]
 
 
@@ -23,7 +24,7 @@ def save_tiny_checkpoint(path) -> str:
     """A BarlowSpeechForPreTraining checkpoint (weights seeded apart from random-init seed 0) with its extractor."""
     torch.manual_seed(1234)
     BarlowSpeechForPreTraining(tiny_config()).save_pretrained(path)
-    BarlowSpeechFeatureExtractor(n_fft=128, hop_length=256).save_pretrained(path)
+    BarlowSpeechFeatureExtractor(n_fft=128, hop_length=128).save_pretrained(path)
     return str(path)
 
 
@@ -33,7 +34,20 @@ def checkpoint(tmp_path_factory) -> str:
 
 
 def test_probe_cli_writes_result_with_dataset_and_every_run_per_fraction(checkpoint, tmp_path):
-    argv = ["--model", checkpoint, "--tasks", "gender", "word", "--fractions", "0.5", "1", "--seeds", "2", "--probe_steps", "20"]
+    argv = [
+        "--model",
+        checkpoint,
+        "--tasks",
+        "gender",
+        "word",
+        "--fractions",
+        "0.5",
+        "1",
+        "--seeds",
+        "2",
+        "--probe_steps",
+        "20",
+    ]
     assert probe_main(argv + DATA + ["--output_dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / f"probe_{checkpoint.rsplit('/', 1)[-1]}.json").read_text())
     assert [r["task"] for r in results] == ["GR", "KWS"]
@@ -57,7 +71,12 @@ def test_disentangle_cli_writes_table3_result_with_paper_factor_names(checkpoint
     assert result["model"] == "BT tiny"
     assert result["factors"] == ["accent", "identity", "gender"]
     assert result["factor_columns"] == ["accent", "speaker_id", "gender"]
-    assert (result["dataset"], result["split"], result["n_runs"], result["sample_size"]) == ("synthetic", "test", 3, 16)
+    assert (result["dataset"], result["split"], result["n_runs"], result["sample_size"]) == (
+        "synthetic",
+        "test",
+        3,
+        16,
+    )
     assert set(result["metrics"]) == set(TABLE3_METRICS)
     assert all(len(m["runs"]) == 3 and np.isfinite(m["mean"]) for m in result["metrics"].values())
     assert len(records_from_result(result)) == len(TABLE3_METRICS)
@@ -65,10 +84,37 @@ def test_disentangle_cli_writes_table3_result_with_paper_factor_names(checkpoint
 
 def test_report_cli_evaluates_models_and_baselines_and_writes_tables_and_figures(checkpoint, tmp_path):
     argv = [
-        "--models", checkpoint, f"random-init:{checkpoint}", "logmel", "--model_names", "BT", "Random init", "Log-mel",
-        "--supervised", "--supervised_steps", "2", "--supervised_batch_size", "8", "--pretraining_checkpoint", checkpoint,
-        "--heatmap_clips", "16", "--tasks", "gender", "--fractions", "0.5", "1", "--seeds", "2", "--probe_steps", "20",
-        "--n_runs", "2", "--html", "--output_dir", str(tmp_path),
+        "--models",
+        checkpoint,
+        f"random-init:{checkpoint}",
+        "logmel",
+        "--model_names",
+        "BT",
+        "Random init",
+        "Log-mel",
+        "--supervised",
+        "--supervised_steps",
+        "2",
+        "--supervised_batch_size",
+        "8",
+        "--pretraining_checkpoint",
+        checkpoint,
+        "--heatmap_clips",
+        "16",
+        "--tasks",
+        "gender",
+        "--fractions",
+        "0.5",
+        "1",
+        "--seeds",
+        "2",
+        "--probe_steps",
+        "20",
+        "--n_runs",
+        "2",
+        "--html",
+        "--output_dir",
+        str(tmp_path),
     ]
     assert report_main(argv + DATA) == 0
     report = (tmp_path / "report.md").read_text()
@@ -79,7 +125,9 @@ def test_report_cli_evaluates_models_and_baselines_and_writes_tables_and_figures
     for name in ("accuracy_vs_fraction.png", "runs_boxplot.png", "cross_correlation.png"):
         assert f"]({name})" in report
         image = matplotlib.image.imread(tmp_path / name)
-        assert image.ndim == 3 and min(image.shape[:2]) > 100 and image.std() > 0.05  # a drawn figure, not a blank page
+        assert (
+            image.ndim == 3 and min(image.shape[:2]) > 100 and image.std() > 0.05
+        )  # a drawn figure, not a blank page
     # a second report from the written JSON alone reproduces the tables
     results = sorted(str(p) for p in tmp_path.glob("*.json"))
     assert report_main(["--results", *results, "--output_dir", str(tmp_path / "again")]) == 0
@@ -103,13 +151,45 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
 def test_empty_dataset_is_a_clear_error(checkpoint, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert cli_main(["probe", "--model", "logmel", "--dataset", "folder", "--data_path", str(empty), "--output_dir", str(tmp_path)]) == 2
+    assert (
+        cli_main(
+            [
+                "probe",
+                "--model",
+                "logmel",
+                "--dataset",
+                "folder",
+                "--data_path",
+                str(empty),
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "no audio files" in capsys.readouterr().err
     two_clips = tmp_path / "two"
     two_clips.mkdir()
     for i in range(2):
         soundfile.write(two_clips / f"{i}.wav", np.zeros(16000, dtype=np.float32), 16000)
-    assert cli_main(["probe", "--model", "logmel", "--dataset", "folder", "--data_path", str(two_clips), "--tasks", "label", "--output_dir", str(tmp_path)]) == 2
+    assert (
+        cli_main(
+            [
+                "probe",
+                "--model",
+                "logmel",
+                "--dataset",
+                "folder",
+                "--data_path",
+                str(two_clips),
+                "--tasks",
+                "label",
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "the validation split of dataset 'folder'" in capsys.readouterr().err
 
 
@@ -121,25 +201,50 @@ def checkpoint_without_extractor(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_checkpoint_without_preprocessor_config_is_an_error_not_a_silent_default(checkpoint_without_extractor, tmp_path, capsys):
-    code = cli_main(["probe", "--model", checkpoint_without_extractor, "--tasks", "gender", "--output_dir", str(tmp_path)] + DATA)
+def test_checkpoint_without_preprocessor_config_is_an_error_not_a_silent_default(
+    checkpoint_without_extractor, tmp_path, capsys
+):
+    code = cli_main(
+        ["probe", "--model", checkpoint_without_extractor, "--tasks", "gender", "--output_dir", str(tmp_path)] + DATA
+    )
     message = capsys.readouterr().err
     assert code == 2
     assert "feature extractor" in message and "--default_front_end" in message
     assert not list(tmp_path.glob("probe_*.json"))
 
 
-def test_default_front_end_flag_probes_and_records_the_default_front_end(checkpoint_without_extractor, checkpoint, tmp_path):
-    argv = ["--tasks", "gender", "--fractions", "1", "--seeds", "1", "--probe_steps", "5", "--default_front_end"] + DATA
-    assert probe_main(["--model", checkpoint_without_extractor, "--model_name", "bare", *argv, "--output_dir", str(tmp_path)]) == 0
+def test_default_front_end_flag_probes_and_records_the_default_front_end(
+    checkpoint_without_extractor, checkpoint, tmp_path
+):
+    argv = [
+        "--tasks",
+        "gender",
+        "--fractions",
+        "1",
+        "--seeds",
+        "1",
+        "--probe_steps",
+        "5",
+        "--default_front_end",
+    ] + DATA
+    assert (
+        probe_main(
+            ["--model", checkpoint_without_extractor, "--model_name", "bare", *argv, "--output_dir", str(tmp_path)]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "probe_bare.json").read_text())[0]["front_end"] == "default (mean 0, std 1)"
     assert probe_main(["--model", checkpoint, "--model_name", "saved", *argv, "--output_dir", str(tmp_path)]) == 0
-    assert json.loads((tmp_path / "probe_saved.json").read_text())[0]["front_end"] == "checkpoint"  # the flag only fills a gap
+    assert (
+        json.loads((tmp_path / "probe_saved.json").read_text())[0]["front_end"] == "checkpoint"
+    )  # the flag only fills a gap
 
 
 def test_random_split_keeps_every_segment_of_a_recording_in_one_split(tmp_path):
     for i in range(10):  # 10 recordings of 3 s -> 30 one-second segments
-        soundfile.write(tmp_path / f"rec{i}.wav", 0.1 * np.sin(np.arange(48000) * (0.01 + 0.001 * i)).astype(np.float32), 16000)
+        soundfile.write(
+            tmp_path / f"rec{i}.wav", 0.1 * np.sin(np.arange(48000) * (0.01 + 0.001 * i)).astype(np.float32), 16000
+        )
     source = DataSource("folder", str(tmp_path), {"segment": True, "cache_dir": str(tmp_path / "cache")}, data_seed=3)
     splits = {split: source.load(split) for split in ("train", "validation", "test")}
     recordings = {split: set(ds["path"]) for split, ds in splits.items()}

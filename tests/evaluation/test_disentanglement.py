@@ -33,9 +33,9 @@ def test_mutual_information_matches_sklearn_in_nats_and_bits():
     binned = dis.equal_width_bins(latents, 20)
     mi_nats, _, h = dis.information_matrices(binned, factors, 20, math.e)
     mi_bits, _, _ = dis.information_matrices(binned, factors, 20, 2.0)
-    for l in range(3):
+    for j in range(3):
         for k in range(3):
-            assert mi_nats[l, k] == pytest.approx(mutual_info_score(factors[:, k], binned[:, l]), abs=1e-12)
+            assert mi_nats[j, k] == pytest.approx(mutual_info_score(factors[:, k], binned[:, j]), abs=1e-12)
     assert np.allclose(mi_bits, mi_nats / math.log(2))
     assert h[1] == pytest.approx(mutual_info_score(factors[:, 1], factors[:, 1]))
 
@@ -77,7 +77,11 @@ def test_explicitness_of_independent_latents_is_chance():
 def test_modularity_of_noise_is_lower_than_of_a_modular_code():
     # modularity measures concentration on one factor, not informativeness: noise is not 0 but is worse
     factors = make_factors()
-    assert dis.modularity(uniform_noise_latents(len(factors)), factors) < 0.9 < dis.modularity(copied_latents(factors), factors)
+    assert (
+        dis.modularity(uniform_noise_latents(len(factors)), factors)
+        < 0.9
+        < dis.modularity(copied_latents(factors), factors)
+    )
 
 
 def test_mixed_latents_score_between_the_extremes():
@@ -91,7 +95,9 @@ def test_mixed_latents_score_between_the_extremes():
 def test_metrics_are_invariant_to_permuting_and_positively_rescaling_latents(metric):
     factors = make_factors(n=800)
     rng = np.random.default_rng(4)
-    latents = np.concatenate([copied_latents(factors) + 0.3 * rng.normal(size=factors.shape), rng.normal(size=(800, 3))], axis=1)
+    latents = np.concatenate(
+        [copied_latents(factors) + 0.3 * rng.normal(size=factors.shape), rng.normal(size=(800, 3))], axis=1
+    )
     reference = metric(latents, factors)
     permuted = latents[:, rng.permutation(latents.shape[1])]
     rescaled = latents * rng.uniform(0.1, 10.0, size=latents.shape[1]) + rng.normal(size=latents.shape[1])
@@ -129,16 +135,20 @@ def test_string_factors_are_accepted():
 def test_disentanglement_runs_report_mean_std_and_every_run():
     factors = make_factors(n=1000)
     latents = np.concatenate([copied_latents(factors), uniform_noise_latents(1000, 3)], axis=1)
-    result = dis.disentanglement_runs(latents, factors, n_runs=4, sample_size=400, seed=0, factor_names=["a", "b", "c"], model="toy")
+    result = dis.disentanglement_runs(
+        latents, factors, n_runs=4, sample_size=400, seed=0, factor_names=["a", "b", "c"], model="toy"
+    )
     assert result["schema"] == dis.DISENTANGLEMENT_SCHEMA
     assert list(result["metrics"]) == list(dis.TABLE3_METRICS)
-    for name, summary in result["metrics"].items():
+    for summary in result["metrics"].values():
         assert len(summary["runs"]) == 4
         assert summary["mean"] == pytest.approx(np.mean(summary["runs"]))
         assert summary["std"] == pytest.approx(np.std(summary["runs"]))
     assert result["metrics"]["mig"]["mean"] > 0.9
     assert result["metrics"]["mig"]["std"] > 0  # subsamples differ
-    again = dis.disentanglement_runs(latents, factors, n_runs=4, sample_size=400, seed=0, factor_names=["a", "b", "c"], model="toy")
+    again = dis.disentanglement_runs(
+        latents, factors, n_runs=4, sample_size=400, seed=0, factor_names=["a", "b", "c"], model="toy"
+    )
     assert again == result
 
 
@@ -196,8 +206,9 @@ def test_runs_record_only_the_scored_factors_and_keep_the_same_set_in_every_run(
     rare[:3] = 1  # varies overall, but is constant in most subsamples of 20
     factors = np.stack([rng.integers(0, 3, 400), np.full(400, 7), rare], axis=1)
     latents = rng.standard_normal((400, 4))
-    result = dis.disentanglement_runs(latents, factors, n_runs=3, sample_size=200, metrics=("mig",),
-                                  factor_names=["accent", "constant", "rare"])
+    result = dis.disentanglement_runs(
+        latents, factors, n_runs=3, sample_size=200, metrics=("mig",), factor_names=["accent", "constant", "rare"]
+    )
     assert result["factors"] == ["accent", "rare"]
     with pytest.raises(ValueError, match="increase sample_size"):
         dis.disentanglement_runs(latents, factors, n_runs=2, sample_size=2, metrics=("mig",))

@@ -30,7 +30,7 @@ def make_embeddings(n=300, dim=8, seed=0):
 def test_linear_probe_module_loads_offline_and_matches_the_function():
     x, y, splits = make_embeddings()
     module = evaluate.load(str(METRICS_DIR / "linear_probe"))
-    kwargs = dict(fractions=[0.1, 1.0], seeds=[0, 1], learning_rates=[0.05], weight_decays=[0.01], steps=30, device="cpu")
+    kwargs = dict(fractions=[0.1, 1.0], seeds=[0, 1], weight_decays=[0.01], steps=30, device="cpu")
     result = module.compute(embeddings=x.tolist(), labels=y.tolist(), splits=splits.tolist(), **kwargs)
     tr, va, te = (splits == s for s in ("train", "validation", "test"))
     expected = linear_probe(x[tr], y[tr], x[va], y[va], x[te], y[te], **kwargs)
@@ -41,7 +41,9 @@ def test_linear_probe_module_loads_offline_and_matches_the_function():
 def test_disentanglement_module_loads_offline_and_matches_the_function():
     rng = np.random.default_rng(1)
     factors = np.stack([rng.integers(0, 2, 400), rng.integers(0, 4, 400)], axis=1)
-    latents = np.concatenate([factors + 0.1 * rng.normal(size=factors.shape), rng.normal(size=(400, 2))], axis=1).astype(np.float32)
+    latents = np.concatenate(
+        [factors + 0.1 * rng.normal(size=factors.shape), rng.normal(size=(400, 2))], axis=1
+    ).astype(np.float32)
     module = evaluate.load(str(METRICS_DIR / "disentanglement"))
     result = module.compute(latents=latents.tolist(), factors=factors.tolist(), n_runs=3, sample_size=200, seed=0)
     expected = disentanglement_runs(latents.astype(np.float64), factors, n_runs=3, sample_size=200, seed=0)

@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +14,11 @@ from barlow_speech.evaluation.probes import (
     linear_probe,
     logmel_stats_features,
     probe_layers,
-    sklearn_probe_reference,
 )
+from tests.test_benchmarks import BENCHMARKS
+
+sys.path.insert(0, str(BENCHMARKS))  # benchmarks/sklearn_probe.py: the scikit-learn reference of the protocol
+from sklearn_probe import sklearn_probe_reference  # noqa: E402
 
 FRACTIONS = (0.1, 0.5, 1.0)
 GRID = dict(weight_decays=(1e-3, 1e-2, 1e-1, 1.0))
@@ -25,7 +30,11 @@ def make_task(n=1000, dim=16, classes=4, seed=0):
     labels = rng.integers(0, classes, n)
     x = rng.normal(size=(classes, dim))[labels] + 1.5 * rng.normal(size=(n, dim)) + 3.0
     x = x * rng.uniform(0.5, 4.0, dim)
-    return (x[:400], labels[:400]), (x[400:550], labels[400:550]), (x[550:], labels[550:])  # 400 train / 150 validation / 450 test
+    return (
+        (x[:400], labels[:400]),
+        (x[400:550], labels[400:550]),
+        (x[550:], labels[550:]),
+    )  # 400 train / 150 validation / 450 test
 
 
 def run_both(classes, seeds=range(2)):
@@ -60,8 +69,14 @@ def test_batched_heads_reach_sklearns_optimum_of_each_weight_decay(classes):
     x = probes.standardize(x)[0]
     decays = (1e-2, 1e-1, 1.0)
     runs = [np.arange(0, 200), np.arange(200, 400)]  # two runs with different subsets, solved in one batch
-    weights, biases, _ = fit_logistic_heads(torch.as_tensor(np.stack([x[r] for r in runs])), torch.as_tensor(np.stack([y[r] for r in runs])),
-                                            decays, classes, max_iter=500, tol=1e-6)
+    weights, biases, _ = fit_logistic_heads(
+        torch.as_tensor(np.stack([x[r] for r in runs])),
+        torch.as_tensor(np.stack([y[r] for r in runs])),
+        decays,
+        classes,
+        max_iter=500,
+        tol=1e-6,
+    )
     for r, rows in enumerate(runs):
         expected = sklearn_heads(x[rows], y[rows], decays)
         ours = torch.cat([weights[r], biases[r][None]]).permute(1, 0, 2).numpy()  # (K, dim + 1, C)
@@ -76,19 +91,40 @@ def test_batched_heads_reach_sklearns_optimum_of_each_weight_decay(classes):
 def test_a_head_solved_alongside_others_equals_the_head_solved_alone():
     (x, y), _, _ = make_task()
     x = torch.as_tensor(probes.standardize(x)[0])
-    both, _, _ = fit_logistic_heads(torch.stack([x[:100], x[100:200]]), torch.as_tensor(np.stack([y[:100], y[100:200]])), (1e-3, 1.0), 4, max_iter=100)
+    both, _, _ = fit_logistic_heads(
+        torch.stack([x[:100], x[100:200]]),
+        torch.as_tensor(np.stack([y[:100], y[100:200]])),
+        (1e-3, 1.0),
+        4,
+        max_iter=100,
+    )
     alone, _, _ = fit_logistic_heads(x[None, :100], torch.as_tensor(y[None, :100]), (1e-3,), 4, max_iter=100)
     assert torch.allclose(both[0, :, :1], alone, atol=1e-5)  # the fast-converging (decay 1.0) head does not change it
 
 
 def test_probe_result_holds_every_run_its_hyper_parameters_and_index_lists():
     (xt, yt), (xv, yv), (xs, ys) = make_task()
-    result = linear_probe(xt, yt, xv, yv, xs, ys, fractions=(0.1, 1.0), seeds=[3, 7], learning_rates=(0.01, 0.1), weight_decays=(0.0, 0.01), steps=20, model="m", task="t")
+    result = linear_probe(
+        xt,
+        yt,
+        xv,
+        yv,
+        xs,
+        ys,
+        fractions=(0.1, 1.0),
+        seeds=[3, 7],
+        weight_decays=(0.0, 0.01),
+        steps=20,
+        model="m",
+        task="t",
+    )
     assert result["schema"] == PROBE_SCHEMA and result["model"] == "m" and result["task"] == "t"
     entry = result["fractions"]["0.1"]
     assert entry["seeds"] == [3, 7] and len(entry["runs"]) == 2
-    assert entry["mean"] == pytest.approx(np.mean(entry["runs"])) and entry["std"] == pytest.approx(np.std(entry["runs"]))
-    assert entry["learning_rates"] == [None, None] and set(entry["weight_decays"]) <= {0.0, 0.01}  # no learning rate in L-BFGS
+    assert entry["mean"] == pytest.approx(np.mean(entry["runs"])) and entry["std"] == pytest.approx(
+        np.std(entry["runs"])
+    )
+    assert "learning_rates" not in entry and set(entry["weight_decays"]) <= {0.0, 0.01}  # no learning rate in L-BFGS
     assert result["probe"]["weight_decays"] == [0.0, 0.01] and result["probe"]["steps"] == 20
     expected = label_fraction_indices(np.asarray(yt), (0.1, 1.0), [3, 7])
     stored = {(s["fraction"], s["seed"]): s["indices"] for s in result["index_lists"]["subsets"]}
@@ -157,8 +193,14 @@ def test_probe_layers_chooses_the_layer_on_validation_and_reports_every_layer():
     labels = [rng.integers(0, 3, n) for n in (300, 150, 150)]
     noise = [rng.standard_normal((len(y), 8)).astype(np.float32) for y in labels]
     informative = [np.eye(3, 8, dtype=np.float32)[y] * 3 + x for y, x in zip(labels, noise)]
-    result = probe_layers([tuple(noise), tuple(informative)], *labels, layer_names=["stem", "stage1"],
-                          fractions=(0.5, 1.0), seeds=range(2), task="toy")
+    result = probe_layers(
+        [tuple(noise), tuple(informative)],
+        *labels,
+        layer_names=["stem", "stage1"],
+        fractions=(0.5, 1.0),
+        seeds=range(2),
+        task="toy",
+    )
     assert result["layer"] == "stage1"
     assert [entry["layer"] for entry in result["layers"]] == ["stem", "stage1"]
     assert result["layers"][1]["test"]["1"] > 0.9 > 0.5 > result["layers"][0]["test"]["1"]

@@ -7,19 +7,38 @@ from barlow_speech.evaluation.report import load_results, render_html, table2, t
 
 def make_probe(model, task, mean):
     return {
-        "schema": "barlow_speech.probe/v1", "metric": "top1_accuracy", "model": model, "task": task,
-        "fractions": {f"{f:g}": {"fraction": f, "mean": mean + f / 10, "std": 0.01, "runs": [mean] * 3} for f in (0.05, 0.1, 0.5, 1.0)},
+        "schema": "barlow_speech.probe/v1",
+        "metric": "top1_accuracy",
+        "model": model,
+        "task": task,
+        "fractions": {
+            f"{f:g}": {"fraction": f, "mean": mean + f / 10, "std": 0.01, "runs": [mean] * 3}
+            for f in (0.05, 0.1, 0.5, 1.0)
+        },
         "index_lists": {"num_examples": 10, "subsets": []},
     }
 
 
 def make_disentanglement(model, mig):
-    metrics = {k: {"mean": mig, "std": 0.0012, "runs": [mig] * 2} for k in ("mig", "sap", "dcimig", "jemmig", "modularity")}
-    return {"schema": "barlow_speech.disentanglement/v1", "model": model, "factors": ["accent", "identity", "gender"], "n_runs": 2, "sample_size": 100, "seed": 0, "config": {}, "metrics": metrics}
+    metrics = {
+        k: {"mean": mig, "std": 0.0012, "runs": [mig] * 2} for k in ("mig", "sap", "dcimig", "jemmig", "modularity")
+    }
+    return {
+        "schema": "barlow_speech.disentanglement/v1",
+        "model": model,
+        "factors": ["accent", "identity", "gender"],
+        "n_runs": 2,
+        "sample_size": 100,
+        "seed": 0,
+        "config": {},
+        "metrics": metrics,
+    }
 
 
 def test_table2_rows_are_models_and_columns_task_by_fraction():
-    header, rows = table2([make_probe("Supervised", "SR", 0.3), make_probe("BT-LS-100", "SR", 0.4), make_probe("BT-LS-100", "GR", 0.6)])
+    header, rows = table2(
+        [make_probe("Supervised", "SR", 0.3), make_probe("BT-LS-100", "SR", 0.4), make_probe("BT-LS-100", "GR", 0.6)]
+    )
     assert header == ["Model", "SR 5%", "SR 10%", "SR 50%", "SR 100%", "GR 5%", "GR 10%", "GR 50%", "GR 100%"]
     assert rows[0][0] == "Supervised" and rows[0][1] == "30.50 ± 1.00" and rows[0][5] == "–"
     assert rows[1][8] == "70.00 ± 1.00"

@@ -17,7 +17,6 @@ from barlow_speech.training.augment import (
     MixupBYOLA,
     MultiCropAugmentation,
     MultiCropConfig,
-    RandomCrop,
     RandomGain,
     RandomResizedCrop,
     RandomSpeed,
@@ -117,15 +116,6 @@ def test_time_shift_circular_rolls_and_zero_fill_pads():
     zero = time_shift(x, shifts, circular=False)
     assert torch.equal(zero[0], torch.tensor([0, 0, 0, 0, 1, 2, 3, 4, 5, 6.0]))
     assert torch.equal(zero[1], torch.tensor([2, 3, 4, 5, 6, 7, 8, 9, 0, 0.0]))
-
-
-def test_random_crop_takes_windows_of_the_requested_length_and_pads_short_inputs():
-    x = torch.arange(100.0).repeat(8, 1)
-    out = RandomCrop(30, seed=0)(x)
-    assert out.shape == (8, 30)
-    assert torch.equal(out - out[:, :1], torch.arange(30.0).repeat(8, 1)), "each crop is a contiguous window"
-    assert out[:, 0].unique().numel() > 1, "starts differ per example"
-    assert torch.equal(RandomCrop(120, seed=0)(x)[:, 100:], torch.zeros(8, 20))
 
 
 def test_mix_at_snr_reaches_the_requested_snr():

@@ -10,11 +10,36 @@ import numpy as np
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 
 _CITATION = """\
-@inproceedings{chen2018isolating, title={Isolating Sources of Disentanglement in Variational Autoencoders}, author={Chen, Ricky T. Q. and Li, Xuechen and Grosse, Roger and Duvenaud, David}, booktitle={NeurIPS}, year={2018}}
-@inproceedings{kumar2018variational, title={Variational Inference of Disentangled Latent Concepts from Unlabeled Observations}, author={Kumar, Abhishek and Sattigeri, Prasanna and Balakrishnan, Avinash}, booktitle={ICLR}, year={2018}}
-@inproceedings{ridgeway2018learning, title={Learning Deep Disentangled Embeddings With the F-Statistic Loss}, author={Ridgeway, Karl and Mozer, Michael C.}, booktitle={NeurIPS}, year={2018}}
-@article{sepliarskaia2019not, title={How to Not Measure Disentanglement}, author={Sepliarskaia, Anna and Kiseleva, Julia and de Rijke, Maarten}, journal={arXiv:1910.05587}, year={2019}}
-@inproceedings{do2020theory, title={Theory and Evaluation Metrics for Learning Disentangled Representations}, author={Do, Kien and Tran, Truyen}, booktitle={ICLR}, year={2020}}
+@inproceedings{chen2018isolating,
+  title={Isolating Sources of Disentanglement in Variational Autoencoders},
+  author={Chen, Ricky T. Q. and Li, Xuechen and Grosse, Roger and Duvenaud, David},
+  booktitle={NeurIPS},
+  year={2018}
+}
+@inproceedings{kumar2018variational,
+  title={Variational Inference of Disentangled Latent Concepts from Unlabeled Observations},
+  author={Kumar, Abhishek and Sattigeri, Prasanna and Balakrishnan, Avinash},
+  booktitle={ICLR},
+  year={2018}
+}
+@inproceedings{ridgeway2018learning,
+  title={Learning Deep Disentangled Embeddings With the F-Statistic Loss},
+  author={Ridgeway, Karl and Mozer, Michael C.},
+  booktitle={NeurIPS},
+  year={2018}
+}
+@article{sepliarskaia2019not,
+  title={How to Not Measure Disentanglement},
+  author={Sepliarskaia, Anna and Kiseleva, Julia and de Rijke, Maarten},
+  journal={arXiv:1910.05587},
+  year={2019}
+}
+@inproceedings{do2020theory,
+  title={Theory and Evaluation Metrics for Learning Disentangled Representations},
+  author={Do, Kien and Tran, Truyen},
+  booktitle={ICLR},
+  year={2020}
+}
 """
 
 _DESCRIPTION = """\

@@ -10,8 +10,18 @@ import numpy as np
 from barlow_speech.evaluation import similarity
 
 _CITATION = """\
-@inproceedings{kornblith2019similarity, title={Similarity of Neural Network Representations Revisited}, author={Kornblith, Simon and Norouzi, Mohammad and Lee, Honglak and Hinton, Geoffrey}, booktitle={ICML}, year={2019}}
-@inproceedings{morcos2018insights, title={Insights on Representational Similarity in Neural Networks with Canonical Correlation}, author={Morcos, Ari S. and Raghu, Maithra and Bengio, Samy}, booktitle={NeurIPS}, year={2018}}
+@inproceedings{kornblith2019similarity,
+  title={Similarity of Neural Network Representations Revisited},
+  author={Kornblith, Simon and Norouzi, Mohammad and Lee, Honglak and Hinton, Geoffrey},
+  booktitle={ICML},
+  year={2019}
+}
+@inproceedings{morcos2018insights,
+  title={Insights on Representational Similarity in Neural Networks with Canonical Correlation},
+  author={Morcos, Ari S. and Raghu, Maithra and Bengio, Samy},
+  booktitle={NeurIPS},
+  year={2018}
+}
 """
 
 _DESCRIPTION = """\

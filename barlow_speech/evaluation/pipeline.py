@@ -1,0 +1,590 @@
+"""The evaluation pipeline that the demo, `barlow-speech probe | disentangle | report` and `reproduce` share.
+
+    upstream = load_upstream("runs/bt-ls100")                  # or "random-init:runs/bt-ls100", "logmel"
+    source = DataSource("wluc", "/data/WLUC")                  # a dataset and its split policy
+    probes = run_probes(upstream, source, ProbeProtocol(tasks=["speaker_id", "gender"]))         # Table 2 rows
+    table3 = run_disentanglement(upstream, DataSource("voxceleb1", "/data/VoxCeleb1"), DisentanglementProtocol())
+    untrained, trained = cross_correlations(load_pretraining_pair("runs/bt-ls100"), ...)          # Fig. 3
+    write_report("eval/", probes, [table3], report_figures("eval/", probes))      # evaluation.report
+
+Upstreams: a checkpoint folder or Hub id (a `save_pretrained` folder of any BarlowSpeech model plus its
+preprocessor_config.json), `random-init:<checkpoint>` for its architecture randomly initialised, `logmel` for log-mel
+statistics, or a model in memory (`Upstream(name, source, model, extractor)`, as the demo builds). A checkpoint without
+a readable preprocessor_config.json is an error (its model was trained on normalised spectrograms) unless
+`default_front_end=True`, which uses the default front end and records so.
+Splits: datasets with their own train / validation / test (`DatasetSpec.has_splits`) use them; the others are split
+80/10/10 by recording at random (`recording_split`). Results follow the schemas of `barlow_speech.evaluation.report`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+
+from ..configuration_barlow import BarlowSpeechConfig
+from ..data.fractions import PAPER_FRACTIONS
+from ..data.registry import dataset_spec
+from ..data.synthetic import SyntheticSpeechConfig, load_synthetic
+from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel
+from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
+from .baselines import random_init_model, supervised_baseline
+from .disentanglement import disentanglement_runs
+from .embeddings import extract_embeddings
+from .figures import plot_accuracy_vs_fraction, plot_cross_correlation, plot_run_boxplots
+from .probes import linear_probe, logmel_stats_features
+
+logger = logging.getLogger(__name__)
+
+# Table 2 tasks of the paper as columns of the common schema (synthetic corpus: all four exist).
+PAPER_TASKS = {"speaker_id": "SR", "gender": "GR", "word": "KWS", "emotion": "ER"}
+# Table 3 factors (accent, identity, gender) as columns; the names in results are the paper's.
+PAPER_FACTORS = ("accent", "speaker_id", "gender")
+FACTOR_NAMES = {"speaker_id": "identity"}
+SPLITS = ("train", "validation", "test")
+RANDOM_SPLIT = (0.8, 0.1, 0.1)  # recordings per split for datasets without their own splits
+RECORDING_COLUMN = "path"  # the source file of a row: the segments of one recording share it
+RANDOM_INIT_PREFIX = "random-init:"
+LOGMEL = "logmel"
+DEFAULT_FRONT_END = "default (mean 0, std 1)"  # `front_end` in result metadata when default_front_end was used
+
+
+# ------------------------------------------------------------------------------------------------ upstreams
+@dataclasses.dataclass
+class Upstream:
+    """What is probed: a BarlowSpeech encoder (trained or randomly initialised), or log-mel statistics (model None)."""
+
+    name: str
+    source: str
+    model: torch.nn.Module | None = None
+    extractor: BarlowSpeechFeatureExtractor | None = None
+    front_end: str | None = (
+        None  # "checkpoint" or DEFAULT_FRONT_END; None for the log-mel baseline and models in memory
+    )
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What results record about the upstream: its source and, for a checkpoint, where its front end came from."""
+        return {"upstream": self.source, **({"front_end": self.front_end} if self.front_end else {})}
+
+    def embed(
+        self,
+        dataset: datasets.Dataset,
+        dataset_id: str,
+        batch_size: int = 64,
+        device: str | None = None,
+        cache_dir: Path | None = None,
+    ) -> np.ndarray:
+        """Utterance embeddings `(len(dataset), dim)`: (cached) encoder embeddings, or log-mel statistics."""
+        if self.model is None:
+            clips = [np.asarray(a["array"], dtype=np.float32) for a in dataset["audio"]]
+            return logmel_stats_features(clips, device=device or "cpu")
+        return extract_embeddings(
+            self.model,
+            self.extractor,
+            dataset,
+            batch_size=batch_size,
+            device=device,
+            cache_dir=cache_dir,
+            dataset_id=dataset_id,
+        )
+
+
+def _load_pretrained(loader: Callable, spec: str, what: str, **kwargs: Any) -> Any:
+    """`loader(spec)` with a FileNotFoundError that says what was looked for and how to fix it."""
+    path = Path(spec).expanduser()
+    if spec.startswith((".", "/", "~")) and not path.exists():
+        raise FileNotFoundError(
+            f"checkpoint {spec!r} does not exist; pass a folder written by save_pretrained / `barlow-speech pretrain`,"
+            " or a Hub id."
+        )
+    try:
+        return loader(str(path) if path.exists() else spec, **kwargs)
+    except OSError as error:
+        raise FileNotFoundError(
+            f"could not load the {what} of {spec!r}: {error}. Pass a folder written by save_pretrained / "
+            "`barlow-speech pretrain`, or a Hub id that is online or already cached (HF_HUB_OFFLINE=1 reads only the "
+            "cache)."
+        ) from error
+
+
+def load_feature_extractor(spec: str, default_front_end: bool = False) -> tuple[BarlowSpeechFeatureExtractor, str]:
+    """The checkpoint's feature extractor and where it came from ("checkpoint" or `DEFAULT_FRONT_END`).
+
+    A checkpoint without a readable preprocessor_config.json is an error: its model was trained on spectrograms
+    normalised with that file's statistics. `default_front_end=True` uses the default front end (mean 0, std 1)
+    instead, with a warning.
+    """
+    try:
+        return _load_pretrained(BarlowSpeechFeatureExtractor.from_pretrained, spec, "feature extractor"), "checkpoint"
+    except FileNotFoundError as error:
+        if not default_front_end:
+            raise FileNotFoundError(
+                f"{error} The model must see spectrograms normalised as in training: save the pretraining feature "
+                "extractor into the checkpoint (extractor.save_pretrained(folder); `barlow-speech pretrain` does), or "
+                f"pass --default_front_end to use the default front end {DEFAULT_FRONT_END} (recorded in the results)."
+            ) from error
+        logger.warning("%s: no usable preprocessor_config.json; using the front end %s.", spec, DEFAULT_FRONT_END)
+        return BarlowSpeechFeatureExtractor(), DEFAULT_FRONT_END
+
+
+def load_architecture(
+    checkpoint: str, default_front_end: bool = False
+) -> tuple[BarlowSpeechConfig, BarlowSpeechFeatureExtractor, str]:
+    """A checkpoint's config, feature extractor and the extractor's origin (see `load_feature_extractor`)."""
+    config = _load_pretrained(BarlowSpeechConfig.from_pretrained, checkpoint, "config")
+    return (config, *load_feature_extractor(checkpoint, default_front_end))
+
+
+def load_upstream(
+    spec: str, random_init: bool = False, init_seed: int = 0, name: str | None = None, default_front_end: bool = False
+) -> Upstream:
+    """Resolve a model spec: a checkpoint / Hub id, `random-init:<checkpoint>` (or `random_init=True`) or `logmel`."""
+    if spec == LOGMEL:
+        return Upstream(name=name or "Log-mel stats", source=LOGMEL)
+    if spec.startswith(RANDOM_INIT_PREFIX):
+        spec, random_init = spec[len(RANDOM_INIT_PREFIX) :], True
+    if not spec:
+        raise ValueError(
+            f"model {RANDOM_INIT_PREFIX!r} needs a checkpoint after the colon, e.g. "
+            f"{RANDOM_INIT_PREFIX}runs/bt-synthetic."
+        )
+    if random_init:
+        config, extractor, front_end = load_architecture(spec, default_front_end)
+        return Upstream(
+            name=name or f"Random init ({display_name(spec)})",
+            source=f"{RANDOM_INIT_PREFIX}{spec}",
+            model=random_init_model(config, init_seed),
+            extractor=extractor,
+            front_end=front_end,
+        )
+    model = _load_pretrained(BarlowSpeechModel.from_pretrained, spec, "model")
+    extractor, front_end = load_feature_extractor(spec, default_front_end)
+    return Upstream(
+        name=name or display_name(spec), source=spec, model=model, extractor=extractor, front_end=front_end
+    )
+
+
+def display_name(spec: str) -> str:
+    """A checkpoint's row name in the tables: its folder name, or the Hub id."""
+    path = Path(spec).expanduser()
+    return path.resolve().name if path.exists() else spec
+
+
+def slug(name: str) -> str:
+    """`name` as a file-name part."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+# ------------------------------------------------------------------------------------------------ data
+@dataclasses.dataclass
+class DataSource:
+    """A dataset and its split policy; `load(split)` returns that split in the common schema (read once).
+
+    Args:
+        name: a name of `barlow_speech.data.DATASET_NAMES`.
+        data_path: its local folder or Hub id (not used by the synthetic corpus).
+        loader_args: extra loader arguments (synthetic: `SyntheticSpeechConfig` fields and loader arguments).
+        num_clips, num_eval_clips: synthetic only, clips of the train split and of the validation and test splits.
+        num_validation_clips: synthetic only, clips of the validation split if not `num_eval_clips`.
+        data_seed: the synthetic clips' seed, or the seed of the random split by recording.
+    """
+
+    name: str = "synthetic"
+    data_path: str | None = None
+    loader_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    num_clips: int = 2000
+    num_eval_clips: int = 500
+    data_seed: int = 0
+    num_validation_clips: int | None = None
+
+    def __post_init__(self):
+        self.spec = dataset_spec(self.name)
+        if self.name != "synthetic" and not self.data_path:
+            raise ValueError(f"dataset {self.name} needs a data path (--data_path: its local folder or Hub id).")
+        self._whole: datasets.Dataset | None = None
+        self._splits: dict[str, datasets.Dataset] = {}  # every upstream of a report reads the same clips once
+
+    @property
+    def dataset_id(self) -> str:
+        """The dataset as a model card names it: the Hub id when `data_path` is one, else the loader name."""
+        if self.data_path and not Path(self.data_path).expanduser().exists() and "/" in self.data_path:
+            return self.data_path
+        return self.name
+
+    @property
+    def dataset_config(self) -> str | None:
+        if self.name == "synthetic":
+            settings = {"seed": self.data_seed, "num_clips": self.num_clips, "num_eval_clips": self.num_eval_clips}
+            if self.num_validation_clips is not None:
+                settings["num_validation_clips"] = self.num_validation_clips
+            return json.dumps({**settings, **self.loader_args}, sort_keys=True)
+        return json.dumps(self.loader_args, sort_keys=True) if self.loader_args else None
+
+    def cache_id(self, split: str) -> str:
+        """Names `split` of this source in embedding cache keys."""
+        return "|".join([self.name, str(self.data_path), split, self.dataset_config or ""])
+
+    def metadata(self, split: str) -> dict[str, Any]:
+        return {"dataset": self.dataset_id, "dataset_config": self.dataset_config, "split": split}
+
+    def load(self, split: str) -> datasets.Dataset:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {list(SPLITS)}.")
+        if split not in self._splits:
+            self._splits[split] = self._load(split)
+        return self._splits[split]
+
+    def _load(self, split: str) -> datasets.Dataset:
+        if self.name == "synthetic":
+            dataset = self._synthetic(split)
+        elif self.spec.has_splits:
+            dataset = self.spec.loader(self.data_path, split=split, **self.loader_args)
+        else:
+            dataset = self._random_split(split)
+        if not isinstance(dataset, datasets.Dataset):
+            raise ValueError(
+                f"dataset {self.name} returned a {type(dataset).__name__}; evaluation needs an in-memory Dataset "
+                "(drop streaming=true)."
+            )
+        if len(dataset) == 0:
+            raise ValueError(
+                f"the {split} split of dataset {self.name!r} ({self.data_path}) has no clips; check the data path and "
+                "the loader arguments."
+            )
+        return dataset
+
+    def _synthetic(self, split: str) -> datasets.Dataset:
+        fields = {f.name for f in dataclasses.fields(SyntheticSpeechConfig)}
+        config = SyntheticSpeechConfig(**{k: v for k, v in self.loader_args.items() if k in fields})
+        others = {k: v for k, v in self.loader_args.items() if k not in fields}
+        size = self.num_clips if split == "train" else self.num_eval_clips
+        if split == "validation" and self.num_validation_clips is not None:
+            size = self.num_validation_clips
+        if size < 1:
+            raise ValueError(f"the synthetic {split} split would be empty (size {size}); pass a clip count >= 1.")
+        return load_synthetic(num_clips=size, seed=self.data_seed, split=split, config=config, **others)
+
+    def _random_split(self, split: str) -> datasets.Dataset:
+        if self._whole is None:
+            self._whole = self.spec.loader(self.data_path, **self.loader_args)
+        whole = self._whole
+        if RECORDING_COLUMN not in whole.column_names:
+            raise ValueError(
+                f"dataset {self.name} has no {RECORDING_COLUMN!r} column to split by recording; columns: "
+                f"{whole.column_names}."
+            )
+        rows = recording_split(whole[RECORDING_COLUMN], self.data_seed, RANDOM_SPLIT)
+        return whole.select(rows[SPLITS.index(split)])
+
+
+def recording_split(
+    recordings: Sequence[str], seed: int, proportions: Sequence[float] = RANDOM_SPLIT
+) -> list[np.ndarray]:
+    """A seeded random split of whole recordings: row indices (sorted) of each part.
+
+    Args:
+        recordings: `(num_rows,)` the recording of each row; rows of one recording (its 1-s segments) land in one part,
+            so no recording is heard in both train and test.
+        proportions: the share of recordings per part (e.g. 0.8 / 0.1 / 0.1).
+
+    Returns:
+        One int64 index array per part.
+    """
+    names, codes = np.unique(np.asarray(recordings), return_inverse=True)
+    order = np.random.default_rng(seed).permutation(len(names))
+    bounds = np.round(np.cumsum((0.0, *proportions)) * len(names)).astype(int)
+    part = np.full(len(names), -1, dtype=np.int64)
+    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        part[order[start:stop]] = index
+    return [np.flatnonzero(part[codes] == index) for index in range(len(proportions))]
+
+
+def known_rows(
+    dataset: datasets.Dataset, columns: Sequence[str], split: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Mask `(len(dataset),)` of rows whose `columns` are all known (ClassLabel -1 = unknown, e.g. a missing gender)
+    and those columns' values on the kept rows."""
+    missing = [c for c in columns if c not in dataset.column_names]
+    if missing:
+        raise ValueError(f"the {split} split has no column(s) {missing}; available: {dataset.column_names}.")
+    values = {c: np.asarray(dataset[c]) for c in columns}
+    known = np.ones(len(dataset), dtype=bool)
+    for column, array in values.items():
+        if isinstance(dataset.features[column], datasets.ClassLabel):
+            known &= array >= 0
+    if not known.any():
+        raise ValueError(f"the {split} split has no clip with known {list(columns)}.")
+    if not known.all():
+        logger.warning(
+            "%s split: %d of %d clips have an unknown %s and are left out.",
+            split,
+            int((~known).sum()),
+            len(dataset),
+            "/".join(columns),
+        )
+    return known, {c: a[known] for c, a in values.items()}
+
+
+# ------------------------------------------------------------------------------------------------ protocols
+@dataclasses.dataclass
+class ProbeProtocol:
+    """Table 2: linear probes per task (label column) at label fractions, `seeds` stratified subsets per fraction."""
+
+    tasks: Sequence[str] = tuple(PAPER_TASKS)
+    fractions: Sequence[float] = PAPER_FRACTIONS
+    seeds: int = 5  # paper: 50 runs
+    steps: int = 300  # L-BFGS iterations at most per head
+
+    def __post_init__(self):
+        if self.seeds < 1:
+            raise ValueError(f"seeds={self.seeds}: a probe protocol needs >= 1 seed per fraction (paper: 50).")
+
+
+@dataclasses.dataclass
+class DisentanglementProtocol:
+    """Table 3: metrics of the `split` embeddings against `factors`, over `n_runs` random subsamples."""
+
+    factors: Sequence[str] = PAPER_FACTORS
+    split: str = "test"
+    n_runs: int = 50  # paper: 50
+    sample_size: int | None = None  # clips per subsample (default: half of the split)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.n_runs < 1:
+            raise ValueError(f"n_runs={self.n_runs}: disentanglement needs >= 1 run (paper: 50).")
+
+
+@dataclasses.dataclass
+class SupervisedProtocol:
+    """The "Supervised" row: the architecture trained from scratch with `Trainer` per task, fraction and seed."""
+
+    max_steps: int = 1000
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+
+def task_name(column: str) -> str:
+    """The paper's name of a label column (SR, GR, KWS, ER), or the column itself."""
+    return PAPER_TASKS.get(column, column)
+
+
+# ------------------------------------------------------------------------------------------------ runs
+def run_probes(
+    upstream: Upstream,
+    source: DataSource,
+    protocol: ProbeProtocol,
+    batch_size: int = 64,
+    device: str | None = None,
+    cache_dir: Path | None = None,
+) -> list[dict]:
+    """Table 2 rows of one upstream: one probe result per task (label column)."""
+    splits = {split: source.load(split) for split in SPLITS}
+    embeddings = {
+        split: upstream.embed(dataset, source.cache_id(split), batch_size, device, cache_dir)
+        for split, dataset in splits.items()
+    }
+    results = []
+    for column in protocol.tasks:
+        arrays = {}
+        for split, dataset in splits.items():
+            known, values = known_rows(dataset, [column], split)
+            arrays[split] = (embeddings[split][known], values[column])
+        metadata = {**source.metadata("test"), "label_column": column, **upstream.metadata}
+        results.append(
+            linear_probe(
+                *arrays["train"],
+                *arrays["validation"],
+                *arrays["test"],
+                fractions=protocol.fractions,
+                seeds=range(protocol.seeds),
+                steps=protocol.steps,
+                device=device,
+                model=upstream.name,
+                task=task_name(column),
+                metadata=metadata,
+            )
+        )
+    return results
+
+
+def run_disentanglement(
+    upstream: Upstream,
+    source: DataSource,
+    protocol: DisentanglementProtocol,
+    batch_size: int = 64,
+    device: str | None = None,
+    cache_dir: Path | None = None,
+) -> dict:
+    """Table 3 row of one upstream: the metrics over `protocol.n_runs` subsamples of the split's embeddings."""
+    dataset = source.load(protocol.split)
+    embeddings = upstream.embed(dataset, source.cache_id(protocol.split), batch_size, device, cache_dir)
+    known, values = known_rows(dataset, protocol.factors, protocol.split)
+    codes = np.stack([np.unique(values[f], return_inverse=True)[1].reshape(-1) for f in protocol.factors], axis=1)
+    return disentanglement_runs(
+        embeddings[known],
+        codes,
+        n_runs=protocol.n_runs,
+        sample_size=protocol.sample_size,
+        seed=protocol.seed,
+        factor_names=[FACTOR_NAMES.get(f, f) for f in protocol.factors],
+        model=upstream.name,
+        metadata={**source.metadata(protocol.split), "factor_columns": list(protocol.factors), **upstream.metadata},
+    )
+
+
+def run_supervised(
+    config: BarlowSpeechConfig,
+    extractor: BarlowSpeechFeatureExtractor,
+    source: DataSource,
+    probes: ProbeProtocol,
+    protocol: SupervisedProtocol,
+    device: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    fractions: Sequence[float] | None = None,
+) -> list[dict]:
+    """The "Supervised" rows: `config`'s architecture trained from scratch per task of `probes`, fraction and seed.
+
+    `fractions` overrides `probes.fractions` (end-to-end training costs far more than a probe).
+    """
+    splits = {split: source.load(split) for split in SPLITS}
+    results = []
+    for column in probes.tasks:
+        kept = {split: ds.select(np.flatnonzero(known_rows(ds, [column], split)[0])) for split, ds in splits.items()}
+        results.append(
+            supervised_baseline(
+                config,
+                extractor,
+                kept["train"],
+                kept["validation"],
+                kept["test"],
+                column,
+                fractions=probes.fractions if fractions is None else fractions,
+                seeds=range(probes.seeds),
+                max_steps=protocol.max_steps,
+                batch_size=protocol.batch_size,
+                learning_rate=protocol.learning_rate,
+                device=device,
+                task=task_name(column),
+                metadata={**source.metadata("test"), "label_column": column, **(metadata or {})},
+            )
+        )
+    return results
+
+
+# ------------------------------------------------------------------------------------------------ Fig. 3
+def figure3_views(config: TwoViewAugmentationConfig | None = None) -> TwoViewAugmentation:
+    """The pretraining views (`training.augment`, default config) without mixup, which would mix in other clips."""
+    return TwoViewAugmentation(dataclasses.replace(config or TwoViewAugmentationConfig(), mixup_prob=0.0))
+
+
+def load_pretraining_pair(
+    checkpoint: str, init_seed: int = 0, default_front_end: bool = False
+) -> tuple[BarlowSpeechForPreTraining, BarlowSpeechForPreTraining, BarlowSpeechFeatureExtractor]:
+    """A pretraining checkpoint's model with fresh weights (`random_init_model(config, init_seed)`), the trained model,
+    and its feature extractor: the two sides of Fig. 3."""
+    trained, info = _load_pretrained(
+        BarlowSpeechForPreTraining.from_pretrained, checkpoint, "pretraining model", output_loading_info=True
+    )
+    if any(key.startswith("projector") for key in info["missing_keys"]):
+        raise ValueError(
+            f"{checkpoint!r} has no projector weights; the cross-correlation heatmap needs a pretraining checkpoint "
+            "(BarlowSpeechForPreTraining, as `barlow-speech pretrain` writes)."
+        )
+    extractor, _ = load_feature_extractor(checkpoint, default_front_end)
+    return random_init_model(trained.config, init_seed, BarlowSpeechForPreTraining), trained, extractor
+
+
+def stack_clips(dataset: datasets.Dataset, count: int, num_samples: int) -> np.ndarray:
+    """The first `count` clips of `dataset`, cut or zero-padded to `num_samples`: `(count, num_samples)` float32."""
+    count = min(count, len(dataset))
+    waveforms = np.zeros((count, num_samples), dtype=np.float32)
+    for i, audio in enumerate(dataset.select(range(count))["audio"]):
+        clip = np.asarray(audio["array"], dtype=np.float32)[:num_samples]
+        waveforms[i, : clip.size] = clip
+    return waveforms
+
+
+@torch.no_grad()
+def cross_correlations(
+    models: Sequence[BarlowSpeechForPreTraining],
+    extractor: BarlowSpeechFeatureExtractor,
+    waveforms: np.ndarray,
+    views: TwoViewAugmentation,
+    seed: int = 0,
+    device: str | None = None,
+) -> list[np.ndarray]:
+    """Fig. 3: C `(latent, latent)` of each model on the same two views (drawn once, seeded) of `waveforms`.
+
+    Args:
+        models: pretraining models (e.g. untrained and trained, `load_pretraining_pair`); run in eval mode.
+        waveforms: `(clips, samples)` 16 kHz clips, >= 2 of them.
+        views: the two-view augmentation (`figure3_views`, or the demo's).
+    """
+    if len(waveforms) < 2:
+        raise ValueError(f"the cross-correlation needs >= 2 clips, got {len(waveforms)}; pass more clips.")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    generator = torch.Generator(device).manual_seed(seed)
+    batch = torch.as_tensor(np.asarray(waveforms, dtype=np.float32), device=device)
+    view_a, view_b = views.to(device)(batch, extractor.spectrogram, generator=generator, update_memory=False)
+    return [
+        model.to(device)
+        .eval()(view_a, view_b, return_cross_correlation=True, distributed=False)
+        .cross_correlation.cpu()
+        .numpy()
+        for model in models
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ report
+def write_results(path: str | Path, payload: Any) -> Path:
+    """Write result JSON (atomically: a run killed while writing leaves no half file) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(payload, indent=1))
+    partial.replace(path)
+    logger.info("wrote %s", path)
+    return path
+
+
+def boxplot_runs(probe_results: Sequence[dict], fraction: float | None = None) -> dict[str, dict[str, list[float]]]:
+    """Top-1 of every run at one label fraction (default: the smallest): {"<task> (<f> % labels)": {model: runs}}."""
+    if fraction is None:
+        fraction = min(e["fraction"] for r in probe_results for e in r["fractions"].values())
+    runs: dict[str, dict[str, list[float]]] = {}
+    for result in probe_results:
+        entry = next((e for e in result["fractions"].values() if np.isclose(e["fraction"], fraction)), None)
+        if entry is not None:
+            runs.setdefault(f"{result['task']} ({100 * fraction:g} % labels)", {})[result["model"]] = entry["runs"]
+    return runs
+
+
+def report_figures(
+    output_dir: str | Path,
+    probe_results: Sequence[dict] = (),
+    correlations: Sequence[np.ndarray] | None = None,
+    boxplot_fraction: float | None = None,
+) -> list[Path]:
+    """The figures of a report: accuracy vs label fraction and box plots over runs (Fig. 4-5) from probe results, and
+    the cross-correlation heatmap untrained vs trained (Fig. 3) from `correlations`."""
+    output_dir = Path(output_dir)
+    figures = []
+    if probe_results:
+        figures.append(plot_accuracy_vs_fraction(probe_results, output_dir / "accuracy_vs_fraction.png"))
+        runs = boxplot_runs(probe_results, boxplot_fraction)
+        if runs:
+            figures.append(plot_run_boxplots(runs, output_dir / "runs_boxplot.png"))
+    if correlations is not None:
+        figures.append(plot_cross_correlation(*correlations, output_dir / "cross_correlation.png"))
+    return figures
