@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "probe": ("barlow_speech.evaluation.cli", "probe_main", "linear evaluation at label fractions (Table 2)"),
     "disentangle": ("barlow_speech.evaluation.cli", "disentangle_main", "disentanglement metrics (Table 3)"),
     "report": ("barlow_speech.evaluation.cli", "report_main", "tables and figures of a run as Markdown + PNG"),
+    "analyze": ("barlow_speech.evaluation.analysis", "main", "layer-wise MI, probe accuracy, CKA / PWCCA (layers | mi)"),
     "push": ("barlow_speech.hub", "main", "publish a checkpoint with remote code and a model card"),
 }
 

@@ -138,13 +138,20 @@ def write_report(
     figures: Sequence[str | Path] = (),
     html_too: bool = False,
 ) -> Path:
-    """Write `report.md` (and `report.html`) into `output_dir`, figures linked relative to it; returns report.md."""
+    """Write `report.md` (and `report.html`) into `output_dir`, figures linked relative to it; returns report.md.
+
+    The tables and figures of any `barlow-speech analyze` result already in `output_dir` (`analysis_*.json`) are
+    appended."""
     if not probe_results and not disentanglement_results:
         raise ValueError("nothing to report: pass probe and/or disentanglement results.")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    from .analysis import analysis_report  # late: analysis imports the evaluation CLI, which imports this module
+
+    analysis, analysis_figures = analysis_report(output_dir)  # `barlow-speech analyze` results in the same folder
     report = output_dir / "report.md"
-    report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir))
+    report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir) + analysis)
     if html_too:
-        (output_dir / "report.html").write_text(render_html(probe_results, disentanglement_results, figures, output_dir))
+        page = render_html(probe_results, disentanglement_results, [*figures, *analysis_figures], output_dir)
+        (output_dir / "report.html").write_text(page)
     return report
