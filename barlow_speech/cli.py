@@ -17,12 +17,25 @@ from collections.abc import Sequence
 # command -> ("module", "function", one-line help); each function takes argv (list[str]) and returns an exit code.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("barlow_speech.demo", "main", "pretrain a small BT on the synthetic corpus, probe it, write a report"),
-    "pretrain": ("barlow_speech.training.pretrain", "main", "Barlow Twins pretraining (HfArgumentParser, --config file)"),
+    "pretrain": (
+        "barlow_speech.training.pretrain",
+        "main",
+        "Barlow Twins pretraining (HfArgumentParser, --config file)",
+    ),
     "prepare": ("barlow_speech.data.prepare", "main", "decode a dataset once and cache its 1-s segments"),
     "probe": ("barlow_speech.evaluation.cli", "probe_main", "linear evaluation at label fractions (Table 2)"),
     "disentangle": ("barlow_speech.evaluation.cli", "disentangle_main", "disentanglement metrics (Table 3)"),
     "report": ("barlow_speech.evaluation.cli", "report_main", "tables and figures of a run as Markdown + PNG"),
-    "reproduce": ("barlow_speech.evaluation.cli", "reproduce_main", "the paper's tables and figures, resumable stages"),
+    "reproduce": (
+        "barlow_speech.evaluation.cli",
+        "reproduce_main",
+        "the paper's tables and figures, resumable stages",
+    ),
+    "analyze": (
+        "barlow_speech.evaluation.cli",
+        "analyze_main",
+        "layer-wise MI, probe accuracy, CKA / PWCCA (layers | mi)",
+    ),
     "push": ("barlow_speech.hub", "main", "publish a checkpoint with remote code and a model card"),
 }
 
@@ -30,8 +43,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 def _usage() -> str:
     lines = ["usage: barlow-speech [--debug] <command> [options]", "", "commands:"]
     lines += [f"  {name:<12} {help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "Run `barlow-speech <command> --help` for the options of one command.",
-              "--debug shows the traceback of an error instead of its one-line message."]
+    lines += [
+        "",
+        "Run `barlow-speech <command> --help` for the options of one command.",
+        "--debug shows the traceback of an error instead of its one-line message.",
+    ]
     return "\n".join(lines)
 
 
@@ -52,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"barlow-speech: unknown command {name!r}; choose one of {sorted(COMMANDS)}.\n\n{_usage()}", file=sys.stderr)
+        print(
+            f"barlow-speech: unknown command {name!r}; choose one of {sorted(COMMANDS)}.\n\n{_usage()}",
+            file=sys.stderr,
+        )
         return 2
     module_name, func_name, _ = COMMANDS[name]
     func = getattr(importlib.import_module(module_name), func_name)

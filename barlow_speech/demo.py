@@ -92,11 +92,22 @@ class DemoSettings:
     seed: int = 0
 
     @classmethod
-    def quick(cls, output_dir: str) -> "DemoSettings":
+    def quick(cls, output_dir: str) -> DemoSettings:
         """A shortened run for tests: same pipeline, a few dozen steps."""
-        return cls(output_dir=output_dir, pretrain_clips=640, probe_clips=600, max_steps=30, batch_size=32,
-                   fractions=(0.1, 1.0), seeds=2, probe_steps=100, disentanglement_runs=2, num_speakers=8,
-                   supervised_fractions=(0.1,), supervised_steps=10)
+        return cls(
+            output_dir=output_dir,
+            pretrain_clips=640,
+            probe_clips=600,
+            max_steps=30,
+            batch_size=32,
+            fractions=(0.1, 1.0),
+            seeds=2,
+            probe_steps=100,
+            disentanglement_runs=2,
+            num_speakers=8,
+            supervised_fractions=(0.1,),
+            supervised_steps=10,
+        )
 
     def corpus(self, num_clips: int, seed: int, split: str):
         """The synthetic corpus with this run's speaker population."""
@@ -115,8 +126,11 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
     since invariance to shifted pitch and formants would erase the speaker and gender cues that the probes read."""
     return TwoViewAugmentation(
         TwoViewAugmentationConfig(
-            freq_mask_width=settings.freq_mask_width, time_mask_width=settings.time_mask_width,
-            noise_prob=settings.noise_prob, rrc_freq_scale=(1.0, 1.0), mixup_prob=1.0 if mixup else 0.0,
+            freq_mask_width=settings.freq_mask_width,
+            time_mask_width=settings.time_mask_width,
+            noise_prob=settings.noise_prob,
+            rrc_freq_scale=(1.0, 1.0),
+            mixup_prob=1.0 if mixup else 0.0,
         )
     )
 
@@ -129,8 +143,11 @@ def demo_extractor(settings: DemoSettings) -> BarlowSpeechFeatureExtractor:
 def demo_config(settings: DemoSettings) -> BarlowSpeechConfig:
     """The demo's architecture."""
     return BarlowSpeechConfig(
-        backbone_config=dict(BACKBONES[settings.backbone]), projector_dims=[settings.latent_size] * 3,
-        loss_variant=settings.loss_variant, pooling=settings.pooling, pooling_bands=settings.pooling_bands,
+        backbone_config=dict(BACKBONES[settings.backbone]),
+        projector_dims=[settings.latent_size] * 3,
+        loss_variant=settings.loss_variant,
+        pooling=settings.pooling,
+        pooling_bands=settings.pooling_bands,
     )
 
 
@@ -145,14 +162,25 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
     initial = BarlowSpeechForPreTraining(config)
     initial.load_state_dict(model.state_dict())
     args = TrainingArguments(
-        output_dir=str(output_dir / "checkpoints"), per_device_train_batch_size=settings.batch_size,
-        max_steps=settings.max_steps, learning_rate=settings.learning_rate, warmup_steps=max(1, settings.max_steps // 15),
-        lr_scheduler_type="cosine", weight_decay=1e-4, logging_steps=max(1, settings.max_steps // 30),
-        save_strategy="no", report_to="none", use_cpu=not torch.cuda.is_available(), seed=settings.seed,
+        output_dir=str(output_dir / "checkpoints"),
+        per_device_train_batch_size=settings.batch_size,
+        max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate,
+        warmup_steps=max(1, settings.max_steps // 15),
+        lr_scheduler_type="cosine",
+        weight_decay=1e-4,
+        logging_steps=max(1, settings.max_steps // 30),
+        save_strategy="no",
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+        seed=settings.seed,
         dataloader_drop_last=True,
     )
     trainer = BarlowTwinsTrainer(
-        model=model, args=args, train_dataset=corpus, feature_extractor=extractor,
+        model=model,
+        args=args,
+        train_dataset=corpus,
+        feature_extractor=extractor,
         augmentation=demo_views(settings, settings.mixup),
     )
     trainer.train()
@@ -163,8 +191,11 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
 def demo_source(settings: DemoSettings) -> DataSource:
     """The labelled synthetic splits the demo probes: its speaker population, clips unseen in pretraining."""
     return DataSource(
-        "synthetic", loader_args={"num_speakers": settings.num_speakers}, num_clips=settings.probe_clips,
-        num_eval_clips=settings.probe_clips // 2, num_validation_clips=settings.probe_clips // 4,
+        "synthetic",
+        loader_args={"num_speakers": settings.num_speakers},
+        num_clips=settings.probe_clips,
+        num_eval_clips=settings.probe_clips // 2,
+        num_validation_clips=settings.probe_clips // 4,
         data_seed=settings.seed + 1,
     )
 
@@ -176,7 +207,8 @@ def summary(probe_results: list[dict], bt: str, references: dict[str, float]) ->
     """
     table = {
         (r["model"], r["task"], entry["fraction"]): entry["mean"]
-        for r in probe_results for entry in r["fractions"].values()
+        for r in probe_results
+        for entry in r["fractions"].values()
     }
     lines, wins = [], {}
     for reference, fraction in references.items():
@@ -249,8 +281,13 @@ def run_demo(settings: DemoSettings) -> dict:
     )
     report.write_text(header + report.read_text())
     logger.info(f"wrote {report} in {(time.perf_counter() - start) / 60:.1f} min; BT wins {wins}")
-    return {"report": report, "wins": wins, "probe_results": probe_results, "on_diagonal_trained": on_diagonal,
-            "on_diagonal_untrained": float(np.diagonal(untrained_c).mean())}
+    return {
+        "report": report,
+        "wins": wins,
+        "probe_results": probe_results,
+        "on_diagonal_trained": on_diagonal,
+        "on_diagonal_untrained": float(np.diagonal(untrained_c).mean()),
+    }
 
 
 def main(argv: Sequence[str]) -> int:
@@ -258,13 +295,27 @@ def main(argv: Sequence[str]) -> int:
     defaults = DemoSettings()
     parser.add_argument("--output_dir", default=defaults.output_dir)
     parser.add_argument("--quick", action="store_true", help="a shortened run (about a minute).")
-    for name in ("pretrain_clips", "probe_clips", "max_steps", "batch_size", "latent_size", "seeds", "seed", "n_fft",
-                 "hop_length", "num_speakers"):
+    for name in (
+        "pretrain_clips",
+        "probe_clips",
+        "max_steps",
+        "batch_size",
+        "latent_size",
+        "seeds",
+        "seed",
+        "n_fft",
+        "hop_length",
+        "num_speakers",
+    ):
         parser.add_argument(f"--{name}", type=int, default=None)
     parser.add_argument("--loss_variant", choices=LOSS_VARIANTS, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
-    parser.add_argument("--mixup", type=lambda v: v.lower() in ("1", "true", "yes"), default=None,
-                        help="BYOL-A mixup in the views (true/false).")
+    parser.add_argument(
+        "--mixup",
+        type=lambda v: v.lower() in ("1", "true", "yes"),
+        default=None,
+        help="BYOL-A mixup in the views (true/false).",
+    )
     options = parser.parse_args(list(argv))
     settings = DemoSettings.quick(options.output_dir) if options.quick else DemoSettings(output_dir=options.output_dir)
     overrides = {k: v for k, v in vars(options).items() if v is not None and k not in ("quick", "output_dir")}

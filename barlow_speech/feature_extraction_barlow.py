@@ -11,8 +11,8 @@ collator that stacks or pads rows (the pipeline's, `datasets.map`, `default_data
 Self-contained (imports only numpy, torch and transformers) so it can be shipped as remote code.
 """
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -80,7 +80,12 @@ def log_spectrogram(
     """
     window = torch.hann_window(n_fft, device=waveforms.device, dtype=torch.float32)
     stft = torch.stft(
-        waveforms.float(), n_fft=n_fft, hop_length=hop_length, window=window, center=True, pad_mode=pad_mode,
+        waveforms.float(),
+        n_fft=n_fft,
+        hop_length=hop_length,
+        window=window,
+        center=True,
+        pad_mode=pad_mode,
         return_complex=True,
     )
     # log|X| = 0.5 log(re^2 + im^2): cheaper than torch's complex abs() on CPU, and no sqrt in the gradient.
@@ -161,7 +166,9 @@ def _to_float_tensor(audio, what: str) -> torch.Tensor:
     if array.dtype in _PCM_SCALE:
         array = array.astype(np.float32) / _PCM_SCALE[array.dtype]
     elif not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"{what} has dtype {array.dtype}; pass float audio in [-1, 1] (float32/float64) or int16 PCM.")
+        raise ValueError(
+            f"{what} has dtype {array.dtype}; pass float audio in [-1, 1] (float32/float64) or int16 PCM."
+        )
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
@@ -184,7 +191,8 @@ def _check_clips(clips: list[torch.Tensor] | torch.Tensor, min_samples: int, sam
                 f"({min_samples / sampling_rate} s) are needed. Pad it or drop it."
             )
     finite = (
-        torch.stack([torch.isfinite(clip).all() for clip in clips]) if isinstance(clips, list)
+        torch.stack([torch.isfinite(clip).all() for clip in clips])
+        if isinstance(clips, list)
         else torch.isfinite(clips).all(dim=1)
     )
     if not finite.all():
@@ -252,7 +260,8 @@ def _split_batch(raw_speech, expected_rate: int) -> list | np.ndarray | torch.Te
         if all(np.isscalar(x) for x in raw_speech):
             if all(isinstance(x, (int, np.integer)) for x in raw_speech):
                 raise ValueError(
-                    "got a list of integers: its bit depth is unknown, so it cannot be scaled to [-1, 1]. Pass integer "
+                    "got a list of integers: its bit depth is unknown, so it cannot be scaled to [-1, 1]. Pass "
+                    "integer "
                     "PCM as a typed array (e.g. `np.asarray(samples, dtype=np.int16)`, scaled by 2**15) or float "
                     "audio in [-1, 1]."
                 )
@@ -286,9 +295,10 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     Audio longer than `segment_seconds` is split into segments (hop `segment_seconds - segment_overlap`). Every output
     row is one clip: `input_values` `(batch, segments, freq, frames)` is padded with zero segments up to the call's
     longest clip and `attention_mask` `(batch, segments)` marks the real ones; the models average the embeddings of a
-    row's real segments, so any collator that stacks rows keeps one result per clip. Normalisation uses dataset statistics (`mean`, `std`, fitted on the training
-    split with `fit_normalization` and saved in preprocessor_config.json, like AST); per-utterance normalisation is
-    available but off by default because it erases level cues of speakers.
+    row's real segments, so any collator that stacks rows keeps one result per clip. Normalisation uses dataset
+    statistics (`mean`, `std`, fitted on the training split with `fit_normalization` and saved in
+    preprocessor_config.json, like AST); per-utterance normalisation is available but off by default because it erases
+    level cues of speakers.
 
     Args:
         sampling_rate (`int`, defaults to 16000): the only accepted input rate (paper Sec. 2.3).
@@ -359,14 +369,13 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
                 raise ValueError(f"n_mels={n_mels!r} must be a positive int (or None for linear bins).")
             if not 0 <= f_min < f_max <= sampling_rate / 2:
                 raise ValueError(
-                    f"f_min={f_min}, f_max={f_max}: need 0 <= f_min < f_max <= sampling_rate / 2 = {sampling_rate / 2}."
+                    f"f_min={f_min}, f_max={f_max}: need 0 <= f_min < f_max <= sampling_rate / 2 = "
+                    f"{sampling_rate / 2}."
                 )
         if last_segment not in LAST_SEGMENT_MODES:
             raise ValueError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
         if not 0.0 <= segment_overlap < segment_seconds:
-            raise ValueError(
-                f"segment_overlap={segment_overlap} must be in [0, segment_seconds={segment_seconds})."
-            )
+            raise ValueError(f"segment_overlap={segment_overlap} must be in [0, segment_seconds={segment_seconds}).")
         if std <= 0:
             raise ValueError(f"std={std} must be > 0; refit it with `fit_normalization`.")
         self.n_fft = n_fft

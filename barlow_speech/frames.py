@@ -11,8 +11,8 @@ that is 32 ms for the stem and ResNet-50's first stage, then 64, 128 and 256 ms.
 A frame's embedding keeps frequency: the map is averaged into `bands` equal frequency bands, giving
 `channels * bands` numbers per frame (the per-frame form of `pooling="time_mean"`: their mean over a segment's frames
 is `pool_feature_map(map, "time_mean", bands)`). The frames of all segments of a clip are then interpolated linearly
-in time onto one uniform grid (sample 0, `frame_hop`, 2 * `frame_hop`, ...), so a coarse layer still gives a frame every
-`frame_hop` samples and every layer shares one frame rate.
+in time onto one uniform grid (sample 0, `frame_hop`, 2 * `frame_hop`, ...), so a coarse layer still gives a frame
+every `frame_hop` samples and every layer shares one frame rate.
 """
 
 import math

@@ -83,8 +83,13 @@ class HearEncoder(nn.Module):
             raise ValueError(f"audio is {shape}; HEAR passes a (n_sounds, n_samples) tensor at {self.sample_rate} Hz.")
         with torch.no_grad():
             return encode_frames(
-                self.model, self.feature_extractor, audio, layers, [self.timestamp_bands] * len(layers),
-                self.timestamp_hop, self.chunk_segments,
+                self.model,
+                self.feature_extractor,
+                audio,
+                layers,
+                [self.timestamp_bands] * len(layers),
+                self.timestamp_hop,
+                self.chunk_segments,
             )
 
 

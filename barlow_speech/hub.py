@@ -71,7 +71,10 @@ TOKEN_HELP = (
 _MODEL_CLASSES = {
     cls.__name__: cls
     for cls in (
-        BarlowSpeechForPreTraining, BarlowSpeechModel, BarlowSpeechForAudioClassification, DinoSpeechForPreTraining
+        BarlowSpeechForPreTraining,
+        BarlowSpeechModel,
+        BarlowSpeechForAudioClassification,
+        DinoSpeechForPreTraining,
     )
 }
 

@@ -306,8 +306,10 @@ def objective_rows(config) -> list[tuple[str, Any]]:
         return rows + [
             ("Prototypes K", config.dino_num_prototypes),
             ("Head", " -> ".join(map(str, [*head, config.dino_bottleneck_size, config.dino_num_prototypes]))),
-            ("Temperatures (student, teacher)",
-             f"{config.dino_student_temperature}, {config.dino_teacher_temperature}"),
+            (
+                "Temperatures (student, teacher)",
+                f"{config.dino_student_temperature}, {config.dino_teacher_temperature}",
+            ),
             ("Centre momentum", config.dino_center_momentum),
         ]
     return rows + [

@@ -345,7 +345,9 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
             outputs = (last_hidden_state, pooled, hidden_states, pooled_hidden_states)
             return tuple(v for v in outputs if v is not None)
         return BarlowSpeechModelOutput(
-            last_hidden_state=last_hidden_state, pooler_output=pooled, hidden_states=hidden_states,
+            last_hidden_state=last_hidden_state,
+            pooler_output=pooled,
+            hidden_states=hidden_states,
             pooled_hidden_states=pooled_hidden_states,
         )
 
@@ -404,8 +406,9 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
         if self.training and input_values.shape[0] < 2:
             raise ValueError(
                 f"got a per-device batch of {input_values.shape[0]}: the projector's BatchNorm and the loss's batch "
-                "statistics need at least 2 samples (clips) per device in training mode. BarlowTwinsTrainer drops such a last "
-                "batch; when calling the model yourself, pass >= 2 clips or call model.eval() to only encode."
+                "statistics need at least 2 samples (clips) per device in training mode. BarlowTwinsTrainer drops "
+                "such a last batch; when calling the model yourself, pass >= 2 clips or call model.eval() to only "
+                "encode."
             )
         pooled_a = self.barlow(input_values).pooler_output
         z_a = self.projector(pooled_a)
@@ -421,8 +424,13 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
                 distributed = distributed and torch.distributed.get_world_size() > 1
             z_b = self.projector(self.barlow(input_values_b).pooler_output)
             loss = barlow_twins_loss(
-                z_a, z_b, lambda_offdiag=self.config.lambda_offdiag, variant=self.config.loss_variant,
-                eps=self.config.loss_eps, scale=self.config.loss_scale, distributed=distributed,
+                z_a,
+                z_b,
+                lambda_offdiag=self.config.lambda_offdiag,
+                variant=self.config.loss_variant,
+                eps=self.config.loss_eps,
+                scale=self.config.loss_scale,
+                distributed=distributed,
             )
             output.loss, output.invariance_loss, output.redundancy_loss = loss.loss, loss.invariance, loss.redundancy
             output.z_b = z_b

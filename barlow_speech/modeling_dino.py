@@ -85,7 +85,9 @@ def dino_loss(
         # Each teacher crop meets the same number of student crops, so the pair mean of h(P_t) is its crop mean.
         mean_entropy = entropy.mean()
     return DinoLossOutput(
-        loss=loss, teacher_entropy=mean_entropy, kl_teacher_student=loss.detach() - mean_entropy,
+        loss=loss,
+        teacher_entropy=mean_entropy,
+        kl_teacher_student=loss.detach() - mean_entropy,
         kl_to_center=kl_to_center,
     )
 

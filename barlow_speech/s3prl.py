@@ -40,7 +40,11 @@ class UpstreamExpert(nn.Module):
     """
 
     def __init__(
-        self, ckpt: str, model_config: str | None = None, bands: int | None = None, chunk_segments: int | None = None,
+        self,
+        ckpt: str,
+        model_config: str | None = None,
+        bands: int | None = None,
+        chunk_segments: int | None = None,
         **kwargs,
     ):
         super().__init__()
@@ -73,8 +77,13 @@ class UpstreamExpert(nn.Module):
         (stem, then each stage), zeros after each clip's `ceil(length / rate)` frames; `last_hidden_state` is the
         last of them."""
         encoding = encode_frames(
-            self.model, self.feature_extractor, list(wavs), range(len(self.layer_bands)), self.layer_bands,
-            self.frame_hop, self.chunk_segments,
+            self.model,
+            self.feature_extractor,
+            list(wavs),
+            range(len(self.layer_bands)),
+            self.layer_bands,
+            self.frame_hop,
+            self.chunk_segments,
         )
         hidden_states = [
             nn.functional.pad(frames, (0, self.hidden_size - frames.shape[-1])) for frames in encoding.frames

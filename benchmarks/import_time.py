@@ -42,10 +42,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for label, seconds in medians.items():
         print(f"{label}: {seconds:.2f} s")
     ours = medians["import barlow_speech"]
-    print(f"ratio import barlow_speech / from transformers import PreTrainedModel: "
-          f"{ours / medians['from transformers import PreTrainedModel']:.2f}x")
+    print(
+        f"ratio import barlow_speech / from transformers import PreTrainedModel: "
+        f"{ours / medians['from transformers import PreTrainedModel']:.2f}x"
+    )
     print(f"ratio import barlow_speech / import transformers: {ours / medians['import transformers']:.2f}x")
-    print(f"ratio import barlow_speech / with the trainer: {ours / medians['import barlow_speech + BarlowTwinsTrainer']:.2f}x")
+    print(
+        "ratio import barlow_speech / with the trainer: "
+        f"{ours / medians['import barlow_speech + BarlowTwinsTrainer']:.2f}x"
+    )
     return medians
 
 

@@ -122,8 +122,11 @@ def markdown_row(row: dict) -> str:
     """`| row | eval pooling | speaker 10/100 (layer) | ... |` per evaluated pooling, best layer on validation."""
     lines = []
     for pooling, tasks in row["bt"].items():
-        cells = [f"{100 * tasks[t]['best']['0.1']['test']:.1f} / {100 * tasks[t]['best']['1']['test']:.1f} "
-                 f"(L{tasks[t]['best_layer']})" for t in PAPER_TASKS]
+        cells = [
+            f"{100 * tasks[t]['best']['0.1']['test']:.1f} / {100 * tasks[t]['best']['1']['test']:.1f} "
+            f"(L{tasks[t]['best_layer']})"
+            for t in PAPER_TASKS
+        ]
         lines.append(f"| {row['row']} | {pooling} | " + " | ".join(cells) + f" | {row['pretrain_seconds'] / 60:.1f} |")
     return "\n".join(lines)
 

@@ -3,7 +3,6 @@ import re
 import pytest
 
 from barlow_speech import LOSS_VARIANTS, BarlowSpeechConfig
-
 from tests.factories import tiny_config
 
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from barlow_speech import BarlowSpeechFeatureExtractor, log_spectrogram
-
 from tests.factories import tone_clips
 
 # Parity with librosa: magnitudes agree to 1e-4 of the clip's peak magnitude, and log-magnitudes to 1e-3 wherever

@@ -65,7 +65,10 @@ def test_a_clip_alone_and_inside_a_batch_give_the_same_embeddings(model):
     torch.testing.assert_close(alone[0], embeddings[1], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(alone_timestamps[0], timestamps[1])
     torch.testing.assert_close(
-        hear.get_scene_embeddings(audio[1:2], model)[0], hear.get_scene_embeddings(audio, model)[1], atol=1e-5, rtol=1e-5
+        hear.get_scene_embeddings(audio[1:2], model)[0],
+        hear.get_scene_embeddings(audio, model)[1],
+        atol=1e-5,
+        rtol=1e-5,
     )
 
 
@@ -73,8 +76,10 @@ def test_chunking_segments_does_not_change_the_embeddings(checkpoint):
     audio = _audio(2, 3.2)
     whole, one_by_one = hear.load_model(checkpoint), hear.load_model(checkpoint, chunk_segments=1)
     torch.testing.assert_close(
-        hear.get_timestamp_embeddings(audio, one_by_one)[0], hear.get_timestamp_embeddings(audio, whole)[0],
-        atol=1e-5, rtol=1e-5,
+        hear.get_timestamp_embeddings(audio, one_by_one)[0],
+        hear.get_timestamp_embeddings(audio, whole)[0],
+        atol=1e-5,
+        rtol=1e-5,
     )
     torch.testing.assert_close(
         hear.get_scene_embeddings(audio, one_by_one), hear.get_scene_embeddings(audio, whole), atol=1e-5, rtol=1e-5
@@ -96,8 +101,11 @@ def test_a_click_in_the_second_segment_peaks_at_its_absolute_time(checkpoint, la
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"timestamp_hop_ms": 60.0}, "at most 50 ms"), ({"timestamp_layer": 5}, "not an index"),
-     ({"timestamp_bands": 0}, "timestamp_bands=0")],
+    [
+        ({"timestamp_hop_ms": 60.0}, "at most 50 ms"),
+        ({"timestamp_layer": 5}, "not an index"),
+        ({"timestamp_bands": 0}, "timestamp_bands=0"),
+    ],
 )
 def test_invalid_options_name_the_value_and_the_fix(checkpoint, options, message):
     with pytest.raises(ValueError, match=message):

@@ -124,8 +124,12 @@ def _save_pretraining_checkpoint(path) -> None:
 def test_save_and_auto_class_round_trip_gives_identical_outputs(tmp_path):
     _save_pretraining_checkpoint(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert set(config["auto_map"]) >= {"AutoConfig", "AutoModel", "AutoModelForPreTraining",
-                                        "AutoModelForAudioClassification"}
+    assert set(config["auto_map"]) >= {
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForPreTraining",
+        "AutoModelForAudioClassification",
+    }
     assert {"configuration_barlow.py", "modeling_barlow.py"} <= {p.name for p in tmp_path.iterdir()}
     extractor = AutoFeatureExtractor.from_pretrained(tmp_path)
     assert isinstance(extractor, BarlowSpeechFeatureExtractor) and extractor.mean == -3.0
@@ -171,7 +175,10 @@ def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_p
     script.write_text(REMOTE_SCRIPT)
     result = subprocess.run(
         [sys.executable, str(script), str(checkpoint), str(tmp_path / "clips.npy"), str(tmp_path / "out.npz")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     remote = np.load(tmp_path / "out.npz")
@@ -186,7 +193,8 @@ def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_p
 def test_audio_classification_pipeline_labels_a_raw_waveform():
     config = tiny_config(id2label={0: "yes", 1: "no"}, label2id={"yes": 0, "no": 1})
     classifier = pipeline(
-        "audio-classification", model=BarlowSpeechForAudioClassification(config).eval(),
+        "audio-classification",
+        model=BarlowSpeechForAudioClassification(config).eval(),
         feature_extractor=BarlowSpeechFeatureExtractor(),
     )
     predictions = classifier(tone_clips(1, seconds=1.7)[0], top_k=2)
@@ -202,8 +210,10 @@ def test_pooling_modes_give_documented_shapes_per_clip_and_per_layer(pooling):
     features = BarlowSpeechFeatureExtractor()(clips, sampling_rate=16000, return_tensors="pt")
     with torch.no_grad():
         out = model(**features, output_hidden_states=True)
-        alone = [model(**BarlowSpeechFeatureExtractor()(c, sampling_rate=16000, return_tensors="pt")).pooler_output
-                 for c in clips]
+        alone = [
+            model(**BarlowSpeechFeatureExtractor()(c, sampling_rate=16000, return_tensors="pt")).pooler_output
+            for c in clips
+        ]
     assert out.pooler_output.shape == (2, config.hidden_size)
     assert [p.shape for p in out.pooled_hidden_states] == [(2, size) for size in config.layer_sizes]
     torch.testing.assert_close(out.pooled_hidden_states[-1], out.pooler_output)
@@ -253,8 +263,14 @@ def test_stock_trainer_fine_tunes_the_classifier(tmp_path, freeze):
     encoder_before = {k: v.clone() for k, v in model.barlow.state_dict().items()}
     head_before = model.classifier.weight.clone()
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=3, learning_rate=1e-2,
-        report_to="none", save_strategy="no", use_cpu=True, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        max_steps=3,
+        learning_rate=1e-2,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
     )
     result = Trainer(model=model, args=args, train_dataset=_ClipDataset(8)).train()
     assert np.isfinite(result.training_loss)

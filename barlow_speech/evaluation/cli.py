@@ -29,6 +29,7 @@ from typing import Any
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
 from ..training.pretrain import expand_config
+from .analysis import ANALYSES, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
 from .pipeline import (
     DEFAULT_FRONT_END,
     LOGMEL,
@@ -353,9 +354,85 @@ def reproduce_main(argv: Sequence[str] | None = None) -> int:
     return _main("reproduce", _reproduce, argv)
 
 
+def _build_analyze(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "analysis", choices=ANALYSES, help="layers: MI, probes and CKA/PWCCA per layer; mi: no CKA/PWCCA."
+    )
+    group = parser.add_argument_group("models")
+    group.add_argument(
+        "--model",
+        nargs="+",
+        required=True,
+        help=f"checkpoints or Hub ids, and '{RANDOM_INIT_PREFIX}<checkpoint>' for its architecture, fresh weights.",
+    )
+    group.add_argument("--model_names", nargs="*", default=None, help="names of the --model entries, in order.")
+    group.add_argument("--init_seed", type=int, default=0, help="seed of random-init weights.")
+    _add_front_end_argument(parser)
+    _add_data_arguments(parser)
+    parser.set_defaults(num_clips=1000, num_eval_clips=300)  # about 3 minutes for the demo checkpoint on 2 cores
+    group = parser.add_argument_group("analysis")
+    group.add_argument("--tasks", nargs="+", default=list(PAPER_TASKS), help="label columns to probe.")
+    group.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (>= 2) of the MI estimates and intervals.")
+    group.add_argument("--probe_steps", type=int, default=300, help="the most L-BFGS iterations of each probe.")
+    group.add_argument("--critic_steps", type=int, default=300, help="SGD steps of each InfoNCE critic.")
+    group.add_argument(
+        "--critic_learning_rates",
+        nargs="+",
+        type=float,
+        default=list(CRITIC_LEARNING_RATES),
+        help="InfoNCE critic step sizes; the one with the lowest validation loss is kept per estimate.",
+    )
+    group.add_argument("--mi_clips", type=int, default=None, help="train clips of the unsupervised MI (default: all).")
+    group.add_argument(
+        "--view_args",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="TwoViewAugmentationConfig fields of the views, e.g. freq_mask_width=10 (mixup is off).",
+    )
+    group.add_argument(
+        "--pwcca_dims",
+        type=int,
+        default=None,
+        help="principal components per layer for PWCCA (default: (test - 1) // 2).",
+    )
+    _add_run_arguments(parser, "where analysis_<layers|mi>.json, its figures and the embedding cache go.")
+
+
+def _analyze(args: argparse.Namespace) -> list[Path]:
+    if args.model_names and len(args.model_names) != len(args.model):
+        raise ValueError(f"--model_names has {len(args.model_names)} names for {len(args.model)} --model entries.")
+    names = args.model_names or [None] * len(args.model)
+    upstreams = [
+        load_upstream(spec, init_seed=args.init_seed, name=name, default_front_end=args.default_front_end)
+        for spec, name in zip(args.model, names)
+    ]
+    result = analyze_layers(
+        upstreams,
+        _source(args),
+        args.tasks,
+        args.analysis == "layers",
+        range(args.seeds),
+        mi_clips=args.mi_clips,
+        view_args=_parse_loader_args(args.view_args),
+        probe_steps=args.probe_steps,
+        critic_steps=args.critic_steps,
+        critic_learning_rates=args.critic_learning_rates,
+        pwcca_dims=args.pwcca_dims,
+        **_runtime(args),
+    )
+    return write_analysis(result, args.output_dir)
+
+
+def analyze_main(argv: Sequence[str] | None = None) -> int:
+    """`barlow-speech analyze layers|mi`: writes `analysis_<layers|mi>.json` and its figures into `--output_dir`."""
+    return _main("analyze", _analyze, argv)
+
+
 BUILDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "probe": _build_probe,
     "disentangle": _build_disentangle,
     "report": _build_report,
     "reproduce": _build_reproduce,
+    "analyze": _build_analyze,
 }

@@ -4,6 +4,9 @@
 * `plot_accuracy_vs_fraction`: linear-probe top-1 vs label fraction, one panel per task (Table 2 as curves).
 * `plot_run_boxplots`: Fig. 4-5, top-1 over runs per loss variant, one panel per task.
 * `plot_loss_curve`: training losses from a `Trainer` `log_history`.
+* `plot_layer_information`, `plot_rank_correlation`, `plot_layer_similarity`: the layer-wise analysis
+  (`barlow_speech.evaluation.analysis`): probe accuracy and MI over layers, MI against accuracy with Spearman's rho,
+  and the layer x layer CKA / PWCCA heatmaps.
 """
 
 from __future__ import annotations
@@ -136,4 +139,128 @@ def plot_loss_curve(
         ax.set_ylabel("loss" if group is groups[0] else " / ".join(group))
         ax.grid(alpha=0.3)
         ax.legend()
+    return _save(fig, path)
+
+
+MODEL_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _layer_axis(ax: plt.Axes, models: Sequence[Mapping], ylabel: str) -> None:
+    names = max((m["layers"] for m in models), key=len)
+    ax.set_xticks(range(len(names)), labels=names, rotation=20)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _band(ax: plt.Axes, entries: Sequence[Mapping], label: str, color, linestyle: str) -> None:
+    """Mean MI in bits over layers with its interval shaded."""
+    x = np.arange(len(entries))
+    ax.plot(
+        x, [e["mutual_information_bits"] for e in entries], marker="o", color=color, linestyle=linestyle, label=label
+    )
+    low, high = zip(*(e["interval_bits"] for e in entries))
+    ax.fill_between(x, low, high, color=color, alpha=0.15)
+
+
+def plot_layer_information(analysis: Mapping, path: str | Path) -> Path:
+    """Probe top-1 (%), supervised MI and unsupervised MI (bits, interval shaded) over layers, one panel each.
+
+    Colours are tasks (pairings in the third panel), line styles models; dotted lines are the log N caps of InfoNCE.
+    `analysis` is an `analyze_layers` result.
+    """
+    models, tasks = analysis["models"], analysis["tasks"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), constrained_layout=True)
+    colours = plt.get_cmap("tab10").colors
+    for m, (model, style) in enumerate(zip(models, MODEL_LINESTYLES * len(models))):
+        for t, task in enumerate(tasks):
+            label = f"{task} ({model['model']})"
+            accuracy = 100 * np.asarray(model["probe_accuracy"][task])
+            axes[0].plot(range(len(accuracy)), accuracy, marker="o", color=colours[t], linestyle=style, label=label)
+            _band(axes[1], model["supervised_information"][task], label, colours[t], style)
+        for p, (pairing, entries) in enumerate(model["unsupervised_information"].items()):
+            _band(axes[2], entries, f"{pairing} ({model['model']})", colours[p], style)
+            if m == 0:
+                axes[2].axhline(entries[0]["cap_bits"], color=colours[p], linestyle=":", linewidth=1)
+    titles = (
+        "linear probe (100 % labels)",
+        "supervised MI  I(Z;Y) >= H(Y) - CE",
+        "unsupervised MI  I(A;B) >= log N - L_NCE",
+    )
+    for ax, title, ylabel in zip(axes, titles, ("test top-1 accuracy (%)", "bits", "bits (dotted: log N cap)")):
+        ax.set_title(title)
+        _layer_axis(ax, models, ylabel)
+    return _save(fig, path)
+
+
+def plot_rank_correlation(analysis: Mapping, path: str | Path) -> Path:
+    """Each MI estimate (rows) against probe top-1 of each task (columns), one point per (model, layer).
+
+    Points are numbered by layer (0 = stem) and coloured by model; titles give Spearman's rho over all points.
+    """
+    models, tasks, correlations = analysis["models"], analysis["tasks"], analysis["rank_correlation"]
+    measures = list(correlations)
+    fig, axes = plt.subplots(
+        len(measures),
+        len(tasks),
+        figsize=(3.4 * len(tasks), 3.0 * len(measures)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    colours = plt.get_cmap("tab10").colors
+    for row, measure in enumerate(measures):
+        for column, task in enumerate(tasks):
+            ax = axes[row, column]
+            for m, model in enumerate(models):
+                per_layer = (
+                    model["supervised_information"][task]
+                    if measure == "supervised"
+                    else model["unsupervised_information"][measure]
+                )
+                x = [entry["mutual_information_bits"] for entry in per_layer]
+                y = 100 * np.asarray(model["probe_accuracy"][task])
+                ax.scatter(x, y, color=colours[m % len(colours)], label=model["model"])
+                for layer, point in enumerate(zip(x, y)):
+                    ax.annotate(str(layer), point, fontsize=7, xytext=(3, 3), textcoords="offset points")
+            rho = correlations[measure][task]["spearman"]
+            ax.set_title(f"{task} vs MI({measure}): rho = {'n/a' if rho is None else f'{rho:.2f}'}", fontsize=9)
+            ax.set_xlabel(f"MI ({measure}), bits", fontsize=8)
+            ax.set_ylabel("top-1 (%)", fontsize=8)
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_layer_similarity(analysis: Mapping, path: str | Path) -> Path:
+    """Layer x layer linear CKA and PWCCA heatmaps (colours fixed to [0, 1]): within each model, then between the
+    first model (rows) and each other one (columns)."""
+    models = {model["model"]: model for model in analysis["models"]}
+    if any("similarity" not in model for model in models.values()):
+        raise ValueError("the analysis has no similarity matrices; run `barlow-speech analyze layers` (not `mi`).")
+    panels = [(name, model["similarity"], model["layers"], model["layers"]) for name, model in models.items()]
+    panels += [
+        (f"{a} (rows) vs {b}", pair, models[a]["layers"], models[b]["layers"])
+        for pair in analysis.get("between_models", [])
+        for a, b in [pair["models"]]
+    ]
+    fig, axes = plt.subplots(len(panels), 2, figsize=(10, 4.2 * len(panels)), squeeze=False, constrained_layout=True)
+    for row, (name, matrices, rows, columns) in enumerate(panels):
+        for ax, (measure, title) in zip(axes[row], (("linear_cka", "linear CKA"), ("pwcca", "PWCCA"))):
+            matrix = np.asarray(matrices[measure])
+            image = ax.imshow(matrix, cmap="viridis", vmin=0.0, vmax=1.0)
+            for (i, j), value in np.ndenumerate(matrix):
+                ax.text(
+                    j,
+                    i,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value < 0.6 else "black",
+                )
+            ax.set_xticks(range(len(columns)), labels=columns, rotation=30, fontsize=8)
+            ax.set_yticks(range(len(rows)), labels=rows, fontsize=8)
+            ax.set_title(f"{title}: {name}", fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="similarity")
     return _save(fig, path)

@@ -71,7 +71,7 @@ def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
     return probes, disentanglement
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -138,7 +138,7 @@ def compare_table2(probe_results: Sequence[Mapping], paper: Mapping, names: Mapp
                 mine = ours.get((model, task, float(percent) / 100))
                 row += [f"{value:.2f}"] + (["–", "–"] if mine is None else [f"{mine:.2f}", f"{mine - value:+.2f}"])
             rows.append(row)
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
 def compare_table3(disentanglement_results: Sequence[Mapping], paper: Mapping) -> str:
@@ -160,7 +160,7 @@ def compare_table3(disentanglement_results: Sequence[Mapping], paper: Mapping) -
                 else [f"{mine['mean']:.3f} ± {mine['std']:.4f}", f"{mine['mean'] - mean:+.3f}"]
             )
         rows.append(row)
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
 def render_markdown(
@@ -175,7 +175,7 @@ def render_markdown(
         parts += [
             "## Table 2. Linear evaluation (top-1 %, mean ± std over seeds) at label fractions",
             "",
-            _markdown_table(*table2(probe_results)),
+            markdown_table(*table2(probe_results)),
             "",
         ]
         runs = sorted({len(e["runs"]) for r in probe_results for e in r["fractions"].values()})
@@ -187,7 +187,7 @@ def render_markdown(
         parts += [
             "## Table 3. Disentanglement metrics (mean ± std over runs)",
             "",
-            _markdown_table(*table3(disentanglement_results)),
+            markdown_table(*table3(disentanglement_results)),
             "",
         ]
         described = {(r["n_runs"], r["sample_size"], ", ".join(r["factors"])) for r in disentanglement_results}
@@ -244,15 +244,20 @@ def write_report(
     figures: Sequence[str | Path] = (),
     html_too: bool = False,
 ) -> Path:
-    """Write `report.md` (and `report.html`) into `output_dir`, figures linked relative to it; returns report.md."""
+    """Write `report.md` (and `report.html`) into `output_dir`, figures linked relative to it; returns report.md.
+
+    The tables and figures of any `barlow-speech analyze` result already in `output_dir` (`analysis_*.json`) are
+    appended."""
     if not probe_results and not disentanglement_results:
         raise ValueError("nothing to report: pass probe and/or disentanglement results.")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    from .analysis import analysis_report  # late: analysis imports markdown_table from this module
+
+    analysis, analysis_figures = analysis_report(output_dir)  # `barlow-speech analyze` results in the same folder
     report = output_dir / "report.md"
-    report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir))
+    report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir) + analysis)
     if html_too:
-        (output_dir / "report.html").write_text(
-            render_html(probe_results, disentanglement_results, figures, output_dir)
-        )
+        page = render_html(probe_results, disentanglement_results, [*figures, *analysis_figures], output_dir)
+        (output_dir / "report.html").write_text(page)
     return report

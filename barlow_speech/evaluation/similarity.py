@@ -15,7 +15,7 @@ and return a float in [0, 1]:
   representation with fewer dimensions (the side the reference code google/svcca `pwcca.py` weights by):
   PWCCA = sum_i alpha_i rho_i / sum_i alpha_i. Invariant to any invertible linear map of either side.
 
-`similarity_matrix` gives the layer x layer matrix of either measure.
+`similarity_matrix` gives the layer x layer matrix of either measure, within one model or between two.
 """
 
 from __future__ import annotations
@@ -103,26 +103,32 @@ def _pwcca(x: np.ndarray, qx: np.ndarray, y: np.ndarray, qy: np.ndarray) -> floa
 SIMILARITY_MEASURES = ("linear_cka", "pwcca")
 
 
-def similarity_matrix(representations: Sequence[np.ndarray], measure: str = "linear_cka") -> np.ndarray:
-    """`(L, L)` matrix whose entry (i, j) is `measure(representations[i], representations[j])`.
+def similarity_matrix(
+    representations: Sequence[np.ndarray], measure: str = "linear_cka", others: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
+    """`(L, M)` matrix whose entry (i, j) is `measure(representations[i], others[j])`.
 
     Args:
         representations: L arrays `(n_samples, dim_l)` over the same samples (e.g. one per layer); widths may
             differ. Each is centred (and, for PWCCA, given its orthonormal basis) once, not once per pair.
         measure: `"linear_cka"` or `"pwcca"`.
+        others: M arrays over the same samples (e.g. the layers of a second model); default `representations`,
+            which gives the symmetric `(L, L)` layer x layer matrix.
     """
     if measure not in SIMILARITY_MEASURES:
         raise ValueError(f"measure={measure!r} is not one of {list(SIMILARITY_MEASURES)}.")
-    if len(representations) == 0:
-        raise ValueError("representations is empty; pass one (n_samples, dim) array per layer.")
-    centered = [_centered(f"representations[{i}]", values) for i, values in enumerate(representations)]
-    rows = sorted({len(values) for values in centered})
-    if len(rows) > 1:
-        raise ValueError(f"representations must describe the same samples, got row counts {rows}.")
+    if len(representations) == 0 or (others is not None and len(others) == 0):
+        raise ValueError("representations and others must not be empty; pass one (n_samples, dim) array per layer.")
+    rows = [_centered(f"representations[{i}]", values) for i, values in enumerate(representations)]
+    columns = rows if others is None else [_centered(f"others[{j}]", values) for j, values in enumerate(others)]
+    counts = sorted({len(values) for values in rows + columns})
+    if len(counts) > 1:
+        raise ValueError(f"representations must describe the same samples, got row counts {counts}.")
     if measure == "linear_cka":
-        return np.array([[_cka(x, y) for y in centered] for x in centered])
-    sides = [(x, _orthonormal_basis(x)) for x in centered]
-    return np.array([[_pwcca(*side_x, *side_y) for side_y in sides] for side_x in sides])
+        return np.array([[_cka(x, y) for y in columns] for x in rows])
+    row_sides = [(x, _orthonormal_basis(x)) for x in rows]
+    column_sides = row_sides if others is None else [(y, _orthonormal_basis(y)) for y in columns]
+    return np.array([[_pwcca(*side_x, *side_y) for side_y in column_sides] for side_x in row_sides])
 
 
 __all__ = ["SIMILARITY_MEASURES", "canonical_correlations", "linear_cka", "pwcca", "similarity_matrix"]

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +40,9 @@ NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power-spectrum expo
 # ----------------------------------------------------------------------------------------------
 # Pure functions.
 # ----------------------------------------------------------------------------------------------
-def uniform(low: float, high: float, shape: Sequence[int], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+def uniform(
+    low: float, high: float, shape: Sequence[int], device: torch.device, generator: torch.Generator | None
+) -> torch.Tensor:
     """Uniform samples in [low, high), float32, drawn on `device`."""
     return low + (high - low) * torch.rand(tuple(shape), device=device, generator=generator)
 
@@ -58,6 +60,13 @@ def time_shift(waveforms: torch.Tensor, shifts: torch.Tensor, circular: bool = T
         return torch.gather(waveforms, 1, source % samples)
     inside = (source >= 0) & (source < samples)
     return torch.gather(waveforms, 1, source.clamp(0, samples - 1)) * inside
+
+
+def crop(waveforms: torch.Tensor, starts: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Window [start, start + num_samples) of each row, zero-padded past the end: (batch, num_samples)."""
+    index = starts[:, None].long() + torch.arange(num_samples, device=waveforms.device)[None, :]
+    inside = index < waveforms.shape[-1]
+    return torch.gather(waveforms, 1, index.clamp(max=waveforms.shape[-1] - 1)) * inside
 
 
 def apply_gain(waveforms: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
@@ -155,7 +164,9 @@ def log_mixup_exp(x: torch.Tensor, z: torch.Tensor, alpha: torch.Tensor) -> torc
 # ----------------------------------------------------------------------------------------------
 # Modules.
 # ----------------------------------------------------------------------------------------------
-def seeded_generator(current: torch.Generator | None, seed: int | None, device: torch.device) -> torch.Generator | None:
+def seeded_generator(
+    current: torch.Generator | None, seed: int | None, device: torch.device
+) -> torch.Generator | None:
     """`current` if it lives on `device`, else a new generator there seeded with `seed` (None: global RNG)."""
     if seed is None:
         return None
@@ -186,7 +197,9 @@ class RandomAugmentation(nn.Module):
         self._generator = seeded_generator(self._generator, self.seed, device)
         return self._generator
 
-    def select(self, original: torch.Tensor, augmented: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def select(
+        self, original: torch.Tensor, augmented: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """Per example: `augmented` with probability p, else `original`."""
         if self.p >= 1.0:
             return augmented
@@ -209,7 +222,8 @@ def _check_range(name: str, value: tuple[float, float], minimum: float | None = 
 def _check_waveforms(waveforms: torch.Tensor, name: str) -> None:
     if waveforms.dim() != 2 or not waveforms.is_floating_point():
         raise ValueError(
-            f"{name} expects float waveforms of shape (batch, samples); got {tuple(waveforms.shape)} {waveforms.dtype}."
+            f"{name} expects float waveforms of shape (batch, samples); got {tuple(waveforms.shape)} "
+            f"{waveforms.dtype}."
         )
 
 
@@ -239,7 +253,9 @@ class RandomTimeShift(RandomAugmentation):
     def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _check_waveforms(waveforms, type(self).__name__)
         g = self.generator_for(waveforms.device, generator)
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (waveforms.shape[0],), device=waveforms.device, generator=g)
+        shifts = torch.randint(
+            -self.max_shift, self.max_shift + 1, (waveforms.shape[0],), device=waveforms.device, generator=g
+        )
         return self.select(waveforms, time_shift(waveforms, shifts, self.circular), g)
 
 
@@ -295,7 +311,9 @@ class AddNoise(RandomAugmentation):
             )
         self.register_buffer("noise_bank", None if noise_bank is None else noise_bank.float(), persistent=False)
 
-    def sample_noise(self, shape: tuple[int, int], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    def sample_noise(
+        self, shape: tuple[int, int], device: torch.device, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """(batch, samples) noise from the bank or of random colours."""
         batch, samples = shape
         if self.noise_bank is not None:
@@ -339,7 +357,14 @@ class _BandMask(RandomAugmentation):
 
     dim: int  # -2 frequency, -1 time
 
-    def __init__(self, max_width: int, num_masks: int = 2, mask_value: float | str = "mean", p: float = 1.0, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        max_width: int,
+        num_masks: int = 2,
+        mask_value: float | str = "mean",
+        p: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
         super().__init__(p, seed)
         if max_width < 0 or num_masks < 0:
             raise ValueError(f"max_width={max_width}, num_masks={num_masks}: expected non-negative integers.")
@@ -412,7 +437,9 @@ class RandomResizedCrop(RandomAugmentation):
     ) -> None:
         super().__init__(p, seed)
         if min(virtual_crop_scale) < 1.0:
-            raise ValueError(f"virtual_crop_scale={virtual_crop_scale!r}: the canvas must be at least the input size (>= 1.0).")
+            raise ValueError(
+                f"virtual_crop_scale={virtual_crop_scale!r}: the canvas must be at least the input size (>= 1.0)."
+            )
         self.virtual_crop_scale = tuple(float(v) for v in virtual_crop_scale)
         self.freq_scale = _check_range("freq_scale", freq_scale, minimum=1e-3)
         self.time_scale = _check_range("time_scale", time_scale, minimum=1e-3)
@@ -449,7 +476,9 @@ class MixupBYOLA(RandomAugmentation):
     def __init__(self, ratio: float = 0.4, memory_size: int = 512, p: float = 1.0, seed: int | None = None) -> None:
         super().__init__(p, seed)
         if not 0.0 <= ratio < 1.0 or memory_size < 1:
-            raise ValueError(f"ratio={ratio}, memory_size={memory_size}: expected 0 <= ratio < 1 and memory_size >= 1.")
+            raise ValueError(
+                f"ratio={ratio}, memory_size={memory_size}: expected 0 <= ratio < 1 and memory_size >= 1."
+            )
         self.ratio, self.memory_size = ratio, memory_size
         self.register_buffer("memory", None, persistent=False)
         self._filled, self._next = 0, 0
@@ -467,7 +496,11 @@ class MixupBYOLA(RandomAugmentation):
     @torch.no_grad()
     def remember(self, spectrograms: torch.Tensor) -> None:
         """Write a batch into the FIFO memory (oldest entries are overwritten)."""
-        if self.memory is None or self.memory.shape[1:] != spectrograms.shape[1:] or self.memory.device != spectrograms.device:
+        if (
+            self.memory is None
+            or self.memory.shape[1:] != spectrograms.shape[1:]
+            or self.memory.device != spectrograms.device
+        ):
             self.memory = spectrograms.new_zeros((self.memory_size, *spectrograms.shape[1:]))
             self._filled, self._next = 0, 0
         batch = spectrograms[-self.memory_size :].detach()
@@ -548,14 +581,18 @@ class TwoViewAugmentation(nn.Module):
     tensors in the spectrogram function's dtype.
     """
 
-    def __init__(self, config: TwoViewAugmentationConfig | None = None, noise_bank: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, config: TwoViewAugmentationConfig | None = None, noise_bank: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.config = c = config or TwoViewAugmentationConfig()
         waveform: list[nn.Module] = []
         if c.speed_rates is not None and c.speed_prob > 0:
             waveform.append(RandomSpeed(c.speed_rates, p=c.speed_prob))
         if c.shift_prob > 0 and c.max_shift_seconds > 0:
-            waveform.append(RandomTimeShift(int(c.max_shift_seconds * c.sampling_rate), c.circular_shift, p=c.shift_prob))
+            waveform.append(
+                RandomTimeShift(int(c.max_shift_seconds * c.sampling_rate), c.circular_shift, p=c.shift_prob)
+            )
         if c.gain_prob > 0:
             waveform.append(RandomGain(c.gain_db, p=c.gain_prob))
         if c.noise_prob > 0:
@@ -564,7 +601,9 @@ class TwoViewAugmentation(nn.Module):
         self.mixup = MixupBYOLA(c.mixup_ratio, c.mixup_memory, p=c.mixup_prob) if c.mixup_prob > 0 else None
         spectrogram: list[nn.Module] = []
         if c.rrc_prob > 0:
-            spectrogram.append(RandomResizedCrop(c.rrc_virtual_crop_scale, c.rrc_freq_scale, c.rrc_time_scale, p=c.rrc_prob))
+            spectrogram.append(
+                RandomResizedCrop(c.rrc_virtual_crop_scale, c.rrc_freq_scale, c.rrc_time_scale, p=c.rrc_prob)
+            )
         if c.mask_prob > 0:
             spectrogram.append(FrequencyMask(c.freq_mask_width, c.num_freq_masks, p=c.mask_prob))
             spectrogram.append(TimeMask(c.time_mask_width, c.num_time_masks, p=c.mask_prob))
@@ -665,7 +704,8 @@ class MultiCropConfig:
         if self.num_long < 1 or self.num_short < 0 or self.num_long + self.num_short < 2:
             raise ValueError(
                 f"num_long={self.num_long}, num_short={self.num_short}: DINO needs >= 1 long crop (the teacher's) and "
-                ">= 2 crops in all (each teacher crop is compared with the other crops); the default is 2 long, 4 short."
+                ">= 2 crops in all (each teacher crop is compared with the other crops); the default is 2 long, 4 "
+                "short."
             )
         if not 0 < self.short_seconds <= self.long_seconds:
             raise ValueError(
@@ -722,10 +762,14 @@ def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Te
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"noise folder {str(folder)!r} does not exist; pass the path of a `_background_noise_` folder.")
+        raise FileNotFoundError(
+            f"noise folder {str(folder)!r} does not exist; pass the path of a `_background_noise_` folder."
+        )
     files = find_audio_files(folder)
     if not files:
-        raise FileNotFoundError(f"no {'/'.join(AUDIO_EXTENSIONS)} files in {str(folder)!r}; expected recorded noise files.")
+        raise FileNotFoundError(
+            f"no {'/'.join(AUDIO_EXTENSIONS)} files in {str(folder)!r}; expected recorded noise files."
+        )
     bad = BadFiles("noise bank")
     pieces = []
     for path in files:
@@ -741,6 +785,9 @@ def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Te
         pieces.append(audio / np.float32(rms))
     bad.log_summary(total=len(files))
     if not pieces:
-        raise FileNotFoundError(f"no usable noise in {str(folder)!r}: every audio file is unreadable, empty or silent ({bad.entries[0][1]}).")
+        raise FileNotFoundError(
+            f"no usable noise in {str(folder)!r}: every audio file is unreadable, empty or silent "
+            f"({bad.entries[0][1]})."
+        )
     logger.info("noise bank: %d files, %.1f s from %s", len(pieces), sum(map(len, pieces)) / sampling_rate, folder)
     return torch.from_numpy(np.concatenate(pieces))

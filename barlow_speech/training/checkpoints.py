@@ -74,7 +74,9 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
     Incomplete ones are skipped with a warning naming the reason. Raises ValueError when checkpoint folders exist but
     none is complete.
     """
-    folders = [path for path in Path(output_dir).glob("checkpoint-*") if path.is_dir() and CHECKPOINT_PATTERN.match(path.name)]
+    folders = [
+        path for path in Path(output_dir).glob("checkpoint-*") if path.is_dir() and CHECKPOINT_PATTERN.match(path.name)
+    ]
     if not folders:
         return None
     skipped = []

@@ -7,7 +7,8 @@ extractor, batched or per example. Features of clips with different segment coun
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,8 @@ def _row_segments(row: Mapping[str, Any], index: int) -> tuple[torch.Tensor, tor
         values, mask = values[0], mask.reshape(-1)
     if values.ndim != 3 or mask.shape != values.shape[:1]:
         raise ValueError(
-            f"row {index}: input_values {tuple(values.shape)} with attention_mask {tuple(mask.shape)} is not one clip's "
+            f"row {index}: input_values {tuple(values.shape)} with attention_mask {tuple(mask.shape)} is not one "
+            "clip's "
             "(segments, freq, frames) features and (segments,) mask; map the dataset with the feature extractor "
             "(batched or not) and keep both columns."
         )

@@ -82,7 +82,9 @@ class DinoArguments:
 
     def multi_crop_config(self) -> MultiCropConfig:
         return MultiCropConfig(
-            num_long=self.num_long_crops, long_seconds=self.long_crop_seconds, num_short=self.num_short_crops,
+            num_long=self.num_long_crops,
+            long_seconds=self.long_crop_seconds,
+            num_short=self.num_short_crops,
             short_seconds=self.short_crop_seconds,
         )
 
@@ -132,8 +134,10 @@ class DinoTrainer(BarlowTwinsTrainer):
     def teacher_temperature(self) -> float:
         """This step's teacher temperature: warm-up from `warmup_teacher_temperature` to the config's."""
         return teacher_temperature_at(
-            self.state.global_step, self.dino_args.warmup_teacher_temperature_steps,
-            self.dino_args.warmup_teacher_temperature, self.model.config.dino_teacher_temperature,
+            self.state.global_step,
+            self.dino_args.warmup_teacher_temperature_steps,
+            self.dino_args.warmup_teacher_temperature,
+            self.model.config.dino_teacher_temperature,
         )
 
     def forward_views(self, model: nn.Module, views: tuple[torch.Tensor, torch.Tensor | None]):
@@ -164,7 +168,8 @@ class DinoTrainer(BarlowTwinsTrainer):
         max_entropy = math.log(self.model.config.dino_num_prototypes)
         uniform = logs["teacher_entropy"] > 0.9 * max_entropy
         fix = (
-            "a near-uniform output: sharpening is too weak; lower dino_teacher_temperature" if uniform
+            "a near-uniform output: sharpening is too weak; lower dino_teacher_temperature"
+            if uniform
             else "one prototype dominates: centring is too weak; lower dino_center_momentum or raise the teacher "
             "temperature"
         )

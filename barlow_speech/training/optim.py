@@ -6,7 +6,7 @@ tensors) are excluded from both weight decay and the adaptation, as in the refer
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -54,7 +54,8 @@ class LARS(torch.optim.Optimizer):
                     update = update.add(p, alpha=group["weight_decay"])
                     param_norm, update_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(update)
                     trust = torch.where(
-                        (param_norm > 0) & (update_norm > 0), group["eta"] * param_norm / update_norm,
+                        (param_norm > 0) & (update_norm > 0),
+                        group["eta"] * param_norm / update_norm,
                         torch.ones_like(param_norm),
                     )
                     update = update.mul(trust)

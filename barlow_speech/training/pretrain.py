@@ -54,10 +54,18 @@ logger = logging.getLogger(__name__)
 
 # Backbone presets: the paper's ResNet-50 and smaller ResNets for CPUs and quick experiments.
 BACKBONES: dict[str, dict[str, Any]] = {
-    "resnet50": {"layer_type": "bottleneck", "depths": [3, 4, 6, 3], "hidden_sizes": [256, 512, 1024, 2048],
-                 "embedding_size": 64},
-    "resnet18": {"layer_type": "basic", "depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512],
-                 "embedding_size": 64},
+    "resnet50": {
+        "layer_type": "bottleneck",
+        "depths": [3, 4, 6, 3],
+        "hidden_sizes": [256, 512, 1024, 2048],
+        "embedding_size": 64,
+    },
+    "resnet18": {
+        "layer_type": "basic",
+        "depths": [2, 2, 2, 2],
+        "hidden_sizes": [64, 128, 256, 512],
+        "embedding_size": 64,
+    },
     "small": {"layer_type": "basic", "depths": [1, 1, 1], "hidden_sizes": [32, 64, 128], "embedding_size": 16},
     "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
 }
@@ -131,9 +139,13 @@ class DataArguments:
         if self.dataset not in ("synthetic",) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
         if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
-            raise FileNotFoundError(f"--data_path {self.data_path}: no such folder; pass the {self.dataset} root folder.")
+            raise FileNotFoundError(
+                f"--data_path {self.data_path}: no such folder; pass the {self.dataset} root folder."
+            )
         if self.noise_dir and not Path(self.noise_dir).is_dir():
-            raise FileNotFoundError(f"--noise_dir {self.noise_dir}: no such folder; pass a folder of noise recordings.")
+            raise FileNotFoundError(
+                f"--noise_dir {self.noise_dir}: no such folder; pass a folder of noise recordings."
+            )
         for flag in ("num_clips", "max_train_clips", "normalization_clips"):
             check_at_least(flag, getattr(self, flag), 1)
 
@@ -228,7 +240,9 @@ def parse_arguments(argv: Sequence[str]):
         flags = ", ".join(f"{item}{did_you_mean(item, [f'--{name}' for name in known])}" for item in unused)
         raise ValueError(f"unknown argument(s) {flags}; see `barlow-speech pretrain --help`.")
     check_at_least(
-        "per_device_train_batch_size", parsed[-1].per_device_train_batch_size, MIN_BATCH_PER_DEVICE,
+        "per_device_train_batch_size",
+        parsed[-1].per_device_train_batch_size,
+        MIN_BATCH_PER_DEVICE,
         " (the projector's BatchNorm and the loss's batch statistics need 2 segments per device)",
     )
     return tuple(parsed)
@@ -254,8 +268,13 @@ def build_trainer(
         model = model_class(model_args.build_config())
         feature_extractor = fit_feature_extractor(train_dataset, data_args.normalization_clips, args.seed)
     noise = load_noise_bank(data_args.noise_dir) if data_args.noise_dir else None
-    common = {"model": model, "args": args, "train_dataset": train_dataset, "feature_extractor": feature_extractor,
-              "barlow_args": barlow_args}
+    common = {
+        "model": model,
+        "args": args,
+        "train_dataset": train_dataset,
+        "feature_extractor": feature_extractor,
+        "barlow_args": barlow_args,
+    }
     if dino:
         dino_args = dino_args or DinoArguments()
         augmentation = MultiCropAugmentation(dino_args.multi_crop_config(), noise_bank=noise)

@@ -68,8 +68,10 @@ class BarlowTwinsArguments:
     )
     non_blocking: bool = field(
         default=True,
-        metadata={"help": "copy pinned batches to the GPU asynchronously (accelerate's non_blocking; needs "
-                          "dataloader_pin_memory, the TrainingArguments default)."},
+        metadata={
+            "help": "copy pinned batches to the GPU asynchronously (accelerate's non_blocking; needs "
+            "dataloader_pin_memory, the TrainingArguments default)."
+        },
     )
 
     def __post_init__(self):
@@ -98,7 +100,9 @@ class WaveformCollator:
         batch = np.zeros((len(examples), self.segment_samples), dtype=np.float32)
         for row, example in enumerate(examples):
             if "audio" not in example:
-                raise ValueError(f"example {row} has no 'audio' column (keys: {sorted(example)}); use the common schema.")
+                raise ValueError(
+                    f"example {row} has no 'audio' column (keys: {sorted(example)}); use the common schema."
+                )
             array = waveform_of(example)
             if array.ndim != 1:
                 raise ValueError(f"example {row} has audio of shape {array.shape}; downmix to mono first.")
@@ -171,7 +175,9 @@ class BarlowTwinsTrainer(Trainer):
         if self.barlow_args.optimizer != "lars" or self.optimizer is not None:
             return super().create_optimizer(model)
         groups = lars_param_groups(
-            model or self.model, lr=self.args.learning_rate, weight_decay=self.args.weight_decay,
+            model or self.model,
+            lr=self.args.learning_rate,
+            weight_decay=self.args.weight_decay,
             bias_lr_ratio=self.barlow_args.lars_bias_lr_ratio,
         )
         self.optimizer = LARS(groups, lr=self.args.learning_rate, eta=self.barlow_args.lars_eta)
@@ -184,7 +190,8 @@ class BarlowTwinsTrainer(Trainer):
         if self.args.dataloader_drop_last or remainder == 0 or remainder >= MIN_BATCH_PER_DEVICE:
             return super()._get_dataloader(dataset, description, batch_size, *args, **kwargs)
         logger.warning(
-            f"{description}: {len(dataset)} segments leave {remainder} for the last batch of {batch_size}, too few for "
+            f"{description}: {len(dataset)} segments leave {remainder} for the last batch of {batch_size}, too few "
+            "for "
             f"the batch statistics ({MIN_BATCH_PER_DEVICE} per device); that batch is dropped."
         )
         self.args.dataloader_drop_last = True

@@ -125,6 +125,18 @@ def test_infonce_bound_stays_below_the_true_gaussian_mutual_information():
     assert result["mutual_information_bits"] == pytest.approx(result["mutual_information_nats"] / math.log(2))
 
 
+def test_infonce_learning_rate_grid_keeps_the_critic_that_validates_best_on_collinear_features():
+    # 1000 pairs of 64 dims sharing 2 factors broadcast to every dimension (like pooled CNN channels) plus unit noise.
+    # Measured over 2 seeds: 0.0000..0.0000013 nats with the single rate 0.5 (the critic overshoots, W ~ 0 is kept)
+    # and 0.81..0.96 nats with the grid (0.5, 0.05), which keeps 0.05. Asserted: < 0.01 vs > 0.5 nats.
+    rng = np.random.default_rng(0)
+    factors, mixing = rng.normal(size=(1000, 2)), rng.normal(size=(2, 64))
+    a, b = (factors @ mixing + rng.normal(size=(1000, 64)) for _ in range(2))
+    single, grid = infonce_information(a, b), infonce_information(a, b, learning_rate=(0.5, 0.05))
+    assert abs(single["mutual_information_nats"]) < 0.01 and single["learning_rate"] == 0.5
+    assert grid["mutual_information_nats"] > 0.5 and grid["learning_rate"] == 0.05
+
+
 def test_infonce_is_deterministic_given_a_seed():
     views = noisy_views(600, 32, 1.0, seed=3)
     first, second = infonce_information(*views, seed=5), infonce_information(*views, seed=5)

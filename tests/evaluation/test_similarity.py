@@ -67,6 +67,19 @@ def test_similarity_matrix_holds_every_pair_of_layers():
     assert similarity_matrix(layers) == pytest.approx(similarity_matrix(layers).T)  # CKA is symmetric
 
 
+def test_similarity_matrix_between_two_models_pairs_each_layer_of_one_with_each_layer_of_the_other():
+    base = representation(n=500, dim=8)
+    model_a = [base, np.random.default_rng(2).normal(size=(500, 4))]
+    model_b = [base @ np.random.default_rng(1).normal(size=(8, 12)), base[:, :3], base]
+    for measure, function in (("linear_cka", linear_cka), ("pwcca", pwcca)):
+        matrix = similarity_matrix(model_a, measure, others=model_b)
+        assert matrix.shape == (2, 3)
+        assert matrix == pytest.approx(np.array([[function(x, y) for y in model_b] for x in model_a]))
+    assert similarity_matrix(model_a, "pwcca", others=model_b)[0] == pytest.approx(np.ones(3))  # maps of layer 0
+    with pytest.raises(ValueError, match="row counts"):
+        similarity_matrix(model_a, others=[base[:-1]])
+
+
 def test_similarity_rejects_mismatched_or_too_few_samples_naming_the_fix():
     x = representation(n=40, dim=8)
     with pytest.raises(ValueError, match="same samples"):

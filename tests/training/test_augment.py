@@ -155,7 +155,9 @@ def test_noise_bank_is_loaded_resampled_and_used(tmp_path):
     assert torch.allclose(bank[:16000].pow(2).mean().sqrt(), torch.tensor(1.0), atol=1e-2)
     x = make_waveforms()
     out = AddNoise((10.0, 10.0), noise_bank=bank, seed=0)(x)
-    assert torch.allclose(10 * torch.log10(x.pow(2).mean(1) / (out - x).pow(2).mean(1)), torch.full((6,), 10.0), atol=1e-3)
+    assert torch.allclose(
+        10 * torch.log10(x.pow(2).mean(1) / (out - x).pow(2).mean(1)), torch.full((6,), 10.0), atol=1e-3
+    )
 
 
 def test_unreadable_noise_files_are_reported_and_skipped(tmp_path, caplog):
@@ -196,7 +198,9 @@ def test_resized_crop_matches_byol_a_canvas_crop_and_interpolate():
     for k, (top, left, h, w) in enumerate(boxes.tolist()):
         area = torch.zeros(1, 1, *canvas)
         area[..., :, 6:30] = x[k]  # input at the centre: (36 - 24) // 2 = 6
-        ref = F.interpolate(area[..., top : top + h, left : left + w], size=(16, 24), mode="bilinear", align_corners=True)
+        ref = F.interpolate(
+            area[..., top : top + h, left : left + w], size=(16, 24), mode="bilinear", align_corners=True
+        )
         assert torch.allclose(ours[k], ref[0], atol=1e-5), k
 
 
@@ -228,7 +232,9 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def run_two_views(device: str, seed: int = 0, batch: int = 6):
-    aug = TwoViewAugmentation(TwoViewAugmentationConfig(seed=seed, speed_rates=(0.9, 1.1), freq_mask_width=10, time_mask_width=8))
+    aug = TwoViewAugmentation(
+        TwoViewAugmentationConfig(seed=seed, speed_rates=(0.9, 1.1), freq_mask_width=10, time_mask_width=8)
+    )
     x = make_waveforms(batch=batch, device=device)
     first = aug(x, to_spectrogram)
     second = aug(x, to_spectrogram)  # mixup memory is full now: exercises every stage
@@ -280,8 +286,13 @@ def test_random_crops_are_crop_major_windows_of_each_row():
 
 
 def test_multi_crop_gives_long_and_short_crops_of_the_same_clips_reproducibly():
-    config = MultiCropConfig(num_long=2, long_seconds=0.25, num_short=3, short_seconds=0.125,
-                             views=TwoViewAugmentationConfig(mixup_prob=0.0))
+    config = MultiCropConfig(
+        num_long=2,
+        long_seconds=0.25,
+        num_short=3,
+        short_seconds=0.125,
+        views=TwoViewAugmentationConfig(mixup_prob=0.0),
+    )
     x = make_waveforms(batch=4)  # 4000 samples = 0.25 s
     long, short = MultiCropAugmentation(config)(x, to_spectrogram, generator=torch.Generator().manual_seed(0))
     assert long.shape == (8, *to_spectrogram(x).shape[1:])
@@ -302,10 +313,13 @@ def test_multi_crop_keeps_a_mixup_memory_per_crop_length_and_allows_no_short_cro
     assert long.shape[0] == 4 and short is None
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"num_long": 1, "num_short": 0}, "DINO needs >= 1 long crop"),
-    ({"short_seconds": 1.5}, "expected 0 < short_seconds <= long_seconds"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"num_long": 1, "num_short": 0}, "DINO needs >= 1 long crop"),
+        ({"short_seconds": 1.5}, "expected 0 < short_seconds <= long_seconds"),
+    ],
+)
 def test_multi_crop_config_errors_say_what_is_allowed(fields, message):
     with pytest.raises(ValueError, match=message):
         MultiCropConfig(**fields)

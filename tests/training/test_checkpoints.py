@@ -40,7 +40,10 @@ def test_resume_last_skips_partial_and_truncated_checkpoints_with_a_warning_each
         assert resolve_checkpoint(_resume_args(tmp_path, "last")) == str(tmp_path / "checkpoint-2")
     messages = [record.getMessage() for record in caplog.records]
     assert [m.split(":")[0] for m in messages if m.startswith("skipping")] == [
-        "skipping checkpoint-10", "skipping checkpoint-6", "skipping checkpoint-4"]
+        "skipping checkpoint-10",
+        "skipping checkpoint-6",
+        "skipping checkpoint-4",
+    ]
     assert any("checkpoint-6: lacks trainer_state.json" in m for m in messages)
     assert any("checkpoint-4: model.safetensors is 100 bytes but its header describes" in m for m in messages)
     assert messages[-1] == "resuming from checkpoint-2 at step 2"
@@ -49,7 +52,9 @@ def test_resume_last_skips_partial_and_truncated_checkpoints_with_a_warning_each
 @pytest.mark.parametrize("keep", [4, 20])
 def test_a_truncated_header_is_named(tmp_path, keep):
     _truncate(_checkpoint(tmp_path, 3) / "model.safetensors", keep=keep)
-    with pytest.raises(ValueError, match=r"no complete checkpoint in .*checkpoint-3 \(model.safetensors is .*truncated"):
+    with pytest.raises(
+        ValueError, match=r"no complete checkpoint in .*checkpoint-3 \(model.safetensors is .*truncated"
+    ):
         last_complete_checkpoint(tmp_path)
 
 

@@ -53,8 +53,14 @@ def _train(student: nn.Module, batch: slice, distributed: bool) -> list[dict]:
         optimizer.step()
         center = update_center(center, teacher_logits.flatten(0, 1), momentum=0.9, distributed=distributed)
         ema_update_(teacher, student.module if distributed else student, momentum=0.8)
-        records.append({"loss": loss.detach(), "grads": grads, "center": center.clone(),
-                        "teacher": [p.clone() for p in teacher.parameters()]})
+        records.append(
+            {
+                "loss": loss.detach(),
+                "grads": grads,
+                "center": center.clone(),
+                "teacher": [p.clone() for p in teacher.parameters()],
+            }
+        )
     return records
 
 

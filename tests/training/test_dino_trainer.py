@@ -36,12 +36,24 @@ def corpus():
 def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, model=None, **dino) -> DinoTrainer:
     torch.manual_seed(0)
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, logging_steps=1, save_steps=2,
-        save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=7,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        max_steps=max_steps,
+        logging_steps=1,
+        save_steps=2,
+        save_strategy="steps",
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        learning_rate=1e-3,
+        seed=7,
     )
     return DinoTrainer(
-        model=model or DinoSpeechForPreTraining(tiny_config(**DINO_HEAD)), args=args, train_dataset=corpus,
-        feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END), callbacks=callbacks,
+        model=model or DinoSpeechForPreTraining(tiny_config(**DINO_HEAD)),
+        args=args,
+        train_dataset=corpus,
+        feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END),
+        callbacks=callbacks,
         dino_args=DinoArguments(warmup_teacher_temperature=0.02, warmup_teacher_temperature_steps=2, **dino),
     )
 
@@ -99,14 +111,44 @@ def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_loss_trajecto
 
 def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_card(tmp_path):
     config = tmp_path / "run.json"
-    config.write_text(json.dumps({"backbone": "tiny", "objective": "dino", "dino_num_prototypes": 32,
-                                  "dino_hidden_size": 16, "dino_bottleneck_size": 8, "num_short_crops": 2}))
+    config.write_text(
+        json.dumps(
+            {
+                "backbone": "tiny",
+                "objective": "dino",
+                "dino_num_prototypes": 32,
+                "dino_hidden_size": 16,
+                "dino_bottleneck_size": 8,
+                "num_short_crops": 2,
+            }
+        )
+    )
     output = tmp_path / "out"
-    code = cli_main([
-        "pretrain", "--config", str(config), "--output_dir", str(output), "--per_device_train_batch_size", "4",
-        "--num_clips", "8", "--max_steps", "2", "--use_cpu", "true", "--report_to", "none",
-        "--normalization_clips", "4", "--save_strategy", "no", "--disable_tqdm", "true",
-    ])
+    code = cli_main(
+        [
+            "pretrain",
+            "--config",
+            str(config),
+            "--output_dir",
+            str(output),
+            "--per_device_train_batch_size",
+            "4",
+            "--num_clips",
+            "8",
+            "--max_steps",
+            "2",
+            "--use_cpu",
+            "true",
+            "--report_to",
+            "none",
+            "--normalization_clips",
+            "4",
+            "--save_strategy",
+            "no",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
     assert code == 0
     encoder = AutoModel.from_pretrained(output)
     assert isinstance(encoder, BarlowSpeechModel) and encoder.config.objective == "dino"
@@ -118,14 +160,30 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
     assert "| Prototypes K | 32 |" in readme and "Barlow Twins latents" not in readme
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--objective", "dnio"], "--objective dnio: expected one of ['barlow_twins', 'dino'] (did you mean 'dino'?)."),
-    (["--num_long_crops", "0"], ("--num_long_crops 0 --long_crop_seconds 1.0 --num_short_crops 4 "
-                                 "--short_crop_seconds 0.5: num_long=0, num_short=4: DINO needs >= 1 long crop")),
-    (["--short_crop_seconds", "2"], ("--num_long_crops 2 --long_crop_seconds 1.0 --num_short_crops 4 "
-                                     "--short_crop_seconds 2.0: long_seconds=1.0, short_seconds=2.0: expected")),
-    (["--teacher_momentum", "1.5"], "--teacher_momentum 1.5: expected a value in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--objective", "dnio"],
+            "--objective dnio: expected one of ['barlow_twins', 'dino'] (did you mean 'dino'?).",
+        ),
+        (
+            ["--num_long_crops", "0"],
+            (
+                "--num_long_crops 0 --long_crop_seconds 1.0 --num_short_crops 4 "
+                "--short_crop_seconds 0.5: num_long=0, num_short=4: DINO needs >= 1 long crop"
+            ),
+        ),
+        (
+            ["--short_crop_seconds", "2"],
+            (
+                "--num_long_crops 2 --long_crop_seconds 1.0 --num_short_crops 4 "
+                "--short_crop_seconds 2.0: long_seconds=1.0, short_seconds=2.0: expected"
+            ),
+        ),
+        (["--teacher_momentum", "1.5"], "--teacher_momentum 1.5: expected a value in [0, 1]"),
+    ],
+)
 def test_dino_flag_errors_are_one_line_before_any_data_loads(tmp_path, capsys, monkeypatch, flags, message):
     monkeypatch.setattr("barlow_speech.training.pretrain.load_training_audio", _no_data)
     code = cli_main(["pretrain", "--output_dir", str(tmp_path), "--report_to", "none", *flags])

@@ -29,13 +29,26 @@ def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, **barlow) -> BarlowT
     torch.manual_seed(0)
     model = BarlowSpeechForPreTraining(tiny_config())
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=max_steps, num_train_epochs=1,
-        logging_steps=1, save_steps=2, save_strategy="steps", report_to="none", use_cpu=True, disable_tqdm=True,
-        learning_rate=1e-3, seed=7,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        max_steps=max_steps,
+        num_train_epochs=1,
+        logging_steps=1,
+        save_steps=2,
+        save_strategy="steps",
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        learning_rate=1e-3,
+        seed=7,
     )
     return BarlowTwinsTrainer(
-        model=model, args=args, train_dataset=corpus, feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END),
-        barlow_args=BarlowTwinsArguments(**barlow), callbacks=callbacks,
+        model=model,
+        args=args,
+        train_dataset=corpus,
+        feature_extractor=BarlowSpeechFeatureExtractor(**FRONT_END),
+        barlow_args=BarlowTwinsArguments(**barlow),
+        callbacks=callbacks,
     )
 
 
@@ -106,7 +119,9 @@ def test_evaluation_views_leave_the_training_stream_and_mixup_memory_alone(tmp_p
 def test_lars_is_an_optimizer_choice(tmp_path, corpus):
     trainer = _trainer(tmp_path, corpus, max_steps=1, optimizer="lars")
     trainer.train()
-    assert isinstance(trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer, LARS)
+    assert isinstance(
+        trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer, LARS
+    )
 
 
 def test_unknown_optimizer_is_a_clear_error():
@@ -126,11 +141,29 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"backbone": "tiny", "latent_size": 16, "num_clips": 24, "max_steps": 3}))
     output = tmp_path / "out"
-    code = cli_main([
-        "pretrain", "--config", str(config), "--output_dir", str(output), "--per_device_train_batch_size", "8",
-        "--max_steps", "2", "--use_cpu", "true", "--report_to", "none", "--normalization_clips", "8",
-        "--save_strategy", "no", "--disable_tqdm", "true",
-    ])
+    code = cli_main(
+        [
+            "pretrain",
+            "--config",
+            str(config),
+            "--output_dir",
+            str(output),
+            "--per_device_train_batch_size",
+            "8",
+            "--max_steps",
+            "2",
+            "--use_cpu",
+            "true",
+            "--report_to",
+            "none",
+            "--normalization_clips",
+            "8",
+            "--save_strategy",
+            "no",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
     assert code == 0
     model = AutoModel.from_pretrained(output)
     assert isinstance(model, BarlowSpeechModel) and model.config.latent_size == 16
@@ -156,15 +189,23 @@ def _no_data(*args, **kwargs):
     raise AssertionError("the arguments must be checked before any data is loaded")
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--backbone", "resnet19"], ("--backbone resnet19: expected one of ['resnet50', 'resnet18', 'small', 'tiny'] "
-                                  "(did you mean 'resnet18'?).")),
-    (["--latent_size", "0"], "--latent_size 0: expected a value >= 1 (the paper: 2048; the tests: 16)."),
-    (["--per_device_train_batch_size", "1"], "--per_device_train_batch_size 1: expected a value >= 2"),
-    (["--dataset", "librispeech"], "--dataset librispeech needs --data_path"),
-    (["--dataset", "folder", "--data_path", "no/such/folder"], "--data_path no/such/folder: no such folder"),
-    (["--latnt_size", "16"], "unknown argument(s) --latnt_size (did you mean '--latent_size'?)"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--backbone", "resnet19"],
+            (
+                "--backbone resnet19: expected one of ['resnet50', 'resnet18', 'small', 'tiny'] "
+                "(did you mean 'resnet18'?)."
+            ),
+        ),
+        (["--latent_size", "0"], "--latent_size 0: expected a value >= 1 (the paper: 2048; the tests: 16)."),
+        (["--per_device_train_batch_size", "1"], "--per_device_train_batch_size 1: expected a value >= 2"),
+        (["--dataset", "librispeech"], "--dataset librispeech needs --data_path"),
+        (["--dataset", "folder", "--data_path", "no/such/folder"], "--data_path no/such/folder: no such folder"),
+        (["--latnt_size", "16"], "unknown argument(s) --latnt_size (did you mean '--latent_size'?)"),
+    ],
+)
 def test_pretrain_user_errors_are_one_line_with_exit_code_2_before_any_data_loads(
     tmp_path, capsys, monkeypatch, flags, message
 ):
