@@ -27,7 +27,8 @@ def test_every_config_file_is_covered_by_this_test():
 
 @pytest.mark.parametrize("config", PRETRAINING)
 def test_pretraining_config_parses_with_the_paper_setting(config, tmp_path):
-    model, data, _, training = parse_arguments(["--config", str(CONFIGS / config), "--data_path", str(tmp_path)])
+    parsed = parse_arguments(["--config", str(CONFIGS / config), "--data_path", str(tmp_path)])
+    model, data, training = parsed.model, parsed.data, parsed.training
     assert (model.backbone, training.per_device_train_batch_size, training.num_train_epochs) == ("resnet50", 64, 50)
     assert data.dataset in ("librispeech", "voxceleb1") and Path(training.output_dir).parts[0] == "runs"
     latent = int(Path(config).stem.split("-")[1]) if config.startswith("latent/") else 2048

@@ -331,7 +331,7 @@ class Reproduction:
         source = self.source(config["dataset"])
 
         def run() -> None:
-            architecture = parse_arguments(self.pretraining_argv("Supervised", SUPERVISED_ARCHITECTURE))[0]
+            architecture = parse_arguments(self.pretraining_argv("Supervised", SUPERVISED_ARCHITECTURE)).model
             extractor = fit_feature_extractor(source.load("train"), 128, seed=0)
             probes = dataclasses.replace(
                 self.probe_protocol(config), seeds=self.scale.supervised_seeds or settings["seeds"]

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import datasets
 import numpy as np
@@ -229,7 +229,17 @@ def expand_config(argv: Sequence[str], known: Sequence[str], command: str = "pre
     return flags + argv[:at] + argv[at + 2 :]
 
 
-def parse_arguments(argv: Sequence[str]):
+class PretrainingArguments(NamedTuple):
+    """Everything one pretraining run reads, in `run_pretraining`'s argument order."""
+
+    model: ModelArguments
+    data: DataArguments
+    barlow: BarlowTwinsArguments
+    dino: DinoArguments
+    training: TrainingArguments
+
+
+def parse_arguments(argv: Sequence[str]) -> PretrainingArguments:
     """(ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments) from flags and
     `--config`, each value checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
     known = [f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)]
@@ -245,7 +255,7 @@ def parse_arguments(argv: Sequence[str]):
         MIN_BATCH_PER_DEVICE,
         " (the projector's BatchNorm and the loss's batch statistics need 2 segments per device)",
     )
-    return tuple(parsed)
+    return PretrainingArguments(*parsed)
 
 
 def build_trainer(

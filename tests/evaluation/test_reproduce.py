@@ -66,8 +66,8 @@ def data_root(tmp_path_factory):
 def test_data_root_resolves_every_dataset_of_the_paper_protocol(data_root, tmp_path):
     reproduction = Reproduction(tmp_path, data_root, quick=True)
     for name, config in reproduction.upstreams(ARTEFACTS).items():
-        _, data, _, training = parse_arguments(reproduction.pretraining_argv(name, config))
-        assert len(load_training_audio(data, training.seed)) > 0, name
+        parsed = parse_arguments(reproduction.pretraining_argv(name, config))
+        assert len(load_training_audio(parsed.data, parsed.training.seed)) > 0, name
     for config_file in (*DOWNSTREAM, DISENTANGLEMENT):
         config = read_config(config_file)
         source = reproduction.source(config["dataset"])
