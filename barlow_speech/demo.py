@@ -17,6 +17,7 @@ paper's 513 x 126) so that pretraining fits in a few minutes on two cores; `barl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -73,7 +74,7 @@ class DemoSettings:
     latent_size: int = 512
     loss_variant: str = "mbt_bn"
     backbone: str = "small"
-    pooling: str = "global"
+    pooling: str = "time_mean_std"
     pooling_bands: int = 4
     n_fft: int = 256
     hop_length: int = 256
@@ -84,9 +85,11 @@ class DemoSettings:
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
     probe_steps: int = 200
-    disentanglement_runs: int = 5
+    probe_layer: str = "best"  # every layer probed, the layer chosen on validation (docs/representations.md)
+    disentanglement_runs: int = 2
     supervised_fractions: tuple[float, ...] = (0.05, 0.1)
     supervised_steps: int = 60
+    supervised_seeds: int = 1
     mixup: bool = True
     num_speakers: int = 64
     seed: int = 0
@@ -247,11 +250,19 @@ def run_demo(settings: DemoSettings) -> dict:
         load_upstream(LOGMEL),
     ]
     source, cache_dir = demo_source(settings), output_dir / "embeddings"
-    probes = ProbeProtocol(fractions=settings.fractions, seeds=settings.seeds, steps=settings.probe_steps)
+    probes = ProbeProtocol(
+        fractions=settings.fractions, seeds=settings.seeds, steps=settings.probe_steps, layer=settings.probe_layer
+    )
     probe_results = [result for u in upstreams for result in run_probes(u, source, probes, cache_dir=cache_dir)]
     supervised = SupervisedProtocol(settings.supervised_steps, batch_size=32, learning_rate=settings.learning_rate)
+    supervised_probes = dataclasses.replace(probes, seeds=settings.supervised_seeds)  # end to end costs far more
     probe_results += run_supervised(
-        demo_config(settings), extractor, source, probes, supervised, fractions=settings.supervised_fractions
+        demo_config(settings),
+        extractor,
+        source,
+        supervised_probes,
+        supervised,
+        fractions=settings.supervised_fractions,
     )
     disentanglement = DisentanglementProtocol(n_runs=settings.disentanglement_runs, seed=settings.seed)
     disentanglement_results = [run_disentanglement(u, source, disentanglement, cache_dir=cache_dir) for u in upstreams]

@@ -1,4 +1,7 @@
-"""The demo, shortened: the whole pipeline runs and the BT checkpoint beats random init on speaker."""
+"""The demo, shortened: the whole pipeline runs, training moves towards invariance, every layer is probed.
+
+Which encoder wins a factor is measured by the full demo (README, docs/representations.md), not asserted here: in the
+shortened run the margins are thinner than their run-to-run spread."""
 
 import json
 
@@ -14,11 +17,16 @@ def demo(tmp_path_factory):
     return output_dir, run_demo(DemoSettings.quick(str(output_dir)))
 
 
-def test_shortened_demo_bt_beats_random_init_on_speaker(demo):
+def test_shortened_demo_probes_every_layer_and_keeps_the_one_chosen_on_validation(demo):
     _, result = demo
-    probes = [r for r in result["probe_results"] if r["task"] == "SR" and r["model"] != "Supervised"]  # 100 % labels
-    speaker = {r["model"]: r["fractions"]["1"]["mean"] for r in probes}
-    assert speaker["BT (synthetic)"] > speaker["Random init"]
+    for r in result["probe_results"]:
+        if r["model"] in ("BT (synthetic)", "Random init"):
+            assert [entry["layer"] for entry in r["layers"]] == ["stem", "stage 1", "stage 2", "stage 3"]
+            chosen = next(entry for entry in r["layers"] if entry["layer"] == r["layer"])
+            best = max(r["layers"], key=lambda entry: sum(entry["validation"].values()))
+            assert chosen is best and r["fractions"]["1"]["mean"] == chosen["test"]["1"]
+    supervised = [r for r in result["probe_results"] if r["model"] == "Supervised"]
+    assert {r["task"] for r in supervised} == {"SR", "GR", "KWS", "ER"}
 
 
 def test_shortened_demo_trains_towards_invariance(demo):

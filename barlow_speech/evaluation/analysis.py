@@ -58,7 +58,7 @@ from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .embeddings import extract_layer_embeddings
 from .figures import plot_layer_information, plot_layer_similarity, plot_rank_correlation
 from .information import NATS_PER_BIT, confidence_interval, infonce_information, probe_information
-from .pipeline import PAPER_TASKS, SPLITS, DataSource, Upstream, known_rows, write_results
+from .pipeline import PAPER_TASKS, SPLITS, DataSource, Upstream, known_rows, layer_names, write_results
 from .probes import probe_layers
 from .report import markdown_table
 from .similarity import SIMILARITY_MEASURES, similarity_matrix
@@ -81,12 +81,6 @@ ANALYSIS_SPLITS = {
 
 
 # ------------------------------------------------------------------------------------------------ paired parts
-def layer_names(upstream: Upstream) -> list[str]:
-    """Names of the `hidden_states` entries: "stem", then "stage 1" .. "stage S"."""
-    count = len(upstream.model.config.layer_sizes)
-    return ["stem", *(f"stage {stage}" for stage in range(1, count))]
-
-
 def clip_halves(waveforms: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """First and second half of each `(samples,)` clip: two lists of `(samples // 2,)` arrays."""
     halves = [(clip[: len(clip) // 2], clip[len(clip) // 2 : 2 * (len(clip) // 2)]) for clip in waveforms]
@@ -253,7 +247,7 @@ def analyze_layers(
         )
         per_split = {split: embed(dataset, dataset_id=source.cache_id(split)) for split, dataset in splits.items()}
         test_layers.append(per_split["test"])
-        names = layer_names(upstream)
+        names = layer_names(upstream, len(upstream.model.config.layer_sizes))
         entry = {
             "model": upstream.name,
             **upstream.metadata,

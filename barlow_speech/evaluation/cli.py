@@ -32,6 +32,7 @@ from ..training.pretrain import expand_config
 from .analysis import ANALYSES, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
 from .pipeline import (
     DEFAULT_FRONT_END,
+    LAYER_CHOICES,
     LOGMEL,
     PAPER_FACTORS,
     PAPER_TASKS,
@@ -138,6 +139,12 @@ def _add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per fraction (paper: 50).")
     group.add_argument("--probe_steps", type=int, default=300, help="the most L-BFGS iterations of each probe.")
+    group.add_argument(
+        "--layer",
+        choices=LAYER_CHOICES,
+        default="last",
+        help="last: pooler_output (the paper); best: probe every layer, keep the one best on validation.",
+    )
 
 
 def _add_disentangle_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,7 +170,7 @@ def _source(args: argparse.Namespace) -> DataSource:
 
 
 def _probe_protocol(args: argparse.Namespace) -> ProbeProtocol:
-    return ProbeProtocol(args.tasks, args.fractions, args.seeds, args.probe_steps)
+    return ProbeProtocol(args.tasks, args.fractions, args.seeds, args.probe_steps, args.layer)
 
 
 def _disentanglement_protocol(args: argparse.Namespace) -> DisentanglementProtocol:

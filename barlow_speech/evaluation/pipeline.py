@@ -39,9 +39,9 @@ from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .baselines import random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
-from .embeddings import extract_embeddings
+from .embeddings import extract_layer_embeddings
 from .figures import plot_accuracy_vs_fraction, plot_cross_correlation, plot_run_boxplots
-from .probes import linear_probe, logmel_stats_features
+from .probes import logmel_stats_features, probe_layers
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +85,24 @@ class Upstream:
         cache_dir: Path | None = None,
     ) -> np.ndarray:
         """Utterance embeddings `(len(dataset), dim)`: (cached) encoder embeddings, or log-mel statistics."""
+        return self.embed_layers(dataset, dataset_id, [None], batch_size, device, cache_dir)[0]
+
+    def embed_layers(
+        self,
+        dataset: datasets.Dataset,
+        dataset_id: str,
+        layers: Sequence[int | None] | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        cache_dir: Path | None = None,
+    ) -> list[np.ndarray]:
+        """Per layer (`extract_layer_embeddings`; None = `pooler_output`, default every layer) the utterance
+        embeddings; the log-mel baseline has one "layer", its statistics."""
         if self.model is None:
             clips = [np.asarray(a["array"], dtype=np.float32) for a in dataset["audio"]]
-            return logmel_stats_features(clips, device=device or "cpu")
-        return extract_embeddings(
-            self.model,
-            self.extractor,
-            dataset,
-            batch_size=batch_size,
-            device=device,
-            cache_dir=cache_dir,
-            dataset_id=dataset_id,
+            return [logmel_stats_features(clips, device=device or "cpu")]
+        return extract_layer_embeddings(
+            self.model, self.extractor, dataset, layers, batch_size, device, cache_dir, dataset_id
         )
 
 
@@ -336,6 +343,9 @@ def known_rows(
 
 
 # ------------------------------------------------------------------------------------------------ protocols
+LAYER_CHOICES = ("last", "best")
+
+
 @dataclasses.dataclass
 class ProbeProtocol:
     """Table 2: linear probes per task (label column) at label fractions, `seeds` stratified subsets per fraction."""
@@ -344,10 +354,14 @@ class ProbeProtocol:
     fractions: Sequence[float] = PAPER_FRACTIONS
     seeds: int = 5  # paper: 50 runs
     steps: int = 300  # L-BFGS iterations at most per head
+    # "last": `pooler_output` (the paper); "best": every layer probed, the layer chosen on validation (as SUPERB)
+    layer: str = "last"
 
     def __post_init__(self):
         if self.seeds < 1:
             raise ValueError(f"seeds={self.seeds}: a probe protocol needs >= 1 seed per fraction (paper: 50).")
+        if self.layer not in LAYER_CHOICES:
+            raise ValueError(f"layer={self.layer!r} is not one of {list(LAYER_CHOICES)}.")
 
 
 @dataclasses.dataclass
@@ -388,34 +402,45 @@ def run_probes(
     device: str | None = None,
     cache_dir: Path | None = None,
 ) -> list[dict]:
-    """Table 2 rows of one upstream: one probe result per task (label column)."""
+    """Table 2 rows of one upstream: one probe result per task (label column); with `protocol.layer == "best"` every
+    layer is probed and the result is the layer chosen on validation, with the accuracy of every layer."""
     splits = {split: source.load(split) for split in SPLITS}
+    layers = None if protocol.layer == "best" else [None]
     embeddings = {
-        split: upstream.embed(dataset, source.cache_id(split), batch_size, device, cache_dir)
+        split: upstream.embed_layers(dataset, source.cache_id(split), layers, batch_size, device, cache_dir)
         for split, dataset in splits.items()
     }
     results = []
     for column in protocol.tasks:
-        arrays = {}
+        known, labels = {}, {}
         for split, dataset in splits.items():
-            known, values = known_rows(dataset, [column], split)
-            arrays[split] = (embeddings[split][known], values[column])
-        metadata = {**source.metadata("test"), "label_column": column, **upstream.metadata}
+            known[split], values = known_rows(dataset, [column], split)
+            labels[split] = values[column]
+        per_layer = [
+            tuple(embeddings[split][k][known[split]] for split in SPLITS) for k in range(len(embeddings["train"]))
+        ]
         results.append(
-            linear_probe(
-                *arrays["train"],
-                *arrays["validation"],
-                *arrays["test"],
+            probe_layers(
+                per_layer,
+                *(labels[split] for split in SPLITS),
+                layer_names=layer_names(upstream, len(per_layer)),
                 fractions=protocol.fractions,
                 seeds=range(protocol.seeds),
                 steps=protocol.steps,
                 device=device,
                 model=upstream.name,
                 task=task_name(column),
-                metadata=metadata,
+                metadata={**source.metadata("test"), "label_column": column, **upstream.metadata},
             )
         )
     return results
+
+
+def layer_names(upstream: Upstream, count: int) -> list[str]:
+    """Names of probed layers: "stem", "stage 1", ... for every layer; "pooler_output" for one (or log-mel stats)."""
+    if count == 1:
+        return ["pooler_output" if upstream.model is not None else "log-mel statistics"]
+    return ["stem", *(f"stage {k}" for k in range(1, count))]
 
 
 def run_disentanglement(
