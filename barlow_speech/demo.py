@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from transformers import TrainingArguments
 
-from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from .configuration_barlow import LOSS_VARIANTS, POOLING_MODES, BarlowSpeechConfig
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
+    LAYER_CHOICES,
     LOGMEL,
     PAPER_TASKS,
     DataSource,
@@ -317,9 +318,14 @@ def main(argv: Sequence[str]) -> int:
         "n_fft",
         "hop_length",
         "num_speakers",
+        "pooling_bands",
+        "disentanglement_runs",
+        "supervised_seeds",
     ):
         parser.add_argument(f"--{name}", type=int, default=None)
     parser.add_argument("--loss_variant", choices=LOSS_VARIANTS, default=None)
+    parser.add_argument("--pooling", choices=POOLING_MODES, default=None)
+    parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
     parser.add_argument(
         "--mixup",
