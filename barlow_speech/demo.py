@@ -17,6 +17,7 @@ paper's 513 x 126) so that pretraining fits in a few minutes on two cores; `barl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -52,7 +53,9 @@ from .evaluation.pipeline import (
 from .evaluation.report import write_report
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
-from .training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
+from .modeling_dino import DinoSpeechForPreTraining
+from .training.augment import MultiCropAugmentation, TwoViewAugmentation, TwoViewAugmentationConfig
+from .training.dino import DinoArguments, DinoTrainer
 from .training.pretrain import BACKBONES
 from .training.trainer import BarlowTwinsTrainer, waveform_of
 
@@ -94,6 +97,8 @@ class DemoSettings:
     mixup: bool = True
     num_speakers: int = 64
     seed: int = 0
+    compare_dino: bool = False  # also pretrain DINO (shared/paper/004) on the same encoder, data and views
+    dino_num_prototypes: int = 1024
 
     @classmethod
     def quick(cls, output_dir: str) -> DemoSettings:
@@ -144,26 +149,37 @@ def demo_extractor(settings: DemoSettings) -> BarlowSpeechFeatureExtractor:
     return BarlowSpeechFeatureExtractor(n_fft=settings.n_fft, hop_length=settings.hop_length, n_mels=settings.n_mels)
 
 
-def demo_config(settings: DemoSettings) -> BarlowSpeechConfig:
-    """The demo's architecture."""
+def demo_config_kwargs(settings: DemoSettings) -> dict:
+    """`BarlowSpeechConfig` arguments of the demo's architecture (also the family member `bt-small-synthetic`)."""
+    return {
+        "backbone_config": dict(BACKBONES[settings.backbone]),
+        "projector_dims": [settings.latent_size] * 3,
+        "loss_variant": settings.loss_variant,
+        "pooling": settings.pooling,
+        "pooling_bands": settings.pooling_bands,
+    }
+
+
+def demo_config(settings: DemoSettings, objective: str = "barlow_twins") -> BarlowSpeechConfig:
+    """The demo's architecture; `objective="dino"` adds DINO heads over the same encoder."""
     return BarlowSpeechConfig(
-        backbone_config=dict(BACKBONES[settings.backbone]),
-        projector_dims=[settings.latent_size] * 3,
-        loss_variant=settings.loss_variant,
-        pooling=settings.pooling,
-        pooling_bands=settings.pooling_bands,
+        **demo_config_kwargs(settings), objective=objective, dino_num_prototypes=settings.dino_num_prototypes
     )
 
 
-def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
-    """Train BT on unlabelled synthetic clips; returns the trainer and an untouched copy of the initial model."""
+def pretrain(
+    settings: DemoSettings, output_dir: Path, objective: str = "barlow_twins"
+) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
+    """Pretrain on unlabelled synthetic clips with Barlow Twins (or DINO: multi-crop of the demo's views, the
+    teacher saved as the encoder); returns the trainer and an untouched copy of the initial model."""
     corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
     extractor = demo_extractor(settings)
     extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
-    config = demo_config(settings)
+    config = demo_config(settings, objective)
+    model_class = DinoSpeechForPreTraining if objective == "dino" else BarlowSpeechForPreTraining
     torch.manual_seed(settings.seed)
-    model = BarlowSpeechForPreTraining(config)
-    initial = BarlowSpeechForPreTraining(config)
+    model = model_class(config)
+    initial = model_class(config)
     initial.load_state_dict(model.state_dict())
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
@@ -180,15 +196,15 @@ def pretrain(settings: DemoSettings, output_dir: Path) -> tuple[BarlowTwinsTrain
         seed=settings.seed,
         dataloader_drop_last=True,
     )
-    trainer = BarlowTwinsTrainer(
-        model=model,
-        args=args,
-        train_dataset=corpus,
-        feature_extractor=extractor,
-        augmentation=demo_views(settings, settings.mixup),
-    )
+    common = {"model": model, "args": args, "train_dataset": corpus, "feature_extractor": extractor}
+    views = demo_views(settings, settings.mixup)
+    if objective == "dino":
+        crops = MultiCropAugmentation(dataclasses.replace(DinoArguments().multi_crop_config(), views=views.config))
+        trainer = DinoTrainer(**common, augmentation=crops)
+    else:
+        trainer = BarlowTwinsTrainer(**common, augmentation=views)
     trainer.train()
-    trainer.save_model(str(output_dir / "bt-synthetic"))
+    trainer.save_model(str(output_dir / ("dino-synthetic" if objective == "dino" else "bt-synthetic")))
     return trainer, initial
 
 
@@ -204,8 +220,9 @@ def demo_source(settings: DemoSettings) -> DataSource:
     )
 
 
-def summary(probe_results: list[dict], bt: str, references: dict[str, float]) -> tuple[str, dict[str, int]]:
-    """Markdown lines comparing BT with each reference model at one label fraction, and how many factors BT wins.
+def summary(probe_results: list[dict], ours: str, references: dict[str, float]) -> tuple[str, dict[str, int]]:
+    """Markdown lines comparing the model `ours` with each reference model at one label fraction, and on how many
+    factors `ours` is at least as good.
 
     `references` maps a model name to the label fraction of the comparison (e.g. {"Random init": 1.0}).
     """
@@ -218,62 +235,94 @@ def summary(probe_results: list[dict], bt: str, references: dict[str, float]) ->
     for reference, fraction in references.items():
         wins[reference] = 0
         for task in dict.fromkeys(r["task"] for r in probe_results):
-            ours, theirs = table.get((bt, task, fraction)), table.get((reference, task, fraction))
-            if ours is None or theirs is None:
+            mine, theirs = table.get((ours, task, fraction)), table.get((reference, task, fraction))
+            if mine is None or theirs is None:
                 continue
-            wins[reference] += ours >= theirs
+            wins[reference] += mine >= theirs
             lines.append(
-                f"| {task} | {100 * fraction:g} % | {reference} | {100 * ours:.1f} | {100 * theirs:.1f} | "
-                f"{100 * (ours - theirs):+.1f} |"
+                f"| {task} | {100 * fraction:g} % | {reference} | {100 * mine:.1f} | {100 * theirs:.1f} | "
+                f"{100 * (mine - theirs):+.1f} |"
             )
-    header = "| factor | labels | reference | BT top-1 % | reference top-1 % | difference |\n"
+    header = f"| factor | labels | reference | {ours} top-1 % | reference top-1 % | difference |\n"
     return header + "|---|---|---|---:|---:|---:|\n" + "\n".join(lines), wins
 
 
+class PhaseTimer:
+    """Wall-clock seconds per named phase of a run, in order: `with timer("probes"): ...`."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    def markdown(self) -> str:
+        """`phase a.b min, ...; total c.d min`."""
+        phases = ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in self.seconds.items())
+        return f"{phases} min; total {sum(self.seconds.values()) / 60:.1f} min"
+
+
 def run_demo(settings: DemoSettings) -> dict:
-    """Run the demo; returns {"report": path, "wins": {reference: factors where BT >= it}, ...}."""
-    start = time.perf_counter()
+    """Run the demo; returns {"report": path, "wins": {reference: factors where BT >= it}, "seconds": {phase: wall
+    clock}, ...}."""
+    timer = PhaseTimer()
     output_dir = Path(settings.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    trainer, initial = pretrain(settings, output_dir)
+    with timer("pretraining"):
+        trainer, initial = pretrain(settings, output_dir)
     trained = trainer.model
     extractor = trainer.feature_extractor
-    pretrain_seconds = time.perf_counter() - start
 
-    heatmap_clips = stack_clips(settings.corpus(256, settings.seed + 2, "validation"), 256, extractor.segment_samples)
-    views = demo_views(settings, mixup=False)
-    untrained_c, trained_c = cross_correlations([initial, trained], extractor, heatmap_clips, views, settings.seed)
+    with timer("Fig. 3"):
+        clips = stack_clips(settings.corpus(256, settings.seed + 2, "validation"), 256, extractor.segment_samples)
+        views = demo_views(settings, mixup=False)
+        untrained_c, trained_c = cross_correlations([initial, trained], extractor, clips, views, settings.seed)
 
-    bt_name, random_name = "BT (synthetic)", "Random init"
+    bt_name, random_name, dino_name = "BT (synthetic)", "Random init", "DINO (synthetic)"
     upstreams = [
         Upstream(bt_name, "demo:trained", trained, extractor),
         Upstream(random_name, "demo:initial", initial, extractor),
         load_upstream(LOGMEL),
     ]
+    if settings.compare_dino:
+        with timer("DINO pretraining"):
+            dino_trainer, _ = pretrain(settings, output_dir, objective="dino")
+        upstreams.append(Upstream(dino_name, "demo:dino", dino_trainer.model, extractor))  # its teacher
     source, cache_dir = demo_source(settings), output_dir / "embeddings"
     probes = ProbeProtocol(
         fractions=settings.fractions, seeds=settings.seeds, steps=settings.probe_steps, layer=settings.probe_layer
     )
-    probe_results = [result for u in upstreams for result in run_probes(u, source, probes, cache_dir=cache_dir)]
+    with timer("linear probes"):
+        probe_results = [result for u in upstreams for result in run_probes(u, source, probes, cache_dir=cache_dir)]
     supervised = SupervisedProtocol(settings.supervised_steps, batch_size=32, learning_rate=settings.learning_rate)
     supervised_probes = dataclasses.replace(probes, seeds=settings.supervised_seeds)  # end to end costs far more
-    probe_results += run_supervised(
-        demo_config(settings),
-        extractor,
-        source,
-        supervised_probes,
-        supervised,
-        fractions=settings.supervised_fractions,
-    )
+    with timer("supervised"):
+        probe_results += run_supervised(
+            demo_config(settings),
+            extractor,
+            source,
+            supervised_probes,
+            supervised,
+            fractions=settings.supervised_fractions,
+        )
     disentanglement = DisentanglementProtocol(n_runs=settings.disentanglement_runs, seed=settings.seed)
-    disentanglement_results = [run_disentanglement(u, source, disentanglement, cache_dir=cache_dir) for u in upstreams]
-    figures = [
-        plot_loss_curve(trainer.state.log_history, output_dir / "loss_curve.png"),
-        *report_figures(output_dir, probe_results, [untrained_c, trained_c]),
-    ]
-    write_results(output_dir / "probe_results.json", probe_results)
-    write_results(output_dir / "disentanglement_results.json", disentanglement_results)
-    report = write_report(output_dir, probe_results, disentanglement_results, figures)
+    with timer("Table 3"):
+        disentanglement_results = [
+            run_disentanglement(u, source, disentanglement, cache_dir=cache_dir) for u in upstreams
+        ]
+    with timer("report"):
+        figures = [
+            plot_loss_curve(trainer.state.log_history, output_dir / "loss_curve.png"),
+            *report_figures(output_dir, probe_results, [untrained_c, trained_c]),
+        ]
+        write_results(output_dir / "probe_results.json", probe_results)
+        write_results(output_dir / "disentanglement_results.json", disentanglement_results)
+        report = write_report(output_dir, probe_results, disentanglement_results, figures)
     references = {random_name: 1.0, "Log-mel stats": 1.0, "Supervised": min(settings.supervised_fractions)}
     lines, wins = summary(probe_results, bt_name, references)
     on_diagonal = float(np.diagonal(trained_c).mean())
@@ -282,20 +331,33 @@ def run_demo(settings: DemoSettings) -> dict:
         f"A ResNet ({BACKBONES[settings.backbone]['hidden_sizes']}, latent m = {settings.latent_size}, "
         f"loss `{settings.loss_variant}`, pooling `{settings.pooling}`) "
         f"pretrained with Barlow Twins for {settings.max_steps} steps of {settings.batch_size} synthetic clips "
-        f"({pretrain_seconds / 60:.1f} min), front end n_fft={settings.n_fft}, hop={settings.hop_length}. "
+        f"({timer.seconds['pretraining'] / 60:.1f} min), front end n_fft={settings.n_fft}, hop={settings.hop_length}. "
         f"Mean C_ii between two views of held-out clips: {np.diagonal(untrained_c).mean():.2f} untrained -> "
         f"{on_diagonal:.2f} trained.\n\n"
         f"BT at least as good as: random init on **{wins[random_name]} of {len(PAPER_TASKS)}** factors at 100 % "
         f"labels, log-mel statistics on **{wins['Log-mel stats']}**, supervised from scratch on "
         f"**{wins['Supervised']}** at {100 * min(settings.supervised_fractions):g} % labels:\n\n"
         f"{lines}\n\n"
-        f"Settings: `{json.dumps(asdict(settings))}`\n\n"
     )
+    result = {}
+    if settings.compare_dino:
+        dino_lines, result["dino_wins"] = summary(probe_results, dino_name, {random_name: 0.1, bt_name: 1.0})
+        _, dino_full = summary(probe_results, dino_name, {random_name: 1.0})
+        header += (
+            f"DINO on the same encoder, data and views (multi-crop: 2 x 1 s teacher and student crops, 4 x 0.5 s "
+            f"student crops; K = {settings.dino_num_prototypes} prototypes), {settings.max_steps} steps "
+            f"({timer.seconds['DINO pretraining'] / 60:.1f} min), teacher probed. At least as good as random init on "
+            f"**{result['dino_wins'][random_name]}** factors at 10 % labels and **{dino_full[random_name]}** at "
+            f"100 %, as BT on **{result['dino_wins'][bt_name]}** at 100 %:\n\n{dino_lines}\n\n"
+        )
+    header += f"Wall clock on this machine: {timer.markdown()}.\n\nSettings: `{json.dumps(asdict(settings))}`\n\n"
     report.write_text(header + report.read_text())
-    logger.info(f"wrote {report} in {(time.perf_counter() - start) / 60:.1f} min; BT wins {wins}")
+    logger.info(f"wrote {report}; {timer.markdown()}; BT wins {wins}")
     return {
+        **result,
         "report": report,
         "wins": wins,
+        "seconds": timer.seconds,
         "probe_results": probe_results,
         "on_diagonal_trained": on_diagonal,
         "on_diagonal_untrained": float(np.diagonal(untrained_c).mean()),
@@ -327,6 +389,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--pooling", choices=POOLING_MODES, default=None)
     parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
+    parser.add_argument(
+        "--compare_dino", action="store_true", default=None, help="also pretrain and probe DINO (shared/paper/004)."
+    )
     parser.add_argument(
         "--mixup",
         type=lambda v: v.lower() in ("1", "true", "yes"),

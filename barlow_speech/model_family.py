@@ -1,7 +1,9 @@
 """The named Barlow Twins speech models of Brima et al. 2024 (paper Table 3) and what their Hub cards say.
 
 `bt-ls100`, `bt-ls360` and `bt-vc1` differ in the upstream (pretraining) corpus; `bt-16` ... `bt-2048` in the latent
-size m of the loss. Each member gives the `BarlowSpeechConfig` overrides that reproduce it and the metadata its model
+size m of the loss. `bt-small-synthetic` is not the paper's: the small encoder of the demo's recipe (chosen by the
+ablation of docs/representations.md), pretrained on the built-in synthetic corpus by `barlow-speech demo`.
+Each member gives the `BarlowSpeechConfig` overrides that reproduce it and the metadata its model
 card carries, so `AutoModel.from_pretrained("<org>/bt-ls100", trust_remote_code=True)` is what users type once the
 weights are published with `barlow-speech push`.
 
@@ -58,6 +60,14 @@ VOXCELEB1 = UpstreamDataset(
     "interview speech from YouTube videos, many accents and recording conditions",
     on_hub=False,
 )
+SYNTHETIC = UpstreamDataset(
+    "synthetic",
+    None,
+    "train",
+    "the built-in synthetic corpus (4,000 1-s clips of 64 speakers, barlow_speech.data.synthetic)",
+    "synthetic source-filter speech with known speaker, gender, accent, word and emotion",
+    on_hub=False,
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,10 @@ class FamilyMember:
 
     def config_overrides(self) -> dict:
         """`BarlowSpeechConfig` keyword arguments that make this member (on top of the ResNet-50 default)."""
+        if self.upstream is SYNTHETIC:  # the demo's recipe, defined once in `DemoSettings`
+            from .demo import DemoSettings, demo_config_kwargs
+
+            return demo_config_kwargs(DemoSettings())
         return {"projector_dims": [PROJECTOR_HIDDEN, PROJECTOR_HIDDEN, self.latent_size]}
 
     def card_metadata(self) -> dict:
@@ -122,6 +136,15 @@ FAMILY: dict[str, FamilyMember] = {
             "bt-vc1", VOXCELEB1, 2048, "Barlow Twins speech encoder pretrained on VoxCeleb1 (paper Table 3, BT-VC-1)."
         ),
         *(_latent_member(size) for size in (16, 32, 64, 128, 512, 1024, 2048)),
+        FamilyMember(
+            "bt-small-synthetic",
+            SYNTHETIC,
+            512,
+            "Small Barlow Twins speech encoder (ResNet 32-64-128) of the demo's recipe: frequency-preserving pooling "
+            "(mean and std over time in frequency bands), probed at the layer chosen on validation "
+            "(docs/representations.md); not a model of the paper.",
+            upstream_stated_in_paper=False,
+        ),
     )
 }
 
@@ -144,4 +167,4 @@ def find_family_member(repo_or_name: str | None) -> FamilyMember | None:
         return None
 
 
-__all__ = ["FAMILY", "FamilyMember", "UpstreamDataset", "family_member", "find_family_member"]
+__all__ = ["FAMILY", "SYNTHETIC", "FamilyMember", "UpstreamDataset", "family_member", "find_family_member"]

@@ -44,6 +44,24 @@ ROWS: dict[str, dict] = {
     "tms_lr5e-3": {"pooling": "time_mean_std", "learning_rate": 5e-3},
     "tms_steps600": {"pooling": "time_mean_std", "max_steps": 600},
     "tms_resnet18": {"pooling": "time_mean_std", "backbone": "resnet18"},
+    # finer low-frequency resolution at the same input size: 128 mels over a 32-ms window (f0 and F1 region)
+    "tms_mel128": {"pooling": "time_mean_std", "n_fft": 512, "hop_length": 256, "n_mels": 128},
+    "tms_mel128_b16": {
+        "pooling": "time_mean_std",
+        "pooling_bands": 16,
+        "n_fft": 512,
+        "hop_length": 256,
+        "n_mels": 128,
+    },
+    "tms_mel128_plain_views": {
+        "pooling": "time_mean_std",
+        "n_fft": 512,
+        "hop_length": 256,
+        "n_mels": 128,
+        "freq_mask_width": 0,
+        "time_mask_width": 0,
+        "mixup": False,
+    },
 }
 
 
@@ -69,12 +87,12 @@ def _probe(train, validation, test, labels, task, name) -> dict:
     }
 
 
-def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
+def evaluate_layers(model, extractor, splits: dict, name: str, poolings=EVAL_POOLINGS) -> dict:
     """Per pooling and task: every layer's probe accuracy, and the layer chosen on validation at 100 % labels."""
     labels = {task: [np.asarray(splits[s][task]) for s in splits] for task in PAPER_TASKS}
     original = model.config.pooling, model.config.pooling_bands
     out = {}
-    for pooling, bands in EVAL_POOLINGS:
+    for pooling, bands in poolings:
         model.config.pooling, model.config.pooling_bands = pooling, bands
         per_split = [extract_layer_embeddings(model, extractor, splits[s]) for s in splits]
         layers = list(zip(*per_split))
@@ -88,7 +106,7 @@ def evaluate_layers(model, extractor, splits: dict, name: str) -> dict:
     return out
 
 
-def run_row(name: str, overrides: dict, baselines: dict) -> dict:
+def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as folder:
         settings = replace(DemoSettings(output_dir=folder), **overrides)
         start = time.perf_counter()
@@ -101,11 +119,13 @@ def run_row(name: str, overrides: dict, baselines: dict) -> dict:
             "overrides": overrides,
             "settings": asdict(settings),
             "pretrain_seconds": seconds,
-            "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT"),
+            "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT", poolings),
         }
-        key = json.dumps([settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed])
+        key = json.dumps(
+            [settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed, poolings]
+        )
         if key not in baselines:
-            baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init")
+            baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init", poolings)
         row["random_init"] = baselines[key]
         if "logmel" not in baselines:
             waveforms = {s: [np.asarray(x["audio"]["array"], dtype=np.float32) for x in splits[s]] for s in splits}
@@ -137,15 +157,25 @@ def main() -> None:
     parser.add_argument("--out", default="ablation.jsonl")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--max_steps", type=int, default=None, help="override every row's pretraining steps")
+    parser.add_argument(
+        "--eval_poolings",
+        default=None,
+        help="comma-separated pooling/bands to evaluate, e.g. time_mean_std/4 (default: "
+        + ",".join(f"{p}/{b}" for p, b in EVAL_POOLINGS)
+        + ")",
+    )
     options = parser.parse_args()
     if options.list:
         print(json.dumps(ROWS, indent=1))
         return
     logging.basicConfig(level=logging.WARNING)
+    poolings = EVAL_POOLINGS
+    if options.eval_poolings:
+        poolings = tuple((p, int(b)) for p, b in (item.split("/") for item in options.eval_poolings.split(",")))
     baselines: dict = {}
     for name in options.rows.split(","):
         overrides = ROWS[name] if options.max_steps is None else {**ROWS[name], "max_steps": options.max_steps}
-        row = run_row(name, overrides, baselines)
+        row = run_row(name, overrides, baselines, poolings)
         with open(options.out, "a") as handle:
             handle.write(json.dumps(row) + "\n")
         print(markdown_row(row), flush=True)

@@ -3,6 +3,7 @@
 Which encoder wins a factor is measured by the full demo (README, docs/representations.md), not asserted here: in the
 shortened run the margins are thinner than their run-to-run spread."""
 
+import dataclasses
 import json
 
 import pytest
@@ -14,16 +15,16 @@ from barlow_speech.demo import DemoSettings, run_demo
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("demo")
-    return output_dir, run_demo(DemoSettings.quick(str(output_dir)))
+    return output_dir, run_demo(dataclasses.replace(DemoSettings.quick(str(output_dir)), compare_dino=True))
 
 
 def test_shortened_demo_probes_every_layer_and_keeps_the_one_chosen_on_validation(demo):
     _, result = demo
     for r in result["probe_results"]:
-        if r["model"] in ("BT (synthetic)", "Random init"):
+        if r["model"] in ("BT (synthetic)", "Random init", "DINO (synthetic)"):
             assert [entry["layer"] for entry in r["layers"]] == ["stem", "stage 1", "stage 2", "stage 3"]
             chosen = next(entry for entry in r["layers"] if entry["layer"] == r["layer"])
-            best = max(r["layers"], key=lambda entry: sum(entry["validation"].values()))
+            best = max(r["layers"], key=lambda entry: entry["validation"]["1"])
             assert chosen is best and r["fractions"]["1"]["mean"] == chosen["test"]["1"]
     supervised = [r for r in result["probe_results"] if r["model"] == "Supervised"]
     assert {r["task"] for r in supervised} == {"SR", "GR", "KWS", "ER"}
@@ -46,9 +47,30 @@ def test_shortened_demo_writes_the_report_figures_results_and_a_loadable_checkpo
         "accuracy_vs_fraction.png",
     ):
         assert heading in report
+    assert list(result["seconds"]) == [
+        "pretraining",
+        "Fig. 3",
+        "DINO pretraining",
+        "linear probes",
+        "supervised",
+        "Table 3",
+        "report",
+    ]
+    assert "Wall clock on this machine: pretraining" in report
     for figure in ("loss_curve.png", "cross_correlation.png", "accuracy_vs_fraction.png"):
         assert (output_dir / figure).stat().st_size > 10_000
     probes = json.loads((output_dir / "probe_results.json").read_text())
     assert {r["label_column"] for r in probes} == {"speaker_id", "gender", "word", "emotion"}
     assert all(r["dataset"] == "synthetic" for r in probes)
     assert AutoModel.from_pretrained(output_dir / "bt-synthetic").config.latent_size == 512
+
+
+def test_shortened_demo_compares_dino_with_barlow_twins_per_factor_and_layer(demo):
+    output_dir, result = demo
+    dino = [r for r in result["probe_results"] if r["model"] == "DINO (synthetic)"]
+    assert {r["task"] for r in dino} == {"SR", "GR", "KWS", "ER"}
+    assert set(result["dino_wins"]) == {"Random init", "BT (synthetic)"}
+    report = result["report"].read_text()
+    assert "DINO on the same encoder" in report and "| DINO (synthetic) | SR 100% |" in report
+    encoder = AutoModel.from_pretrained(output_dir / "dino-synthetic")
+    assert encoder.config.objective == "dino" and type(encoder).__name__ == "BarlowSpeechModel"

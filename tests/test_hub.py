@@ -22,6 +22,7 @@ from barlow_speech import (
     BarlowSpeechForPreTraining,
 )
 from barlow_speech.cli import main as cli_main
+from barlow_speech.demo import DemoSettings, demo_config
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.hub import (
@@ -34,7 +35,7 @@ from barlow_speech.hub import (
     write_trainer_repo_contents,
 )
 from barlow_speech.model_card import ResultRecord, load_card_results, load_results, records_from_result
-from barlow_speech.model_family import FAMILY, family_member
+from barlow_speech.model_family import FAMILY, SYNTHETIC, family_member
 from tests.factories import tiny_config, tone_clips
 from tests.hub_server import HubServer
 
@@ -527,7 +528,13 @@ def test_family_covers_the_paper_models_with_their_latent_sizes():
     assert {"bt-ls100", "bt-ls360", "bt-vc1", "bt-16", "bt-128", "bt-2048"} <= set(FAMILY)
     for member in FAMILY.values():
         config = BarlowSpeechConfig(**member.config_overrides())
-        assert config.latent_size == member.latent_size and config.hidden_size == 2048
+        paper = member.upstream is not SYNTHETIC
+        assert config.latent_size == member.latent_size and (config.hidden_size == 2048) == paper
+    demo = BarlowSpeechConfig(**family_member("bt-small-synthetic").config_overrides())
+    trained_by_demo = demo_config(DemoSettings()).to_dict()
+    assert {k: v for k, v in demo.to_dict().items() if not k.startswith("dino_")} == {
+        k: v for k, v in trained_by_demo.items() if not k.startswith("dino_")
+    }
     assert family_member("BT-LS-360").upstream.split == "train.360"
     assert family_member("org/bt-vc1").upstream.on_hub is False
     with pytest.raises(ValueError, match="the family is"):

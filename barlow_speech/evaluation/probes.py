@@ -458,18 +458,21 @@ def probe_layers(
     layer_names: Sequence[str | int] | None = None,
     **probe_kwargs: Any,
 ) -> dict:
-    """Linear probes on every layer, the layer chosen on validation (as SUPERB chooses layers, never on test).
+    """The layer chosen on validation (as SUPERB chooses layers, never on test), then the whole protocol on it.
+
+    Every layer is probed once at the largest label fraction with the first seed (one run, the same label subset for
+    every layer); the layer with the best validation top-1 there gets every fraction and seed.
 
     Args:
         layer_embeddings: per layer, the `(train, validation, test)` embeddings (`extract_layer_embeddings` per split).
         *_labels: the task labels of each split.
         layer_names: how each layer is recorded (default: its index; 0 = stem).
-        probe_kwargs: `linear_probe` arguments (fractions, seeds, model, task, ...); every layer gets the same label
-            subsets.
+        probe_kwargs: `linear_probe` arguments (fractions, seeds, subsets, model, task, ...).
 
     Returns:
-        The chosen layer's probe result, plus `"layer"` (its name) and `"layers"`: per layer, the mean validation and
-        test top-1 at each fraction, so the report can show accuracy over depth.
+        The chosen layer's probe result, plus `"layer"` (its name), `"layers"`: per layer, the validation and test
+        top-1 of the selection run keyed by its fraction, so the report can show accuracy over depth, and
+        `"layer_selection"`: that run's fraction and seed.
     """
     if not layer_embeddings:
         raise ValueError(
@@ -478,21 +481,38 @@ def probe_layers(
     names = list(range(len(layer_embeddings))) if layer_names is None else list(layer_names)
     if len(names) != len(layer_embeddings):
         raise ValueError(f"got {len(names)} layer_names for {len(layer_embeddings)} layers.")
+    fractions = tuple(probe_kwargs.pop("fractions", PAPER_FRACTIONS))
+    seeds = list(probe_kwargs.pop("seeds", range(50)))
+    if not fractions or not seeds:
+        raise ValueError(f"fractions={fractions} and seeds={seeds} must not be empty.")
+    selection = {"fractions": (max(fractions),), "seeds": seeds[:1]}
+    screening = dict(probe_kwargs)
+    if probe_kwargs.get("subsets") is not None:
+        screening["subsets"] = {(max(fractions), seeds[0]): probe_kwargs["subsets"][max(fractions), seeds[0]]}
     results = []
     for train, validation, test in layer_embeddings:
-        result = linear_probe(train, train_labels, validation, validation_labels, test, test_labels, **probe_kwargs)
-        probe_kwargs["subsets"] = fraction_indices_from_json(result["index_lists"])
+        result = linear_probe(
+            train, train_labels, validation, validation_labels, test, test_labels, **selection, **screening
+        )
+        screening["subsets"] = fraction_indices_from_json(result["index_lists"])
         results.append(result)
+    key = f"{max(fractions):g}"
     summaries = [
         {
             "layer": name,
-            "validation": {key: float(np.mean(entry["validation_accuracy"])) for key, entry in r["fractions"].items()},
-            "test": {key: entry["mean"] for key, entry in r["fractions"].items()},
+            "validation": {key: float(np.mean(r["fractions"][key]["validation_accuracy"]))},
+            "test": {key: r["fractions"][key]["mean"]},
         }
         for name, r in zip(names, results)
     ]
-    best = int(np.argmax([np.mean(list(summary["validation"].values())) for summary in summaries]))
-    return {**results[best], "layer": names[best], "layers": summaries}
+    best = int(np.argmax([summary["validation"][key] for summary in summaries]))
+    chosen = results[best]
+    if len(fractions) > 1 or len(seeds) > 1:
+        train, validation, test = layer_embeddings[best]
+        kwargs = {**probe_kwargs, "fractions": fractions, "seeds": seeds}
+        chosen = linear_probe(train, train_labels, validation, validation_labels, test, test_labels, **kwargs)
+    selected = {"fraction": max(fractions), "seed": seeds[0]}
+    return {**chosen, "layer": names[best], "layers": summaries, "layer_selection": selected}
 
 
 def logmel_stats_features(

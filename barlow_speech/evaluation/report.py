@@ -102,6 +102,22 @@ def table2(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]
     return header, rows
 
 
+def layer_table(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Per-layer cells of the results probed layer by layer (`probe_layers`): rows = (model, task), columns = layers,
+    test top-1 % at the largest label fraction; the layer chosen on validation is marked with *."""
+    layered = [r for r in probe_results if r.get("layers")]
+    names = list(dict.fromkeys(str(entry["layer"]) for r in layered for entry in r["layers"]))
+    rows = []
+    for r in layered:
+        key = max(r["layers"][0]["test"], key=float)
+        cells = {
+            str(e["layer"]): f"{100 * e['test'][key]:.1f}{'*' if e['layer'] == r['layer'] else ''}"
+            for e in r["layers"]
+        }
+        rows.append([r["model"], f"{r['task']} {100 * float(key):g}%"] + [cells.get(name, "–") for name in names])
+    return ["Model", "Task"] + names, rows
+
+
 def table3(disentanglement_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
     """Table 3 cells: rows = model, columns = MIG, SAP, DCIMIG, JEMMIG, Mod. Score as `mean ± std`."""
     header = ["Model"] + [title for _, title in TABLE3_COLUMNS]
@@ -183,6 +199,14 @@ def render_markdown(
             f"Runs per cell: {', '.join(map(str, runs))}. Probe hyper-parameters chosen on validation per run.",
             "",
         ]
+        header, rows = layer_table(probe_results)
+        if rows:
+            parts += [
+                "## Accuracy per layer (test top-1 %; * = the layer chosen on validation and reported in Table 2)",
+                "",
+                markdown_table(header, rows),
+                "",
+            ]
     if disentanglement_results:
         parts += [
             "## Table 3. Disentanglement metrics (mean ± std over runs)",
@@ -225,6 +249,12 @@ def render_html(
             "<h2>Table 2. Linear evaluation (top-1 %, mean ± std over seeds)</h2>",
             _html_table(*table2(probe_results)),
         ]
+        header, rows = layer_table(probe_results)
+        if rows:
+            parts += [
+                "<h2>Accuracy per layer (test top-1 %; * = chosen on validation)</h2>",
+                _html_table(header, rows),
+            ]
     if disentanglement_results:
         parts += [
             "<h2>Table 3. Disentanglement metrics (mean ± std over runs)</h2>",

@@ -188,7 +188,7 @@ def test_logmel_stats_features_reject_stereo_and_empty_input():
         logmel_stats_features([])
 
 
-def test_probe_layers_chooses_the_layer_on_validation_and_reports_every_layer():
+def test_probe_layers_chooses_the_layer_on_validation_at_full_labels_and_runs_the_protocol_on_it():
     rng = np.random.default_rng(0)
     labels = [rng.integers(0, 3, n) for n in (300, 150, 150)]
     noise = [rng.standard_normal((len(y), 8)).astype(np.float32) for y in labels]
@@ -205,3 +205,7 @@ def test_probe_layers_chooses_the_layer_on_validation_and_reports_every_layer():
     assert [entry["layer"] for entry in result["layers"]] == ["stem", "stage1"]
     assert result["layers"][1]["test"]["1"] > 0.9 > 0.5 > result["layers"][0]["test"]["1"]
     assert result["fractions"]["1"]["mean"] == result["layers"][1]["test"]["1"]
+    # every layer is screened by one run at the largest fraction; only the chosen one gets every fraction and seed
+    assert result["layer_selection"] == {"fraction": 1.0, "seed": 0}
+    assert all(set(entry["test"]) == {"1"} for entry in result["layers"])
+    assert len(result["fractions"]["0.5"]["runs"]) == 2

@@ -2,7 +2,15 @@ import json
 
 import pytest
 
-from barlow_speech.evaluation.report import load_results, render_html, table2, table3, write_report
+from barlow_speech.evaluation.report import (
+    layer_table,
+    load_results,
+    render_html,
+    render_markdown,
+    table2,
+    table3,
+    write_report,
+)
 
 
 def make_probe(model, task, mean):
@@ -42,6 +50,29 @@ def test_table2_rows_are_models_and_columns_task_by_fraction():
     assert header == ["Model", "SR 5%", "SR 10%", "SR 50%", "SR 100%", "GR 5%", "GR 10%", "GR 50%", "GR 100%"]
     assert rows[0][0] == "Supervised" and rows[0][1] == "30.50 ± 1.00" and rows[0][5] == "–"
     assert rows[1][8] == "70.00 ± 1.00"
+
+
+def layered_probe(model, task, tests, chosen):
+    result = make_probe(model, task, 0.5)
+    result["layer"] = chosen
+    result["layers"] = [
+        {"layer": name, "validation": {"0.1": 0.0, "1": 0.0}, "test": {"0.1": 0.0, "1": value}}
+        for name, value in tests.items()
+    ]
+    return result
+
+
+def test_layer_table_shows_every_layer_at_full_labels_and_marks_the_chosen_one():
+    results = [
+        layered_probe("BT", "SR", {"stem": 0.1, "stage 1": 0.25}, "stage 1"),
+        layered_probe("DINO", "SR", {"stem": 0.2, "stage 1": 0.125}, "stem"),
+        make_probe("Log-mel stats", "SR", 0.3),  # one embedding: no per-layer row
+    ]
+    header, rows = layer_table(results)
+    assert header == ["Model", "Task", "stem", "stage 1"]
+    assert rows == [["BT", "SR 100%", "10.0", "25.0*"], ["DINO", "SR 100%", "20.0*", "12.5"]]
+    assert "Accuracy per layer" in render_markdown(results, [])
+    assert "Accuracy per layer" not in render_markdown([make_probe("Log-mel stats", "SR", 0.3)], [])
 
 
 def test_table3_follows_the_paper_columns():
