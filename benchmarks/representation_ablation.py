@@ -1,9 +1,10 @@
 """Ablation of the demo recipe on the synthetic corpus (docs/representations.md).
 
-Each row pretrains the demo's Barlow Twins model with some `DemoSettings` overrides (encoder, pooling, front end,
-views, latent size, learning rate, steps), then probes speaker, gender, word and emotion at 10 % and 100 % labels for
-the trained model and the same network randomly initialised, under every pooling mode and every layer, plus log-mel
-statistics. The layer reported as "best" is chosen on the validation split, never on test.
+Each row pretrains the demo's Barlow Twins model with some `DemoSettings` overrides of `BASE` (encoder, pooling,
+front end, views, latent size, learning rate, steps), then probes speaker, gender, word and emotion at 10 % and
+100 % labels for the trained model and the same network randomly initialised, under each evaluated pooling
+(`--eval_poolings`) and every layer, plus log-mel statistics. The layer reported as "best" is chosen on the
+validation split, never on test.
 
     python benchmarks/representation_ablation.py --rows baseline,time_mean_std --out ablation.jsonl
     python benchmarks/representation_ablation.py --list
@@ -30,7 +31,10 @@ FRACTIONS = (0.1, 1.0)
 # (pooling, frequency bands) evaluated on every checkpoint: pooling has no weights, so it is an evaluation choice too.
 EVAL_POOLINGS = (("global", 1), ("time_mean_std", 4), ("time_mean_std", 16), ("time_mean_std", 32))
 
-# name -> DemoSettings overrides on top of the demo defaults of the commit that ran it.
+# Every row starts from the demo recipe before this ablation (commit bc9e8c7: 129 linear bins of a 256-point window,
+# 4 bands), whatever the demo's defaults are now, so a row means the same settings in every commit.
+BASE = {"n_fft": 256, "hop_length": 256, "n_mels": None, "pooling_bands": 4}
+# name -> DemoSettings overrides on top of BASE.
 ROWS: dict[str, dict] = {
     "baseline": {"pooling": "global"},
     "time_mean_std": {"pooling": "time_mean_std"},
@@ -52,6 +56,22 @@ ROWS: dict[str, dict] = {
         "n_fft": 512,
         "hop_length": 256,
         "n_mels": 128,
+    },
+    "tms_mel128_b16_keep_rate": {
+        "pooling": "time_mean_std",
+        "pooling_bands": 16,
+        "n_fft": 512,
+        "hop_length": 256,
+        "n_mels": 128,
+        "rrc_time_scale": (1.0, 1.0),
+    },
+    "tms_mel128_b16_steps600": {
+        "pooling": "time_mean_std",
+        "pooling_bands": 16,
+        "n_fft": 512,
+        "hop_length": 256,
+        "n_mels": 128,
+        "max_steps": 600,
     },
     "tms_mel128_plain_views": {
         "pooling": "time_mean_std",
@@ -108,7 +128,7 @@ def evaluate_layers(model, extractor, splits: dict, name: str, poolings=EVAL_POO
 
 def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as folder:
-        settings = replace(DemoSettings(output_dir=folder), **overrides)
+        settings = replace(DemoSettings(output_dir=folder), **{**BASE, **overrides})
         start = time.perf_counter()
         trainer, initial = pretrain(settings, Path(folder))
         seconds = time.perf_counter() - start

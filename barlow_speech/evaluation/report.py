@@ -105,7 +105,7 @@ def table2(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]
 def layer_table(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
     """Per-layer cells of the results probed layer by layer (`probe_layers`): rows = (model, task), columns = layers,
     test top-1 % at the largest label fraction; the layer chosen on validation is marked with *."""
-    layered = [r for r in probe_results if r.get("layers")]
+    layered = [r for r in probe_results if len(r.get("layers", ())) > 1]
     names = list(dict.fromkeys(str(entry["layer"]) for r in layered for entry in r["layers"]))
     rows = []
     for r in layered:

@@ -60,8 +60,11 @@ class DinoArguments:
     num_short_crops: int = field(default=4, metadata={"help": "short crops per clip, student only (4)."})
     short_crop_seconds: float = field(default=0.5, metadata={"help": "length of a short crop (0.5 s)."})
     collapse_threshold: float = field(
-        default=1e-3,
-        metadata={"help": "warn that the teacher collapsed when kl_to_center (nats) falls below it."},
+        default=1e-2,
+        metadata={
+            "help": "warn that the teacher collapsed when kl_to_center (nats) falls below it (a healthy teacher keeps "
+            "it near 1 nat or more; a run that went uniform sat at 0.004)."
+        },
     )
 
     def __post_init__(self):

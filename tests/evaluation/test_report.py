@@ -66,7 +66,7 @@ def test_layer_table_shows_every_layer_at_full_labels_and_marks_the_chosen_one()
     results = [
         layered_probe("BT", "SR", {"stem": 0.1, "stage 1": 0.25}, "stage 1"),
         layered_probe("DINO", "SR", {"stem": 0.2, "stage 1": 0.125}, "stem"),
-        make_probe("Log-mel stats", "SR", 0.3),  # one embedding: no per-layer row
+        layered_probe("Log-mel stats", "SR", {"log-mel statistics": 0.3}, "log-mel statistics"),  # one: no row
     ]
     header, rows = layer_table(results)
     assert header == ["Model", "Task", "stem", "stage 1"]
