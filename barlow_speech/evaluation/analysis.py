@@ -8,7 +8,9 @@ For every layer of one or more encoders (stem, then each stage: `pooled_hidden_s
 * the unsupervised bound I(A;B) >= log N - L_NCE (`information.infonce_information`) between two parts of the data,
   without labels, on the train split: `segments` pairs the first and second half of each clip (two 1-s segments of a
   2-s clip), `views` pairs two augmented views of each clip's first segment drawn by the package's
-  `training.augment.TwoViewAugmentation` (mixup off by default: it mixes other clips into a view);
+  `training.augment.TwoViewAugmentation` (mixup off by default: it mixes other clips into a view); the critic sees
+  each view's top 256 whitened principal components (`--critic_dims`; a function of a view cannot add information,
+  so the bound holds, and a 4,096 x 4,096 critic would cost minutes per estimate);
 * `analyze layers` only: layer x layer linear CKA and PWCCA (`similarity.similarity_matrix`) on the test split, within
   each model and between the first model and every other one (e.g. a checkpoint and `random-init:` of it);
 * the check of Liu et al. 2024 (paper 002): Spearman's rank correlation between each MI estimate and probe accuracy
@@ -31,7 +33,7 @@ Writes `analysis_<layers|mi>.json` and PNGs named `analysis_<layers|mi>_*.png` i
                  "supervised_information": {task: [probe_information per layer]},
                  "unsupervised_information": {"segments" | "views": [{"mutual_information_nats",
                      "mutual_information_bits", "interval_nats", "interval_bits", "runs_nats", "learning_rates",
-                     "cap_nats", "cap_bits", "num_train", "num_test"} per layer]},
+                     "cap_nats", "cap_bits", "num_train", "num_test", "critic_dims"} per layer]},
                  "similarity": {"linear_cka": L x L, "pwcca": L x L}}],  # similarity: `layers` only
      "between_models": [{"models": [first, other], "linear_cka": L x M, "pwcca": L x M}],  # `layers`, >= 2 models
      "pwcca_dims": 249, "rank_correlation": {"segments" | "views" | "supervised": {task: {"spearman", "p_value",
@@ -143,7 +145,7 @@ def seeded_infonce(
         "interval_bits": [bound / NATS_PER_BIT for bound in interval],
         "runs_nats": nats.tolist(),
         "learning_rates": [run["learning_rate"] for run in runs],
-        **{key: runs[0][key] for key in ("cap_nats", "cap_bits", "num_train", "num_test", "bound")},
+        **{key: runs[0][key] for key in ("cap_nats", "cap_bits", "num_train", "num_test", "critic_dims", "bound")},
     }
 
 
@@ -200,6 +202,7 @@ def analyze_layers(
     probe_steps: int = 300,
     critic_steps: int = 300,
     critic_learning_rates: Sequence[float] = CRITIC_LEARNING_RATES,
+    critic_dims: int | None = 256,
     pwcca_dims: int | None = None,
     batch_size: int = 64,
     device: str | torch.device | None = None,
@@ -217,6 +220,8 @@ def analyze_layers(
         view_args: `TwoViewAugmentationConfig` overrides of the views (e.g. mask widths for a small front end).
         probe_steps, critic_steps: L-BFGS iterations of each probe, SGD steps of each InfoNCE critic.
         critic_learning_rates: the critics' step-size grid, chosen per estimate on validation pairs.
+        critic_dims: the InfoNCE critic sees each view's top principal components, at most this many (fitted on the
+            estimate's train pairs; still a lower bound, `infonce_information`).
         pwcca_dims: PWCCA sees each layer's top principal components, at most this many (default: as many as the
             test clips allow, (n - 1) // 2); CKA sees every dimension.
     """
@@ -295,7 +300,14 @@ def analyze_layers(
         entry["unsupervised_information"] = {
             pairing: [
                 seeded_infonce(
-                    a, b, seeds, confidence, steps=critic_steps, learning_rate=critic_learning_rates, device=device
+                    a,
+                    b,
+                    seeds,
+                    confidence,
+                    steps=critic_steps,
+                    learning_rate=critic_learning_rates,
+                    critic_dims=critic_dims,
+                    device=device,
                 )
                 for a, b in zip(*pair)
             ]

@@ -391,6 +391,12 @@ def _build_analyze(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--mi_clips", type=int, default=None, help="train clips of the unsupervised MI (default: all).")
     group.add_argument(
+        "--critic_dims",
+        type=int,
+        default=256,
+        help="the InfoNCE critic sees each view's top principal components, at most this many (still a lower bound).",
+    )
+    group.add_argument(
         "--view_args",
         nargs="*",
         default=[],
@@ -425,6 +431,7 @@ def _analyze(args: argparse.Namespace) -> list[Path]:
         probe_steps=args.probe_steps,
         critic_steps=args.critic_steps,
         critic_learning_rates=args.critic_learning_rates,
+        critic_dims=args.critic_dims,
         pwcca_dims=args.pwcca_dims,
         **_runtime(args),
     )

@@ -174,6 +174,19 @@ def infonce_loss(scores: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
 
 
+def principal_components(train: torch.Tensor, other: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`train` `(n, dim)` and `other` `(m, dim)` projected on the top `dims` principal components of `train` (centred
+    by its mean), each component scaled to unit variance on `train` (whitened, as the critic's step size assumes
+    standardised inputs); unchanged when dim <= dims."""
+    if train.shape[1] <= dims:
+        return train, other
+    mean = train.mean(dim=0)
+    _, singular_values, components = torch.linalg.svd(train - mean, full_matrices=False)
+    scale = (singular_values[:dims] / math.sqrt(len(train))).clamp_min(1e-12)
+    basis = components[:dims].T / scale
+    return (train - mean) @ basis, (other - mean) @ basis
+
+
 def _train_bilinear_critic(
     a: torch.Tensor,
     b: torch.Tensor,
@@ -231,6 +244,7 @@ def infonce_information(
     validation_size: float = 0.2,
     learning_rate: float | Sequence[float] = 0.5,
     device: str | torch.device = "cpu",
+    critic_dims: int | None = 256,
 ) -> dict:
     """Unsupervised lower bound I(A;B) >= log N - L_NCE between paired views, with a bilinear critic.
 
@@ -251,6 +265,10 @@ def infonce_information(
             at W = 0 and the bound at exactly 0.
         validation_size: fraction of the train pairs that early-stops it.
         device: where to train the critic.
+        critic_dims: each view wider than this is projected on its top `critic_dims` principal components, fitted on
+            the train pairs only (None: every dimension). A function of each view cannot add information
+            (I(PA; PB) <= I(A; B)), so the result is still a lower bound; it bounds the critic's cost, which grows
+            with dim_a x dim_b (a 4,096 x 4,096 critic costs ~13 GFLOP a step).
 
     Returns:
         `{"mutual_information_nats", "mutual_information_bits", "cap_nats", "cap_bits", "loss_nats", "batch_size",
@@ -273,9 +291,12 @@ def infonce_information(
     device = torch.device(device)
     a_train, a_test = (torch.as_tensor(v, device=device) for v in standardize(a[train], a[test]))
     b_train, b_test = (torch.as_tensor(v, device=device) for v in standardize(b[train], b[test]))
+    if critic_dims is not None:
+        a_train, a_test = principal_components(a_train, a_test, critic_dims)
+        b_train, b_test = principal_components(b_train, b_test, critic_dims)
     # a step is a (batch x dim_a) @ (dim_a x dim_b) product: a small one runs ~8x faster on one CPU thread (2 cores)
     rates = [learning_rate] if isinstance(learning_rate, (int, float)) else list(learning_rate)
-    with _solver_threads(device, train_batch_size * a.shape[1] * b.shape[1]):
+    with _solver_threads(device, train_batch_size * a_train.shape[1] * b_train.shape[1]):
         critics = [
             _train_bilinear_critic(a_train, b_train, seed, validation_size, train_batch_size, steps, rate)
             for rate in rates
@@ -301,8 +322,16 @@ def infonce_information(
         "num_test": num_test,
         "seed": seed,
         "learning_rate": rates[chosen],
+        "critic_dims": [a_train.shape[1], b_train.shape[1]],
         "bound": "I(A;B) >= log N - L_NCE, capped at log N (InfoNCE, bilinear critic, held-out pairs)",
     }
 
 
-__all__ = ["confidence_interval", "infonce_information", "infonce_loss", "label_entropy", "probe_information"]
+__all__ = [
+    "confidence_interval",
+    "infonce_information",
+    "infonce_loss",
+    "label_entropy",
+    "principal_components",
+    "probe_information",
+]

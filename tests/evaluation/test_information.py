@@ -149,3 +149,20 @@ def test_infonce_rejects_unpaired_views_and_an_oversized_batch():
         infonce_information(a, b[:-1])
     with pytest.raises(ValueError, match="pass a smaller batch_size"):
         infonce_information(a, b, batch_size=31)
+
+
+def test_infonce_on_principal_components_keeps_a_low_rank_shared_signal_and_stays_zero_for_independent_views():
+    # 2000 pairs of 512 dims: 8 shared factors mixed into every dimension, plus unit noise. Measured over 3 seeds
+    # with the critic on the top 16 whitened principal components: 3.63..3.84 nats (every dimension: 3.56..3.86,
+    # |difference| <= 0.10); independent views: |estimate| <= 0.007. Asserted: > 3.0, |difference| < 0.4, < 0.05.
+    rng = np.random.default_rng(0)
+    mix = rng.standard_normal((8, 512))
+    shared, other = rng.standard_normal((2, 2000, 8))
+    a, b, c = ((s @ mix + rng.standard_normal((2000, 512))).astype(np.float32) for s in (shared, shared, other))
+    reduced = infonce_information(a, b, critic_dims=16, learning_rate=(0.5, 0.05))
+    full = infonce_information(a, b, critic_dims=None, learning_rate=(0.5, 0.05))
+    independent = infonce_information(a, c, critic_dims=16, learning_rate=(0.5, 0.05))
+    assert reduced["critic_dims"] == [16, 16] and full["critic_dims"] == [512, 512]
+    assert reduced["mutual_information_nats"] > 3.0
+    assert abs(reduced["mutual_information_nats"] - full["mutual_information_nats"]) < 0.4
+    assert abs(independent["mutual_information_nats"]) < 0.05
