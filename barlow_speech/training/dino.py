@@ -67,6 +67,14 @@ class DinoArguments:
         },
     )
 
+    uniform_entropy_fraction: float = field(
+        default=0.99,
+        metadata={
+            "help": "warn that the teacher collapsed when teacher_entropy exceeds this fraction of log K (a "
+            "near-uniform teacher; a run that went uniform sat at 0.998)."
+        },
+    )
+
     def __post_init__(self):
         if not 0.0 <= self.teacher_momentum <= 1.0:
             raise ValueError(
@@ -75,6 +83,11 @@ class DinoArguments:
         check_at_least("warmup_teacher_temperature", self.warmup_teacher_temperature, 1e-6, " (the reference: 0.04)")
         check_at_least("warmup_teacher_temperature_steps", self.warmup_teacher_temperature_steps, 0)
         check_at_least("collapse_threshold", self.collapse_threshold, 0.0)
+        if not 0.0 < self.uniform_entropy_fraction <= 1.0:
+            raise ValueError(
+                f"--uniform_entropy_fraction {self.uniform_entropy_fraction}: expected a value in (0, 1] "
+                "(default 0.99)."
+            )
         try:
             self.multi_crop_config()
         except ValueError as error:
@@ -163,24 +176,30 @@ class DinoTrainer(BarlowTwinsTrainer):
         }
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Logs as `BarlowTwinsTrainer`, and warns when the teacher has collapsed to one output for every input."""
+        """Logs as `BarlowTwinsTrainer`, and warns when the teacher has collapsed: one output for every input
+        (`kl_to_center` below `collapse_threshold`) or a near-uniform output (`teacher_entropy` above
+        `uniform_entropy_fraction` of log K; centring then leaves nothing to distil)."""
         super().log(logs, start_time)
-        kl = logs.get("kl_to_center")
-        if kl is None or kl >= self.dino_args.collapse_threshold or not self.is_world_process_zero():
+        kl, entropy = logs.get("kl_to_center"), logs.get("teacher_entropy")
+        if kl is None or entropy is None or not self.is_world_process_zero():
             return
         max_entropy = math.log(self.model.config.dino_num_prototypes)
-        uniform = logs["teacher_entropy"] > 0.9 * max_entropy
+        constant = kl < self.dino_args.collapse_threshold
+        uniform = entropy > self.dino_args.uniform_entropy_fraction * max_entropy
+        if not (constant or uniform):
+            return
+        near_uniform = entropy > 0.9 * max_entropy
         fix = (
             "a near-uniform output: sharpening is too weak; lower dino_teacher_temperature"
-            if uniform
+            if near_uniform
             else "one prototype dominates: centring is too weak; lower dino_center_momentum or raise the teacher "
             "temperature"
         )
         logger.warning(
-            f"step {self.state.global_step}: the DINO teacher has collapsed: kl_to_center={kl:.3g} nats < "
-            f"collapse_threshold={self.dino_args.collapse_threshold:g} (every input gets the same teacher output; "
-            f"teacher_entropy={logs['teacher_entropy']:.3g} of at most log K = {max_entropy:.3g}): {fix}, or lower "
-            "the learning rate or raise --teacher_momentum."
+            f"step {self.state.global_step}: the DINO teacher has collapsed: kl_to_center={kl:.3g} nats "
+            f"(collapse_threshold={self.dino_args.collapse_threshold:g}), teacher_entropy={entropy:.4g} of at most "
+            f"log K = {max_entropy:.4g} (uniform_entropy_fraction={self.dino_args.uniform_entropy_fraction:g}): "
+            f"{fix}, or lower the learning rate or raise --teacher_momentum."
         )
 
 

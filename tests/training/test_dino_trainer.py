@@ -78,17 +78,21 @@ def test_training_logs_entropy_and_kl_and_moves_the_teacher_without_a_collapse_w
     assert trainer.model.center.abs().sum() > 0
 
 
-def test_a_collapsed_teacher_is_detected_and_warned_in_the_logs(tmp_path, corpus, caplog):
+@pytest.mark.parametrize("collapse_threshold", [1e-2, 0.0])  # 0: only the near-uniform entropy can detect it
+def test_a_collapsed_teacher_is_detected_and_warned_in_the_logs(tmp_path, corpus, caplog, collapse_threshold):
     torch.manual_seed(0)
     model = DinoSpeechForPreTraining(tiny_config(**DINO_HEAD))
     with torch.no_grad():
         model.teacher_head.mlp[-1].weight.zero_()  # the teacher's output no longer depends on its input
-    trainer = _trainer(tmp_path, corpus, max_steps=2, model=model, teacher_momentum=1.0)  # and it stays so
+    trainer = _trainer(  # and it stays so
+        tmp_path, corpus, max_steps=2, model=model, teacher_momentum=1.0, collapse_threshold=collapse_threshold
+    )
     with caplog.at_level(logging.WARNING, logger=COLLAPSE_LOGGER):
         trainer.train()
     warnings = [r.getMessage() for r in caplog.records if "collapsed" in r.getMessage()]
     assert len(warnings) == 2
     assert warnings[0].startswith("step 1: the DINO teacher has collapsed: kl_to_center=")
+    assert "teacher_entropy=4.159 of at most log K = 4.159" in warnings[0]
     assert "sharpening is too weak" in warnings[0]  # a constant teacher after centring is uniform
     assert max(dino_history(trainer.state.log_history)["kl_to_center"]) < 1e-6
 
