@@ -8,6 +8,7 @@ Self-contained (imports only torch, transformers and its sibling configuration f
 code.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -136,6 +137,15 @@ def pool_feature_map(feature_map: torch.Tensor, pooling: str = "global", bands: 
     """
     if pooling == "global":
         return feature_map.mean(dim=(2, 3))
+    if feature_map.shape[2] < bands:
+        warnings.warn(
+            f"pooling_bands={bands} exceeds the {feature_map.shape[2]} frequency rows of a {feature_map.shape[1]}-"
+            "channel map: adaptive pooling repeats rows, so pooled features are redundant (identical copies when the "
+            "bands are a multiple of the rows; the disentanglement metrics that compare the two best latents, MIG "
+            "and SAP, then read 0). Use "
+            f"pooling_bands <= {feature_map.shape[2]} for this front end and layer.",
+            stacklevel=2,
+        )
     banded = nn.functional.adaptive_avg_pool2d(feature_map, (bands, feature_map.shape[-1]))
     mean = banded.mean(dim=-1).flatten(1)
     if pooling == "time_mean":

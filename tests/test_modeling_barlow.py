@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -278,3 +279,14 @@ def test_stock_trainer_fine_tunes_the_classifier(tmp_path, freeze):
     encoder_after = model.barlow.state_dict()
     unchanged = all(torch.equal(encoder_before[k], encoder_after[k]) for k in encoder_before)
     assert unchanged == freeze  # linear evaluation leaves weights and BN statistics untouched
+
+
+def test_more_bands_than_frequency_rows_warns_that_features_repeat():
+    feature_map = torch.randn(2, 8, 2, 5)  # 2 frequency rows
+    with pytest.warns(UserWarning, match=r"pooling_bands=4 exceeds the 2 frequency rows .*identical copies"):
+        pooled = pool_feature_map(feature_map, "time_mean", bands=4).view(2, 8, 4)
+    assert torch.equal(pooled[:, :, 0], pooled[:, :, 1]) and torch.equal(pooled[:, :, 2], pooled[:, :, 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pool_feature_map(feature_map, "time_mean_std", bands=2)
+        pool_feature_map(feature_map, "global", bands=16)  # global pooling has no bands
