@@ -1,6 +1,7 @@
-"""Small factories shared by the tests: tiny model configs and generated audio."""
+"""Small factories shared by the tests: tiny model configs, training arguments and generated audio."""
 
 import numpy as np
+from transformers import TrainingArguments
 
 import barlow_speech
 from barlow_speech.training.pretrain import BACKBONES
@@ -11,6 +12,25 @@ def tiny_config(**overrides) -> barlow_speech.BarlowSpeechConfig:
     fields = {"backbone_config": dict(BACKBONES["tiny"]), "projector_dims": [32, 32]}
     fields.update(overrides)
     return barlow_speech.BarlowSpeechConfig(**fields)
+
+
+def tiny_training_arguments(output_dir, max_steps: int) -> TrainingArguments:
+    """CPU training arguments of the trainer tests: batch 8, a log every step, a checkpoint every 2 steps, seed 7
+    (`max_steps=-1`: one epoch)."""
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=8,
+        max_steps=max_steps,
+        num_train_epochs=1,
+        logging_steps=1,
+        save_steps=2,
+        save_strategy="steps",
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        learning_rate=1e-3,
+        seed=7,
+    )
 
 
 def tone_clips(num: int, seconds: float = 1.0, sampling_rate: int = 16000, seed: int = 0) -> list[np.ndarray]:

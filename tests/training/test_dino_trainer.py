@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, TrainingArguments
+from transformers import AutoModel
 
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechModel, DinoSpeechForPreTraining
 from barlow_speech.cli import main as cli_main
@@ -19,7 +19,7 @@ from barlow_speech.training.dino import (
     teacher_momentum_at,
     teacher_temperature_at,
 )
-from tests.factories import tiny_config
+from tests.factories import tiny_config, tiny_training_arguments
 from tests.training.test_trainer import _losses, _StopAt
 
 # A reduced front end (129 x 63) keeps these CPU runs to a second or two per step.
@@ -35,19 +35,7 @@ def corpus():
 
 def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, model=None, **dino) -> DinoTrainer:
     torch.manual_seed(0)
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=8,
-        max_steps=max_steps,
-        logging_steps=1,
-        save_steps=2,
-        save_strategy="steps",
-        report_to="none",
-        use_cpu=True,
-        disable_tqdm=True,
-        learning_rate=1e-3,
-        seed=7,
-    )
+    args = tiny_training_arguments(tmp_path, max_steps)
     return DinoTrainer(
         model=model or DinoSpeechForPreTraining(tiny_config(**DINO_HEAD)),
         args=args,

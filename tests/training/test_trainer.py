@@ -6,14 +6,14 @@ import logging
 import numpy as np
 import pytest
 import torch
-from transformers import AutoFeatureExtractor, AutoModel, TrainerCallback, TrainingArguments
+from transformers import AutoFeatureExtractor, AutoModel, TrainerCallback
 
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining, BarlowSpeechModel
 from barlow_speech.cli import main as cli_main
 from barlow_speech.data.synthetic import load_synthetic
 from barlow_speech.training.optim import LARS
 from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer, WaveformCollator
-from tests.factories import tiny_config
+from tests.factories import tiny_config, tiny_training_arguments
 
 # A reduced front end (129 x 63) keeps these CPU runs to a second or two per test.
 FRONT_END = {"n_fft": 256, "hop_length": 256}
@@ -28,20 +28,7 @@ def _trainer(tmp_path, corpus, max_steps=4, callbacks=None, **barlow) -> BarlowT
     """`max_steps=-1`: one epoch."""
     torch.manual_seed(0)
     model = BarlowSpeechForPreTraining(tiny_config())
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=8,
-        max_steps=max_steps,
-        num_train_epochs=1,
-        logging_steps=1,
-        save_steps=2,
-        save_strategy="steps",
-        report_to="none",
-        use_cpu=True,
-        disable_tqdm=True,
-        learning_rate=1e-3,
-        seed=7,
-    )
+    args = tiny_training_arguments(tmp_path, max_steps)
     return BarlowTwinsTrainer(
         model=model,
         args=args,
