@@ -59,7 +59,13 @@ import torch
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .embeddings import extract_layer_embeddings
 from .figures import plot_layer_information, plot_layer_similarity, plot_rank_correlation
-from .information import NATS_PER_BIT, confidence_interval, infonce_information, probe_information
+from .information import (
+    NATS_PER_BIT,
+    confidence_interval,
+    infonce_information,
+    principal_components,
+    probe_information,
+)
 from .pipeline import PAPER_TASKS, SPLITS, DataSource, Upstream, known_rows, layer_names, write_results
 from .probes import probe_layers
 from .report import markdown_table
@@ -147,15 +153,6 @@ def seeded_infonce(
         "learning_rates": [run["learning_rate"] for run in runs],
         **{key: runs[0][key] for key in ("cap_nats", "cap_bits", "num_train", "num_test", "critic_dims", "bound")},
     }
-
-
-def _reduced(representation: np.ndarray, dims: int) -> np.ndarray:
-    """The `(n, dim)` representation projected on its top `dims` principal components (as SVCCA before CCA)."""
-    if representation.shape[1] <= dims:
-        return representation
-    centred = representation - representation.mean(axis=0)
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
-    return centred @ components[:dims].T
 
 
 def rank_correlations(models: Sequence[Mapping], tasks: Sequence[str]) -> dict:
@@ -329,7 +326,10 @@ def analyze_layers(
     }
     if similarity:
         dims = pwcca_dims or (len(splits["test"]) - 1) // 2
-        reduced = [[_reduced(layer, dims) for layer in layers] for layers in test_layers]
+        reduced = [  # as SVCCA before CCA: each layer on its top principal components
+            [principal_components(torch.as_tensor(layer), dims=dims, whiten=False)[0].numpy() for layer in layers]
+            for layers in test_layers
+        ]
         inputs = {"linear_cka": test_layers, "pwcca": reduced}
         for k, entry in enumerate(models):
             entry["similarity"] = {m: similarity_matrix(inputs[m][k], m).tolist() for m in SIMILARITY_MEASURES}

@@ -174,17 +174,20 @@ def infonce_loss(scores: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
 
 
-def principal_components(train: torch.Tensor, other: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+def principal_components(
+    train: torch.Tensor, other: torch.Tensor | None = None, dims: int = 256, whiten: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`train` `(n, dim)` and `other` `(m, dim)` projected on the top `dims` principal components of `train` (centred
-    by its mean), each component scaled to unit variance on `train` (whitened, as the critic's step size assumes
-    standardised inputs); unchanged when dim <= dims."""
+    by its mean); with `whiten`, each component is scaled to unit variance on `train` (the InfoNCE critic's step size
+    assumes standardised inputs; PWCCA reads the unscaled components). Unchanged when dim <= dims."""
     if train.shape[1] <= dims:
         return train, other
     mean = train.mean(dim=0)
     _, singular_values, components = torch.linalg.svd(train - mean, full_matrices=False)
-    scale = (singular_values[:dims] / math.sqrt(len(train))).clamp_min(1e-12)
-    basis = components[:dims].T / scale
-    return (train - mean) @ basis, (other - mean) @ basis
+    basis = components[:dims].T
+    if whiten:
+        basis = basis / (singular_values[:dims] / math.sqrt(len(train))).clamp_min(1e-12)
+    return (train - mean) @ basis, None if other is None else (other - mean) @ basis
 
 
 def _train_bilinear_critic(
