@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import datasets
 import numpy as np
 import torch
 from transformers import TrainingArguments
@@ -177,13 +178,23 @@ def demo_config(settings: DemoSettings, objective: str = "barlow_twins") -> Barl
 
 
 def pretrain(
-    settings: DemoSettings, output_dir: Path, objective: str = "barlow_twins"
+    settings: DemoSettings,
+    output_dir: Path,
+    objective: str = "barlow_twins",
+    corpus: datasets.Dataset | None = None,
+    extractor: BarlowSpeechFeatureExtractor | None = None,
 ) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
     """Pretrain on unlabelled synthetic clips with Barlow Twins (or DINO: multi-crop of the demo's views, the
-    teacher saved as the encoder); returns the trainer and an untouched copy of the initial model."""
-    corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
-    extractor = demo_extractor(settings)
-    extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
+    teacher saved as the encoder); returns the trainer and an untouched copy of the initial model.
+
+    `corpus` and `extractor` (fitted) default to the settings' pretraining clips and a front end normalised on them;
+    pass a previous run's to train a second objective on the same data and front end.
+    """
+    if corpus is None:
+        corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
+    if extractor is None:
+        extractor = demo_extractor(settings)
+        extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
     config = demo_config(settings, objective)
     model_class = DinoSpeechForPreTraining if objective == "dino" else BarlowSpeechForPreTraining
     torch.manual_seed(settings.seed)
@@ -301,7 +312,7 @@ def run_demo(settings: DemoSettings) -> dict:
     ]
     if settings.compare_dino:
         with timer("DINO pretraining"):
-            dino_trainer, _ = pretrain(settings, output_dir, objective="dino")
+            dino_trainer, _ = pretrain(settings, output_dir, "dino", trainer.train_dataset, extractor)
         upstreams.append(Upstream(dino_name, "demo:dino", dino_trainer.model, extractor))  # its teacher
     source, cache_dir = demo_source(settings), output_dir / "embeddings"
     probes = ProbeProtocol(
