@@ -4,7 +4,8 @@ For every layer of one or more encoders (stem, then each stage: `pooled_hidden_s
 
 * probe accuracy: a linear probe per task on all train labels, every layer on the same subset (`probes.probe_layers`);
 * the supervised bound I(Z;Y) >= H(Y) - CE per task (`information.probe_information`) on the labelled clips of all
-  three splits, in nats and bits with a Student-t interval over seeds;
+  three splits, in nats and bits with a Student-t interval over seeds; its probe sees each layer's top 256 principal
+  components (`--bound_dims`; any probe gives a bound);
 * the unsupervised bound I(A;B) >= log N - L_NCE (`information.infonce_information`) between two parts of the data,
   without labels, on the train split: `segments` pairs the first and second half of each clip (two 1-s segments of a
   2-s clip), `views` pairs two augmented views of each clip's first segment drawn by the package's
@@ -200,6 +201,7 @@ def analyze_layers(
     critic_steps: int = 300,
     critic_learning_rates: Sequence[float] = CRITIC_LEARNING_RATES,
     critic_dims: int | None = 256,
+    bound_dims: int | None = 256,
     pwcca_dims: int | None = None,
     batch_size: int = 64,
     device: str | torch.device | None = None,
@@ -219,6 +221,9 @@ def analyze_layers(
         critic_learning_rates: the critics' step-size grid, chosen per estimate on validation pairs.
         critic_dims: the InfoNCE critic sees each view's top principal components, at most this many (fitted on the
             estimate's train pairs; still a lower bound, `infonce_information`).
+        bound_dims: the supervised bound's probe sees each layer's top principal components, at most this many
+            (fitted on each seed's train part; still a lower bound, `probe_information`): a 4,096-d layer with 64
+            speakers otherwise costs minutes of L-BFGS per seed.
         pwcca_dims: PWCCA sees each layer's top principal components, at most this many (default: as many as the
             test clips allow, (n - 1) // 2); CKA sees every dimension.
     """
@@ -284,6 +289,7 @@ def analyze_layers(
                     confidence=confidence,
                     max_iter=probe_steps,
                     device=device,
+                    feature_dims=bound_dims,
                 )
                 for layer in layers
             ]

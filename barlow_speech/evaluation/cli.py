@@ -397,6 +397,12 @@ def _build_analyze(parser: argparse.ArgumentParser) -> None:
         help="the InfoNCE critic sees each view's top principal components, at most this many (still a lower bound).",
     )
     group.add_argument(
+        "--bound_dims",
+        type=int,
+        default=256,
+        help="the supervised bound's probe sees each layer's top principal components, at most this many (a bound).",
+    )
+    group.add_argument(
         "--view_args",
         nargs="*",
         default=[],
@@ -432,6 +438,7 @@ def _analyze(args: argparse.Namespace) -> list[Path]:
         critic_steps=args.critic_steps,
         critic_learning_rates=args.critic_learning_rates,
         critic_dims=args.critic_dims,
+        bound_dims=args.bound_dims,
         pwcca_dims=args.pwcca_dims,
         **_runtime(args),
     )

@@ -78,6 +78,34 @@ def _held_out_cross_entropy(
     return -log_probs.gather(-1, targets).squeeze(-1).mean(-1)
 
 
+def principal_components(
+    train: torch.Tensor, other: torch.Tensor | None = None, dims: int = 256, whiten: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`train` `(n, dim)` and `other` `(m, dim)` projected on the top `dims` principal components of `train` (centred
+    by its mean); with `whiten`, each component is scaled to unit variance on `train` (the InfoNCE critic's step size
+    assumes standardised inputs; PWCCA reads the unscaled components). Unchanged when dim <= dims."""
+    if train.shape[1] <= dims:
+        return train, other
+    mean = train.mean(dim=0)
+    _, singular_values, components = torch.linalg.svd(train - mean, full_matrices=False)
+    basis = components[:dims].T
+    if whiten:
+        basis = basis / (singular_values[:dims] / math.sqrt(len(train))).clamp_min(1e-12)
+    return (train - mean) @ basis, None if other is None else (other - mean) @ basis
+
+
+def _bound_features(
+    x: np.ndarray, split: tuple[np.ndarray, ...], dims: int | None, device: torch.device
+) -> list[torch.Tensor]:
+    """Train, validation and test rows of `x` `(n, dim)` standardised with train statistics and, when `dims` is set,
+    projected on the train rows' top `dims` principal components (unwhitened): three `(rows, min(dim, dims))`."""
+    train, *others = (torch.as_tensor(part, device=device) for part in standardize(*(x[rows] for rows in split)))
+    if dims is None:
+        return [train, *others]
+    train, rest = principal_components(train, torch.cat(others), dims, whiten=False)
+    return [train, *rest.split([len(other) for other in others])]
+
+
 def probe_information(
     embeddings: np.ndarray,
     labels: Sequence | np.ndarray,
@@ -88,13 +116,15 @@ def probe_information(
     confidence: float = 0.95,
     max_iter: int = 300,
     device: str | torch.device = "cpu",
+    feature_dims: int | None = None,
 ) -> dict:
     """Supervised lower bound I(Z;Y) >= H(Y) - CE of one representation, over several train/test splits.
 
     Per seed the samples are split, stratified by label, into train / validation / test (`test_size` of all,
-    `validation_size` of the rest); features are standardised with train statistics; one multinomial logistic
-    head per weight decay is fitted on train, the decay with the lowest validation cross-entropy is kept and its
-    test cross-entropy CE gives the bound H(Y_test) - CE. All seeds and decays are solved in one batch.
+    `validation_size` of the rest); features are standardised with train statistics (and, with `feature_dims`,
+    projected on the train part's top principal components); one multinomial logistic head per weight decay is
+    fitted on train, the decay with the lowest validation cross-entropy is kept and its test cross-entropy CE gives
+    the bound H(Y_test) - CE. All seeds and decays are solved in one batch.
 
     Args:
         embeddings: `(n_samples, dim)` one representation (e.g. one layer's pooled output).
@@ -106,12 +136,18 @@ def probe_information(
             spread due to the split and the probe, not a sampling interval for a new data set.
         max_iter: L-BFGS iterations at most.
         device: where to fit the heads.
+        feature_dims: wider representations are projected (unwhitened) on the top `feature_dims` principal
+            components of each seed's train part (None: every dimension). Any probe's held-out cross-entropy gives a
+            valid bound, so this stays a lower bound; it is exactly the full-width probe restricted to those
+            components (the L2 penalty is rotation invariant), and equals the full-width probe when `feature_dims`
+            reaches the train rows minus one: the penalised solution lies in the span of the centred train rows.
 
     Returns:
         `{"mutual_information_nats", "mutual_information_bits", "interval_nats", "interval_bits", "confidence",
         "runs_nats", "label_entropy_nats", "cross_entropy_nats", "weight_decays", "seeds", "num_classes",
-        "num_train", "num_validation", "num_test", "bound"}`; the `runs_*`, entropies, cross-entropies and
-        chosen decays are per seed. The bound can be slightly negative when labels carry no information.
+        "num_train", "num_validation", "num_test", "feature_dims", "bound"}`; the `runs_*`, entropies,
+        cross-entropies and chosen decays are per seed. The bound can be slightly negative when labels carry no
+        information.
     """
     x = _check_matrix("embeddings", embeddings)
     labels = np.asarray(labels)
@@ -133,16 +169,14 @@ def probe_information(
         train, validation = (rest[part] for part in _stratified_split(codes[rest], 1.0 - validation_size, seed))
         splits.append((train, validation, test))
     device = torch.device(device)
-    parts = []
-    for column in range(3):  # train, validation, test: (runs, n, dim) features and (runs, n) codes
-        features = [standardize(x[split[0]], x[split[column]])[1] for split in splits]
-        parts.append(
-            (
-                torch.as_tensor(np.stack(features), device=device),
-                torch.as_tensor(np.stack([codes[split[column]] for split in splits]), device=device),
-            )
+    features = [_bound_features(x, split, feature_dims, device) for split in splits]  # per seed: train, val, test
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
+        (
+            torch.stack([seed_features[column] for seed_features in features]),
+            torch.as_tensor(np.stack([codes[split[column]] for split in splits]), device=device),
         )
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = parts
+        for column in range(3)
+    )
     weights, biases, _ = fit_logistic_heads(x_train, y_train, weight_decays, len(classes), max_iter)
     best = _held_out_cross_entropy(weights, biases, x_val, y_val).argmin(dim=1)
     cross_entropy = _held_out_cross_entropy(weights, biases, x_test, y_test)[torch.arange(len(seeds)), best]
@@ -165,6 +199,7 @@ def probe_information(
         "num_train": len(splits[0][0]),
         "num_validation": len(splits[0][1]),
         "num_test": len(splits[0][2]),
+        "feature_dims": x_train.shape[-1],
         "bound": "I(Z;Y) >= H(Y) - CE (held-out cross-entropy of a linear probe)",
     }
 
@@ -172,22 +207,6 @@ def probe_information(
 def infonce_loss(scores: torch.Tensor) -> torch.Tensor:
     """L_NCE of a `(N, N)` critic matrix `scores[i, j] = f(a_i, b_j)` whose positives lie on the diagonal, in nats."""
     return torch.nn.functional.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
-
-
-def principal_components(
-    train: torch.Tensor, other: torch.Tensor | None = None, dims: int = 256, whiten: bool = True
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """`train` `(n, dim)` and `other` `(m, dim)` projected on the top `dims` principal components of `train` (centred
-    by its mean); with `whiten`, each component is scaled to unit variance on `train` (the InfoNCE critic's step size
-    assumes standardised inputs; PWCCA reads the unscaled components). Unchanged when dim <= dims."""
-    if train.shape[1] <= dims:
-        return train, other
-    mean = train.mean(dim=0)
-    _, singular_values, components = torch.linalg.svd(train - mean, full_matrices=False)
-    basis = components[:dims].T
-    if whiten:
-        basis = basis / (singular_values[:dims] / math.sqrt(len(train))).clamp_min(1e-12)
-    return (train - mean) @ basis, None if other is None else (other - mean) @ basis
 
 
 def _train_bilinear_critic(
