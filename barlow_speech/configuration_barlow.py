@@ -59,7 +59,11 @@ class BarlowSpeechConfig(PreTrainedConfig):
             over time only and frequency into `pooling_bands` bands (`channels * bands`), `"time_mean_std"` adds
             the standard deviation over time (`2 * channels * bands`). Frequency-preserving pooling keeps where
             energy sits in the spectrum (pitch, formants), which identifies speakers (docs/representations.md).
-        pooling_bands (`int`, *optional*, defaults to 4): frequency bands kept by the frequency-preserving modes.
+        pooling_bands (`int` or `list[int]`, *optional*, defaults to 4): frequency bands kept by the
+            frequency-preserving modes: one number for every layer, or one per entry of `hidden_states` (the stem,
+            then each stage). A band never needs more than the map's frequency rows (more repeat rows: redundant
+            features, `pool_feature_map` warns), and the rows halve at every downsampling stage, so a per-layer list
+            such as `[16, 16, 16, 8]` keeps the early layers' resolution without repeating the last map's 8 rows.
 
     The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
     preprocessor_config.json: the model does not depend on them.
@@ -100,7 +104,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
     loss_scale: float = 1.0
     loss_eps: float = 1e-5
     pooling: str = "global"
-    pooling_bands: int = 4
+    pooling_bands: int | list[int] = 4
     classifier_dropout: float = 0.0
     freeze_encoder: bool = False
     objective: str = "barlow_twins"
@@ -152,32 +156,54 @@ class BarlowSpeechConfig(PreTrainedConfig):
             _check_number(self, name, minimum=0.0, inclusive=False)
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
-        if isinstance(self.pooling_bands, bool) or not isinstance(self.pooling_bands, int) or self.pooling_bands < 1:
-            raise ValueError(f"pooling_bands={self.pooling_bands!r} must be an int >= 1 (frequency bands kept).")
+        _check_pooling_bands(self)
         _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
         _check_dino(self)
 
     @property
     def hidden_size(self) -> int:
         """Width of `pooler_output`: the last stage's pooled size (2048 for ResNet-50 with global pooling)."""
-        return self.pooled_size(self.backbone_config.hidden_sizes[-1])
+        return self.layer_sizes[-1]
 
-    def pooled_size(self, channels: int) -> int:
-        """Width of the pooled vector of a map with `channels` channels under `pooling`."""
-        if self.pooling == "global":
-            return channels
-        return channels * self.pooling_bands * (2 if self.pooling == "time_mean_std" else 1)
+    @property
+    def layer_channels(self) -> list[int]:
+        """Channels of every entry of `hidden_states`: the stem, then each stage."""
+        return [self.backbone_config.embedding_size, *self.backbone_config.hidden_sizes]
+
+    @property
+    def layer_bands(self) -> list[int]:
+        """Frequency bands of every entry of `hidden_states` under a frequency-preserving `pooling`."""
+        if isinstance(self.pooling_bands, int):
+            return [self.pooling_bands] * len(self.layer_channels)
+        return list(self.pooling_bands)
 
     @property
     def layer_sizes(self) -> list[int]:
         """Pooled width of every entry of `hidden_states`: the stem, then each stage."""
-        channels = [self.backbone_config.embedding_size, *self.backbone_config.hidden_sizes]
-        return [self.pooled_size(c) for c in channels]
+        if self.pooling == "global":
+            return self.layer_channels
+        statistics = 2 if self.pooling == "time_mean_std" else 1
+        return [channels * bands * statistics for channels, bands in zip(self.layer_channels, self.layer_bands)]
 
     @property
     def latent_size(self) -> int:
         """Latent size m of the Barlow Twins loss (the projector's output)."""
         return self.projector_dims[-1]
+
+
+def _check_pooling_bands(config: BarlowSpeechConfig) -> None:
+    bands = config.pooling_bands
+    layers = len(config.layer_channels)
+    if isinstance(bands, tuple):
+        bands = config.pooling_bands = list(bands)
+    if isinstance(bands, list):
+        if len(bands) != layers or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in bands):
+            raise ValueError(
+                f"pooling_bands={bands!r} must be one int >= 1 per entry of hidden_states ({layers}: the stem, then "
+                "each stage), or a single int for every layer."
+            )
+    elif isinstance(bands, bool) or not isinstance(bands, int) or bands < 1:
+        raise ValueError(f"pooling_bands={bands!r} must be an int >= 1 (frequency bands kept), or one per layer.")
 
 
 def _check_backbone_keys(fields: dict) -> None:

@@ -35,12 +35,6 @@ def time_strides(model: BarlowSpeechModel) -> list[int]:
     return strides
 
 
-def layer_channels(model: BarlowSpeechModel) -> list[int]:
-    """Channels of every entry of `hidden_states`: the stem, then each stage."""
-    backbone = model.config.backbone_config
-    return [backbone.embedding_size, *backbone.hidden_sizes]
-
-
 def frame_features(feature_map: torch.Tensor, bands: int) -> torch.Tensor:
     """`(n, channels, freq', frames')` -> `(n, frames', channels * bands)`: frequency averaged into `bands` bands.
 
@@ -177,7 +171,6 @@ __all__ = [
     "FrameEncoding",
     "encode_frames",
     "frame_features",
-    "layer_channels",
     "load_encoder",
     "resample_frames",
     "time_strides",

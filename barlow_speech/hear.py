@@ -10,11 +10,12 @@
 - Scene embedding: the model's `pooler_output`, the mean over the clip's 1-s segments of each segment's pooled last
   stage (`config.pooling`; 2048-d for ResNet-50 with the paper's global pooling).
 - Timestamp embeddings: frames of one hidden state (default the last stage), frequency kept as `bands` bands
-  (`channels * bands` numbers, default `config.pooling_bands`), interpolated linearly in time from the layer's own
-  frame centres onto a uniform grid of `timestamp_hop_ms` (default 50 ms, the HEAR maximum). ResNet-50's last stage
-  has one frame per 256 ms, so its frames are interpolated; pass `timestamp_layer=1` (32 ms, the first stage) for
-  frames the encoder computed at that rate. Timestamp i is at `i * timestamp_hop_ms` ms, the centre of its frame,
-  for every position inside the clip (`barlow_speech.frames` maps frames of consecutive segments to times).
+  (`channels * bands` numbers, default that layer's `config.layer_bands`), interpolated linearly in time from the
+  layer's own frame centres onto a uniform grid of `timestamp_hop_ms` (default 50 ms, the HEAR maximum).
+  ResNet-50's last stage has one frame per 256 ms, so its frames are interpolated; pass `timestamp_layer=1` (32 ms,
+  the first stage) for frames the encoder computed at that rate. Timestamp i is at `i * timestamp_hop_ms` ms, the
+  centre of its frame, for every position inside the clip (`barlow_speech.frames` maps frames of consecutive
+  segments to times).
 - Any clip length (a clip shorter than a segment is zero-padded to one), batched on the model's device,
   `chunk_segments` segments per forward pass so that 20 minutes of audio fit in the memory 32 s need.
 """
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
-from .frames import encode_frames, layer_channels, load_encoder
+from .frames import encode_frames, load_encoder
 from .modeling_barlow import BarlowSpeechModel
 
 # HEAR 2021 rules: timestamp embeddings at most 50 ms apart.
@@ -36,7 +37,7 @@ class HearEncoder(nn.Module):
 
     Args:
         timestamp_layer: index into `hidden_states` (0 the stem, -1 the last stage) whose frames give timestamps.
-        timestamp_bands: frequency bands kept per frame (default `config.pooling_bands`).
+        timestamp_bands: frequency bands kept per frame (default: the timestamp layer's `config.layer_bands`).
         timestamp_hop_ms: spacing of timestamps, in (0, 50] ms.
         chunk_segments: 1-s segments per forward pass (bounds memory).
     """
@@ -54,21 +55,21 @@ class HearEncoder(nn.Module):
         self.model = model
         self.feature_extractor = feature_extractor
         self.sample_rate = feature_extractor.sampling_rate
-        bands = model.config.pooling_bands if timestamp_bands is None else timestamp_bands
-        if isinstance(bands, bool) or not isinstance(bands, int) or bands < 1:
-            raise ValueError(f"timestamp_bands={timestamp_bands!r} must be an int >= 1 (frequency bands per frame).")
         hop = round(timestamp_hop_ms * self.sample_rate / 1000)
         if not 0 < timestamp_hop_ms <= MAX_TIMESTAMP_HOP_MS or hop < 1:
             raise ValueError(
                 f"timestamp_hop_ms={timestamp_hop_ms} must be in (0, {MAX_TIMESTAMP_HOP_MS}] (HEAR asks for at most "
                 "50 ms between timestamps) and at least one sample."
             )
-        channels = layer_channels(model)
+        channels = model.config.layer_channels
         if not -len(channels) <= timestamp_layer < len(channels):
             raise ValueError(
                 f"timestamp_layer={timestamp_layer} is not an index into the {len(channels)} hidden states "
                 "(0 the stem, -1 the last stage)."
             )
+        bands = model.config.layer_bands[timestamp_layer] if timestamp_bands is None else timestamp_bands
+        if isinstance(bands, bool) or not isinstance(bands, int) or bands < 1:
+            raise ValueError(f"timestamp_bands={timestamp_bands!r} must be an int >= 1 (frequency bands per frame).")
         self.timestamp_layer = timestamp_layer
         self.timestamp_bands = bands
         self.timestamp_hop = hop

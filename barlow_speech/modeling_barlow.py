@@ -142,8 +142,8 @@ def pool_feature_map(feature_map: torch.Tensor, pooling: str = "global", bands: 
             f"pooling_bands={bands} exceeds the {feature_map.shape[2]} frequency rows of a {feature_map.shape[1]}-"
             "channel map: adaptive pooling repeats rows, so pooled features are redundant (identical copies when the "
             "bands are a multiple of the rows; the disentanglement metrics that compare the two best latents, MIG "
-            "and SAP, then read 0). Use "
-            f"pooling_bands <= {feature_map.shape[2]} for this front end and layer.",
+            f"and SAP, then read 0). Use at most {feature_map.shape[2]} bands for this front end and layer (a list "
+            "pooling_bands gives each layer its own).",
             stacklevel=2,
         )
     banded = nn.functional.adaptive_avg_pool2d(feature_map, (bands, feature_map.shape[-1]))
@@ -343,13 +343,14 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         encoder_outputs = self.encoder(
             self.embedder(batch.segments), output_hidden_states=output_hidden_states, return_dict=True
         )
-        pooled = batch.mean_per_clip(self.pool(encoder_outputs.last_hidden_state))
+        pooled = batch.mean_per_clip(self.pool(encoder_outputs.last_hidden_state, layer=-1))
         last_hidden_state = batch.per_clip(encoder_outputs.last_hidden_state)
         hidden_states = pooled_hidden_states = None
         if encoder_outputs.hidden_states is not None:
             hidden_states = tuple(batch.per_clip(state) for state in encoder_outputs.hidden_states)
             pooled_hidden_states = tuple(
-                batch.mean_per_clip(self.pool(state)) for state in encoder_outputs.hidden_states[:-1]
+                batch.mean_per_clip(self.pool(state, layer))
+                for layer, state in enumerate(encoder_outputs.hidden_states[:-1])
             ) + (pooled,)
         if not return_dict:
             outputs = (last_hidden_state, pooled, hidden_states, pooled_hidden_states)
@@ -361,9 +362,10 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
             pooled_hidden_states=pooled_hidden_states,
         )
 
-    def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """`(n, channels, freq', frames')` -> `(n, dim)` under `config.pooling` (`pool_feature_map`)."""
-        return pool_feature_map(feature_map, self.config.pooling, self.config.pooling_bands)
+    def pool(self, feature_map: torch.Tensor, layer: int = -1) -> torch.Tensor:
+        """`(n, channels, freq', frames')` of entry `layer` of `hidden_states` -> `(n, config.layer_sizes[layer])`
+        under `config.pooling` (`pool_feature_map`) with that layer's `config.layer_bands`."""
+        return pool_feature_map(feature_map, self.config.pooling, self.config.layer_bands[layer])
 
 
 def _reject_segment_to_utterance(kwargs: dict) -> None:

@@ -19,7 +19,7 @@ Register it in an s3prl checkout as the README shows ("Use it in SUPERB (s3prl)"
 import yaml
 from torch import Tensor, nn
 
-from .frames import encode_frames, layer_channels, load_encoder, time_strides
+from .frames import encode_frames, load_encoder, time_strides
 
 # Keys a `-g` model_config YAML may set (the same as the keyword arguments).
 MODEL_CONFIG_KEYS = ("bands", "chunk_segments")
@@ -31,7 +31,7 @@ class UpstreamExpert(nn.Module):
     Args:
         ckpt: a `save_pretrained` folder (`barlow-speech pretrain` output) or a Hub id (s3prl's `-k`).
         model_config: optional YAML file (s3prl's `-g`) setting `bands` and/or `chunk_segments`.
-        bands: frequency bands of the widest layer (default `config.pooling_bands`); sets every layer's width.
+        bands: frequency bands of the widest (last) layer (default its `config.layer_bands`); sets every layer's width.
         chunk_segments: 1-s segments per forward pass.
         kwargs: what s3prl adds to every upstream (e.g. `refresh`); not used.
 
@@ -59,11 +59,11 @@ class UpstreamExpert(nn.Module):
                     f"only {list(MODEL_CONFIG_KEYS)}."
                 )
         self.model, self.feature_extractor = load_encoder(ckpt)
-        bands = bands if bands is not None else options.get("bands", self.model.config.pooling_bands)
+        bands = bands if bands is not None else options.get("bands", self.model.config.layer_bands[-1])
         if isinstance(bands, bool) or not isinstance(bands, int) or bands < 1:
             raise ValueError(f"bands={bands!r} must be an int >= 1 (frequency bands of the widest layer).")
         self.chunk_segments = chunk_segments if chunk_segments is not None else options.get("chunk_segments", 32)
-        channels = layer_channels(self.model)
+        channels = self.model.config.layer_channels
         self.hidden_size = max(channels) * bands
         self.layer_bands = [self.hidden_size // c for c in channels]
         self.frame_hop = time_strides(self.model)[0] * self.feature_extractor.hop_length

@@ -38,6 +38,8 @@ def test_round_trip_through_save_pretrained(tmp_path):
         ({"n_fft": 1024}, "n_fft belongs to the feature extractor"),
         ({"pooling": "max"}, "pooling='max' is not one of"),
         ({"pooling_bands": 0}, "pooling_bands=0 must be an int >= 1"),
+        ({"pooling_bands": [4, 2]}, "must be one int >= 1 per entry of hidden_states (5: the stem, then each stage)"),
+        ({"pooling_bands": [4, 0, 2]}, "must be one int >= 1 per entry of hidden_states"),
         ({"classifier_dropout": 1.5}, "classifier_dropout"),
         ({"backbone_config": {"num_channels": 3}}, "num_channels=1"),
         ({"lambda_offdiag": float("nan")}, "lambda_offdiag=nan must be a finite number"),
@@ -61,3 +63,12 @@ def test_invalid_values_raise_value_error_saying_what_is_allowed(overrides, mess
 def test_pooled_sizes_follow_the_pooling_mode(pooling, expected):
     config = tiny_config(pooling=pooling, pooling_bands=3)
     assert config.layer_sizes == expected and config.hidden_size == expected[-1]
+
+
+def test_pooling_bands_per_layer_set_each_layer_width_and_survive_save_and_load(tmp_path):
+    config = tiny_config(pooling="time_mean_std", pooling_bands=(4, 3, 2))  # stem 8, stage 1 8, stage 2 16 channels
+    assert config.layer_bands == [4, 3, 2] and config.layer_sizes == [64, 48, 64] and config.hidden_size == 64
+    config.save_pretrained(tmp_path)
+    loaded = BarlowSpeechConfig.from_pretrained(tmp_path)
+    assert loaded.pooling_bands == [4, 3, 2] and loaded.layer_sizes == [64, 48, 64]
+    assert tiny_config(pooling="time_mean", pooling_bands=5).layer_bands == [5, 5, 5]

@@ -164,10 +164,13 @@ REMOTE_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("pooling", ["global", "time_mean", "time_mean_std"])
-def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_path, pooling):
+POOLINGS = [("global", 3), ("time_mean", 3), ("time_mean_std", 3), ("time_mean_std", [4, 3, 2])]  # bands per layer
+
+
+@pytest.mark.parametrize("pooling, bands", POOLINGS)
+def test_remote_code_loads_without_the_package_and_gives_identical_outputs(tmp_path, pooling, bands):
     checkpoint = tmp_path / "checkpoint"
-    config = tiny_config(num_labels=3, pooling=pooling, pooling_bands=3)
+    config = tiny_config(num_labels=3, pooling=pooling, pooling_bands=bands)
     BarlowSpeechForAudioClassification(config).save_pretrained(checkpoint)
     BarlowSpeechFeatureExtractor(mean=-2.0, std=3.0).save_pretrained(checkpoint)
     clips = np.stack(tone_clips(2, seconds=2.5))
@@ -203,9 +206,9 @@ def test_audio_classification_pipeline_labels_a_raw_waveform():
     assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("pooling", ["global", "time_mean", "time_mean_std"])
-def test_pooling_modes_give_documented_shapes_per_clip_and_per_layer(pooling):
-    config = tiny_config(pooling=pooling, pooling_bands=3)
+@pytest.mark.parametrize("pooling, bands", POOLINGS)
+def test_pooling_modes_give_documented_shapes_per_clip_and_per_layer(pooling, bands):
+    config = tiny_config(pooling=pooling, pooling_bands=bands)
     model = BarlowSpeechModel(config).eval()
     clips = [tone_clips(1, seconds=2.0)[0], tone_clips(1, seed=3)[0]]
     features = BarlowSpeechFeatureExtractor()(clips, sampling_rate=16000, return_tensors="pt")
