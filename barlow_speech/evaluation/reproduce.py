@@ -55,6 +55,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PAPER_RESULTS = Path(__file__).with_name("paper_results.json")
 ARTEFACTS = ("table2", "table3", "fig3", "fig4", "fig5")
 
+# pretraining config keys that name the corpus: the synthetic corpus replaces them when there is no data root
+SYNTHETIC_REPLACED_KEYS = ("dataset", "subset", "data_path", "split")
 # row name -> pretraining config (relative to configs/)
 UPSTREAMS = {
     "BT-LS-100": "upstream/bt-ls100.yaml",
@@ -204,16 +206,26 @@ class Reproduction:
         self.device = device
         self.cache_dir = self.output_dir / "embeddings"
         self._sources: dict[str, DataSource] = {}
-        # runs whose configs are the same (BT-LS-100 = BT-2048 = the "bt" loss variant) share one pretraining
+        # runs whose configs are the same at this scale share one pretraining: BT-LS-100 = BT-2048 = the "bt" loss
+        # variant always; on the synthetic corpus, which replaces every corpus, also BT-LS-360 and BT-VC-1 (before,
+        # they were trained again on the same clips and reported as three rows with identical numbers)
+        ignored = {"output_dir", *(SYNTHETIC_REPLACED_KEYS if self.synthetic else ())}
         self._runs: dict[str, str] = {}
         first_by_config: dict[str, str] = {}
         for name, config_file in {**UPSTREAMS, **LATENT_SWEEP, **LOSS_ABLATION}.items():
-            key = json.dumps({k: v for k, v in read_config(config_file).items() if k != "output_dir"}, sort_keys=True)
+            key = json.dumps({k: v for k, v in read_config(config_file).items() if k not in ignored}, sort_keys=True)
             self._runs[name] = first_by_config.setdefault(key, name)
 
     @property
     def synthetic(self) -> bool:
         return self.data_root is None
+
+    def shared_runs(self, names: Sequence[str]) -> list[list[str]]:
+        """Groups of the rows `names` that are one pretraining run at this scale (groups of >= 2, in row order)."""
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            groups.setdefault(self._runs[name], []).append(name)
+        return [group for group in groups.values() if len(group) > 1]
 
     # -------------------------------------------------------------------------------------------- resolution
     def run_dir(self, name: str) -> Path:
@@ -410,6 +422,14 @@ class Reproduction:
             notes += [
                 f"**Ours ran {'on the synthetic corpus' if self.synthetic else 'on the datasets'} at a scaled-down"
                 f" size (scale `{self.scale.name}`): the numbers are not comparable with the paper's.**",
+                "",
+            ]
+        shared = self.shared_runs(list(self.upstreams([artefact])))
+        if shared:
+            notes += [
+                "Rows trained as one run (their configs are the same at this scale"
+                f"{'; the synthetic corpus replaces every pretraining corpus' if self.synthetic else ''}), so their "
+                f"numbers are equal: {'; '.join(' = '.join(group) for group in shared)}.",
                 "",
             ]
         figures: list[Path] = []

@@ -10,6 +10,7 @@ from barlow_speech.evaluation.reproduce import (
     ARTEFACTS,
     DISENTANGLEMENT,
     DOWNSTREAM,
+    UPSTREAMS,
     Reproduction,
     pretraining_gpu_time,
     read_config,
@@ -37,6 +38,8 @@ def test_quick_reproduction_writes_every_artefact_beside_the_paper_and_says_it_i
         assert "synthetic corpus" in report and "not comparable" in report
     table2 = (quick_run / "table2" / "report.md").read_text()
     assert "| SR | 100 | 84.53 |" in table2 and "LibriSpeech-100 diff" in table2  # paper value, then ours and diff
+    assert "trained as one run" in table2 and "BT-LS-100 = BT-LS-360 = BT-VC-1." in table2  # one synthetic corpus
+    assert len(list((quick_run / "runs").iterdir())) == 10  # 14 rows, 5 of them one run
     table3 = (quick_run / "table3" / "report.md").read_text()
     assert "| BT-128 | 0.020 ± 0.0019 |" in table3 and "| BT-VC-1 |" in table3
     for figure in ("fig3/cross_correlation.png", "fig4/fig4_boxplots.png", "fig5/fig5_boxplots.png"):
@@ -65,6 +68,8 @@ def data_root(tmp_path_factory):
 
 def test_data_root_resolves_every_dataset_of_the_paper_protocol(data_root, tmp_path):
     reproduction = Reproduction(tmp_path, data_root, quick=True)
+    assert reproduction.shared_runs(list(UPSTREAMS)) == []  # each corpus its own run
+    assert reproduction.shared_runs(["BT-LS-100", "BT-2048", "BT"]) == [["BT-LS-100", "BT-2048", "BT"]]  # one config
     for name, config in reproduction.upstreams(ARTEFACTS).items():
         parsed = parse_arguments(reproduction.pretraining_argv(name, config))
         assert len(load_training_audio(parsed.data, parsed.training.seed)) > 0, name
