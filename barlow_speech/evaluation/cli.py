@@ -29,7 +29,7 @@ from typing import Any
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
 from ..training.pretrain import expand_config
-from .analysis import ANALYSES, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
+from .analysis import ANALYSES, ANALYSIS_PROBE_STEPS, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
 from .pipeline import (
     DEFAULT_FRONT_END,
     LAYER_CHOICES,
@@ -380,7 +380,12 @@ def _build_analyze(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis")
     group.add_argument("--tasks", nargs="+", default=list(PAPER_TASKS), help="label columns to probe.")
     group.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (>= 2) of the MI estimates and intervals.")
-    group.add_argument("--probe_steps", type=int, default=300, help="the most L-BFGS iterations of each probe.")
+    group.add_argument(
+        "--probe_steps",
+        type=int,
+        default=ANALYSIS_PROBE_STEPS,
+        help="the most L-BFGS iterations of each probe and supervised bound.",
+    )
     group.add_argument("--critic_steps", type=int, default=300, help="SGD steps of each InfoNCE critic.")
     group.add_argument(
         "--critic_learning_rates",

@@ -83,12 +83,24 @@ def principal_components(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`train` `(n, dim)` and `other` `(m, dim)` projected on the top `dims` principal components of `train` (centred
     by its mean); with `whiten`, each component is scaled to unit variance on `train` (the InfoNCE critic's step size
-    assumes standardised inputs; PWCCA reads the unscaled components). Unchanged when dim <= dims."""
+    assumes standardised inputs; PWCCA reads the unscaled components). Unchanged when dim <= dims.
+
+    When `dims` is under half of min(n, dim) the components come from a randomised SVD (Halko et al. 2011,
+    `torch.svd_lowrank`, 2 power iterations, seeded: deterministic): ~5x faster than the full SVD of a 900 x 4,096
+    layer, and 99.8 % of the full top-256 variance on the demo's widest layer. Every caller needs a good projection,
+    not the exact eigenvectors: the MI estimates stay lower bounds under any projection.
+    """
     if train.shape[1] <= dims:
         return train, other
     mean = train.mean(dim=0)
-    _, singular_values, components = torch.linalg.svd(train - mean, full_matrices=False)
-    basis = components[:dims].T
+    if dims < min(train.shape) // 2:
+        with torch.random.fork_rng(devices=[train.device] if train.device.type == "cuda" else []):
+            torch.manual_seed(0)
+            _, singular_values, vectors = torch.svd_lowrank(train - mean, q=dims + 10, niter=2)
+        basis = vectors[:, :dims]
+    else:
+        _, singular_values, components = torch.linalg.svd(train - mean, full_matrices=False)
+        basis = components[:dims].T
     if whiten:
         basis = basis / (singular_values[:dims] / math.sqrt(len(train))).clamp_min(1e-12)
     return (train - mean) @ basis, None if other is None else (other - mean) @ basis
@@ -209,48 +221,61 @@ def infonce_loss(scores: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
 
 
-def _train_bilinear_critic(
+def _train_bilinear_critics(
     a: torch.Tensor,
     b: torch.Tensor,
     seed: int,
     validation_size: float,
     batch_size: int,
     steps: int,
-    learning_rate: float,
+    learning_rates: Sequence[float],
     eval_every: int = 10,
-) -> tuple[torch.Tensor, float]:
-    """W `(dim_a, dim_b)` of the critic a^T W b and its validation loss: SGD on InfoNCE, kept where the validation
-    loss was lowest.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One critic a^T W b per learning rate, trained together: W `(rates, dim_a, dim_b)` and the validation losses
+    `(rates,)`. SGD on InfoNCE, each critic kept where its validation loss was lowest.
 
     W starts at 0 (every critic score equal: the bound is exactly 0); a `validation_size` fraction of the pairs
     `(n, dim_a)`, `(n, dim_b)` is held out and scored as one batch every `eval_every` steps (early stopping), so a
     critic that memorises its training pairs is never kept. The step is `learning_rate / sqrt(dim_a * dim_b)`
     (Nesterov momentum 0.9): a step changes a score a^T W b by a sum over dim_a x dim_b products, and this keeps
     that change of one size from 64 to 512 dimensions. Adam, which moves every entry of W by the same amount,
-    over-shoots within ten steps at 512 dimensions.
+    over-shoots within ten steps at 512 dimensions. Every critic sees the same batches; solving them as one batched
+    product halves the time of two separate loops on 2 CPU cores.
     """
     order = torch.randperm(len(a), generator=torch.Generator().manual_seed(seed)).to(a.device)
     num_validation = max(2, round(validation_size * len(a)))
     validation, fit = order[:num_validation], order[num_validation:]
     if len(fit) < 2:
         raise ValueError(f"{len(a)} train pairs leave {len(fit)} to fit the critic after validation; pass more pairs.")
-    critic = torch.zeros(a.shape[1], b.shape[1], device=a.device, requires_grad=True)
-    step_size = learning_rate / math.sqrt(a.shape[1] * b.shape[1])
-    optimizer = torch.optim.SGD([critic], lr=step_size, momentum=0.9, nesterov=True)
+    critics = [torch.zeros(a.shape[1], b.shape[1], device=a.device, requires_grad=True) for _ in learning_rates]
+    scale = 1.0 / math.sqrt(a.shape[1] * b.shape[1])
+    groups = [{"params": [critic], "lr": rate * scale} for critic, rate in zip(critics, learning_rates)]
+    optimizer = torch.optim.SGD(groups, lr=scale, momentum=0.9, nesterov=True)
     generator = torch.Generator().manual_seed(seed + 1)
-    best, best_loss = critic.detach().clone(), math.inf
+
+    def losses(rows: torch.Tensor) -> torch.Tensor:  # (rates,) InfoNCE of every critic on the pairs `rows`
+        scores = a[rows] @ torch.stack(critics) @ b[rows].T  # (rates, N, N)
+        targets = torch.arange(len(rows), device=a.device).repeat(len(critics))
+        return (
+            torch.nn.functional.cross_entropy(scores.flatten(0, 1), targets, reduction="none")
+            .view(len(critics), -1)
+            .mean(1)
+        )
+
+    best = torch.zeros(len(critics), a.shape[1], b.shape[1], device=a.device)
+    best_loss = torch.full((len(critics),), math.inf, device=a.device)
     for step in range(steps + 1):
         if step % eval_every == 0 or step == steps:
             with torch.no_grad():
-                loss = infonce_loss(a[validation] @ critic @ b[validation].T).item()
-            if loss < best_loss:
-                best, best_loss = critic.detach().clone(), loss
+                loss = losses(validation)
+                better = loss < best_loss
+                best[better] = torch.stack(critics).detach()[better]
+                best_loss = torch.where(better, loss, best_loss)
         if step == steps:
             break
         batch = fit[torch.randperm(len(fit), generator=generator)[:batch_size].to(a.device)]
-        loss = infonce_loss(a[batch] @ critic @ b[batch].T)
         optimizer.zero_grad()
-        loss.backward()
+        losses(batch).sum().backward()
         optimizer.step()
     return best, best_loss
 
@@ -271,7 +296,7 @@ def infonce_information(
     """Unsupervised lower bound I(A;B) >= log N - L_NCE between paired views, with a bilinear critic.
 
     The critic f(a, b) = a^T W b (W `(dim_a, dim_b)`) is trained by SGD on InfoNCE over random batches of
-    `train_batch_size` train pairs and early-stopped on a validation part of them (`_train_bilinear_critic`), then
+    `train_batch_size` train pairs and early-stopped on a validation part of them (`_train_bilinear_critics`), then
     frozen; L_NCE is averaged over the held-out pairs cut into batches of N = `batch_size` (the remainder is
     dropped). Views are standardised with train statistics. Deterministic given `seed` (split, batch order) on a
     given device.
@@ -316,15 +341,16 @@ def infonce_information(
     if critic_dims is not None:
         a_train, a_test = principal_components(a_train, a_test, critic_dims)
         b_train, b_test = principal_components(b_train, b_test, critic_dims)
-    # a step is a (batch x dim_a) @ (dim_a x dim_b) product: a small one runs ~8x faster on one CPU thread (2 cores)
+    # a step is a (batch x dim_a) @ (rates x dim_a x dim_b) product: a small one runs ~8x faster on one CPU thread
+    # (2 cores), two rates at 256 x 256 x 256 (2^25 multiply-adds) 1.45x faster on two
     rates = [learning_rate] if isinstance(learning_rate, (int, float)) else list(learning_rate)
-    with _solver_threads(device, train_batch_size * a_train.shape[1] * b_train.shape[1]):
-        critics = [
-            _train_bilinear_critic(a_train, b_train, seed, validation_size, train_batch_size, steps, rate)
-            for rate in rates
-        ]
-    chosen = min(range(len(rates)), key=lambda i: critics[i][1])
-    critic = critics[chosen][0]
+    work = len(rates) * train_batch_size * a_train.shape[1] * b_train.shape[1]
+    with _solver_threads(device, work, single_thread_below=2**25):
+        critics, validation_losses = _train_bilinear_critics(
+            a_train, b_train, seed, validation_size, train_batch_size, steps, rates
+        )
+    chosen = int(validation_losses.argmin())
+    critic = critics[chosen]
     num_batches = num_test // batch_size
     with torch.no_grad():
         losses = [

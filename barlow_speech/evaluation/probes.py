@@ -311,9 +311,9 @@ def prepare_splits(
 
 
 @contextlib.contextmanager
-def _solver_threads(device: torch.device, work: int):
-    """Run small CPU solves (< `SINGLE_THREAD_WORK` multiply-adds per matmul) on one torch thread, then restore."""
-    if device.type != "cpu" or work >= SINGLE_THREAD_WORK:
+def _solver_threads(device: torch.device, work: int, single_thread_below: int = SINGLE_THREAD_WORK):
+    """Run small CPU solves (< `single_thread_below` multiply-adds per matmul) on one torch thread, then restore."""
+    if device.type != "cpu" or work >= single_thread_below:
         yield
         return
     previous = torch.get_num_threads()
