@@ -81,7 +81,9 @@ class DemoSettings:
     loss_variant: str = "mbt_bn"
     backbone: str = "small"
     pooling: str = "time_mean_std"
-    pooling_bands: int = 16
+    # per layer (stem, stages 1-3), at most each map's frequency rows for 128 mels (32, 32, 16, 8): more bands would
+    # repeat rows (docs/representations.md, "Ablation 3")
+    pooling_bands: int | tuple[int, ...] = (16, 16, 16, 8)
     n_fft: int = 512
     hop_length: int = 256
     n_mels: int | None = 128
@@ -159,6 +161,11 @@ def demo_extractor(settings: DemoSettings) -> BarlowSpeechFeatureExtractor:
     return BarlowSpeechFeatureExtractor(n_fft=settings.n_fft, hop_length=settings.hop_length, n_mels=settings.n_mels)
 
 
+def bands_text(bands: int | Sequence[int]) -> str:
+    """`pooling_bands` for a reader: `16`, or `16/16/16/8` per layer."""
+    return str(bands) if isinstance(bands, int) else "/".join(map(str, bands))
+
+
 def demo_config_kwargs(settings: DemoSettings) -> dict:
     """`BarlowSpeechConfig` arguments of the demo's architecture (also the family member `bt-small-synthetic`)."""
     return {
@@ -166,7 +173,7 @@ def demo_config_kwargs(settings: DemoSettings) -> dict:
         "projector_dims": [settings.latent_size] * 3,
         "loss_variant": settings.loss_variant,
         "pooling": settings.pooling,
-        "pooling_bands": settings.pooling_bands,
+        "pooling_bands": bands if isinstance(bands := settings.pooling_bands, int) else list(bands),
     }
 
 
@@ -236,7 +243,9 @@ def demo_source(settings: DemoSettings) -> DataSource:
         loader_args={"num_speakers": settings.num_speakers},
         num_clips=settings.probe_clips,
         num_eval_clips=settings.probe_clips // 2,
-        num_validation_clips=settings.probe_clips // 4,
+        # 1,000 validation clips at the default: with 500 the layer choice was a coin toss between layers 1 point
+        # apart on validation and 6 apart on test (emotion; docs/representations.md, "Ablation 3")
+        num_validation_clips=settings.probe_clips // 2,
         data_seed=settings.seed + 1,
     )
 
@@ -351,7 +360,7 @@ def run_demo(settings: DemoSettings) -> dict:
         "# barlow-speech demo\n\n"
         f"A ResNet ({BACKBONES[settings.backbone]['hidden_sizes']}, latent m = {settings.latent_size}, "
         f"loss `{settings.loss_variant}`, pooling `{settings.pooling}`"
-        f"{'' if settings.pooling == 'global' else f' in {settings.pooling_bands} bands'}) "
+        f"{'' if settings.pooling == 'global' else f' in {bands_text(settings.pooling_bands)} bands'}) "
         f"pretrained with Barlow Twins for {settings.max_steps} steps of {settings.batch_size} synthetic clips "
         f"({timer.seconds['pretraining'] / 60:.1f} min), front end n_fft={settings.n_fft}, hop={settings.hop_length}, "
         f"{f'{settings.n_mels} mel bands' if settings.n_mels else 'linear bins'}. "
@@ -405,11 +414,17 @@ def main(argv: Sequence[str]) -> int:
         "n_fft",
         "hop_length",
         "num_speakers",
-        "pooling_bands",
         "disentanglement_runs",
         "supervised_seeds",
     ):
         parser.add_argument(f"--{name}", type=int, default=None)
+    parser.add_argument(
+        "--pooling_bands",
+        type=int,
+        nargs="+",
+        default=None,
+        help="frequency bands: one number for every layer, or one per layer (stem, then each stage).",
+    )
     parser.add_argument("--loss_variant", choices=LOSS_VARIANTS, default=None)
     parser.add_argument("--pooling", choices=POOLING_MODES, default=None)
     parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
@@ -429,6 +444,9 @@ def main(argv: Sequence[str]) -> int:
     overrides = {k: v for k, v in vars(options).items() if v is not None and k not in ("quick", "output_dir")}
     if overrides.get("n_mels") == 0:
         overrides["n_mels"] = None
+    if "pooling_bands" in overrides:
+        bands = overrides["pooling_bands"]
+        overrides["pooling_bands"] = bands[0] if len(bands) == 1 else tuple(bands)
     settings = DemoSettings(**{**asdict(settings), **overrides})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     result = run_demo(settings)
