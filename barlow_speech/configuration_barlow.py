@@ -183,7 +183,8 @@ class BarlowSpeechConfig(PreTrainedConfig):
         if self.pooling == "global":
             return self.layer_channels
         statistics = 2 if self.pooling == "time_mean_std" else 1
-        return [channels * bands * statistics for channels, bands in zip(self.layer_channels, self.layer_bands)]
+        pairs = zip(self.layer_channels, self.layer_bands, strict=True)
+        return [channels * bands * statistics for channels, bands in pairs]
 
     @property
     def latent_size(self) -> int:

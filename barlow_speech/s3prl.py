@@ -31,7 +31,7 @@ class UpstreamExpert(nn.Module):
     Args:
         ckpt: a `save_pretrained` folder (`barlow-speech pretrain` output) or a Hub id (s3prl's `-k`).
         model_config: optional YAML file (s3prl's `-g`) setting `bands` and/or `chunk_segments`.
-        bands: frequency bands of the widest (last) layer (default its `config.layer_bands`); sets every layer's width.
+        bands: frequency bands of the last (widest) layer (default its `config.layer_bands`); sets every layer's width.
         chunk_segments: 1-s segments per forward pass.
         kwargs: what s3prl adds to every upstream (e.g. `refresh`); not used.
 

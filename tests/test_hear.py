@@ -32,7 +32,7 @@ def test_model_exposes_the_hear_attributes(model):
     assert isinstance(model, torch.nn.Module)
     assert model.sample_rate == 16000
     assert model.scene_embedding_size == model.model.config.hidden_size == 16
-    assert model.timestamp_embedding_size == 16 * model.model.config.pooling_bands  # last stage: channels x bands
+    assert model.timestamp_embedding_size == 16 * model.model.config.layer_bands[-1]  # last stage: channels x bands
 
 
 @pytest.mark.parametrize(("num", "seconds"), [(3, 1.5), (1, 0.3)])

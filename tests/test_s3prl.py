@@ -35,7 +35,7 @@ def test_every_layer_shares_frames_and_width(upstream):
     frames = math.ceil(max(LENGTHS) / upstream.get_downsample_rates("hidden_states"))
     assert {tuple(state.shape) for state in hidden_states} == {(len(LENGTHS), frames, upstream.hidden_size)}
     assert outputs["last_hidden_state"] is hidden_states[-1]
-    assert upstream.hidden_size == 16 * upstream.model.config.pooling_bands  # widest layer: channels x bands
+    assert upstream.hidden_size == 16 * upstream.model.config.layer_bands[-1]  # widest layer: channels x bands
 
 
 def test_frames_follow_the_downsample_rate_and_are_zero_after_each_clip(upstream):

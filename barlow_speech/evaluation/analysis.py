@@ -221,7 +221,8 @@ def analyze_layers(
         seeds: >= 2 seeds: splits of the supervised bound and of the InfoNCE pairs, for the intervals.
         mi_clips: train clips of the unsupervised bounds (default: all).
         view_args: `TwoViewAugmentationConfig` overrides of the views (e.g. mask widths for a small front end).
-        probe_steps, critic_steps: L-BFGS iterations of each probe, SGD steps of each InfoNCE critic.
+        probe_steps, critic_steps: L-BFGS iterations of each probe and supervised bound, SGD steps of each InfoNCE
+            critic.
         critic_learning_rates: the critics' step-size grid, chosen per estimate on validation pairs.
         critic_dims: the InfoNCE critic sees each view's top principal components, at most this many (fitted on the
             estimate's train pairs; still a lower bound, `infonce_information`).
@@ -337,7 +338,10 @@ def analyze_layers(
     if similarity:
         dims = pwcca_dims or (len(splits["test"]) - 1) // 2
         reduced = [  # as SVCCA before CCA: each layer on its top principal components
-            [principal_components(torch.as_tensor(layer), dims=dims, whiten=False)[0].numpy() for layer in layers]
+            [
+                principal_components(torch.as_tensor(layer), dims=dims, whiten=False, exact=True)[0].numpy()
+                for layer in layers
+            ]
             for layers in test_layers
         ]
         inputs = {"linear_cka": test_layers, "pwcca": reduced}

@@ -399,13 +399,15 @@ def _build_analyze(parser: argparse.ArgumentParser) -> None:
         "--critic_dims",
         type=int,
         default=256,
-        help="the InfoNCE critic sees each view's top principal components, at most this many (still a lower bound).",
+        help="the InfoNCE critic sees each view's top principal components, at most this many (still a lower bound; "
+        "0: every dimension).",
     )
     group.add_argument(
         "--bound_dims",
         type=int,
         default=256,
-        help="the supervised bound's probe sees each layer's top principal components, at most this many (a bound).",
+        help="the supervised bound's probe sees each layer's top principal components, at most this many (still a "
+        "bound; 0: every dimension).",
     )
     group.add_argument(
         "--view_args",
@@ -442,8 +444,8 @@ def _analyze(args: argparse.Namespace) -> list[Path]:
         probe_steps=args.probe_steps,
         critic_steps=args.critic_steps,
         critic_learning_rates=args.critic_learning_rates,
-        critic_dims=args.critic_dims,
-        bound_dims=args.bound_dims,
+        critic_dims=args.critic_dims or None,
+        bound_dims=args.bound_dims or None,
         pwcca_dims=args.pwcca_dims,
         **_runtime(args),
     )

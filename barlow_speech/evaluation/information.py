@@ -60,6 +60,11 @@ def _check_matrix(name: str, values, rows: int | None = None) -> np.ndarray:
     return values
 
 
+def _check_dims(name: str, dims: int | None) -> None:
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
+        raise ValueError(f"{name}={dims!r} must be None (every dimension) or an int >= 1, e.g. 256.")
+
+
 def _stratified_split(codes: np.ndarray, keep: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(kept, rest) indices: a stratified `keep` fraction of each class (>= 1 example per class) and the rest."""
     kept = label_fraction_indices(codes, (keep,), (seed,))[(keep, seed)]
@@ -79,22 +84,24 @@ def _held_out_cross_entropy(
 
 
 def principal_components(
-    train: torch.Tensor, other: torch.Tensor | None = None, dims: int = 256, whiten: bool = True
+    train: torch.Tensor, other: torch.Tensor | None = None, dims: int = 256, whiten: bool = True, exact: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`train` `(n, dim)` and `other` `(m, dim)` projected on the top `dims` principal components of `train` (centred
     by its mean); with `whiten`, each component is scaled to unit variance on `train` (the InfoNCE critic's step size
     assumes standardised inputs; PWCCA reads the unscaled components). Unchanged when dim <= dims.
 
-    When `dims` is under half of min(n, dim) the components come from a randomised SVD (Halko et al. 2011,
-    `torch.svd_lowrank`, 2 power iterations, seeded: deterministic): ~5x faster than the full SVD of a 900 x 4,096
-    layer, and 99.8 % of the full top-256 variance on the demo's widest layer. Every caller needs a good projection,
-    not the exact eigenvectors: the MI estimates stay lower bounds under any projection.
+    Unless `exact`, when `dims` is under half of min(n, dim) the components come from a randomised SVD (Halko et al.
+    2011, `torch.svd_lowrank`, 2 power iterations, seeded: deterministic, the global RNG left as it was): ~5x faster
+    than the full SVD of a 900 x 4,096 layer, and 99.8 % of the full top-256 variance on the demo's widest layer. The
+    MI estimates need a good projection, not the exact eigenvectors (they stay lower bounds under any projection);
+    PWCCA, which reads the components themselves, asks for `exact`.
     """
     if train.shape[1] <= dims:
         return train, other
     mean = train.mean(dim=0)
-    if dims < min(train.shape) // 2:
-        with torch.random.fork_rng(devices=[train.device] if train.device.type == "cuda" else []):
+    if not exact and dims < min(train.shape) // 2:
+        cuda = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(0)
             _, singular_values, vectors = torch.svd_lowrank(train - mean, q=dims + 10, niter=2)
         basis = vectors[:, :dims]
@@ -110,7 +117,8 @@ def _bound_features(
     x: np.ndarray, split: tuple[np.ndarray, ...], dims: int | None, device: torch.device
 ) -> list[torch.Tensor]:
     """Train, validation and test rows of `x` `(n, dim)` standardised with train statistics and, when `dims` is set,
-    projected on the train rows' top `dims` principal components (unwhitened): three `(rows, min(dim, dims))`."""
+    projected on the train rows' top `dims` principal components (unwhitened): three `(rows, width)`, the width
+    min(dim, dims, train rows)."""
     train, *others = (torch.as_tensor(part, device=device) for part in standardize(*(x[rows] for rows in split)))
     if dims is None:
         return [train, *others]
@@ -162,6 +170,7 @@ def probe_information(
         information.
     """
     x = _check_matrix("embeddings", embeddings)
+    _check_dims("feature_dims", feature_dims)
     labels = np.asarray(labels)
     if labels.shape != (len(x),):
         raise ValueError(f"labels must have shape ({len(x)},), one per embedding row, got {labels.shape}.")
@@ -236,11 +245,11 @@ def _train_bilinear_critics(
 
     W starts at 0 (every critic score equal: the bound is exactly 0); a `validation_size` fraction of the pairs
     `(n, dim_a)`, `(n, dim_b)` is held out and scored as one batch every `eval_every` steps (early stopping), so a
-    critic that memorises its training pairs is never kept. The step is `learning_rate / sqrt(dim_a * dim_b)`
-    (Nesterov momentum 0.9): a step changes a score a^T W b by a sum over dim_a x dim_b products, and this keeps
-    that change of one size from 64 to 512 dimensions. Adam, which moves every entry of W by the same amount,
-    over-shoots within ten steps at 512 dimensions. Every critic sees the same batches; solving them as one batched
-    product halves the time of two separate loops on 2 CPU cores.
+    critic that memorises its training pairs is never kept. Each critic's step is its `learning_rate / sqrt(dim_a *
+    dim_b)` (Nesterov momentum 0.9): a step changes a score a^T W b by a sum over dim_a x dim_b products, and this
+    keeps that change of one size from 64 to 512 dimensions. Adam, which moves every entry of W by the same amount,
+    over-shoots within ten steps at 512 dimensions. Every critic sees the same batches, so they are solved as one
+    batched product.
     """
     order = torch.randperm(len(a), generator=torch.Generator().manual_seed(seed)).to(a.device)
     num_validation = max(2, round(validation_size * len(a)))
@@ -323,6 +332,7 @@ def infonce_information(
     """
     a = _check_matrix("views_a", views_a)
     b = _check_matrix("views_b", views_b, rows=len(a))
+    _check_dims("critic_dims", critic_dims)
     for name, value in (("test_size", test_size), ("validation_size", validation_size)):
         if not 0.0 < value < 1.0:
             raise ValueError(f"{name}={value!r} must lie in (0, 1), e.g. 0.3.")

@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from ..data.registry import dataset_folder
-from ..training.pretrain import fit_feature_extractor, parse_arguments, run_pretraining
+from ..training.pretrain import DataArguments, fit_feature_extractor, parse_arguments, run_pretraining
 from .figures import ABLATION_ORDER, plot_cross_correlation, plot_run_boxplots
 from .pipeline import (
     DataSource,
@@ -55,8 +55,9 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PAPER_RESULTS = Path(__file__).with_name("paper_results.json")
 ARTEFACTS = ("table2", "table3", "fig3", "fig4", "fig5")
 
-# pretraining config keys that name the corpus: the synthetic corpus replaces them when there is no data root
-SYNTHETIC_REPLACED_KEYS = ("dataset", "subset", "data_path", "split")
+# pretraining config keys that name the corpus: the synthetic corpus replaces them when there is no data root (the
+# split stays: the synthetic corpus draws each split from its own seed)
+SYNTHETIC_REPLACED_KEYS = ("dataset", "subset", "data_path")
 # row name -> pretraining config (relative to configs/)
 UPSTREAMS = {
     "BT-LS-100": "upstream/bt-ls100.yaml",
@@ -117,7 +118,7 @@ _SCALED_PRETRAINING = {
 }
 SCALES = {
     "paper": Scale("paper", {}),
-    # every artefact on 2 idle CPU cores in about half an hour (README, "Reproducing the paper": how it was estimated)
+    # every artefact on 2 CPU cores in about 14 minutes (README, "Reproducing the paper": measured)
     "synthetic": Scale(
         "synthetic",
         {
@@ -212,8 +213,10 @@ class Reproduction:
         ignored = {"output_dir", *(SYNTHETIC_REPLACED_KEYS if self.synthetic else ())}
         self._runs: dict[str, str] = {}
         first_by_config: dict[str, str] = {}
+        defaults = {"split": DataArguments.split}  # a config without `split` trains on the default one
         for name, config_file in {**UPSTREAMS, **LATENT_SWEEP, **LOSS_ABLATION}.items():
-            key = json.dumps({k: v for k, v in read_config(config_file).items() if k not in ignored}, sort_keys=True)
+            config = {**defaults, **read_config(config_file)}
+            key = json.dumps({k: v for k, v in config.items() if k not in ignored}, sort_keys=True)
             self._runs[name] = first_by_config.setdefault(key, name)
 
     @property

@@ -104,6 +104,8 @@ def test_probe_information_rejects_bad_inputs_naming_the_fix():
         probe_information(x, y[:-1])
     with pytest.raises(ValueError, match=r"test_size=1\.5"):
         probe_information(x, y, test_size=1.5)
+    with pytest.raises(ValueError, match=r"feature_dims=0 must be None \(every dimension\) or an int >= 1"):
+        probe_information(x, y, feature_dims=0)
 
 
 def test_infonce_loss_is_log_n_for_a_constant_critic_and_zero_for_a_perfect_one():
