@@ -181,7 +181,7 @@ def demo_config_kwargs(settings: DemoSettings) -> dict:
         "projector_dims": [settings.latent_size] * 3,
         "loss_variant": settings.loss_variant,
         "pooling": settings.pooling,
-        "pooling_bands": bands if isinstance(bands := settings.pooling_bands, int) else list(bands),
+        "pooling_bands": settings.pooling_bands,  # the config stores a per-layer tuple as a list
     }
 
 

@@ -264,12 +264,7 @@ def _train_bilinear_critics(
 
     def losses(rows: torch.Tensor) -> torch.Tensor:  # (rates,) InfoNCE of every critic on the pairs `rows`
         scores = a[rows] @ torch.stack(critics) @ b[rows].T  # (rates, N, N)
-        targets = torch.arange(len(rows), device=a.device).repeat(len(critics))
-        return (
-            torch.nn.functional.cross_entropy(scores.flatten(0, 1), targets, reduction="none")
-            .view(len(critics), -1)
-            .mean(1)
-        )
+        return torch.stack([infonce_loss(rate_scores) for rate_scores in scores])
 
     best = torch.zeros(len(critics), a.shape[1], b.shape[1], device=a.device)
     best_loss = torch.full((len(critics),), math.inf, device=a.device)
