@@ -94,6 +94,7 @@ class DemoSettings:
     time_mask_width: int = 6
     noise_prob: float = 0.8
     rrc_time_scale: tuple[float, float] = (0.6, 1.5)  # time stretch of the resized crop (1, 1: none)
+    eq_db_std: float = 0.0  # a random smooth channel per view (`RandomEqualizer`; 0: off)
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
     probe_steps: int = 200
@@ -159,6 +160,7 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
             noise_prob=settings.noise_prob,
             rrc_freq_scale=(1.0, 1.0),
             rrc_time_scale=settings.rrc_time_scale,
+            eq_db_std=settings.eq_db_std,
             mixup_prob=1.0 if mixup else 0.0,
         )
     )

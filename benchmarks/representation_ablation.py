@@ -81,7 +81,15 @@ ROWS |= {
     "demo": DEMO_RECIPE,
     "demo_steps600": {**DEMO_RECIPE, "max_steps": 600},
     "demo_mild_stretch": {**DEMO_RECIPE, "rrc_time_scale": (0.9, 1.1)},  # keeps more of the rate cue of emotion
+    # views with independent random channels (the corpus colours every clip by a 3-dB equaliser both views shared)
+    "demo_eq3": {**DEMO_RECIPE, "eq_db_std": 3.0},
 }
+
+
+def parse_bands(text: str) -> int | tuple[int, ...]:
+    """`16` -> 16 (every layer); `16:16:16:8` -> one number per layer (stem, then each stage)."""
+    bands = tuple(int(b) for b in text.split(":"))
+    return bands[0] if len(bands) == 1 else bands
 
 
 def _probe(train, validation, test, labels, task, name) -> dict:
@@ -115,7 +123,7 @@ def evaluate_layers(model, extractor, splits: dict, name: str, poolings=EVAL_POO
         model.config.pooling, model.config.pooling_bands = pooling, bands
         per_split = [extract_layer_embeddings(model, extractor, splits[s]) for s in splits]
         layers = list(zip(*per_split))
-        key = f"{pooling}/{bands}"
+        key = pooling_name(pooling, bands)
         out[key] = {}
         for task in PAPER_TASKS:
             scores = [_probe(*layer, labels[task], task, name) for layer in layers]
@@ -123,6 +131,38 @@ def evaluate_layers(model, extractor, splits: dict, name: str, poolings=EVAL_POO
             out[key][task] = {"layers": scores, "best_layer": best, "best": scores[best], "last": scores[-1]}
     model.config.pooling, model.config.pooling_bands = original
     return out
+
+
+DATA_FIELDS = ("probe_clips", "validation_clips", "num_speakers", "seed")  # the probed splits
+
+
+def baseline_key(settings: dict, poolings) -> str:
+    """Rows with the same probed splits, encoder, front end and evaluated poolings share their random-init evaluation
+    (the log-mel one: `logmel_key`)."""
+    fields = [settings[k] for k in (*DATA_FIELDS, "backbone", "n_fft", "hop_length", "n_mels")]
+    return json.dumps([*fields, [(pooling, bands) for pooling, bands in poolings]])
+
+
+def logmel_key(settings: dict) -> str:
+    return json.dumps(["logmel", *(settings[k] for k in DATA_FIELDS)])
+
+
+def pooling_name(pooling: str, bands: int | tuple[int, ...]) -> str:
+    return f"{pooling}/{bands if isinstance(bands, int) else ':'.join(map(str, bands))}"
+
+
+def previous_baselines(path: Path, poolings) -> dict:
+    """The random-init and log-mel evaluations of the rows already in `path` (a previous run's --out) that evaluated
+    the same poolings."""
+    baselines: dict = {}
+    names = {pooling_name(*entry) for entry in poolings}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if set(row["random_init"]) == names:
+                baselines.setdefault(baseline_key(row["settings"], poolings), row["random_init"])
+            baselines.setdefault(logmel_key(row["settings"]), row["logmel"])
+    return baselines
 
 
 def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS) -> dict:
@@ -140,20 +180,18 @@ def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS)
             "pretrain_seconds": seconds,
             "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT", poolings),
         }
-        key = json.dumps(
-            [settings.backbone, settings.n_fft, settings.hop_length, settings.n_mels, settings.seed, poolings]
-        )
+        key = baseline_key(asdict(settings), poolings)
         if key not in baselines:
             baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init", poolings)
         row["random_init"] = baselines[key]
-        if "logmel" not in baselines:
+        if logmel_key(row["settings"]) not in baselines:
             waveforms = {s: [np.asarray(x["audio"]["array"], dtype=np.float32) for x in splits[s]] for s in splits}
             stats = [logmel_stats_features(waveforms[s]) for s in splits]
-            baselines["logmel"] = {
+            baselines[logmel_key(row["settings"])] = {
                 task: _probe(*stats, [np.asarray(splits[s][task]) for s in splits], task, "log-mel")
                 for task in PAPER_TASKS
             }
-        row["logmel"] = baselines["logmel"]
+        row["logmel"] = baselines[logmel_key(row["settings"])]
         return row
 
 
@@ -179,9 +217,8 @@ def main() -> None:
     parser.add_argument(
         "--eval_poolings",
         default=None,
-        help="comma-separated pooling/bands to evaluate, e.g. time_mean_std/4 (default: "
-        + ",".join(f"{p}/{b}" for p, b in EVAL_POOLINGS)
-        + ")",
+        help="comma-separated pooling/bands to evaluate, bands per layer separated by ':', e.g. time_mean_std/4 or "
+        "time_mean_std/16:16:16:8 (default: " + ",".join(f"{p}/{b}" for p, b in EVAL_POOLINGS) + ")",
     )
     options = parser.parse_args()
     if options.list:
@@ -190,8 +227,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     poolings = EVAL_POOLINGS
     if options.eval_poolings:
-        poolings = tuple((p, int(b)) for p, b in (item.split("/") for item in options.eval_poolings.split(",")))
-    baselines: dict = {}
+        items = (item.split("/") for item in options.eval_poolings.split(","))
+        poolings = tuple((pooling, parse_bands(bands)) for pooling, bands in items)
+    baselines = previous_baselines(Path(options.out), poolings)  # rows of another pooling never match a key
     for name in options.rows.split(","):
         overrides = ROWS[name] if options.max_steps is None else {**ROWS[name], "max_steps": options.max_steps}
         row = run_row(name, overrides, baselines, poolings)

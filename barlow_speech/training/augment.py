@@ -6,7 +6,7 @@ an optional `seed` (a private `torch.Generator` on the input's device) and accep
 argument in `forward` that overrides it, so a pipeline is reproducible end to end.
 
 Waveform augmentations, (batch, samples) -> (batch, samples) unless stated:
-    RandomTimeShift, RandomGain, AddNoise (white / pink / brown or a noise bank from a
+    RandomTimeShift, RandomGain, RandomEqualizer, AddNoise (white / pink / brown or a noise bank from a
     `_background_noise_` folder, see `load_noise_bank`), RandomSpeed.
 Spectrogram augmentations, (batch, 1, freq, frames) -> same shape:
     FrequencyMask / TimeMask (SpecAugment, Park et al. 2019), RandomResizedCrop and MixupBYOLA
@@ -72,6 +72,24 @@ def crop(waveforms: torch.Tensor, starts: torch.Tensor, num_samples: int) -> tor
 def apply_gain(waveforms: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
     """Scale each row of (batch, samples) by `gain_db` (batch,) decibels."""
     return waveforms * torch.pow(10.0, gain_db / 20.0).to(waveforms.dtype)[:, None]
+
+
+def equalize(
+    waveforms: torch.Tensor, gains_db: torch.Tensor, sampling_rate: int, points_hz: torch.Tensor
+) -> torch.Tensor:
+    """Filter each row of (batch, samples) by a smooth zero-phase equaliser: `gains_db` (batch, K) at the ascending
+    frequencies `points_hz` (K,), interpolated linearly on log frequency and held constant beyond both ends (the
+    channel model of the synthetic corpus, `data.synthetic._envelope_db`)."""
+    samples = waveforms.shape[-1]
+    log_points = points_hz.to(waveforms.device, torch.float32).log()
+    freqs = torch.fft.rfftfreq(samples, 1.0 / sampling_rate, device=waveforms.device)
+    positions = (freqs.log() - log_points[0]) / (log_points[-1] - log_points[0]) * (len(log_points) - 1)
+    positions = positions.clamp(0, len(log_points) - 1)  # log 0 = -inf: DC takes the first gain
+    low = positions.floor().long().clamp(max=len(log_points) - 2)
+    fraction = positions - low
+    curve_db = gains_db[:, low] * (1.0 - fraction) + gains_db[:, low + 1] * fraction  # (batch, bins)
+    spectrum = torch.fft.rfft(waveforms.float(), dim=-1) * torch.pow(10.0, curve_db / 20.0)
+    return torch.fft.irfft(spectrum, n=samples, dim=-1).to(waveforms.dtype)
 
 
 def coloured_noise(
@@ -276,6 +294,46 @@ class RandomGain(RandomAugmentation):
         g = self.generator_for(waveforms.device, generator)
         gain = uniform(*self.gain_db, (waveforms.shape[0],), waveforms.device, g)
         return self.select(waveforms, apply_gain(waveforms, gain), g)
+
+
+class RandomEqualizer(RandomAugmentation):
+    """A random smooth channel per example: gains drawn N(0, `gain_db_std`^2) dB at `num_points` octave-spaced
+    frequencies from `low_hz` to `high_hz`, interpolated on log frequency (`equalize`). Microphones and rooms colour
+    every recording differently; two views with independent channels ask the encoder to ignore the colouring.
+
+    Args:
+        gain_db_std: standard deviation of each point's gain in dB.
+        num_points: gain points (>= 2); 7 spans 125 Hz to 8 kHz in octaves.
+        low_hz, high_hz: the first and last point.
+        sampling_rate: of the waveforms.
+        p: probability per example.
+    """
+
+    def __init__(
+        self,
+        gain_db_std: float = 3.0,
+        num_points: int = 7,
+        low_hz: float = 125.0,
+        high_hz: float = 8000.0,
+        sampling_rate: int = 16_000,
+        p: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(p, seed)
+        if gain_db_std < 0 or num_points < 2 or not 0 < low_hz < high_hz:
+            raise ValueError(
+                f"gain_db_std={gain_db_std}, num_points={num_points}, low_hz={low_hz}, high_hz={high_hz}: expected "
+                "gain_db_std >= 0, num_points >= 2 and 0 < low_hz < high_hz."
+            )
+        self.gain_db_std, self.sampling_rate = float(gain_db_std), sampling_rate
+        self.register_buffer("points_hz", torch.logspace(np.log10(low_hz), np.log10(high_hz), num_points), False)
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        shape = (waveforms.shape[0], len(self.points_hz))
+        gains = self.gain_db_std * torch.randn(shape, device=waveforms.device, generator=g)
+        return self.select(waveforms, equalize(waveforms, gains, self.sampling_rate, self.points_hz), g)
 
 
 class AddNoise(RandomAugmentation):
@@ -533,7 +591,7 @@ class MixupBYOLA(RandomAugmentation):
 class TwoViewAugmentationConfig:
     """Parameters of the two-view pipeline; a stage is off when its probability is 0 (or rates None).
 
-    Waveform stage (per view, in this order): speed -> time shift -> gain -> noise.
+    Waveform stage (per view, in this order): speed -> time shift -> gain -> equaliser (off by default) -> noise.
     Spectrogram stage: mixup -> random resized crop -> frequency masks -> time masks.
     Defaults: BYOL-A values for mixup and random resized crop; SpecAugment-LD-like masks scaled to
     a 513 x 126 spectrogram; SNR and gain ranges typical of speech SSL (e.g. COLA, BYOL-A v2).
@@ -546,6 +604,8 @@ class TwoViewAugmentationConfig:
     shift_prob: float = 1.0
     gain_db: tuple[float, float] = (-6.0, 6.0)
     gain_prob: float = 1.0
+    eq_db_std: float = 0.0  # RandomEqualizer's gain spread in dB (0: off)
+    eq_prob: float = 1.0
     snr_db: tuple[float, float] = (5.0, 40.0)
     noise_colours: tuple[str, ...] = ("white", "pink")
     noise_prob: float = 0.8
@@ -595,6 +655,8 @@ class TwoViewAugmentation(nn.Module):
             )
         if c.gain_prob > 0:
             waveform.append(RandomGain(c.gain_db, p=c.gain_prob))
+        if c.eq_prob > 0 and c.eq_db_std > 0:
+            waveform.append(RandomEqualizer(c.eq_db_std, sampling_rate=c.sampling_rate, p=c.eq_prob))
         if c.noise_prob > 0:
             waveform.append(AddNoise(c.snr_db, c.noise_colours, noise_bank=noise_bank, p=c.noise_prob))
         self.waveform_augmentations = nn.ModuleList(waveform)

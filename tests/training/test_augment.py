@@ -17,6 +17,7 @@ from barlow_speech.training.augment import (
     MixupBYOLA,
     MultiCropAugmentation,
     MultiCropConfig,
+    RandomEqualizer,
     RandomGain,
     RandomResizedCrop,
     RandomSpeed,
@@ -25,6 +26,7 @@ from barlow_speech.training.augment import (
     TwoViewAugmentation,
     TwoViewAugmentationConfig,
     coloured_noise,
+    equalize,
     load_noise_bank,
     log_mixup_exp,
     mix_at_snr,
@@ -63,6 +65,7 @@ WAVEFORM_MODULES = [
     lambda seed: RandomGain((-6.0, 6.0), seed=seed),
     lambda seed: AddNoise((0.0, 20.0), colours=("white", "pink", "brown"), seed=seed),
     lambda seed: RandomSpeed((0.8, 1.2), seed=seed),
+    lambda seed: RandomEqualizer(3.0, seed=seed),
 ]
 SPECTROGRAM_MODULES = [
     lambda seed: FrequencyMask(8, 2, seed=seed),
@@ -135,6 +138,20 @@ def test_noise_colours_set_the_spectral_slope_per_example():
     assert 0.5 < low_over_high[0] < 2.0, "white is flat"
     assert 10 < low_over_high[1] < low_over_high[2], "pink tilts, brown tilts more"
     assert torch.allclose(noise.std(dim=1), torch.ones(12), atol=1e-4)
+
+
+def test_equalizer_applies_the_synthetic_corpus_channel_model_to_the_spectrum():
+    from barlow_speech.data.synthetic import _envelope_db
+
+    x = torch.randn(3, 16000, generator=torch.Generator().manual_seed(0))
+    gains = 3.0 * torch.randn(3, 7, generator=torch.Generator().manual_seed(1))
+    points = torch.logspace(math.log10(125.0), math.log10(8000.0), 7)
+    out = equalize(x, gains, 16000, points)
+    measured_db = 20 * torch.log10(torch.fft.rfft(out).abs() / torch.fft.rfft(x).abs())
+    expected_db = _envelope_db(np.fft.rfftfreq(16000, 1 / 16000), gains.double().numpy())
+    assert np.abs(measured_db.numpy() - expected_db).max() < 0.01  # measured 3e-4 dB (float32 FFTs)
+    assert torch.allclose(equalize(x, torch.zeros(3, 7), 16000, points), x, atol=1e-5)
+    assert torch.allclose(RandomEqualizer(0.0, seed=0)(x), x, atol=1e-5)
 
 
 def test_speed_rate_one_is_identity_and_faster_speed_raises_pitch():
@@ -229,11 +246,15 @@ def test_bad_inputs_raise_clear_errors():
         RandomGain((6.0, -6.0))
     with pytest.raises(ValueError, match="colours"):
         AddNoise(colours=("purple",))
+    with pytest.raises(ValueError, match="num_points >= 2"):
+        RandomEqualizer(3.0, num_points=1)
 
 
 def run_two_views(device: str, seed: int = 0, batch: int = 6):
     aug = TwoViewAugmentation(
-        TwoViewAugmentationConfig(seed=seed, speed_rates=(0.9, 1.1), freq_mask_width=10, time_mask_width=8)
+        TwoViewAugmentationConfig(
+            seed=seed, speed_rates=(0.9, 1.1), eq_db_std=3.0, freq_mask_width=10, time_mask_width=8
+        )
     )
     x = make_waveforms(batch=batch, device=device)
     first = aug(x, to_spectrogram)
@@ -256,6 +277,10 @@ def check_two_views(device: str) -> None:
 
 def test_two_views_differ_keep_shapes_and_are_deterministic_under_a_seed():
     check_two_views("cpu")
+    stages = TwoViewAugmentation(TwoViewAugmentationConfig(eq_db_std=3.0)).waveform_augmentations
+    assert [type(m).__name__ for m in stages] == ["RandomTimeShift", "RandomGain", "RandomEqualizer", "AddNoise"]
+    default = TwoViewAugmentation().waveform_augmentations
+    assert not any(isinstance(module, RandomEqualizer) for module in default)  # off by default
 
 
 def test_two_views_accept_a_spectrogram_function_without_channel_axis():
