@@ -314,6 +314,10 @@ class BarlowSpeechPreTrainedModel(PreTrainedModel):
 class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
     """The encoder f_theta: `(batch, 1, freq, frames)` log-spectrogram -> ResNet -> pooled embedding."""
 
+    # the pretraining heads of a Barlow Twins (projector) or DINO (student, heads, centre) checkpoint: loading one as
+    # its encoder drops them by design, so they are not reported as unexpected
+    _keys_to_ignore_on_load_unexpected = [r"^projector\.", r"^center$", r"^student\.", r"^(student|teacher)_head\."]
+
     def __init__(self, config: BarlowSpeechConfig):
         super().__init__(config)
         self.embedder = ResNetEmbeddings(config.backbone_config)

@@ -146,6 +146,26 @@ def test_save_and_auto_class_round_trip_gives_identical_outputs(tmp_path):
     torch.testing.assert_close(reloaded(x).logits, classifier(x).logits)
 
 
+def test_an_encoder_loads_a_pretraining_checkpoint_without_reporting_its_heads_but_reports_foreign_keys(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from barlow_speech.modeling_dino import DinoSpeechForPreTraining
+
+    for name, model in (
+        ("bt", BarlowSpeechForPreTraining(tiny_config())),
+        ("dino", DinoSpeechForPreTraining(tiny_config(objective="dino"))),
+    ):
+        model.save_pretrained(tmp_path / name)
+        _, info = AutoModel.from_pretrained(tmp_path / name, output_loading_info=True)
+        assert info["unexpected_keys"] == set() and info["missing_keys"] == set(), (name, info)
+    weights = load_file(tmp_path / "bt" / "model.safetensors")
+    save_file(
+        {**weights, "classifier.weight": torch.zeros(2)}, tmp_path / "bt" / "model.safetensors", {"format": "pt"}
+    )
+    _, info = AutoModel.from_pretrained(tmp_path / "bt", output_loading_info=True)
+    assert info["unexpected_keys"] == {"classifier.weight"}  # only the pretraining heads are expected to be dropped
+
+
 REMOTE_SCRIPT = textwrap.dedent(
     """
     import sys
