@@ -414,7 +414,8 @@ def run_demo(settings: DemoSettings) -> dict:
     }
 
 
-def main(argv: Sequence[str]) -> int:
+def parse_settings(argv: Sequence[str]) -> DemoSettings:
+    """`barlow-speech demo` arguments -> `DemoSettings` (the defaults, or `--quick`'s, with the given overrides)."""
     parser = argparse.ArgumentParser(prog="barlow-speech demo", description=__doc__.split("\n")[0])
     defaults = DemoSettings()
     parser.add_argument("--output_dir", default=defaults.output_dir)
@@ -463,7 +464,11 @@ def main(argv: Sequence[str]) -> int:
     if "pooling_bands" in overrides:
         bands = overrides["pooling_bands"]
         overrides["pooling_bands"] = bands[0] if len(bands) == 1 else tuple(bands)
-    settings = DemoSettings(**{**asdict(settings), **overrides})
+    return DemoSettings(**{**asdict(settings), **overrides})
+
+
+def main(argv: Sequence[str]) -> int:
+    settings = parse_settings(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     result = run_demo(settings)
     print(f"report: {result['report']}  (factors where BT >= reference: {result['wins']})")

@@ -9,7 +9,7 @@ import json
 import pytest
 from transformers import AutoModel
 
-from barlow_speech.demo import DemoSettings, run_demo
+from barlow_speech.demo import DemoSettings, parse_settings, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,13 @@ def test_shortened_demo_compares_dino_with_barlow_twins_per_factor_and_layer(dem
     assert "DINO on the same encoder" in report and "| DINO (synthetic) | SR 100% |" in report
     encoder = AutoModel.from_pretrained(output_dir / "dino-synthetic")
     assert encoder.config.objective == "dino" and type(encoder).__name__ == "BarlowSpeechModel"
+
+
+def test_demo_arguments_override_the_defaults_or_the_quick_settings():
+    settings = parse_settings(["--pooling_bands", "16", "16", "16", "8", "--n_mels", "0", "--mixup", "false"])
+    assert settings.pooling_bands == (16, 16, 16, 8) and settings.n_mels is None and settings.mixup is False
+    assert settings.max_steps == DemoSettings().max_steps  # everything else stays the default
+    quick = parse_settings(["--quick", "--output_dir", "out", "--pooling_bands", "4", "--compare_dino"])
+    assert quick == dataclasses.replace(DemoSettings.quick("out"), pooling_bands=4, compare_dino=True)
+    with pytest.raises(SystemExit):
+        parse_settings(["--pooling", "max"])  # not a pooling mode: argparse names the choices
