@@ -95,6 +95,7 @@ class DemoSettings:
     noise_prob: float = 0.8
     rrc_time_scale: tuple[float, float] = (0.6, 1.5)  # time stretch of the resized crop (1, 1: none)
     eq_db_std: float = 0.0  # a random smooth channel per view (`RandomEqualizer`; 0: off)
+    segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
     probe_steps: int = 200
@@ -161,6 +162,7 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
             rrc_freq_scale=(1.0, 1.0),
             rrc_time_scale=settings.rrc_time_scale,
             eq_db_std=settings.eq_db_std,
+            segment_seconds=settings.segment_seconds,
             mixup_prob=1.0 if mixup else 0.0,
         )
     )
@@ -244,7 +246,9 @@ def pretrain(
             teacher_momentum=settings.dino_teacher_momentum,
             warmup_teacher_temperature=settings.dino_teacher_temperature,
         )
-        crops = MultiCropAugmentation(dataclasses.replace(dino_args.multi_crop_config(), views=views.config))
+        # the crops are DINO's segments; the views' own segments apply to Barlow Twins' two views only
+        crop_views = dataclasses.replace(views.config, segment_seconds=None)
+        crops = MultiCropAugmentation(dataclasses.replace(dino_args.multi_crop_config(), views=crop_views))
         trainer = DinoTrainer(**common, augmentation=crops, dino_args=dino_args)
     else:
         trainer = BarlowTwinsTrainer(**common, augmentation=views)

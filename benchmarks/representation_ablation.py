@@ -83,6 +83,8 @@ ROWS |= {
     "demo_mild_stretch": {**DEMO_RECIPE, "rrc_time_scale": (0.9, 1.1)},  # keeps more of the rate cue of emotion
     # views with independent random channels (the corpus colours every clip by a 3-dB equaliser both views shared)
     "demo_eq3": {**DEMO_RECIPE, "eq_db_std": 3.0},
+    # each view a different 0.6-s segment of the 1-s clip: they share speaker, emotion and channel, less of the word
+    "demo_segments": {**DEMO_RECIPE, "segment_seconds": 0.6},
 }
 
 

@@ -591,7 +591,10 @@ class MixupBYOLA(RandomAugmentation):
 class TwoViewAugmentationConfig:
     """Parameters of the two-view pipeline; a stage is off when its probability is 0 (or rates None).
 
-    Waveform stage (per view, in this order): speed -> time shift -> gain -> equaliser (off by default) -> noise.
+    Waveform stage (per view, in this order): segment (off by default) -> speed -> time shift -> gain -> equaliser
+    (off by default) -> noise. With `segment_seconds`, each view is a random segment of the clip, drawn independently
+    per view, so the views share the speaker, emotion and channel but less of the phonetic content (the segments of one
+    utterance of Cho et al. 2022, shared/paper/004).
     Spectrogram stage: mixup -> random resized crop -> frequency masks -> time masks.
     Defaults: BYOL-A values for mixup and random resized crop; SpecAugment-LD-like masks scaled to
     a 513 x 126 spectrogram; SNR and gain ranges typical of speech SSL (e.g. COLA, BYOL-A v2).
@@ -599,6 +602,7 @@ class TwoViewAugmentationConfig:
 
     seed: int | None = None
     # waveform
+    segment_seconds: float | None = None  # each view a random segment of this length (None: the whole clip)
     max_shift_seconds: float = 0.1
     circular_shift: bool = True
     shift_prob: float = 1.0
@@ -646,6 +650,8 @@ class TwoViewAugmentation(nn.Module):
     ) -> None:
         super().__init__()
         self.config = c = config or TwoViewAugmentationConfig()
+        if c.segment_seconds is not None and c.segment_seconds <= 0:
+            raise ValueError(f"segment_seconds={c.segment_seconds}: expected a length > 0 in seconds, or None.")
         waveform: list[nn.Module] = []
         if c.speed_rates is not None and c.speed_prob > 0:
             waveform.append(RandomSpeed(c.speed_rates, p=c.speed_prob))
@@ -706,7 +712,11 @@ class TwoViewAugmentation(nn.Module):
         if waveforms.shape[0] < 1:
             raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
         g = generator if generator is not None else self.generator_for(waveforms.device)
-        view_a, view_b = self.augment(torch.cat([waveforms, waveforms]), to_spectrogram, g, update_memory).chunk(2)
+        if self.config.segment_seconds is None:
+            stacked = torch.cat([waveforms, waveforms])
+        else:  # crop-major: rows [0, batch) are view A's segments, [batch, 2 batch) view B's
+            stacked = random_crops(waveforms, 2, round(self.config.segment_seconds * self.config.sampling_rate), g)
+        view_a, view_b = self.augment(stacked, to_spectrogram, g, update_memory).chunk(2)
         return view_a, view_b
 
     def augment(
@@ -788,6 +798,11 @@ class MultiCropAugmentation(nn.Module):
     def __init__(self, config: MultiCropConfig | None = None, noise_bank: torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config or MultiCropConfig()
+        if self.config.views.segment_seconds is not None:
+            raise ValueError(
+                f"views.segment_seconds={self.config.views.segment_seconds}: multi-crop draws its own segments "
+                "(long_seconds, short_seconds); set views.segment_seconds=None."
+            )
         self.long = TwoViewAugmentation(self.config.views, noise_bank)
         self.short = TwoViewAugmentation(self.config.views, noise_bank)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -298,6 +299,29 @@ def test_two_views_reject_a_spectrogram_function_that_changes_the_batch():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_two_views_run_on_cuda_tensors():
     check_two_views("cuda")
+
+
+def test_segment_views_are_independent_segments_of_each_clip():
+    x = make_waveforms(batch=4, samples=SAMPLES)
+    plain = TwoViewAugmentationConfig(
+        seed=0, gain_prob=0.0, noise_prob=0.0, shift_prob=0.0, mixup_prob=0.0, rrc_prob=0.0, mask_prob=0.0
+    )
+    segments = dataclasses.replace(plain, segment_seconds=0.1)  # 1,600 of the 4,000 samples
+    seen = []
+    view_a, view_b = TwoViewAugmentation(segments)(x, lambda w: seen.append(w) or to_spectrogram(w))
+    (waveforms,) = seen
+    assert waveforms.shape == (8, 1600) and view_a.shape == view_b.shape == to_spectrogram(waveforms[:4]).shape
+    for row in range(8):  # every row is a window of its own clip, and the two views of a clip differ
+        clip = x[row % 4]
+        starts = [s for s in range(SAMPLES - 1600 + 1) if torch.equal(clip[s : s + 1600], waveforms[row])]
+        assert starts, row
+    assert not torch.equal(waveforms[:4], waveforms[4:])
+    whole, _ = TwoViewAugmentation(plain)(x, to_spectrogram)
+    assert whole.shape == to_spectrogram(x).shape  # None: the whole clip, as before
+    with pytest.raises(ValueError, match="segment_seconds"):
+        TwoViewAugmentation(dataclasses.replace(plain, segment_seconds=0.0))
+    with pytest.raises(ValueError, match="multi-crop draws its own segments"):
+        MultiCropAugmentation(MultiCropConfig(views=segments))
 
 
 def test_random_crops_are_crop_major_windows_of_each_row():
