@@ -94,7 +94,9 @@ class DemoSettings:
     time_mask_width: int = 6
     noise_prob: float = 0.8
     rrc_time_scale: tuple[float, float] = (0.6, 1.5)  # time stretch of the resized crop (1, 1: none)
-    eq_db_std: float = 0.0  # a random smooth channel per view (`RandomEqualizer`; 0: off)
+    # a random smooth channel per view (`RandomEqualizer`, 0: off): the corpus colours every clip with a 3-dB
+    # equaliser that both views shared, so the encoder could keep it (docs/representations.md, "Ablation 4")
+    eq_db_std: float = 3.0
     segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
@@ -152,8 +154,9 @@ def _waveforms(dataset) -> np.ndarray:
 
 
 def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
-    """The demo's two views: masks scaled to its small input, and no frequency stretching in the resized crop,
-    since invariance to shifted pitch and formants would erase the speaker and gender cues that the probes read."""
+    """The demo's two views: masks scaled to its small input, a random channel per view (`eq_db_std`), and no
+    frequency stretching in the resized crop, since invariance to shifted pitch and formants would erase the speaker
+    and gender cues that the probes read."""
     return TwoViewAugmentation(
         TwoViewAugmentationConfig(
             freq_mask_width=settings.freq_mask_width,
@@ -450,6 +453,7 @@ def parse_settings(argv: Sequence[str]) -> DemoSettings:
     parser.add_argument("--pooling", choices=POOLING_MODES, default=None)
     parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
+    parser.add_argument("--eq_db_std", type=float, default=None, help="random channel of each view, dB (0: off).")
     parser.add_argument("--n_mels", type=int, default=None, help="mel bands of the front end (0: linear bins).")
     parser.add_argument(
         "--compare_dino", action="store_true", default=None, help="also pretrain and probe DINO (shared/paper/004)."

@@ -32,9 +32,9 @@ FRACTIONS = (0.1, 1.0)
 EVAL_POOLINGS = (("global", 1), ("time_mean_std", 4), ("time_mean_std", 16), ("time_mean_std", 32))
 
 # Every row starts from the demo recipe before this ablation (commit bc9e8c7: 129 linear bins of a 256-point window,
-# 4 bands, 500 validation clips), whatever the demo's defaults are now, so a row means the same settings in every
-# commit.
-BASE = {"n_fft": 256, "hop_length": 256, "n_mels": None, "pooling_bands": 4, "validation_clips": 500}
+# 4 bands, 500 validation clips, no random channel in the views), whatever the demo's defaults are now, so a row
+# means the same settings in every commit.
+BASE = {"n_fft": 256, "hop_length": 256, "n_mels": None, "pooling_bands": 4, "validation_clips": 500, "eq_db_std": 0.0}
 # name -> DemoSettings overrides on top of BASE.
 ROWS: dict[str, dict] = {
     "baseline": {"pooling": "global"},
@@ -85,6 +85,7 @@ ROWS |= {
     "demo_eq3": {**DEMO_RECIPE, "eq_db_std": 3.0},
     # each view a different 0.6-s segment of the 1-s clip: they share speaker, emotion and channel, less of the word
     "demo_segments": {**DEMO_RECIPE, "segment_seconds": 0.6},
+    "demo_eq3_mild_stretch": {**DEMO_RECIPE, "eq_db_std": 3.0, "rrc_time_scale": (0.9, 1.1)},
 }
 
 

@@ -77,8 +77,11 @@ def test_shortened_demo_compares_dino_with_barlow_twins_per_factor_and_layer(dem
 
 
 def test_demo_arguments_override_the_defaults_or_the_quick_settings():
-    settings = parse_settings(["--pooling_bands", "16", "16", "16", "8", "--n_mels", "0", "--mixup", "false"])
+    settings = parse_settings(
+        ["--pooling_bands", "16", "16", "16", "8", "--n_mels", "0", "--mixup", "false", "--eq_db_std", "0"]
+    )
     assert settings.pooling_bands == (16, 16, 16, 8) and settings.n_mels is None and settings.mixup is False
+    assert settings.eq_db_std == 0.0
     assert settings.max_steps == DemoSettings().max_steps  # everything else stays the default
     quick = parse_settings(["--quick", "--output_dir", "out", "--pooling_bands", "4", "--compare_dino"])
     assert quick == dataclasses.replace(DemoSettings.quick("out"), pooling_bands=4, compare_dino=True)
