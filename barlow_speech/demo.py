@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DemoSettings:
-    """Sizes and recipe of the demo run; the defaults take about 11 minutes on 2 CPU cores (3 of them pretraining).
+    """Sizes and recipe of the demo run; the defaults take about 10 minutes on 2 CPU cores (2-3 of them pretraining).
 
     The recipe fields (backbone, pooling, front end, views) were chosen by the ablation in docs/representations.md.
     """
@@ -97,7 +97,7 @@ class DemoSettings:
     # a random smooth channel per view (`RandomEqualizer`, 0: off): the corpus colours every clip with a 3-dB
     # equaliser that both views shared, so the encoder could keep it (docs/representations.md, "Ablation 4")
     eq_db_std: float = 3.0
-    segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
+    view_segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
     probe_steps: int = 200
@@ -165,7 +165,7 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
             rrc_freq_scale=(1.0, 1.0),
             rrc_time_scale=settings.rrc_time_scale,
             eq_db_std=settings.eq_db_std,
-            segment_seconds=settings.segment_seconds,
+            view_segment_seconds=settings.view_segment_seconds,
             mixup_prob=1.0 if mixup else 0.0,
         )
     )
@@ -250,7 +250,12 @@ def pretrain(
             warmup_teacher_temperature=settings.dino_teacher_temperature,
         )
         # the crops are DINO's segments; the views' own segments apply to Barlow Twins' two views only
-        crop_views = dataclasses.replace(views.config, segment_seconds=None)
+        if settings.view_segment_seconds is not None:
+            logger.info(
+                f"DINO draws its own crops ({dino_args.long_crop_seconds} s and {dino_args.short_crop_seconds} s): "
+                f"view_segment_seconds={settings.view_segment_seconds} applies to Barlow Twins only"
+            )
+        crop_views = dataclasses.replace(views.config, view_segment_seconds=None)
         crops = MultiCropAugmentation(dataclasses.replace(dino_args.multi_crop_config(), views=crop_views))
         trainer = DinoTrainer(**common, augmentation=crops, dino_args=dino_args)
     else:

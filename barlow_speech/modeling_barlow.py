@@ -315,7 +315,8 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
     """The encoder f_theta: `(batch, 1, freq, frames)` log-spectrogram -> ResNet -> pooled embedding."""
 
     # the pretraining heads of a Barlow Twins (projector) or DINO (student, heads, centre) checkpoint: loading one as
-    # its encoder drops them by design, so they are not reported as unexpected
+    # its encoder (or into the audio-classification model, which inherits these patterns) drops them by design, so
+    # they are not reported as unexpected
     _keys_to_ignore_on_load_unexpected = [r"^projector\.", r"^center$", r"^student\.", r"^(student|teacher)_head\."]
 
     def __init__(self, config: BarlowSpeechConfig):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -27,7 +28,9 @@ from barlow_speech.evaluation.analysis import ANALYSIS_PROBE_STEPS, CRITIC_LEARN
 from barlow_speech.evaluation.information import infonce_information, principal_components, probe_information
 
 
-def synthetic_layer(clips: int, width: int, factors: int = 32, classes: int = 8, seed: int = 0):
+def synthetic_layer(
+    clips: int, width: int, factors: int = 32, classes: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A `(clips, width)` layer with a decaying spectrum, a noisy second view of it and `(clips,)` labels."""
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=(clips, factors)) * np.geomspace(3.0, 0.3, factors)
@@ -38,7 +41,7 @@ def synthetic_layer(clips: int, width: int, factors: int = 32, classes: int = 8,
     return layer, view, labels
 
 
-def medians(ours, reference, repeats: int) -> tuple[float, float, object, object]:
+def medians(ours: Callable, reference: Callable, repeats: int) -> tuple[float, float, object, object]:
     """Median seconds of `ours()` and `reference()` over alternating rounds, and the last result of each."""
     times: tuple[list[float], list[float]] = ([], [])
     results = [None, None]
@@ -109,7 +112,7 @@ def compare_bound(layer: np.ndarray, labels: np.ndarray, dims: int, max_iter: in
     return {"ours_seconds": ours_s, "reference_seconds": long_s, "difference_nats": difference}
 
 
-def main(argv=None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=896, help="rows of the layer (the analysis' train pairs)")
     parser.add_argument("--width", type=int, default=4096, help="pooled width of the layer")

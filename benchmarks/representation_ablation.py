@@ -84,7 +84,7 @@ ROWS |= {
     # views with independent random channels (the corpus colours every clip by a 3-dB equaliser both views shared)
     "demo_eq3": {**DEMO_RECIPE, "eq_db_std": 3.0},
     # each view a different 0.6-s segment of the 1-s clip: they share speaker, emotion and channel, less of the word
-    "demo_segments": {**DEMO_RECIPE, "segment_seconds": 0.6},
+    "demo_segments": {**DEMO_RECIPE, "view_segment_seconds": 0.6},
     "demo_eq3_mild_stretch": {**DEMO_RECIPE, "eq_db_std": 3.0, "rrc_time_scale": (0.9, 1.1)},
 }
 
@@ -155,16 +155,18 @@ def pooling_name(pooling: str, bands: int | tuple[int, ...]) -> str:
 
 
 def previous_baselines(path: Path, poolings) -> dict:
-    """The random-init and log-mel evaluations of the rows already in `path` (a previous run's --out) that evaluated
-    the same poolings."""
+    """The random-init and log-mel evaluations of the rows already in `path` (a previous run's --out, made with the
+    same library code: the key holds settings, not the code version) that evaluated the same poolings; rows from
+    before the key held every probed-split field are skipped."""
     baselines: dict = {}
     names = {pooling_name(*entry) for entry in poolings}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            if set(row["random_init"]) == names:
-                baselines.setdefault(baseline_key(row["settings"], poolings), row["random_init"])
-            baselines.setdefault(logmel_key(row["settings"]), row["logmel"])
+    for line in path.read_text().splitlines() if path.exists() else []:
+        row = json.loads(line)
+        if any(field not in row["settings"] for field in DATA_FIELDS):
+            continue
+        if set(row["random_init"]) == names:
+            baselines.setdefault(baseline_key(row["settings"], poolings), row["random_init"])
+        baselines.setdefault(logmel_key(row["settings"]), row["logmel"])
     return baselines
 
 
@@ -216,6 +218,12 @@ def main() -> None:
     parser.add_argument("--rows", default="baseline", help=f"comma-separated, from {list(ROWS)}")
     parser.add_argument("--out", default="ablation.jsonl")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument(
+        "--reuse_baselines",
+        action="store_true",
+        help="reuse the random-init and log-mel evaluations of rows already in --out with the same probed splits, "
+        "front end and poolings (only when --out was written by the same library code).",
+    )
     parser.add_argument("--max_steps", type=int, default=None, help="override every row's pretraining steps")
     parser.add_argument(
         "--eval_poolings",
@@ -232,7 +240,7 @@ def main() -> None:
     if options.eval_poolings:
         items = (item.split("/") for item in options.eval_poolings.split(","))
         poolings = tuple((pooling, parse_bands(bands)) for pooling, bands in items)
-    baselines = previous_baselines(Path(options.out), poolings)  # rows of another pooling never match a key
+    baselines = previous_baselines(Path(options.out), poolings) if options.reuse_baselines else {}
     for name in options.rows.split(","):
         overrides = ROWS[name] if options.max_steps is None else {**ROWS[name], "max_steps": options.max_steps}
         row = run_row(name, overrides, baselines, poolings)

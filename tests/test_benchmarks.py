@@ -1,6 +1,7 @@
 """Every benchmark script runs on CPU with tiny sizes and prints the ratio it exists to measure (issue 8)."""
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -132,7 +133,46 @@ def test_analysis_speed_prints_three_ratios_and_the_batched_critics_agree(monkey
     assert result["critics"]["difference_nats"] < 1e-4
 
 
+def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monkeypatch, tmp_path):
+    module = load_benchmark("representation_ablation", monkeypatch)
+    assert module.parse_bands("16") == 16 and module.parse_bands("16:16:16:8") == (16, 16, 16, 8)
+    poolings = (("time_mean_std", (16, 16, 16, 8)),)
+    settings = {
+        "probe_clips": 2000,
+        "validation_clips": 1000,
+        "num_speakers": 64,
+        "seed": 0,
+        "backbone": "small",
+        "n_fft": 512,
+        "hop_length": 256,
+        "n_mels": 128,
+    }
+    rows = [
+        {"settings": settings, "random_init": {"time_mean_std/16:16:16:8": "A"}, "logmel": "L"},
+        {"settings": {**settings, "validation_clips": 500}, "random_init": {"time_mean_std/16:16:16:8": "B"}},
+        {"settings": {**settings, "n_mels": None}, "random_init": {"global/1": "C"}, "logmel": "L2"},
+        {"settings": {"seed": 0}, "random_init": {"time_mean_std/16:16:16:8": "D"}, "logmel": "old"},
+    ]
+    rows[1]["logmel"] = "L500"
+    out = tmp_path / "ablation.jsonl"
+    out.write_text("\n".join(json.dumps(row) for row in rows))
+    baselines = module.previous_baselines(out, poolings)
+    assert baselines[module.baseline_key(settings, poolings)] == {"time_mean_std/16:16:16:8": "A"}
+    other_split = module.baseline_key({**settings, "validation_clips": 500}, poolings)
+    assert baselines[other_split] == {"time_mean_std/16:16:16:8": "B"}  # its own split, not row 1's
+    assert module.baseline_key({**settings, "n_mels": None}, poolings) not in baselines  # another pooling evaluated
+    assert baselines[module.logmel_key(settings)] == "L" and "old" not in baselines.values()  # rows before the key
+    assert module.previous_baselines(tmp_path / "missing.jsonl", poolings) == {}
+
+
 def test_benchmarks_are_importable_without_running(monkeypatch):
     """Importing a benchmark must not start a measurement (tests and users import their helpers)."""
-    for name in ("train_throughput", "input_pipeline", "feature_extraction", "probes", "analysis_speed"):
+    for name in (
+        "train_throughput",
+        "input_pipeline",
+        "feature_extraction",
+        "probes",
+        "analysis_speed",
+        "representation_ablation",
+    ):
         assert callable(load_benchmark(name, monkeypatch).main)

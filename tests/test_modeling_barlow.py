@@ -158,6 +158,8 @@ def test_an_encoder_loads_a_pretraining_checkpoint_without_reporting_its_heads_b
         model.save_pretrained(tmp_path / name)
         _, info = AutoModel.from_pretrained(tmp_path / name, output_loading_info=True)
         assert info["unexpected_keys"] == set() and info["missing_keys"] == set(), (name, info)
+        _, info = AutoModelForAudioClassification.from_pretrained(tmp_path / name, output_loading_info=True)
+        assert info["unexpected_keys"] == set(), (name, info)  # the new head is missing, the heads dropped quietly
     weights = load_file(tmp_path / "bt" / "model.safetensors")
     save_file(
         {**weights, "classifier.weight": torch.zeros(2)}, tmp_path / "bt" / "model.safetensors", {"format": "pt"}

@@ -93,9 +93,8 @@ def principal_components(
     Unless `exact`, when `dims` is under half of min(n, dim) the components come from a randomised SVD (Halko et al.
     2011, `torch.svd_lowrank`, 2 power iterations, seeded: deterministic, the global RNG left as it was): 3.3x faster
     than the full SVD of a 896 x 4,096 layer (benchmarks/analysis_speed.py), and 99.8 % of the full top-256 variance
-    on the demo's widest layer. The
-    MI estimates need a good projection, not the exact eigenvectors (they stay lower bounds under any projection);
-    PWCCA, which reads the components themselves, asks for `exact`.
+    on the demo's widest layer. The MI estimates need a good projection, not the exact eigenvectors (they stay lower
+    bounds under any projection); PWCCA, which reads the components themselves, asks for `exact`.
     """
     if train.shape[1] <= dims:
         return train, other

@@ -80,13 +80,17 @@ def equalize(
     """Filter each row of (batch, samples) by a smooth zero-phase equaliser: `gains_db` (batch, K) at the ascending
     frequencies `points_hz` (K,), interpolated linearly on log frequency and held constant beyond both ends (the
     channel model of the synthetic corpus, `data.synthetic._envelope_db`)."""
+    if points_hz.dim() != 1 or len(points_hz) < 2 or gains_db.shape != (waveforms.shape[0], len(points_hz)):
+        raise ValueError(
+            f"gains_db has shape {tuple(gains_db.shape)} and points_hz {tuple(points_hz.shape)}: expected "
+            f"({waveforms.shape[0]}, K) gains, one row per waveform, at K >= 2 frequencies."
+        )
     samples = waveforms.shape[-1]
     log_points = points_hz.to(waveforms.device, torch.float32).log()
-    freqs = torch.fft.rfftfreq(samples, 1.0 / sampling_rate, device=waveforms.device)
-    positions = (freqs.log() - log_points[0]) / (log_points[-1] - log_points[0]) * (len(log_points) - 1)
-    positions = positions.clamp(0, len(log_points) - 1)  # log 0 = -inf: DC takes the first gain
-    low = positions.floor().long().clamp(max=len(log_points) - 2)
-    fraction = positions - low
+    log_freqs = torch.fft.rfftfreq(samples, 1.0 / sampling_rate, device=waveforms.device).log()  # DC: -inf
+    low = (torch.searchsorted(log_points, log_freqs, right=True) - 1).clamp(0, len(log_points) - 2)
+    fraction = ((log_freqs - log_points[low]) / (log_points[low + 1] - log_points[low])).clamp(0.0, 1.0)
+    gains_db = gains_db.to(waveforms.device, torch.float32)
     curve_db = gains_db[:, low] * (1.0 - fraction) + gains_db[:, low + 1] * fraction  # (batch, bins)
     spectrum = torch.fft.rfft(waveforms.float(), dim=-1) * torch.pow(10.0, curve_db / 20.0)
     return torch.fft.irfft(spectrum, n=samples, dim=-1).to(waveforms.dtype)
@@ -297,14 +301,14 @@ class RandomGain(RandomAugmentation):
 
 
 class RandomEqualizer(RandomAugmentation):
-    """A random smooth channel per example: gains drawn N(0, `gain_db_std`^2) dB at `num_points` octave-spaced
+    """A random smooth channel per example: gains drawn N(0, `gain_db_std`^2) dB at `num_points` log-spaced
     frequencies from `low_hz` to `high_hz`, interpolated on log frequency (`equalize`). Microphones and rooms colour
     every recording differently; two views with independent channels ask the encoder to ignore the colouring.
 
     Args:
         gain_db_std: standard deviation of each point's gain in dB.
         num_points: gain points (>= 2); 7 spans 125 Hz to 8 kHz in octaves.
-        low_hz, high_hz: the first and last point.
+        low_hz, high_hz: the first and last point (at most the Nyquist frequency).
         sampling_rate: of the waveforms.
         p: probability per example.
     """
@@ -320,13 +324,15 @@ class RandomEqualizer(RandomAugmentation):
         seed: int | None = None,
     ) -> None:
         super().__init__(p, seed)
-        if gain_db_std < 0 or num_points < 2 or not 0 < low_hz < high_hz:
+        if gain_db_std < 0 or num_points < 2 or not 0 < low_hz < high_hz <= sampling_rate / 2:
             raise ValueError(
-                f"gain_db_std={gain_db_std}, num_points={num_points}, low_hz={low_hz}, high_hz={high_hz}: expected "
-                "gain_db_std >= 0, num_points >= 2 and 0 < low_hz < high_hz."
+                f"gain_db_std={gain_db_std}, num_points={num_points}, low_hz={low_hz}, high_hz={high_hz}, "
+                f"sampling_rate={sampling_rate}: expected gain_db_std >= 0, num_points >= 2 and "
+                "0 < low_hz < high_hz <= sampling_rate / 2."
             )
         self.gain_db_std, self.sampling_rate = float(gain_db_std), sampling_rate
-        self.register_buffer("points_hz", torch.logspace(np.log10(low_hz), np.log10(high_hz), num_points), False)
+        points = torch.logspace(np.log10(low_hz), np.log10(high_hz), num_points)
+        self.register_buffer("points_hz", points, persistent=False)
 
     def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _check_waveforms(waveforms, type(self).__name__)
@@ -592,9 +598,9 @@ class TwoViewAugmentationConfig:
     """Parameters of the two-view pipeline; a stage is off when its probability is 0 (or rates None).
 
     Waveform stage (per view, in this order): segment (off by default) -> speed -> time shift -> gain -> equaliser
-    (off by default) -> noise. With `segment_seconds`, each view is a random segment of the clip, drawn independently
-    per view, so the views share the speaker, emotion and channel but less of the phonetic content (the segments of one
-    utterance of Cho et al. 2022, shared/paper/004).
+    (off by default) -> noise. With `view_segment_seconds`, each view is a random segment of the clip, drawn
+    independently per view, so the views share the speaker, emotion and channel but less of the phonetic content (the
+    segments of one utterance of Cho et al. 2022, shared/paper/004).
     Spectrogram stage: mixup -> random resized crop -> frequency masks -> time masks.
     Defaults: BYOL-A values for mixup and random resized crop; SpecAugment-LD-like masks scaled to
     a 513 x 126 spectrogram; SNR and gain ranges typical of speech SSL (e.g. COLA, BYOL-A v2).
@@ -602,7 +608,7 @@ class TwoViewAugmentationConfig:
 
     seed: int | None = None
     # waveform
-    segment_seconds: float | None = None  # each view a random segment of this length (None: the whole clip)
+    view_segment_seconds: float | None = None  # each view a random segment of this length (None: the whole clip)
     max_shift_seconds: float = 0.1
     circular_shift: bool = True
     shift_prob: float = 1.0
@@ -650,8 +656,13 @@ class TwoViewAugmentation(nn.Module):
     ) -> None:
         super().__init__()
         self.config = c = config or TwoViewAugmentationConfig()
-        if c.segment_seconds is not None and c.segment_seconds <= 0:
-            raise ValueError(f"segment_seconds={c.segment_seconds}: expected a length > 0 in seconds, or None.")
+        if c.view_segment_seconds is not None and round(c.view_segment_seconds * c.sampling_rate) < 1:
+            raise ValueError(
+                f"view_segment_seconds={c.view_segment_seconds}: expected a length of at least one sample, or None "
+                "(the whole clip)."
+            )
+        if c.eq_db_std < 0:
+            raise ValueError(f"eq_db_std={c.eq_db_std}: expected a spread >= 0 dB (0: no random channel).")
         waveform: list[nn.Module] = []
         if c.speed_rates is not None and c.speed_prob > 0:
             waveform.append(RandomSpeed(c.speed_rates, p=c.speed_prob))
@@ -712,10 +723,17 @@ class TwoViewAugmentation(nn.Module):
         if waveforms.shape[0] < 1:
             raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
         g = generator if generator is not None else self.generator_for(waveforms.device)
-        if self.config.segment_seconds is None:
+        if self.config.view_segment_seconds is None:
             stacked = torch.cat([waveforms, waveforms])
         else:  # crop-major: rows [0, batch) are view A's segments, [batch, 2 batch) view B's
-            stacked = random_crops(waveforms, 2, round(self.config.segment_seconds * self.config.sampling_rate), g)
+            segment = round(self.config.view_segment_seconds * self.config.sampling_rate)
+            if segment > waveforms.shape[-1]:
+                raise ValueError(
+                    f"view_segment_seconds={self.config.view_segment_seconds} is {segment} samples, longer than the "
+                    f"{waveforms.shape[-1]}-sample clips: both views would be the whole clip; pass a shorter segment "
+                    "or None."
+                )
+            stacked = random_crops(waveforms, 2, segment, g)
         view_a, view_b = self.augment(stacked, to_spectrogram, g, update_memory).chunk(2)
         return view_a, view_b
 
@@ -798,10 +816,10 @@ class MultiCropAugmentation(nn.Module):
     def __init__(self, config: MultiCropConfig | None = None, noise_bank: torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config or MultiCropConfig()
-        if self.config.views.segment_seconds is not None:
+        if self.config.views.view_segment_seconds is not None:
             raise ValueError(
-                f"views.segment_seconds={self.config.views.segment_seconds}: multi-crop draws its own segments "
-                "(long_seconds, short_seconds); set views.segment_seconds=None."
+                f"views.view_segment_seconds={self.config.views.view_segment_seconds}: multi-crop draws its own "
+                "segments (long_seconds, short_seconds); set views.view_segment_seconds=None."
             )
         self.long = TwoViewAugmentation(self.config.views, noise_bank)
         self.short = TwoViewAugmentation(self.config.views, noise_bank)

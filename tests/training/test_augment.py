@@ -153,6 +153,12 @@ def test_equalizer_applies_the_synthetic_corpus_channel_model_to_the_spectrum():
     assert np.abs(measured_db.numpy() - expected_db).max() < 0.01  # measured 3e-4 dB (float32 FFTs)
     assert torch.allclose(equalize(x, torch.zeros(3, 7), 16000, points), x, atol=1e-5)
     assert torch.allclose(RandomEqualizer(0.0, seed=0)(x), x, atol=1e-5)
+    uneven = torch.tensor([100.0, 200.0, 1000.0])  # any ascending points: 200 Hz gets its own gain
+    ramp = equalize(x[:1], torch.tensor([[0.0, 6.0, 0.0]]), 16000, uneven)
+    gain_at_200 = 20 * torch.log10(torch.fft.rfft(ramp)[0, 200].abs() / torch.fft.rfft(x[:1])[0, 200].abs())
+    assert abs(gain_at_200.item() - 6.0) < 0.01
+    half = equalize(x.to(torch.bfloat16), gains, 16000, points)
+    assert half.dtype == torch.bfloat16 and torch.allclose(half.float(), out, atol=0.05 * out.abs().max().item())
 
 
 def test_speed_rate_one_is_identity_and_faster_speed_raises_pitch():
@@ -247,8 +253,13 @@ def test_bad_inputs_raise_clear_errors():
         RandomGain((6.0, -6.0))
     with pytest.raises(ValueError, match="colours"):
         AddNoise(colours=("purple",))
-    with pytest.raises(ValueError, match="num_points >= 2"):
-        RandomEqualizer(3.0, num_points=1)
+    for bad in ({"num_points": 1}, {"gain_db_std": -3.0}, {"low_hz": 8000.0, "high_hz": 125.0}, {"high_hz": 9000.0}):
+        with pytest.raises(ValueError, match="num_points >= 2"):
+            RandomEqualizer(**{"gain_db_std": 3.0, **bad})
+    with pytest.raises(ValueError, match="eq_db_std"):
+        TwoViewAugmentation(TwoViewAugmentationConfig(eq_db_std=-3.0))
+    with pytest.raises(ValueError, match="one row per waveform"):
+        equalize(torch.zeros(2, 100), torch.zeros(2, 3), 16000, torch.tensor([125.0, 1000.0]))
 
 
 def run_two_views(device: str, seed: int = 0, batch: int = 6):
@@ -306,20 +317,24 @@ def test_segment_views_are_independent_segments_of_each_clip():
     plain = TwoViewAugmentationConfig(
         seed=0, gain_prob=0.0, noise_prob=0.0, shift_prob=0.0, mixup_prob=0.0, rrc_prob=0.0, mask_prob=0.0
     )
-    segments = dataclasses.replace(plain, segment_seconds=0.1)  # 1,600 of the 4,000 samples
+    segments = dataclasses.replace(plain, view_segment_seconds=0.1)  # 1,600 of the 4,000 samples
     seen = []
     view_a, view_b = TwoViewAugmentation(segments)(x, lambda w: seen.append(w) or to_spectrogram(w))
     (waveforms,) = seen
     assert waveforms.shape == (8, 1600) and view_a.shape == view_b.shape == to_spectrogram(waveforms[:4]).shape
-    for row in range(8):  # every row is a window of its own clip, and the two views of a clip differ
+    for row in range(8):  # every row is a window of its own clip
         clip = x[row % 4]
-        starts = [s for s in range(SAMPLES - 1600 + 1) if torch.equal(clip[s : s + 1600], waveforms[row])]
-        assert starts, row
-    assert not torch.equal(waveforms[:4], waveforms[4:])
+        assert any(torch.equal(clip[s : s + 1600], waveforms[row]) for s in range(SAMPLES - 1600 + 1)), row
+    for clip in range(4):  # and the two views of a clip are different windows
+        assert not torch.equal(waveforms[clip], waveforms[4 + clip]), clip
+    again = TwoViewAugmentation(segments)(x, to_spectrogram)
+    assert torch.equal(again[0], view_a) and torch.equal(again[1], view_b)  # seeded
     whole, _ = TwoViewAugmentation(plain)(x, to_spectrogram)
     assert whole.shape == to_spectrogram(x).shape  # None: the whole clip, as before
-    with pytest.raises(ValueError, match="segment_seconds"):
-        TwoViewAugmentation(dataclasses.replace(plain, segment_seconds=0.0))
+    with pytest.raises(ValueError, match="at least one sample"):
+        TwoViewAugmentation(dataclasses.replace(plain, view_segment_seconds=1e-5))
+    with pytest.raises(ValueError, match="longer than the 4000-sample clips"):
+        TwoViewAugmentation(dataclasses.replace(plain, view_segment_seconds=0.5))(x, to_spectrogram)
     with pytest.raises(ValueError, match="multi-crop draws its own segments"):
         MultiCropAugmentation(MultiCropConfig(views=segments))
 
