@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from timing import alternating_rounds
 
 from barlow_speech.evaluation.analysis import ANALYSIS_PROBE_STEPS, CRITIC_LEARNING_RATES
 from barlow_speech.evaluation.information import infonce_information, principal_components, probe_information
@@ -43,14 +43,8 @@ def synthetic_layer(
 
 def medians(ours: Callable, reference: Callable, repeats: int) -> tuple[float, float, object, object]:
     """Median seconds of `ours()` and `reference()` over alternating rounds, and the last result of each."""
-    times: tuple[list[float], list[float]] = ([], [])
-    results = [None, None]
-    for _ in range(repeats):
-        for index, function in enumerate((ours, reference)):
-            start = time.perf_counter()
-            results[index] = function()
-            times[index].append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1]), results[0], results[1]
+    ours_times, reference_times, ours_result, reference_result = alternating_rounds(ours, reference, repeats)
+    return statistics.median(ours_times), statistics.median(reference_times), ours_result, reference_result
 
 
 def explained_variance(centred: torch.Tensor, basis_scores: torch.Tensor) -> float:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import time
 
 import numpy as np
 import torch
 from sklearn_probe import sklearn_probe_reference
 from threadpoolctl import threadpool_limits
+from timing import alternating_rounds
 
 from barlow_speech.evaluation.probes import linear_probe
 
@@ -48,12 +48,6 @@ def thread_cap(threads: int | None):
         torch.set_num_threads(previous)
 
 
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=1500)
@@ -70,15 +64,12 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     (xt, yt), (xv, yv), (xs, ys) = make_embeddings(args.clips, args.dim, args.classes)
     common = dict(fractions=args.fractions, seeds=range(args.seeds), weight_decays=args.weight_decays)
-    ours_times, loop_times = [], []
     with thread_cap(args.threads):
-        for _ in range(args.repeats):
-            ours, seconds = timed(linear_probe, xt, yt, xv, yv, xs, ys, steps=args.steps, device=args.device, **common)
-            ours_times.append(seconds)
-            reference, seconds = timed(
-                sklearn_probe_reference, xt, yt, xv, yv, xs, ys, max_iter=args.max_iter, **common
-            )
-            loop_times.append(seconds)
+        ours_times, loop_times, ours, reference = alternating_rounds(
+            lambda: linear_probe(xt, yt, xv, yv, xs, ys, steps=args.steps, device=args.device, **common),
+            lambda: sklearn_probe_reference(xt, yt, xv, yv, xs, ys, max_iter=args.max_iter, **common),
+            args.repeats,
+        )
     vectorised, loop = statistics.median(ours_times), statistics.median(loop_times)
     heads = len(args.fractions) * args.seeds * len(args.weight_decays)
     print(

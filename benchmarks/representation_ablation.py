@@ -185,19 +185,17 @@ def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS)
             "pretrain_seconds": seconds,
             "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT", poolings),
         }
-        key = baseline_key(asdict(settings), poolings)
+        key, logmel = baseline_key(row["settings"], poolings), logmel_key(row["settings"])
         if key not in baselines:
             baselines[key] = evaluate_layers(initial, trainer.feature_extractor, splits, "Random init", poolings)
-        row["random_init"] = baselines[key]
-        if logmel_key(row["settings"]) not in baselines:
+        if logmel not in baselines:
             waveforms = {s: [np.asarray(x["audio"]["array"], dtype=np.float32) for x in splits[s]] for s in splits}
             stats = [logmel_stats_features(waveforms[s]) for s in splits]
-            baselines[logmel_key(row["settings"])] = {
+            baselines[logmel] = {
                 task: _probe(*stats, [np.asarray(splits[s][task]) for s in splits], task, "log-mel")
                 for task in PAPER_TASKS
             }
-        row["logmel"] = baselines[logmel_key(row["settings"])]
-        return row
+        return {**row, "random_init": baselines[key], "logmel": baselines[logmel]}
 
 
 def markdown_row(row: dict) -> str:
@@ -229,7 +227,7 @@ def main() -> None:
         "--eval_poolings",
         default=None,
         help="comma-separated pooling/bands to evaluate, bands per layer separated by ':', e.g. time_mean_std/4 or "
-        "time_mean_std/16:16:16:8 (default: " + ",".join(f"{p}/{b}" for p, b in EVAL_POOLINGS) + ")",
+        "time_mean_std/16:16:16:8 (default: " + ",".join(pooling_name(*entry) for entry in EVAL_POOLINGS) + ")",
     )
     options = parser.parse_args()
     if options.list:
