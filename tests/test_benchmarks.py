@@ -133,6 +133,16 @@ def test_analysis_speed_prints_three_ratios_and_the_batched_critics_agree(monkey
     assert result["critics"]["difference_nats"] < 1e-4
 
 
+def test_probe_row_space_prints_its_speed_up_and_both_solves_agree(monkeypatch, capsys):
+    module = load_benchmark("probe_row_space", monkeypatch)
+    sizes = ["--clips", "400", "--dim", "256", "--classes", "4", "--seeds", "2", "--steps", "50", "--repeats", "1"]
+    module.main([*sizes, "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "speed-up") > 0
+    # the same heads up to float32 rounding: top-1 within a point (measured 0.25 at the defaults)
+    assert float(re.search(r"largest top-1 difference: ([0-9.]+) points", out).group(1)) <= 1.0
+
+
 def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monkeypatch, tmp_path):
     module = load_benchmark("representation_ablation", monkeypatch)
     assert module.parse_bands("16") == 16 and module.parse_bands("16:16:16:8") == (16, 16, 16, 8)
@@ -173,6 +183,7 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "feature_extraction",
         "probes",
         "analysis_speed",
+        "probe_row_space",
         "representation_ablation",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)

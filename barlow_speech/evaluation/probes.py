@@ -7,7 +7,9 @@ sklearn's `LogisticRegression(C=1 / (weight_decay * n))` (binomial form for two 
 subset size are stacked into one tensor `(runs, subset_size, dim)` and all their heads are solved together
 on the device by a batched L-BFGS (`fit_logistic_heads`) in which every head keeps its own memory, line
 search and stopping test, so a head's result is the one it would reach alone; identical subsets (every
-seed at fraction 1.0) are solved once. For each (fraction, seed) the weight decay with the best validation
+seed at fraction 1.0) are solved once. A subset much smaller than the embedding's width is solved in the row space
+of its features (an exact change of coordinates, see `fit_logistic_heads`): the solver's matmuls shrink from dim
+to subset-size columns. For each (fraction, seed) the weight decay with the best validation
 accuracy is kept and its test top-1 accuracy reported.
 
 There is no learning-rate axis: with L2 regularisation the objective is strictly convex, its optimum is
@@ -55,6 +57,9 @@ MEMORY_BUDGET_BYTES = 4 * 2**30  # solver state of one batch of runs, see `_runs
 # small ops, and intra-op threads cost more in synchronisation than they save (2 shared cores: a 22k-element
 # `exp` took 12 ms on 2 threads and 0.02 ms on 1; the default benchmark ran 12x faster on 1 thread).
 SINGLE_THREAD_WORK = 2**26
+# Subsets of at most this fraction of the embedding's width are solved in their row space (`fit_logistic_heads`): the
+# demo's probes ran 2.5-5x faster at 0.1-0.2 and no faster at 0.4 (QR, and the stopping bound's extra iterations).
+ROW_SPACE_MAX_RATIO = 0.25
 
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -155,6 +160,7 @@ def fit_logistic_heads(
     max_iter: int = 300,
     tol: float = 1e-4,
     history: int = 10,
+    row_space: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Batched L-BFGS on many independent multinomial logistic-regression heads at once.
 
@@ -164,6 +170,14 @@ def fit_logistic_heads(
     Armijo line search) and stopping test (max |gradient| <= `tol`, sklearn's `gtol`); converged heads
     stop moving while the others go on, so a head's result is the one it would reach alone.
 
+    When subset_size <= `ROW_SPACE_MAX_RATIO` x dim, each run is solved in the row space of its features: with
+    x = R^T Q^T (QR of x^T, Q `(dim, subset_size)` orthonormal) and W = Q B, the logits x W = R^T B and the penalty
+    ||W||^2 = ||B||^2, and every L-BFGS iterate from W = 0 stays in that space (each gradient x^T residual + decay W
+    does; representer theorem). The iterates and the first step (scaled by the gradient's 1-norm in the original
+    coordinates) are those of the solve in dim coordinates (in exact arithmetic), at about subset_size / dim of its
+    cost per iteration; the stopping test bounds max |gradient| in the original coordinates (`_converged`), so a head
+    may take a few more iterations, never fewer.
+
     Args:
         x_runs: `(runs, subset_size, dim)` standardised features of each run's subset.
         y_runs: `(runs, subset_size)` int64 class codes.
@@ -172,17 +186,48 @@ def fit_logistic_heads(
         max_iter: L-BFGS iterations at most.
         tol: stop a head once the max absolute entry of its gradient is <= tol.
         history: L-BFGS memory (correction pairs kept per head).
+        row_space: solve subsets much smaller than dim in their row space (False: always in dim coordinates, the
+            reference of `benchmarks/probe_row_space.py`).
 
     Returns:
         weights `(runs, dim, K, C)`, biases `(runs, K, C)` and the number of iterations run.
     """
     runs, n, dim = x_runs.shape
     columns = len(weight_decays) * (1 if num_classes == 2 else num_classes)
-    with _solver_threads(x_runs.device, runs * n * (dim + 1) * columns):
-        theta, iterations = _lbfgs(x_runs, y_runs, weight_decays, num_classes, max_iter, tol, history)
+    basis = None
+    if (
+        row_space and n <= ROW_SPACE_MAX_RATIO * dim
+    ):  # the row space of the features: (runs, dim, n) orthonormal basis, features (runs, n, n)
+        basis, triangle = torch.linalg.qr(x_runs.transpose(1, 2))
+        x_runs = triangle.transpose(1, 2)
+    with _solver_threads(x_runs.device, runs * n * (x_runs.shape[2] + 1) * columns):
+        theta, iterations = _lbfgs(x_runs, y_runs, weight_decays, num_classes, max_iter, tol, history, basis)
+        if basis is not None:  # back to dim coordinates: W = Q B
+            weights = torch.bmm(basis, theta[:, :-1].flatten(2)).view(runs, dim, *theta.shape[2:])
+            theta = torch.cat([weights, theta[:, -1:]], dim=1)
     if theta.shape[-1] == 1:  # binary: expand (0, z) into two class columns
         theta = torch.cat([torch.zeros_like(theta), theta], dim=-1)
     return theta[:, :-1], theta[:, -1], iterations
+
+
+def _in_original_coordinates(gradient: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """`(runs, r + 1, K, C')` gradient in the row-space basis `(runs, dim, r)` -> `(runs, dim + 1, K, C')`."""
+    runs, _, *head = gradient.shape
+    weights = torch.bmm(basis, gradient[:, :-1].flatten(2)).view(runs, basis.shape[1], *head)
+    return torch.cat([weights, gradient[:, -1:]], dim=1)
+
+
+def _converged(gradient: torch.Tensor, tol: float, leverage: torch.Tensor | None) -> torch.Tensor:
+    """`(runs, K)`: max |entry| of each head's gradient in the original coordinates <= tol (sklearn's gtol test).
+
+    In row-space coordinates the weight rows of the original gradient are Q g, so |(Q g)_ic| <= ||Q_i|| ||g_:c||
+    with `leverage` `(runs,)` the largest row norm of each basis Q: the test uses that bound (cheap: no mapping
+    back), so a head never stops before the test in dim coordinates would stop it, and may go on a few iterations
+    closer to the optimum."""
+    if leverage is None:
+        return gradient.abs().amax((1, 3)) <= tol
+    bound = leverage[:, None] * gradient[:, :-1].square().sum(1).sqrt().amax(-1)
+    return torch.maximum(bound, gradient[:, -1].abs().amax(-1)) <= tol
 
 
 def _lbfgs(
@@ -193,8 +238,12 @@ def _lbfgs(
     max_iter: int,
     tol: float,
     history: int,
+    basis: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, int]:
-    """The solver of `fit_logistic_heads`: parameters `(runs, dim + 1, K, C')` (bias last) and iterations run."""
+    """The solver of `fit_logistic_heads`: parameters `(runs, width + 1, K, C')` (bias last) and iterations run.
+
+    `basis` `(runs, dim, width)`: x_runs are row-space coordinates (see `fit_logistic_heads`); the first step and
+    the stopping test then use the gradient in the original dim coordinates."""
     runs, n, dim = x_runs.shape
     k = len(weight_decays)
     x = torch.cat([x_runs, x_runs.new_ones(runs, n, 1)], dim=2)
@@ -203,11 +252,13 @@ def _lbfgs(
     theta = x.new_zeros(runs, dim + 1, k, 1 if num_classes == 2 else num_classes)
     loss, gradient = _objective(theta, x, targets, decay)
     pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (s, y, 1 / y.s) per head, 0 where skipped
-    scale = 1.0 / gradient.abs().sum((1, 3)).clamp_min(1.0)  # first step: scaled steepest descent
+    original = gradient if basis is None else _in_original_coordinates(gradient, basis)
+    leverage = None if basis is None else basis.square().sum(2).amax(1).sqrt()
+    scale = 1.0 / original.abs().sum((1, 3)).clamp_min(1.0)  # first step: scaled steepest descent
     stalled = torch.zeros_like(loss, dtype=torch.bool)  # heads whose line search found no decrease
     iteration = 0
     for iteration in range(1, max_iter + 1):
-        active = (gradient.abs().amax((1, 3)) > tol) & ~stalled
+        active = ~_converged(gradient, tol, leverage) & ~stalled
         if not bool(active.any()):
             iteration -= 1
             break
@@ -353,6 +404,7 @@ def linear_probe(
     task: str = "",
     metadata: Mapping[str, Any] | None = None,
     tol: float = 1e-4,
+    solved_runs: Mapping[tuple[float, int], Mapping[str, Any]] | None = None,
 ) -> dict:
     """Table 2 linear evaluation: all (fraction x seed x weight decay) heads solved in batches.
 
@@ -370,6 +422,9 @@ def linear_probe(
         metadata: extra top-level keys of the result, e.g. `{"dataset": ..., "dataset_config": ..., "split": "test"}`
             (the Hub model card needs "dataset").
         tol: a head has converged when the max absolute entry of its gradient is <= tol (sklearn's default).
+        solved_runs: `{(fraction, seed): {"indices", "test", "validation", "weight_decay"}}` of runs solved before on
+            these embeddings with the same weight decays, steps and tol (`probe_layers`' screening run); a run whose
+            label subset equals its "indices" takes that result instead of being solved again.
 
     Returns:
         A probe result: per fraction mean/std of test top-1 over seeds, every run, the chosen
@@ -396,7 +451,12 @@ def linear_probe(
     y_train_t, y_val_t, y_test_t = (
         torch.as_tensor(y, dtype=torch.long, device=device) for y in (y_train, y_val, y_test)
     )
-    runs = list(subsets)
+    known = {
+        run: entry
+        for run, entry in (solved_runs or {}).items()
+        if run in subsets and np.array_equal(np.asarray(entry["indices"]), subsets[run])
+    }
+    runs = [run for run in subsets if run not in known]
     # identical subsets (every seed at fraction 1.0) are trained once and their results shared
     first_with_subset: dict[bytes, int] = {}
     source = [first_with_subset.setdefault(subsets[run].tobytes(), r) for r, run in enumerate(runs)]
@@ -412,7 +472,8 @@ def linear_probe(
     val = np.zeros((len(runs), len(weight_decays)))
     test = np.zeros_like(val)
     iterations = []
-    largest = max(len(batch) * len(subsets[runs[batch[0]]]) for batch in batches) * (x_train.shape[1] + 1) * columns
+    largest = max([len(batch) * len(subsets[runs[batch[0]]]) for batch in batches], default=0)
+    largest *= (x_train.shape[1] + 1) * columns
     with _solver_threads(device, largest):  # the accuracy einsums are as small as the solver's matmuls
         for batch in tqdm(batches, desc="linear probes", disable=len(batches) < 3):
             index = torch.as_tensor(np.stack([subsets[runs[r]] for r in batch]), device=device)
@@ -423,8 +484,13 @@ def linear_probe(
             test[batch] = head_accuracy(w, b, x_test_t, y_test_t).cpu().numpy()
             iterations.append(used)
     val, test = val[source], test[source]
+    position = {run: r for r, run in enumerate(runs)}
     chosen = {}
-    for r, run in enumerate(runs):
+    for run in subsets:  # in the subsets' order, solved or known
+        if run in known:
+            chosen[run] = {name: known[run][name] for name in ("test", "validation", "weight_decay")}
+            continue
+        r = position[run]
         best = int(np.argmax(val[r]))
         chosen[run] = {
             "test": float(test[r, best]),
@@ -442,7 +508,7 @@ def linear_probe(
             "optimizer": "lbfgs_batched",
             "steps": steps,
             "tol": tol,
-            "iterations": max(iterations),
+            "iterations": max(iterations, default=0),
             "weight_decays": list(weight_decays),
         },
         **dict(metadata or {}),
@@ -461,7 +527,8 @@ def probe_layers(
     """The layer chosen on validation (as SUPERB chooses layers, never on test), then the whole protocol on it.
 
     Every layer is probed once at the largest label fraction with the first seed (one run, the same label subset for
-    every layer); the layer with the best validation top-1 there gets every fraction and seed.
+    every layer); the layer with the best validation top-1 there gets every fraction and seed, reusing that run for
+    every run of the protocol with its label subset (at fraction 1.0: every seed's).
 
     Args:
         layer_embeddings: per layer, the `(train, validation, test)` embeddings (`extract_layer_embeddings` per split).
@@ -509,8 +576,18 @@ def probe_layers(
     chosen = results[best]
     if len(fractions) > 1 or len(seeds) > 1:
         train, validation, test = layer_embeddings[best]
+        entry = chosen["fractions"][key]
+        screened = {
+            "indices": screening["subsets"][max(fractions), seeds[0]],
+            "test": entry["runs"][0],
+            "validation": entry["validation_accuracy"][0],
+            "weight_decay": entry["weight_decays"][0],
+        }
         kwargs = {**probe_kwargs, "fractions": fractions, "seeds": seeds}
+        kwargs["solved_runs"] = {(max(fractions), seed): screened for seed in seeds}
+        screening_iterations = chosen["probe"]["iterations"]
         chosen = linear_probe(train, train_labels, validation, validation_labels, test, test_labels, **kwargs)
+        chosen["probe"]["iterations"] = max(chosen["probe"]["iterations"], screening_iterations)
     selected = {"fraction": max(fractions), "seed": seeds[0]}
     return {**chosen, "layer": names[best], "layers": summaries, "layer_selection": selected}
 
