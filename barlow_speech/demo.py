@@ -59,7 +59,7 @@ from .modeling_dino import DinoSpeechForPreTraining
 from .training.augment import MultiCropAugmentation, TwoViewAugmentation, TwoViewAugmentationConfig
 from .training.dino import DinoArguments, DinoTrainer
 from .training.pretrain import BACKBONES
-from .training.trainer import BarlowTwinsTrainer, waveform_of
+from .training.trainer import BarlowTwinsTrainer, WaveformCollator, waveform_of
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ class DemoSettings:
     # equaliser that both views shared, so the encoder could keep it (docs/representations.md, "Ablation 4")
     eq_db_std: float = 3.0
     view_segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
+    # words per pretraining clip: > 1 pretrains on utterances of one speaker and emotion (`generate_batch`), whose two
+    # views (segments, `view_segment_seconds`) differ in the word; 1: the probes' one-word clips
+    pretrain_words_per_clip: int = 1
     fractions: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0)
     seeds: int = 3
     probe_steps: int = 200
@@ -121,6 +124,15 @@ class DemoSettings:
     dino_teacher_temperature: float = 0.02
     dino_teacher_momentum: float = 0.99  # at step 0, cosine to 1
 
+    def __post_init__(self) -> None:
+        if self.pretrain_words_per_clip < 1:
+            raise ValueError(f"pretrain_words_per_clip={self.pretrain_words_per_clip}: expected >= 1 word per clip.")
+        if self.pretrain_words_per_clip > 1 and self.view_segment_seconds is None:
+            raise ValueError(
+                f"pretrain_words_per_clip={self.pretrain_words_per_clip} without view_segment_seconds: both views "
+                "would be the whole utterance; set view_segment_seconds (e.g. 1.0, the probes' clip length)."
+            )
+
     @classmethod
     def quick(cls, output_dir: str) -> DemoSettings:
         """A shortened run for tests: same pipeline, a few dozen steps."""
@@ -141,12 +153,14 @@ class DemoSettings:
             pooling_bands=4,  # 1,024-d instead of 4,096-d pooled maps: Table 3's SAP fits one SVM per dimension
         )
 
-    def corpus(self, num_clips: int, seed: int, split: str):
+    def corpus(self, num_clips: int, seed: int, split: str, words_per_clip: int = 1):
         """The synthetic corpus with this run's speaker population."""
         from .data.synthetic import SyntheticSpeechConfig, load_synthetic
 
         config = SyntheticSpeechConfig(num_speakers=self.num_speakers)
-        return load_synthetic(num_clips=num_clips, seed=seed, split=split, config=config)
+        return load_synthetic(
+            num_clips=num_clips, seed=seed, split=split, config=config, words_per_clip=words_per_clip
+        )
 
 
 def _waveforms(dataset) -> np.ndarray:
@@ -216,7 +230,7 @@ def pretrain(
     pass a previous run's to train a second objective on the same data and front end.
     """
     if corpus is None:
-        corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train")
+        corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train", settings.pretrain_words_per_clip)
     if extractor is None:
         extractor = demo_extractor(settings)
         extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
@@ -241,7 +255,14 @@ def pretrain(
         seed=settings.seed,
         dataloader_drop_last=True,
     )
-    common = {"model": model, "args": args, "train_dataset": corpus, "feature_extractor": extractor}
+    clip_samples = len(waveform_of(corpus[0]))  # whole clips: the views draw their own segments
+    common = {
+        "model": model,
+        "args": args,
+        "train_dataset": corpus,
+        "feature_extractor": extractor,
+        "data_collator": WaveformCollator(max(clip_samples, extractor.segment_samples)),
+    }
     views = demo_views(settings, settings.mixup)
     if objective == "dino":
         dino_args = DinoArguments(
@@ -445,6 +466,7 @@ def parse_settings(argv: Sequence[str]) -> DemoSettings:
         "num_speakers",
         "disentanglement_runs",
         "supervised_seeds",
+        "pretrain_words_per_clip",
     ):
         parser.add_argument(f"--{name}", type=int, default=None)
     parser.add_argument(
@@ -459,6 +481,7 @@ def parse_settings(argv: Sequence[str]) -> DemoSettings:
     parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
     parser.add_argument("--eq_db_std", type=float, default=None, help="random channel of each view, dB (0: off).")
+    parser.add_argument("--view_segment_seconds", type=float, default=None, help="each view a random segment (s).")
     parser.add_argument("--n_mels", type=int, default=None, help="mel bands of the front end (0: linear bins).")
     parser.add_argument(
         "--compare_dino", action="store_true", default=None, help="also pretrain and probe DINO (shared/paper/004)."

@@ -86,6 +86,14 @@ ROWS |= {
     # each view a different 0.6-s segment of the 1-s clip: they share speaker, emotion and channel, less of the word
     "demo_segments": {**DEMO_RECIPE, "view_segment_seconds": 0.6},
     "demo_eq3_mild_stretch": {**DEMO_RECIPE, "eq_db_std": 3.0, "rrc_time_scale": (0.9, 1.1)},
+    # pretraining on 3-word utterances of one speaker and emotion, each view a 1-s segment: views differ in the word
+    "demo_eq3_utterances": {
+        **DEMO_RECIPE,
+        "eq_db_std": 3.0,
+        "pretrain_words_per_clip": 3,
+        "pretrain_clips": 2000,
+        "view_segment_seconds": 1.0,
+    },
 }
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from transformers import AutoModel
 
-from barlow_speech.demo import DemoSettings, parse_settings, run_demo
+from barlow_speech.demo import DemoSettings, parse_settings, pretrain, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,23 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
     assert quick == dataclasses.replace(DemoSettings.quick("out"), pooling_bands=4, compare_dino=True)
     with pytest.raises(SystemExit):
         parse_settings(["--pooling", "max"])  # not a pooling mode: argparse names the choices
+
+
+def test_demo_pretrains_on_utterances_with_segment_views(tmp_path):
+    """Utterances of several words reach the views whole (the collator keeps them), each view a 1-s segment."""
+    settings = dataclasses.replace(
+        DemoSettings.quick(str(tmp_path)),
+        pretrain_clips=96,
+        max_steps=2,
+        pretrain_words_per_clip=3,
+        view_segment_seconds=1.0,
+    )
+    trainer, _ = pretrain(settings, tmp_path)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    assert batch["waveforms"].shape == (2, 3 * 16000)
+    assert trainer.state.global_step == 2 and trainer.state.log_history[-1]["train_loss"] > 0
+    with pytest.raises(ValueError, match="view_segment_seconds"):
+        DemoSettings(pretrain_words_per_clip=3)
+    assert (
+        parse_settings(["--pretrain_words_per_clip", "2", "--view_segment_seconds", "0.8"]).view_segment_seconds == 0.8
+    )

@@ -584,27 +584,45 @@ def _pulse_times(rng: np.random.Generator, clip: dict[str, np.ndarray], pop: _Po
 
 
 def generate_batch(
-    num_clips: int, seed: int = 0, config: SyntheticSpeechConfig | None = None
+    num_clips: int, seed: int = 0, config: SyntheticSpeechConfig | None = None, words_per_clip: int = 1
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Synthesise `num_clips` clips at once.
 
+    With `words_per_clip` = k > 1 every clip is an utterance of k words by one speaker in one emotion: k one-word
+    segments of `config.clip_seconds`, spliced in order, each with its own onset, per-clip trait jitter, channel,
+    room, noise and level (as words recorded apart). Two segments of such a clip share speaker, gender, accent and
+    emotion but not the word: the utterance-level pretraining data of shared/paper/004 (and of LibriSpeech, whose
+    utterances hold many words), which single-word clips cannot give.
+
     Args:
         num_clips: batch size (>= 1).
-        seed: clip seed; the same (seed, config) always gives the same clips.
+        seed: clip seed; the same (seed, config, words_per_clip) always gives the same clips.
         config: corpus configuration (speaker population, nuisance ranges); defaults if None.
+        words_per_clip: words per clip (>= 1; 1: the corpus's one-word clips).
 
     Returns:
-        waveforms: (num_clips, config.num_samples) float32 in [-1, 1] at 16 kHz.
-        factors: dict of int64 arrays (num_clips,) for "speaker_id", "gender" (0 female, 1 male),
-            "accent", "word" (index into config.words) and "emotion" (index into EMOTIONS).
+        waveforms: (num_clips, words_per_clip * config.num_samples) float32 in [-1, 1] at 16 kHz.
+        factors: dict of int64 arrays (num_clips,) for "speaker_id", "gender" (0 female, 1 male), "accent",
+            "emotion" (index into EMOTIONS) and "word" (index into config.words; (num_clips, words_per_clip) when
+            words_per_clip > 1).
     """
     config = config or SyntheticSpeechConfig()
     if num_clips < 1:
         raise ValueError(f"num_clips={num_clips}: expected a positive number of clips.")
+    if words_per_clip < 1:
+        raise ValueError(f"words_per_clip={words_per_clip}: expected at least one word per clip.")
     pop = _get_population(config)
     rng = np.random.default_rng([seed, zlib.crc32(b"clips")])
-    n, samples, seconds = num_clips, config.num_samples - config.num_samples % _HOP, config.clip_seconds
+    n, samples, seconds = (
+        num_clips * words_per_clip,
+        config.num_samples - config.num_samples % _HOP,
+        config.clip_seconds,
+    )
     f = _sample_factors(rng, n, config, pop)
+    if words_per_clip > 1:  # the utterance's first word's speaker and emotion for all of its words
+        f["speaker_id"] = np.repeat(f["speaker_id"][::words_per_clip], words_per_clip)
+        f["emotion"] = np.repeat(f["emotion"][::words_per_clip], words_per_clip)
+        f["gender"], f["accent"] = pop.gender[f["speaker_id"]], pop.accent[f["speaker_id"]]
     clip = _per_clip_traits(rng, f, pop, config)
     boundaries, transitions, onset, total = _timing(rng, f, pop, clip, seconds)
     seg = pop.segments
@@ -653,6 +671,9 @@ def generate_batch(
     np.clip(speech, -1.0, 1.0, out=speech)
     if samples < config.num_samples:
         speech = np.pad(speech, ((0, 0), (0, config.num_samples - samples)))
+    if words_per_clip > 1:
+        speech = speech.reshape(num_clips, -1)
+        f = {k: v[::words_per_clip] for k, v in f.items() if k != "word"} | {"word": f["word"].reshape(num_clips, -1)}
     return speech, f
 
 
@@ -668,6 +689,7 @@ def load_synthetic(
     config: SyntheticSpeechConfig | None = None,
     split: str | None = None,
     chunk_size: int = 1000,
+    words_per_clip: int = 1,
 ) -> datasets.Dataset:
     """The synthetic corpus as a `datasets.Dataset` in the common schema.
 
@@ -675,6 +697,8 @@ def load_synthetic(
     ("synthetic/<split>/<index>"), ``speaker_id``, ``gender``, ``label`` (= ``config.label``) and the
     ClassLabel factors ``accent``, ``word``, ``emotion``. Splits draw different clips from the same
     speaker population, so a probe trained on "train" is scored on "test" for the same speakers.
+    With `words_per_clip` = k > 1 (utterances for pretraining, see `generate_batch`) a clip holds k * 16000
+    samples and ``word`` is the sequence of its k words.
 
     Args:
         num_clips: number of clips.
@@ -682,6 +706,7 @@ def load_synthetic(
         config: corpus configuration; `SyntheticSpeechConfig()` if None.
         split: "train", "validation", "test" or None (one more independent stream).
         chunk_size: clips synthesised per `generate_batch` call (memory vs speed; part of the seed).
+        words_per_clip: words per clip, k (1: one-word clips; `config.label` must then not be "word" if k > 1).
 
     Example:
         >>> ds = load_synthetic(num_clips=8, seed=0, split="train")
@@ -691,9 +716,16 @@ def load_synthetic(
     config = config or SyntheticSpeechConfig()
     if num_clips < 1 or chunk_size < 1:
         raise ValueError(f"num_clips={num_clips}, chunk_size={chunk_size}: both must be positive.")
+    if words_per_clip > 1 and config.label == "word":
+        raise ValueError(
+            f"label='word' with words_per_clip={words_per_clip}: a clip of several words has no single word label; "
+            "choose another label or words_per_clip=1."
+        )
     base_seed = _split_seed(seed, split)
     names = config.factor_names()
     extra = {k: datasets.ClassLabel(names=names[k]) for k in ("accent", "word", "emotion")}
+    if words_per_clip > 1:
+        extra["word"] = datasets.Sequence(extra["word"], length=words_per_clip)
     features = common_features(names[config.label], names["speaker_id"], extra=extra)
     prefix = f"synthetic/{split or 'all'}"
     logger.info("synthesising %d clips (seed=%d, split=%s, label=%s)", num_clips, seed, split, config.label)
@@ -701,7 +733,9 @@ def load_synthetic(
     with tqdm(total=num_clips, desc="synthesising clips", unit="clip", disable=num_clips < 10 * chunk_size) as bar:
         for chunk, start in enumerate(range(0, num_clips, chunk_size)):
             n = min(chunk_size, num_clips - start)
-            waveforms, factors = generate_batch(n, seed=base_seed + chunk, config=config)
+            waveforms, factors = generate_batch(
+                n, seed=base_seed + chunk, config=config, words_per_clip=words_per_clip
+            )
             tables.append(
                 _arrow_chunk(
                     waveforms, factors, config.label, [f"{prefix}/{start + i:07d}" for i in range(n)], features
@@ -725,6 +759,6 @@ def _arrow_chunk(
         ),
         "path": pa.array(paths),
         "label": pa.array(factors[label]),
-        **{k: pa.array(factors[k]) for k in FACTORS},
+        **{k: pa.array(list(factors[k]) if factors[k].ndim > 1 else factors[k]) for k in FACTORS},
     }
     return pa.Table.from_pydict(columns).select(list(features)).cast(features.arrow_schema)

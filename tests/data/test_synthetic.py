@@ -122,6 +122,31 @@ def test_load_synthetic_is_reproducible_and_splits_hold_different_clips_of_the_s
         load_synthetic(num_clips=2, split="dev")
 
 
+def test_utterances_hold_several_words_of_one_speaker_and_emotion():
+    config = SyntheticSpeechConfig(num_speakers=8)
+    waveforms, factors = generate_batch(6, seed=3, config=config, words_per_clip=3)
+    assert waveforms.shape == (6, 3 * SAMPLING_RATE) and np.isfinite(waveforms).all()
+    assert factors["word"].shape == (6, 3) and all(factors[k].shape == (6,) for k in FACTORS if k != "word")
+    assert len(np.unique(factors["word"])) > 3  # the words are drawn per word, not per utterance
+    _, single = generate_batch(200, seed=0, config=config)  # the speaker's gender and accent are the population's
+    for name in ("gender", "accent"):
+        by_speaker = dict(zip(single["speaker_id"].tolist(), single[name].tolist()))
+        assert all(by_speaker[s] == v for s, v in zip(factors["speaker_id"].tolist(), factors[name].tolist()))
+    one_word, _ = generate_batch(6, seed=3, config=config)
+    assert np.array_equal(one_word, generate_batch(6, seed=3, config=config, words_per_clip=1)[0])
+    with pytest.raises(ValueError, match="words_per_clip"):
+        generate_batch(2, words_per_clip=0)
+
+
+def test_load_synthetic_utterances_store_the_word_sequence_and_refuse_a_word_label():
+    ds = load_synthetic(num_clips=4, seed=0, split="train", words_per_clip=2)
+    assert isinstance(ds.features["word"], datasets.Sequence) and ds.features["word"].length == 2
+    assert len(ds[0]["word"]) == 2 and len(ds[0]["audio"]["array"]) == 2 * SAMPLING_RATE
+    assert ds["label"] == ds["speaker_id"]
+    with pytest.raises(ValueError, match="no single word label"):
+        load_synthetic(num_clips=2, words_per_clip=2, config=SyntheticSpeechConfig(label="word"))
+
+
 def test_segment_weights_cross_fade_and_sum_to_one_inside_the_word():
     times = np.linspace(0.0, 1.0, 101)[None, :]
     boundaries = np.array([[0.2, 0.5, 0.8]])
