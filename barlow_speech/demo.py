@@ -33,6 +33,7 @@ import torch
 from transformers import TrainingArguments
 
 from .configuration_barlow import LOSS_VARIANTS, POOLING_MODES, BarlowSpeechConfig
+from .data.schema import clip_arrays
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
     LAYER_CHOICES,
@@ -59,7 +60,7 @@ from .modeling_dino import DinoSpeechForPreTraining
 from .training.augment import MultiCropAugmentation, TwoViewAugmentation, TwoViewAugmentationConfig
 from .training.dino import DinoArguments, DinoTrainer
 from .training.pretrain import BACKBONES
-from .training.trainer import BarlowTwinsTrainer, WaveformCollator, waveform_of
+from .training.trainer import BarlowTwinsTrainer, WaveformCollator
 
 logger = logging.getLogger(__name__)
 
@@ -163,10 +164,6 @@ class DemoSettings:
         )
 
 
-def _waveforms(dataset) -> np.ndarray:
-    return np.stack([waveform_of(example) for example in dataset])
-
-
 def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
     """The demo's two views: masks scaled to its small input, a random channel per view (`eq_db_std`), and no
     frequency stretching in the resized crop, since invariance to shifted pitch and formants would erase the speaker
@@ -233,7 +230,7 @@ def pretrain(
         corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train", settings.pretrain_words_per_clip)
     if extractor is None:
         extractor = demo_extractor(settings)
-        extractor.fit_normalization(_waveforms(corpus.select(range(min(256, len(corpus))))))
+        extractor.fit_normalization(clip_arrays(corpus.select(range(min(256, len(corpus))))))
     config = demo_config(settings, objective)
     model_class = DinoSpeechForPreTraining if objective == "dino" else BarlowSpeechForPreTraining
     torch.manual_seed(settings.seed)
@@ -255,7 +252,7 @@ def pretrain(
         seed=settings.seed,
         dataloader_drop_last=True,
     )
-    clip_samples = len(waveform_of(corpus[0]))  # whole clips: the views draw their own segments
+    clip_samples = len(clip_arrays(corpus.select([0]))[0])  # whole clips: the views draw their own segments
     common = {
         "model": model,
         "args": args,

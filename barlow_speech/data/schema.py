@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
+import pyarrow as pa
 from transformers.utils import logging
 
 from .audio import (
@@ -39,6 +41,46 @@ def audio_feature() -> dict:
     """Decoded-audio feature: the same access pattern as `datasets.Audio` (`ex["audio"]["array"]`)
     without importing torchcodec."""
     return {"array": datasets.Sequence(datasets.Value("float32")), "sampling_rate": datasets.Value("int32")}
+
+
+def clip_arrays(dataset: datasets.Dataset, sampling_rate: int | None = SAMPLING_RATE) -> list[np.ndarray]:
+    """Every clip of a common-schema dataset as a float32 array `(samples,)`, in row order.
+
+    Read from the Arrow column (views into one buffer, ~1,000x faster than a row-by-row read); an `audio` column
+    of another form (e.g. bare arrays) is read row by row. With `sampling_rate`, a clip at another rate is an error.
+    """
+    if "audio" not in dataset.column_names:
+        raise ValueError(
+            f"the dataset has no 'audio' column (columns: {dataset.column_names}); use the common schema."
+        )
+    column = dataset.select_columns(["audio"]).with_format("arrow")[:].column("audio").combine_chunks()
+    if not (pa.types.is_struct(column.type) and column.type.get_field_index("array") >= 0):
+        clips, rates = [], []
+        for index, value in enumerate(dataset["audio"]):
+            if isinstance(value, dict) and value.get("array") is None:
+                raise ValueError(
+                    f"clip {index} is not decoded audio (keys {sorted(value)}); load the dataset with a barlow_speech "
+                    "loader, which decodes into the common schema."
+                )
+            clips.append(np.asarray(value["array"] if isinstance(value, dict) else value, dtype=np.float32))
+            rates.append(value.get("sampling_rate") if isinstance(value, dict) else None)
+    else:
+        arrays = column.field("array")
+        offsets, values = arrays.offsets.to_numpy(), arrays.values.to_numpy(zero_copy_only=False)
+        values = values.astype(np.float32, copy=False)
+        clips = [values[start:end] for start, end in zip(offsets[:-1], offsets[1:])]
+        has_rate = column.type.get_field_index("sampling_rate") >= 0
+        rates = column.field("sampling_rate").to_pylist() if has_rate else [None] * len(clips)
+    if sampling_rate is not None:
+        wrong = [(i, rate) for i, rate in enumerate(rates) if rate is not None and rate != sampling_rate]
+        if wrong:
+            index, rate = wrong[0]
+            raise ValueError(
+                f"example {index} is sampled at {rate} Hz but {sampling_rate} Hz is expected ({len(wrong)} clips "
+                "differ); load the dataset with a barlow_speech loader (they resample) or resample to "
+                f"{sampling_rate} Hz."
+            )
+    return clips
 
 
 def common_features(

@@ -26,6 +26,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from ..configuration_barlow import BarlowSpeechConfig
 from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
+from ..data.schema import clip_arrays
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
 from ..training.collator import BarlowSpeechDataCollator
@@ -43,20 +44,17 @@ def random_init_model(
 
 
 class _LabelledClips(torch.utils.data.Dataset):
-    """Rows `indices` of a common-schema dataset with integer targets: items `{"audio": (samples,), "labels": int}`."""
+    """Clips `indices` of a split (`clip_arrays`) with integer targets: items `{"audio": (samples,), "labels": int}`"""
 
-    def __init__(self, dataset: datasets.Dataset, indices: Sequence[int], codes: np.ndarray):
-        self.dataset, self.indices, self.codes = dataset, np.asarray(indices), np.asarray(codes)
+    def __init__(self, clips: Sequence[np.ndarray], indices: Sequence[int], codes: np.ndarray):
+        self.clips, self.indices, self.codes = clips, np.asarray(indices), np.asarray(codes)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, item: int) -> dict:
         index = int(self.indices[item])
-        return {
-            "audio": np.asarray(self.dataset[index]["audio"]["array"], dtype=np.float32),
-            "labels": int(self.codes[index]),
-        }
+        return {"audio": self.clips[index], "labels": int(self.codes[index])}
 
 
 def _label_codes(split: str, dataset: datasets.Dataset, column: str) -> np.ndarray:
@@ -131,8 +129,9 @@ def supervised_baseline(
     run_config.label2id = {str(c): i for i, c in enumerate(classes)}
     run_config.freeze_encoder = False
     collator = BarlowSpeechDataCollator(extractor, label_column="labels")
-    validation = _LabelledClips(validation_dataset, range(len(validation_dataset)), y_val)
-    test = _LabelledClips(test_dataset, range(len(test_dataset)), y_test)
+    train_clips = clip_arrays(train_dataset, extractor.sampling_rate)
+    validation = _LabelledClips(clip_arrays(validation_dataset, extractor.sampling_rate), range(len(y_val)), y_val)
+    test = _LabelledClips(clip_arrays(test_dataset, extractor.sampling_rate), range(len(y_test)), y_test)
     chosen = {}
     with tempfile.TemporaryDirectory(prefix="barlow-supervised-") as output_dir:
         for (fraction, seed), indices in tqdm(
@@ -160,7 +159,7 @@ def supervised_baseline(
             trainer = Trainer(
                 model=network,
                 args=args,
-                train_dataset=_LabelledClips(train_dataset, indices, y_train),
+                train_dataset=_LabelledClips(train_clips, indices, y_train),
                 data_collator=collator,
             )
             trainer.train()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data.schema import clip_arrays
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 
 logger = logging.getLogger(__name__)
@@ -31,19 +32,9 @@ def _model_fingerprint(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray], sampling_rate: int) -> Iterable[np.ndarray]:
+def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray], sampling_rate: int) -> Sequence[np.ndarray]:
     """The clips of a common-schema dataset (checked to be at `sampling_rate`) or of a sequence of arrays."""
-    if not isinstance(audio, datasets.Dataset):
-        yield from audio
-        return
-    for index, example in enumerate(audio.select_columns(["audio"])):
-        rate = example["audio"].get("sampling_rate", sampling_rate)
-        if rate != sampling_rate:
-            raise ValueError(
-                f"example {index} is sampled at {rate} Hz but the model expects {sampling_rate} Hz; load the dataset "
-                f"with a barlow_speech loader (they resample) or resample to {sampling_rate} Hz."
-            )
-        yield np.asarray(example["audio"]["array"], dtype=np.float32)
+    return clip_arrays(audio, sampling_rate) if isinstance(audio, datasets.Dataset) else audio
 
 
 def cache_key(

@@ -33,6 +33,7 @@ import torch
 from ..configuration_barlow import BarlowSpeechConfig
 from ..data.fractions import PAPER_FRACTIONS
 from ..data.registry import dataset_spec
+from ..data.schema import clip_arrays
 from ..data.synthetic import SyntheticSpeechConfig, load_synthetic
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel
@@ -534,9 +535,8 @@ def stack_clips(dataset: datasets.Dataset, count: int, num_samples: int) -> np.n
     """The first `count` clips of `dataset`, cut or zero-padded to `num_samples`: `(count, num_samples)` float32."""
     count = min(count, len(dataset))
     waveforms = np.zeros((count, num_samples), dtype=np.float32)
-    for i, audio in enumerate(dataset.select(range(count))["audio"]):
-        clip = np.asarray(audio["array"], dtype=np.float32)[:num_samples]
-        waveforms[i, : clip.size] = clip
+    for i, clip in enumerate(clip_arrays(dataset.select(range(count)), sampling_rate=None)):
+        waveforms[i, : min(clip.size, num_samples)] = clip[:num_samples]
     return waveforms
 
 

@@ -1,9 +1,11 @@
 import logging
 
 import datasets
+import numpy as np
 import pytest
 
-from barlow_speech.data.schema import GENDERS, common_features, convert_hub_dataset, load_hub_split
+from barlow_speech.data.schema import GENDERS, clip_arrays, common_features, convert_hub_dataset, load_hub_split
+from barlow_speech.data.synthetic import load_synthetic
 
 
 def _hub_folder_with_a_bad_row(folder, make):
@@ -48,3 +50,22 @@ def test_eager_hub_split_whose_rows_are_all_bad_is_a_clear_error(tmp_path, make,
     pattern = "(?s)toy: no usable clips in this Hub split: 2 of 2 files are unusable.*a: cannot decode"
     with pytest.raises(ValueError, match=pattern):
         _convert(load_hub_split(hub, "default", "train", cache_dir=cache_dir))
+
+
+def test_clip_arrays_reads_the_arrow_column_in_row_order_and_checks_the_rate():
+    ds = load_synthetic(num_clips=12, seed=0, split="train").select([7, 2, 11, 2])  # an indices mapping, a repeat
+    clips = clip_arrays(ds)
+    assert len(clips) == 4 and all(c.dtype == np.float32 and c.shape == (16000,) for c in clips)
+    for clip, row in zip(clips, ds):
+        assert np.array_equal(clip, np.asarray(row["audio"]["array"], dtype=np.float32))
+    rows = [{"array": np.ones(4, np.float32), "sampling_rate": 16000}, {"array": np.zeros(3), "sampling_rate": 8000}]
+    with pytest.raises(ValueError, match="example 1 is sampled at 8000 Hz"):
+        clip_arrays(datasets.Dataset.from_dict({"audio": rows}))
+    assert [c.tolist() for c in clip_arrays(datasets.Dataset.from_dict({"audio": rows}), None)] == [[1] * 4, [0] * 3]
+    bare = datasets.Dataset.from_dict({"audio": [np.ones(2, np.float32), np.zeros(5, np.float32)]})
+    assert [len(c) for c in clip_arrays(bare)] == [2, 5]
+    undecoded = datasets.Dataset.from_dict({"audio": [{"path": "a.wav", "bytes": None}]})
+    with pytest.raises(ValueError, match="not decoded"):
+        clip_arrays(undecoded)
+    with pytest.raises(ValueError, match="no 'audio' column"):
+        clip_arrays(datasets.Dataset.from_dict({"wave": [[0.0]]}))
