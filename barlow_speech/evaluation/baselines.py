@@ -44,17 +44,24 @@ def random_init_model(
 
 
 class _LabelledClips(torch.utils.data.Dataset):
-    """Clips `indices` of a split (`clip_arrays`) with integer targets: items `{"audio": (samples,), "labels": int}`"""
+    """Rows `indices` of a common-schema dataset with integer targets: items `{"audio": (samples,), "labels": int}`.
 
-    def __init__(self, clips: Sequence[np.ndarray], indices: Sequence[int], codes: np.ndarray):
-        self.clips, self.indices, self.codes = clips, np.asarray(indices), np.asarray(codes)
+    A batch is read in one `clip_arrays` call (the DataLoader's `__getitems__`), not row by row."""
+
+    def __init__(self, dataset: datasets.Dataset, indices: Sequence[int], codes: np.ndarray, sampling_rate: int):
+        self.dataset, self.indices, self.codes = dataset, np.asarray(indices), np.asarray(codes)
+        self.sampling_rate = sampling_rate
 
     def __len__(self) -> int:
         return len(self.indices)
 
+    def __getitems__(self, items: Sequence[int]) -> list[dict]:
+        rows = self.indices[np.asarray(items, dtype=np.int64)]
+        clips = clip_arrays(self.dataset.select(rows), self.sampling_rate)
+        return [{"audio": clip, "labels": int(self.codes[row])} for clip, row in zip(clips, rows)]
+
     def __getitem__(self, item: int) -> dict:
-        index = int(self.indices[item])
-        return {"audio": self.clips[index], "labels": int(self.codes[index])}
+        return self.__getitems__([item])[0]
 
 
 def _label_codes(split: str, dataset: datasets.Dataset, column: str) -> np.ndarray:
@@ -129,9 +136,9 @@ def supervised_baseline(
     run_config.label2id = {str(c): i for i, c in enumerate(classes)}
     run_config.freeze_encoder = False
     collator = BarlowSpeechDataCollator(extractor, label_column="labels")
-    train_clips = clip_arrays(train_dataset, extractor.sampling_rate)
-    validation = _LabelledClips(clip_arrays(validation_dataset, extractor.sampling_rate), range(len(y_val)), y_val)
-    test = _LabelledClips(clip_arrays(test_dataset, extractor.sampling_rate), range(len(y_test)), y_test)
+    rate = extractor.sampling_rate
+    validation = _LabelledClips(validation_dataset, range(len(validation_dataset)), y_val, rate)
+    test = _LabelledClips(test_dataset, range(len(test_dataset)), y_test, rate)
     chosen = {}
     with tempfile.TemporaryDirectory(prefix="barlow-supervised-") as output_dir:
         for (fraction, seed), indices in tqdm(
@@ -159,7 +166,7 @@ def supervised_baseline(
             trainer = Trainer(
                 model=network,
                 args=args,
-                train_dataset=_LabelledClips(train_clips, indices, y_train),
+                train_dataset=_LabelledClips(train_dataset, indices, y_train, rate),
                 data_collator=collator,
             )
             trainer.train()

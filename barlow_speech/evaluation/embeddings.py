@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import datasets
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.schema import clip_arrays
+from ..data.schema import iter_clips
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 
 logger = logging.getLogger(__name__)
@@ -32,9 +32,9 @@ def _model_fingerprint(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray], sampling_rate: int) -> Sequence[np.ndarray]:
-    """The clips of a common-schema dataset (checked to be at `sampling_rate`) or of a sequence of arrays."""
-    return clip_arrays(audio, sampling_rate) if isinstance(audio, datasets.Dataset) else audio
+def _waveforms(audio: datasets.Dataset | Sequence[np.ndarray], sampling_rate: int) -> Iterable[np.ndarray]:
+    """The clips of a common-schema dataset (checked to be at `sampling_rate`, streamed) or of a sequence of arrays."""
+    return iter_clips(audio, sampling_rate) if isinstance(audio, datasets.Dataset) else audio
 
 
 def cache_key(
