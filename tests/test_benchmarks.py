@@ -143,6 +143,15 @@ def test_probe_row_space_prints_its_speed_up_and_both_solves_agree(monkeypatch, 
     assert float(re.search(r"largest top-1 difference: ([0-9.]+) points", out).group(1)) <= 1.0
 
 
+def test_sap_speed_prints_its_speed_up_and_the_same_scores(monkeypatch, capsys):
+    module = load_benchmark("sap_speed", monkeypatch)
+    result = module.main(["--samples", "200", "--latents", "24", "--classes", "8", "2"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "speed-up") == pytest.approx(result["reference_seconds"] / result["ours_seconds"], abs=0.006)
+    # exact optima vs liblinear's tolerance: a boundary test point may flip (measured: all equal at these sizes)
+    assert result["equal"] >= 0.9 and abs(result["sap"][0] - result["sap"][1]) < 0.02
+
+
 def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monkeypatch, tmp_path):
     module = load_benchmark("representation_ablation", monkeypatch)
     assert module.parse_bands("16") == 16 and module.parse_bands("16:16:16:8") == (16, 16, 16, 8)
@@ -184,6 +193,7 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "probes",
         "analysis_speed",
         "probe_row_space",
+        "sap_speed",
         "representation_ablation",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)
