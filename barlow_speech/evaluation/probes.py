@@ -195,9 +195,7 @@ def fit_logistic_heads(
     runs, n, dim = x_runs.shape
     columns = len(weight_decays) * (1 if num_classes == 2 else num_classes)
     basis = None
-    if (
-        row_space and n <= ROW_SPACE_MAX_RATIO * dim
-    ):  # the row space of the features: (runs, dim, n) orthonormal basis, features (runs, n, n)
+    if row_space and n <= ROW_SPACE_MAX_RATIO * dim:  # an orthonormal basis (runs, dim, n), features (runs, n, n)
         basis, triangle = torch.linalg.qr(x_runs.transpose(1, 2))
         x_runs = triangle.transpose(1, 2)
     with _solver_threads(x_runs.device, runs * n * (x_runs.shape[2] + 1) * columns):
