@@ -254,13 +254,13 @@ def pretrain(
         seed=settings.seed,
         dataloader_drop_last=True,
     )
-    clip_samples = len(clip_arrays(corpus.select([0]))[0])  # whole clips: the views draw their own segments
     common = {
         "model": model,
         "args": args,
         "train_dataset": corpus,
         "feature_extractor": extractor,
-        "data_collator": WaveformCollator(max(clip_samples, extractor.segment_samples)),
+        # utterances reach the views whole (they draw their own segments); one-word clips are one segment
+        "data_collator": WaveformCollator(extractor.segment_samples * settings.pretrain_words_per_clip),
     }
     views = demo_views(settings, settings.mixup)
     if objective == "dino":

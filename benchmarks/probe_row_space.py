@@ -24,7 +24,7 @@ from barlow_speech.evaluation import probes
 from barlow_speech.evaluation.probes import WEIGHT_DECAYS, linear_probe
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=3334, help="60 %% train: 2,000 at the default")
     parser.add_argument("--dim", type=int, default=2048)
@@ -59,6 +59,7 @@ def main(argv=None) -> None:
         differences.append(abs(a - b))
         print(f"  fraction {key:>5}: top-1 row space {a:.2f} %   dim coordinates {b:.2f} %   difference {a - b:+.2f}")
     print(f"largest top-1 difference: {max(differences):.2f} points")
+    return {"ours_seconds": row, "reference_seconds": full, "largest_difference": max(differences)}
 
 
 if __name__ == "__main__":

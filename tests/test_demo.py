@@ -99,8 +99,8 @@ def test_demo_pretrains_on_utterances_with_segment_views(tmp_path):
         view_segment_seconds=1.0,
     )
     trainer, _ = pretrain(settings, tmp_path)
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
-    assert batch["waveforms"].shape == (2, 3 * 16000)
+    batch = next(iter(trainer.get_train_dataloader()))  # the trainer's own path (NumPy-formatted rows)
+    assert batch["waveforms"].shape == (settings.batch_size, 3 * 16000)
     assert trainer.state.global_step == 2 and trainer.state.log_history[-1]["train_loss"] > 0
     with pytest.raises(ValueError, match="view_segment_seconds"):
         DemoSettings(pretrain_words_per_clip=3)

@@ -57,14 +57,20 @@ def iter_clips(
             f"the dataset has no 'audio' column (columns: {dataset.column_names}); use the common schema."
         )
     audio = dataset.select_columns(["audio"])
+    table = audio.with_format("arrow")
     for first in range(0, len(audio), chunk_rows):
         rows = range(first, min(first + chunk_rows, len(audio)))
-        column = audio.with_format("arrow")[rows.start : rows.stop].column("audio").combine_chunks()
+        column = table[rows.start : rows.stop].column("audio").combine_chunks()
         fields = dict(zip([f.name for f in column.type], column.flatten())) if pa.types.is_struct(column.type) else {}
-        if "array" in fields and (
-            pa.types.is_list(fields["array"].type) or pa.types.is_large_list(fields["array"].type)
-        ):
-            arrays = fields["array"]  # flatten applied the slice's offset
+        arrays = fields.get("array")
+        flat = (
+            arrays is not None
+            and (pa.types.is_list(arrays.type) or pa.types.is_large_list(arrays.type))
+            and pa.types.is_floating(arrays.type.value_type)
+            and column.null_count == 0
+            and arrays.null_count == 0
+        )  # otherwise (multi-channel, missing clips, other forms) row by row, which names the problem
+        if flat:  # flatten applied the slice's offset
             offsets = arrays.offsets.to_numpy()
             values = arrays.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]].astype(np.float32)
             clips = np.split(values, offsets[1:-1] - offsets[0])
@@ -72,12 +78,16 @@ def iter_clips(
         else:
             clips, rates = [], []
             for index, value in zip(rows, audio[rows.start : rows.stop]["audio"]):
+                if value is None:
+                    raise ValueError(f"clip {index} has no audio (None); drop the row or fill it.")
                 if isinstance(value, dict) and value.get("array") is None:
                     raise ValueError(
                         f"clip {index} is not decoded audio (keys {sorted(value)}); load the dataset with a "
                         "barlow_speech loader, which decodes into the common schema."
                     )
                 clips.append(np.asarray(value["array"] if isinstance(value, dict) else value, dtype=np.float32))
+                if clips[-1].ndim != 1:
+                    raise ValueError(f"clip {index} has shape {clips[-1].shape}; downmix to mono (samples,) first.")
                 rates.append(value.get("sampling_rate") if isinstance(value, dict) else None)
         for index, clip, rate in zip(rows, clips, rates):
             if sampling_rate is not None and rate is not None and rate != sampling_rate:

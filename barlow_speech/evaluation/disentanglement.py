@@ -38,6 +38,7 @@ TABLE3_METRICS = ("mig", "sap", "dcimig", "jemmig", "modularity")  # paper Table
 ALL_METRICS = TABLE3_METRICS + ("explicitness",)
 SAP_TEST_FRACTION = 0.5  # disentanglement_lib sap_score: half of the points train the 1-D SVMs
 SAP_SVM_C = 0.01  # disentanglement_lib sap_score's LinearSVC(C=0.01)
+SAP_BLOCK_VALUES = 2**24  # float64 values (128 MiB) per array of one block of latents in SAP's classifiers
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -254,13 +255,19 @@ def _squared_hinge_newton(
         determinant = h_ww * h_bb - h_wb * h_wb
         step_w, step_b = -(h_bb * grad_w - h_wb * grad_b) / determinant, -(h_ww * grad_b - h_wb * grad_w) / determinant
         slope, length = grad_w * step_w + grad_b * step_b, np.ones_like(w)
-        for _ in range(50):
-            candidate = objective(w + length * step_w, b + length * step_b)
-            short = candidate > value + 1e-4 * length * slope  # Armijo
+        candidate = objective(w + step_w, b + step_b)
+        for _ in range(50):  # halve each problem's step until its objective decreases enough (Armijo)
+            short = candidate > value + 1e-4 * length * slope
             if not short.any():
                 break
             length = np.where(short, 0.5 * length, length)
+            candidate = objective(w + length * step_w, b + length * step_b)
+        else:  # no decrease left at float64 precision: those problems stay where they are
+            short = candidate > value + 1e-4 * length * slope
+            length, candidate = np.where(short, 0.0, length), np.where(short, value, candidate)
         w, b, value = w + length * step_w, b + length * step_b, candidate
+    else:
+        logger.warning(f"SAP: {max_iter} Newton iterations left some 1-D classifiers short of the tolerance.")
     return w, b
 
 
@@ -291,6 +298,19 @@ def single_latent_svc_accuracies(
     else:  # one problem per class against the rest
         targets = np.where(np.eye(k, dtype=bool), 1.0, -1.0)
         costs = np.where(targets > 0, balanced[:, None], svm_c)
+    # latents in blocks: the scores and the Newton problems hold (problems x block x samples) float64 values
+    block = max(1, SAP_BLOCK_VALUES // (targets.shape[0] * max(n, len(y_test))))
+    accuracies = [
+        _svc_block(x_train[:, j : j + block], codes, x_test[:, j : j + block], y_test, classes, targets, costs)
+        for j in range(0, num_latents, block)
+    ]
+    return np.concatenate(accuracies)
+
+
+def _svc_block(x_train, codes, x_test, y_test, classes, targets, costs) -> np.ndarray:
+    """`single_latent_svc_accuracies` for one block of latents, with its problems' targets and costs
+    `(problems, classes)`."""
+    k, num_latents = classes.size, x_train.shape[1]
     x = x_train.astype(np.float64)
     one_hot = np.eye(k)[codes].T  # (k, n)
     sums = [one_hot.sum(1, keepdims=True) * np.ones((1, num_latents)), one_hot @ x, one_hot @ (x * x)]  # (k, L)

@@ -377,10 +377,13 @@ def _runs_per_batch(subset_size: int, dim: int, columns: int, history: int, budg
     """How many runs of one subset size fit in `budget` bytes of float32 solver state.
 
     Per run: the subset's features, logits and residuals of its `columns` (K x C') outputs, and the parameters,
-    gradient, line-search candidate, direction and 2 x `history` correction pairs of all its heads.
+    gradient, line-search candidate, direction and 2 x `history` correction pairs of all its heads (plus the
+    row-space basis and its QR workspace when the run is solved in its row space).
     """
     parameters = (dim + 1) * columns
     per_run = 4 * (subset_size * (dim + 1) + 3 * subset_size * columns + (2 * history + 8) * parameters)
+    if subset_size <= ROW_SPACE_MAX_RATIO * dim:  # the row-space basis and its QR workspace
+        per_run += 4 * 2 * subset_size * dim
     return max(1, budget // per_run)
 
 

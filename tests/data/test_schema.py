@@ -4,7 +4,14 @@ import datasets
 import numpy as np
 import pytest
 
-from barlow_speech.data.schema import GENDERS, clip_arrays, common_features, convert_hub_dataset, load_hub_split
+from barlow_speech.data.schema import (
+    GENDERS,
+    clip_arrays,
+    common_features,
+    convert_hub_dataset,
+    iter_clips,
+    load_hub_split,
+)
 from barlow_speech.data.synthetic import load_synthetic
 
 
@@ -64,6 +71,18 @@ def test_clip_arrays_reads_the_arrow_column_in_row_order_and_checks_the_rate():
     assert [c.tolist() for c in clip_arrays(datasets.Dataset.from_dict({"audio": rows}), None)] == [[1] * 4, [0] * 3]
     bare = datasets.Dataset.from_dict({"audio": [np.ones(2, np.float32), np.zeros(5, np.float32)]})
     assert [len(c) for c in clip_arrays(bare)] == [2, 5]
+    pieces = [load_synthetic(num_clips=5, seed=s, split="test") for s in (1, 2)]  # two Arrow tables
+    joined = datasets.concatenate_datasets(pieces).select(range(2, 9))  # a contiguous slice across both
+    streamed = list(iter_clips(joined, chunk_rows=3))  # chunks that cross the tables' boundary
+    assert [np.array_equal(a, np.asarray(r["audio"]["array"], np.float32)) for a, r in zip(streamed, joined)] == [
+        True
+    ] * 7
+    missing = [{"array": [0.1], "sampling_rate": 16000}, {"array": None, "sampling_rate": 16000}]
+    with pytest.raises(ValueError, match="clip 1 is not decoded"):
+        clip_arrays(datasets.Dataset.from_dict({"audio": missing}))
+    stereo = [{"array": [[0.1, 0.2], [0.3, 0.4]], "sampling_rate": 16000}]
+    with pytest.raises(ValueError, match="downmix to mono"):
+        clip_arrays(datasets.Dataset.from_dict({"audio": stereo}))
     undecoded = datasets.Dataset.from_dict({"audio": [{"path": "a.wav", "bytes": None}]})
     with pytest.raises(ValueError, match="not decoded"):
         clip_arrays(undecoded)

@@ -235,3 +235,14 @@ def test_single_latent_svcs_agree_with_sklearn_linear_svc(classes, svm_c):
     assert ours.shape == (48,) and np.mean(ours == reference) >= 0.9
     assert np.abs(ours - reference).max() <= 2.5 / len(y_test)  # at most 2 test points apart
     assert ours.max() > 1.5 / classes  # the informative latents predict the factor
+
+
+def test_single_latent_svcs_in_blocks_of_latents_give_the_same_accuracies(monkeypatch):
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 8, 300)
+    latents = rng.normal(size=(300, 40)) + 0.5 * rng.normal(size=(8, 40))[codes]
+    whole = dis.single_latent_svc_accuracies(latents[:150], codes[:150], latents[150:], codes[150:])
+    monkeypatch.setattr(dis, "SAP_BLOCK_VALUES", 8 * 150 * 3)  # blocks of 3 latents
+    assert np.array_equal(
+        dis.single_latent_svc_accuracies(latents[:150], codes[:150], latents[150:], codes[150:]), whole
+    )

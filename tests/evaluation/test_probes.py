@@ -100,7 +100,8 @@ def test_wide_features_are_solved_in_their_row_space_to_the_same_heads(classes):
     direct_weights, direct_biases, direct_iterations = fit_logistic_heads(
         x_runs, y_runs, decays, classes, max_iter=500, row_space=False
     )
-    assert iterations <= direct_iterations + 3 and direct_iterations < 500  # float32 rounding may move the stop
+    # never fewer in exact arithmetic (the stopping bound), a few more (measured: 0-3); float32 may move the stop
+    assert direct_iterations - 1 <= iterations <= 1.2 * direct_iterations + 3 and direct_iterations < 500
 
     def probabilities(w, b, r):  # (K, rows, C) class probabilities of run r's rows
         return torch.softmax(torch.einsum("nd,dkc->knc", x_runs[r], w[r]) + b[r][:, None], dim=-1).numpy()
@@ -271,6 +272,8 @@ def test_a_solved_run_with_another_label_subset_is_solved_again():
     (xt, yt), (xv, yv), (xs, ys) = make_task()
     kwargs = dict(fractions=(0.5,), seeds=[0], weight_decays=(1e-2,), steps=30)
     fresh = linear_probe(xt, yt, xv, yv, xs, ys, **kwargs)
-    stale = {"indices": np.arange(200), "test": -1.0, "validation": -1.0, "weight_decay": 1e-2}
+    subset = np.asarray(fresh["index_lists"]["subsets"][0]["indices"])
+    other = np.setdiff1d(np.arange(len(yt)), subset)[: len(subset)]  # as many rows, not the same ones
+    stale = {"indices": other, "test": -1.0, "validation": -1.0, "weight_decay": 1e-2}
     again = linear_probe(xt, yt, xv, yv, xs, ys, solved_runs={(0.5, 0): stale}, **kwargs)
     assert again["fractions"]["0.5"]["runs"] == fresh["fractions"]["0.5"]["runs"] != [-1.0]
