@@ -231,6 +231,12 @@ def _split(latents: np.ndarray, codes: np.ndarray, test_fraction: float, seed: i
     return scaled[train], codes[train], scaled[test], codes[test]
 
 
+def _newton_step(h_ww, h_wb, h_bb, grad_w, grad_b) -> tuple[np.ndarray, np.ndarray]:
+    """-H^-1 g for the 2 x 2 Hessians [[h_ww, h_wb], [h_wb, h_bb]] and gradients (grad_w, grad_b) of many (w, b)."""
+    determinant = h_ww * h_bb - h_wb * h_wb
+    return -(h_bb * grad_w - h_wb * grad_b) / determinant, -(h_ww * grad_b - h_wb * grad_w) / determinant
+
+
 def _squared_hinge_newton(
     x: np.ndarray, targets: np.ndarray, costs: np.ndarray, w: np.ndarray, b: np.ndarray, max_iter: int = 100
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -252,8 +258,7 @@ def _squared_hinge_newton(
         if (np.maximum(np.abs(grad_w), np.abs(grad_b)) <= tolerance).all():
             break
         h_ww, h_wb, h_bb = 1.0 + 2.0 * (active * x * x).sum(-1), 2.0 * (active * x).sum(-1), 1.0 + 2.0 * active.sum(-1)
-        determinant = h_ww * h_bb - h_wb * h_wb
-        step_w, step_b = -(h_bb * grad_w - h_wb * grad_b) / determinant, -(h_ww * grad_b - h_wb * grad_w) / determinant
+        step_w, step_b = _newton_step(h_ww, h_wb, h_bb, grad_w, grad_b)
         slope, length = grad_w * step_w + grad_b * step_b, np.ones_like(w)
         candidate = objective(w + step_w, b + step_b)
         for _ in range(50):  # halve each problem's step until its objective decreases enough (Armijo)
@@ -316,10 +321,9 @@ def _svc_block(x_train, codes, x_test, y_test, classes, targets, costs) -> np.nd
     sums = [one_hot.sum(1, keepdims=True) * np.ones((1, num_latents)), one_hot @ x, one_hot @ (x * x)]  # (k, L)
     weighted = [costs @ s for s in sums]  # sum_i C_i x^p, (problems, L)
     signed = [(costs * targets) @ s for s in sums[:2]]  # sum_i C_i t_i x^p
+    # every sample active: a quadratic, solved by one Newton step from (0, 0) (gradient -2 sum_i C_i t_i (x_i, 1))
     h_ww, h_wb, h_bb = 1.0 + 2.0 * weighted[2], 2.0 * weighted[1], 1.0 + 2.0 * weighted[0]
-    determinant = h_ww * h_bb - h_wb * h_wb
-    w = (h_bb * 2.0 * signed[1] - h_wb * 2.0 * signed[0]) / determinant
-    b = (h_ww * 2.0 * signed[0] - h_wb * 2.0 * signed[1]) / determinant
+    w, b = _newton_step(h_ww, h_wb, h_bb, -2.0 * signed[1], -2.0 * signed[0])
     # every slack positive <=> max over each class's samples of t (w x + b) < 1, from the class's min and max of x
     lowest = np.stack([x[codes == c].min(0) for c in range(k)])  # (k, L)
     highest = np.stack([x[codes == c].max(0) for c in range(k)])

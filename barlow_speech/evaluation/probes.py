@@ -201,18 +201,18 @@ def fit_logistic_heads(
     with _solver_threads(x_runs.device, runs * n * (x_runs.shape[2] + 1) * columns):
         theta, iterations = _lbfgs(x_runs, y_runs, weight_decays, num_classes, max_iter, tol, history, basis)
         if basis is not None:  # back to dim coordinates: W = Q B
-            weights = torch.bmm(basis, theta[:, :-1].flatten(2)).view(runs, dim, *theta.shape[2:])
-            theta = torch.cat([weights, theta[:, -1:]], dim=1)
+            theta = _in_original_coordinates(theta, basis)
     if theta.shape[-1] == 1:  # binary: expand (0, z) into two class columns
         theta = torch.cat([torch.zeros_like(theta), theta], dim=-1)
     return theta[:, :-1], theta[:, -1], iterations
 
 
-def _in_original_coordinates(gradient: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
-    """`(runs, r + 1, K, C')` gradient in the row-space basis `(runs, dim, r)` -> `(runs, dim + 1, K, C')`."""
-    runs, _, *head = gradient.shape
-    weights = torch.bmm(basis, gradient[:, :-1].flatten(2)).view(runs, basis.shape[1], *head)
-    return torch.cat([weights, gradient[:, -1:]], dim=1)
+def _in_original_coordinates(values: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Parameters or a gradient `(runs, r + 1, K, C')` in the row-space basis `(runs, dim, r)` -> `(runs, dim + 1, K,
+    C')`: the weight rows mapped by Q, the bias row kept."""
+    runs, _, *head = values.shape
+    weights = torch.bmm(basis, values[:, :-1].flatten(2)).view(runs, basis.shape[1], *head)
+    return torch.cat([weights, values[:, -1:]], dim=1)
 
 
 def _converged(gradient: torch.Tensor, tol: float, leverage: torch.Tensor | None) -> torch.Tensor:
