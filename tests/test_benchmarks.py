@@ -152,6 +152,17 @@ def test_sap_speed_prints_its_speed_up_and_the_same_scores(monkeypatch, capsys):
     assert result["equal"] >= 0.9 and abs(result["sap"][0] - result["sap"][1]) < 0.02
 
 
+def test_dataset_reading_prints_both_speed_ups_and_reads_the_same_samples(monkeypatch, capsys):
+    module = load_benchmark("dataset_reading", monkeypatch)
+    result = module.main(["--clips", "96", "--batch-size", "32", "--repeats", "1"])
+    out = capsys.readouterr().out
+    for label, key in (("trainer batches", "trainer_batches"), ("all clips", "all_clips")):
+        timing = result[key]
+        ratio = timing["reference_seconds"] / timing["ours_seconds"]
+        assert ratio_in(out, f"{label} speed-up") == pytest.approx(ratio, abs=0.006)
+        assert timing["equal"], f"{label}: the two readers gave different samples"
+
+
 def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monkeypatch, tmp_path):
     module = load_benchmark("representation_ablation", monkeypatch)
     assert module.parse_bands("16") == 16 and module.parse_bands("16:16:16:8") == (16, 16, 16, 8)
@@ -194,6 +205,7 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "analysis_speed",
         "probe_row_space",
         "sap_speed",
+        "dataset_reading",
         "representation_ablation",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)

@@ -43,24 +43,38 @@ def audio_feature() -> dict:
     return {"array": datasets.Sequence(datasets.Value("float32")), "sampling_rate": datasets.Value("int32")}
 
 
+def waveform_of(example: Mapping) -> np.ndarray:
+    """The float32 waveform of an example in the common schema (`example["audio"]["array"]`) or with a bare array
+    under "audio"."""
+    audio = example["audio"]
+    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
+
+
 def iter_clips(
-    dataset: datasets.Dataset, sampling_rate: int | None = SAMPLING_RATE, chunk_rows: int = 1024
+    dataset: datasets.Dataset,
+    sampling_rate: int | None = SAMPLING_RATE,
+    chunk_rows: int = 1024,
+    rows: Sequence[int] | None = None,
 ) -> Iterator[np.ndarray]:
     """The clips of a common-schema dataset as float32 arrays `(samples,)`, in row order, `chunk_rows` at a time.
 
-    Read from the Arrow column, one copy per chunk (~1,000x faster than a row-by-row read through Python lists);
-    an `audio` column of another form (e.g. bare arrays) is read row by row. With `sampling_rate`, a clip at
-    another rate is an error.
+    Read from the Arrow column, one copy per chunk (~1,000x faster than a row-by-row read through Python lists;
+    benchmarks/dataset_reading.py); an `audio` column of another form (e.g. bare arrays) is read row by row. `rows`
+    reads only those rows, in that order (errors name a clip by its row in `dataset`). With `sampling_rate`, a clip
+    at another rate is an error.
     """
     if "audio" not in dataset.column_names:
         raise ValueError(
             f"the dataset has no 'audio' column (columns: {dataset.column_names}); use the common schema."
         )
     audio = dataset.select_columns(["audio"])
+    names = range(len(audio)) if rows is None else [int(row) for row in rows]
+    if rows is not None:
+        audio = audio.select(names)
     table = audio.with_format("arrow")
     for first in range(0, len(audio), chunk_rows):
-        rows = range(first, min(first + chunk_rows, len(audio)))
-        column = table[rows.start : rows.stop].column("audio").combine_chunks()
+        chunk = range(first, min(first + chunk_rows, len(audio)))
+        column = table[chunk.start : chunk.stop].column("audio").combine_chunks()
         fields = dict(zip([f.name for f in column.type], column.flatten())) if pa.types.is_struct(column.type) else {}
         arrays = fields.get("array")
         flat = (
@@ -77,30 +91,34 @@ def iter_clips(
             rates = fields["sampling_rate"].to_pylist() if "sampling_rate" in fields else [None] * len(clips)
         else:
             clips, rates = [], []
-            for index, value in zip(rows, audio[rows.start : rows.stop]["audio"]):
+            for position, value in zip(chunk, audio[chunk.start : chunk.stop]["audio"]):
                 if value is None:
-                    raise ValueError(f"clip {index} has no audio (None); drop the row or fill it.")
+                    raise ValueError(f"clip {names[position]} has no audio (None); drop the row or fill it.")
                 if isinstance(value, dict) and value.get("array") is None:
                     raise ValueError(
-                        f"clip {index} is not decoded audio (keys {sorted(value)}); load the dataset with a "
-                        "barlow_speech loader, which decodes into the common schema."
+                        f"clip {names[position]} is not decoded audio (keys {sorted(value)}); load the dataset with "
+                        "a barlow_speech loader, which decodes into the common schema."
                     )
-                clips.append(np.asarray(value["array"] if isinstance(value, dict) else value, dtype=np.float32))
+                clips.append(waveform_of({"audio": value}))
                 if clips[-1].ndim != 1:
-                    raise ValueError(f"clip {index} has shape {clips[-1].shape}; downmix to mono (samples,) first.")
+                    raise ValueError(
+                        f"clip {names[position]} has shape {clips[-1].shape}; downmix to mono (samples,) first."
+                    )
                 rates.append(value.get("sampling_rate") if isinstance(value, dict) else None)
-        for index, clip, rate in zip(rows, clips, rates):
+        for position, clip, rate in zip(chunk, clips, rates):
             if sampling_rate is not None and rate is not None and rate != sampling_rate:
                 raise ValueError(
-                    f"example {index} is sampled at {rate} Hz but {sampling_rate} Hz is expected; load the dataset "
-                    f"with a barlow_speech loader (they resample) or resample to {sampling_rate} Hz."
+                    f"example {names[position]} is sampled at {rate} Hz but {sampling_rate} Hz is expected; load the "
+                    f"dataset with a barlow_speech loader (they resample) or resample to {sampling_rate} Hz."
                 )
             yield clip
 
 
-def clip_arrays(dataset: datasets.Dataset, sampling_rate: int | None = SAMPLING_RATE) -> list[np.ndarray]:
-    """Every clip of a common-schema dataset in memory (`iter_clips`), for random access."""
-    return list(iter_clips(dataset, sampling_rate))
+def clip_arrays(
+    dataset: datasets.Dataset, sampling_rate: int | None = SAMPLING_RATE, rows: Sequence[int] | None = None
+) -> list[np.ndarray]:
+    """Every clip (or those of `rows`) of a common-schema dataset in memory (`iter_clips`), for random access."""
+    return list(iter_clips(dataset, sampling_rate, rows=rows))
 
 
 def common_features(

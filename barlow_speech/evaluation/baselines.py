@@ -57,7 +57,7 @@ class _LabelledClips(torch.utils.data.Dataset):
 
     def __getitems__(self, items: Sequence[int]) -> list[dict]:
         rows = self.indices[np.asarray(items, dtype=np.int64)]
-        clips = clip_arrays(self.dataset.select(rows), self.sampling_rate)
+        clips = clip_arrays(self.dataset, self.sampling_rate, rows=rows)
         return [{"audio": clip, "labels": int(self.codes[row])} for clip, row in zip(clips, rows)]
 
     def __getitem__(self, item: int) -> dict:

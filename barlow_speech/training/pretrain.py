@@ -34,6 +34,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..configuration_barlow import LOSS_VARIANTS, OBJECTIVES, BarlowSpeechConfig
 from ..data.registry import DATASETS as REGISTERED_DATASETS
+from ..data.schema import iter_clips, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
@@ -47,7 +48,6 @@ from .trainer import (
     check_at_least,
     check_choice,
     did_you_mean,
-    waveform_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -190,8 +190,12 @@ def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset
 def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFeatureExtractor:
     """A feature extractor whose mean/std are fitted on a random sample of the training segments."""
     rng = np.random.default_rng(seed)
-    indices = rng.choice(len(dataset), size=min(num_clips, len(dataset)), replace=False)
-    return BarlowSpeechFeatureExtractor().fit_normalization(waveform_of(dataset[int(i)]) for i in sorted(indices))
+    rows = sorted(int(i) for i in rng.choice(len(dataset), size=min(num_clips, len(dataset)), replace=False))
+    if isinstance(dataset, datasets.Dataset):  # the Arrow column in chunks, not a row at a time
+        clips = iter_clips(dataset, sampling_rate=None, rows=rows)
+    else:
+        clips = (waveform_of(dataset[row]) for row in rows)
+    return BarlowSpeechFeatureExtractor().fit_normalization(clips)
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
+from ..data.schema import waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import off_diagonal
 from .augment import TwoViewAugmentation
@@ -77,13 +78,6 @@ class BarlowTwinsArguments:
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-
-
-def waveform_of(example: dict) -> np.ndarray:
-    """The float32 waveform of an example in the common schema (`example["audio"]["array"]`) or with a bare array
-    under "audio"."""
-    audio = example["audio"]
-    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
 
 
 class WaveformCollator:
@@ -326,5 +320,4 @@ __all__ = [
     "check_at_least",
     "check_choice",
     "did_you_mean",
-    "waveform_of",
 ]

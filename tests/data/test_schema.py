@@ -77,6 +77,16 @@ def test_clip_arrays_reads_the_arrow_column_in_row_order_and_checks_the_rate():
     assert [np.array_equal(a, np.asarray(r["audio"]["array"], np.float32)) for a, r in zip(streamed, joined)] == [
         True
     ] * 7
+    chosen = clip_arrays(ds, rows=[3, 0])  # rows of a dataset, in the order asked
+    assert [np.array_equal(a, b) for a, b in zip(chosen, [clips[3], clips[0]])] == [True, True]
+    rates = [16000, 8000] * 3  # rows 1, 3, 5 at 8 kHz
+    mixed = datasets.Dataset.from_dict({"audio": [{"array": [0.5] * 3, "sampling_rate": r} for r in rates]})
+    assert len(clip_arrays(mixed, rows=[4, 2, 0])) == 3
+    with pytest.raises(ValueError, match="example 5 is sampled at 8000 Hz"):  # the dataset's row, not the position
+        clip_arrays(mixed, rows=[4, 5])
+    missing_third = [{"array": [0.1], "sampling_rate": 16000}] * 3 + [{"array": None, "sampling_rate": 16000}]
+    with pytest.raises(ValueError, match="clip 3 is not decoded"):
+        clip_arrays(datasets.Dataset.from_dict({"audio": missing_third}), rows=[0, 3])
     missing = [{"array": [0.1], "sampling_rate": 16000}, {"array": None, "sampling_rate": 16000}]
     with pytest.raises(ValueError, match="clip 1 is not decoded"):
         clip_arrays(datasets.Dataset.from_dict({"audio": missing}))
