@@ -16,6 +16,8 @@ LOSS_VARIANTS = ("bt", "mbt_bn", "mbt_ln", "mbt_bn_ln")
 # How a stage's (channels, freq, frames) map becomes one vector: "global" is the paper's average over frequency and
 # time; the others keep frequency (pooled into `pooling_bands` bands) and summarise time, as x-vectors / BYOL-A do.
 POOLING_MODES = ("global", "time_mean", "time_mean_std")
+# What the pretraining heads read: the last stage's pooled vector (the paper) or every layer's, concatenated.
+PROJECTOR_INPUTS = ("last", "all_layers")
 # Self-supervised objectives on the same encoder: Barlow Twins (the paper) or DINO (Caron et al. 2021; for speech, Cho
 # et al. 2022, shared/paper/004), trained by BarlowSpeechForPreTraining / DinoSpeechForPreTraining respectively.
 OBJECTIVES = ("barlow_twins", "dino")
@@ -65,6 +67,12 @@ class BarlowSpeechConfig(PreTrainedConfig):
             features, `pool_feature_map` warns), and the rows halve at every downsampling stage, so a per-layer list
             such as `[16, 16, 16, 8]` keeps the early layers' resolution without repeating the last map's 8 rows.
 
+        projector_input (`str`, *optional*, defaults to `"last"`):
+            What the projector (and the DINO heads) read: `"last"` the last stage's pooled vector, `pooler_output`
+            (the paper), or `"all_layers"` every entry of `pooled_hidden_states` (the stem, then each stage)
+            concatenated, so the loss shapes every layer's pooled embedding directly, not only through the stages
+            above it (docs/representations.md, "Ablation 5"). Embeddings are the same either way.
+
     The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
     preprocessor_config.json: the model does not depend on them.
         classifier_dropout (`float`, *optional*, defaults to 0.0): dropout before the audio-classification head.
@@ -105,6 +113,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
     loss_eps: float = 1e-5
     pooling: str = "global"
     pooling_bands: int | list[int] = 4
+    projector_input: str = "last"
     classifier_dropout: float = 0.0
     freeze_encoder: bool = False
     objective: str = "barlow_twins"
@@ -157,6 +166,8 @@ class BarlowSpeechConfig(PreTrainedConfig):
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
         _check_pooling_bands(self)
+        if self.projector_input not in PROJECTOR_INPUTS:
+            raise ValueError(f"projector_input={self.projector_input!r} is not one of {list(PROJECTOR_INPUTS)}.")
         _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
         _check_dino(self)
 
@@ -185,6 +196,11 @@ class BarlowSpeechConfig(PreTrainedConfig):
         statistics = 2 if self.pooling == "time_mean_std" else 1
         pairs = zip(self.layer_channels, self.layer_bands, strict=True)
         return [channels * bands * statistics for channels, bands in pairs]
+
+    @property
+    def projector_input_size(self) -> int:
+        """Width of what the projector reads (`projector_input`)."""
+        return sum(self.layer_sizes) if self.projector_input == "all_layers" else self.hidden_size
 
     @property
     def latent_size(self) -> int:

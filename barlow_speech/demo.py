@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from transformers import TrainingArguments
 
-from .configuration_barlow import LOSS_VARIANTS, POOLING_MODES, BarlowSpeechConfig
+from .configuration_barlow import LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
 from .data.schema import clip_arrays
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
@@ -88,13 +88,17 @@ class DemoSettings:
     # per layer (stem, stages 1-3), at most each map's frequency rows for 128 mels (32, 32, 16, 8): more bands would
     # repeat rows (docs/representations.md, "Ablation 3")
     pooling_bands: int | tuple[int, ...] = (16, 16, 16, 8)
+    # the projector reads every layer's pooled vector, so the loss trains the early layers the probes choose
+    # directly (docs/representations.md, "Ablation 5")
+    projector_input: str = "all_layers"
     n_fft: int = 512
     hop_length: int = 256
     n_mels: int | None = 128
     freq_mask_width: int = 10
     time_mask_width: int = 6
     noise_prob: float = 0.8
-    rrc_time_scale: tuple[float, float] = (0.6, 1.5)  # time stretch of the resized crop (1, 1: none)
+    # time stretch of the resized crop (1, 1: none); 0.9-1.1 keeps more of the speaking rate (emotion, speaker)
+    rrc_time_scale: tuple[float, float] = (0.9, 1.1)
     # a random smooth channel per view (`RandomEqualizer`, 0: off): the corpus colours every clip with a 3-dB
     # equaliser that both views shared, so the encoder could keep it (docs/representations.md, "Ablation 4")
     eq_db_std: float = 3.0
@@ -202,6 +206,7 @@ def demo_config_kwargs(settings: DemoSettings) -> dict:
         "loss_variant": settings.loss_variant,
         "pooling": settings.pooling,
         "pooling_bands": settings.pooling_bands,  # the config stores a per-layer tuple as a list
+        "projector_input": settings.projector_input,
     }
 
 
@@ -407,7 +412,8 @@ def run_demo(settings: DemoSettings) -> dict:
         "# barlow-speech demo\n\n"
         f"A ResNet ({BACKBONES[settings.backbone]['hidden_sizes']}, latent m = {settings.latent_size}, "
         f"loss `{settings.loss_variant}`, pooling `{settings.pooling}`"
-        f"{'' if settings.pooling == 'global' else f' in {bands_text(settings.pooling_bands)} bands'}) "
+        f"{'' if settings.pooling == 'global' else f' in {bands_text(settings.pooling_bands)} bands'}, "
+        f"projector input `{settings.projector_input}`) "
         f"pretrained with Barlow Twins for {settings.max_steps} steps of {settings.batch_size} synthetic clips "
         f"({timer.seconds['pretraining'] / 60:.1f} min), front end n_fft={settings.n_fft}, hop={settings.hop_length}, "
         f"{f'{settings.n_mels} mel bands' if settings.n_mels else 'linear bins'}. "
@@ -477,6 +483,9 @@ def parse_settings(argv: Sequence[str]) -> DemoSettings:
     )
     parser.add_argument("--loss_variant", choices=LOSS_VARIANTS, default=None)
     parser.add_argument("--pooling", choices=POOLING_MODES, default=None)
+    parser.add_argument(
+        "--projector_input", choices=PROJECTOR_INPUTS, default=None, help="what the pretraining heads read."
+    )
     parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
     parser.add_argument("--eq_db_std", type=float, default=None, help="random channel of each view, dB (0: off).")

@@ -141,7 +141,8 @@ FAMILY: dict[str, FamilyMember] = {
             SYNTHETIC,
             512,
             "Small Barlow Twins speech encoder (ResNet 32-64-128) of the demo's recipe: frequency-preserving pooling "
-            "(mean and std over time in frequency bands), probed at the layer chosen on validation "
+            "(mean and std over time in frequency bands), a projector that reads every layer's pooled vector, "
+            "probed at the layer chosen on validation "
             "(docs/representations.md); not a model of the paper.",
             upstream_stated_in_paper=False,
         ),

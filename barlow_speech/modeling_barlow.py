@@ -367,6 +367,15 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
             pooled_hidden_states=pooled_hidden_states,
         )
 
+    def head_inputs(self, input_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What a pretraining head reads under `config.projector_input`, `(batch, config.projector_input_size)`, and
+        `pooler_output` `(batch, hidden)`: the same tensor for `"last"`, every layer's pooled vector concatenated
+        for `"all_layers"`."""
+        every_layer = self.config.projector_input == "all_layers"
+        outputs = self(input_values, output_hidden_states=every_layer, return_dict=True)
+        features = torch.cat(outputs.pooled_hidden_states, dim=-1) if every_layer else outputs.pooler_output
+        return features, outputs.pooler_output
+
     def pool(self, feature_map: torch.Tensor, layer: int = -1) -> torch.Tensor:
         """`(n, channels, freq', frames')` of entry `layer` of `hidden_states` -> `(n, config.layer_sizes[layer])`
         under `config.pooling` (`pool_feature_map`) with that layer's `config.layer_bands`."""
@@ -398,7 +407,7 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
     def __init__(self, config: BarlowSpeechConfig):
         super().__init__(config)
         self.barlow = BarlowSpeechModel(config)
-        self.projector = build_projector(config.hidden_size, config.projector_dims)
+        self.projector = build_projector(config.projector_input_size, config.projector_dims)
         self.post_init()
 
     def forward(
@@ -427,8 +436,8 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
                 "such a last batch; when calling the model yourself, pass >= 2 clips or call model.eval() to only "
                 "encode."
             )
-        pooled_a = self.barlow(input_values).pooler_output
-        z_a = self.projector(pooled_a)
+        features_a, pooled_a = self.barlow.head_inputs(input_values)
+        z_a = self.projector(features_a)
         output = BarlowSpeechForPreTrainingOutput(z_a=z_a, pooler_output=pooled_a)
         if input_values_b is not None:
             if input_values_b.shape != input_values.shape:
@@ -439,7 +448,7 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
             if distributed is None:
                 distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
                 distributed = distributed and torch.distributed.get_world_size() > 1
-            z_b = self.projector(self.barlow(input_values_b).pooler_output)
+            z_b = self.projector(self.barlow.head_inputs(input_values_b)[0])
             loss = barlow_twins_loss(
                 z_a,
                 z_b,

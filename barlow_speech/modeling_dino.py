@@ -127,11 +127,11 @@ class WeightNormalizedLinear(nn.Module):
 
 class DinoHead(nn.Module):
     """Reference `DINOHead`: MLP (Linear-GELU blocks) to a bottleneck, l2-normalised, then the weight-normalised
-    prototypes. `(n, hidden)` pooled embeddings -> `(n, K)` logits."""
+    prototypes. `(n, config.projector_input_size)` pooled embeddings -> `(n, K)` logits."""
 
     def __init__(self, config: BarlowSpeechConfig):
         super().__init__()
-        sizes = [config.hidden_size] + [config.dino_hidden_size] * (config.dino_head_layers - 1)
+        sizes = [config.projector_input_size] + [config.dino_hidden_size] * (config.dino_head_layers - 1)
         layers: list[nn.Module] = []
         for size_in, size_out in pairwise(sizes):
             layers += [nn.Linear(size_in, size_out), nn.GELU()]
@@ -260,11 +260,11 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
             )
         long_crops, batch = input_values.shape[:2]
         student_logits = torch.cat(
-            [self.student_head(self.student(c.flatten(0, 1)).pooler_output) for c in crops]
+            [self.student_head(self.student.head_inputs(c.flatten(0, 1))[0]) for c in crops]
         ).unflatten(0, (-1, batch))
         with torch.no_grad():
-            pooled = self.barlow(input_values.flatten(0, 1)).pooler_output
-            teacher_logits = self.teacher_head(pooled).unflatten(0, (long_crops, batch))
+            features, pooled = self.barlow.head_inputs(input_values.flatten(0, 1))
+            teacher_logits = self.teacher_head(features).unflatten(0, (long_crops, batch))
         temperature = teacher_temperature if teacher_temperature is not None else self.config.dino_teacher_temperature
         loss = dino_loss(
             student_logits, teacher_logits, self.center, self.config.dino_student_temperature, temperature

@@ -95,6 +95,16 @@ ROWS |= {
         "view_segment_seconds": 1.0,
     },
 }
+# Ablation 5: the optimiser and the latent on top of the demo's defaults after ablation 4 (`demo_eq3`).
+DEMO_EQ3 = ROWS["demo_eq3"]
+ROWS |= {
+    "demo_eq3_lr5e-3": {**DEMO_EQ3, "learning_rate": 5e-3},
+    "demo_eq3_lr1e-2": {**DEMO_EQ3, "learning_rate": 1e-2},
+    "demo_eq3_latent2048": {**DEMO_EQ3, "latent_size": 2048},
+    # the projector reads every layer's pooled vector: the loss shapes the early layers the probes choose directly
+    "demo_eq3_all_layers": {**DEMO_EQ3, "projector_input": "all_layers"},
+    "demo_eq3_all_layers_mild_stretch": {**DEMO_EQ3, "projector_input": "all_layers", "rrc_time_scale": (0.9, 1.1)},
+}
 
 
 def parse_bands(text: str) -> int | tuple[int, ...]:

@@ -50,6 +50,7 @@ def test_round_trip_through_save_pretrained(tmp_path):
         ({"backbone_config": {"hiden_sizes": [8, 16]}}, "'hiden_sizes' (did you mean 'hidden_sizes'?)"),
         ({"backbone_config": {"depths": [1, 1], "hidden_sizes": [8, 16, 32]}}, "pass lists of the same length"),
         ({"num_labels": 0}, "pass num_labels >= 1"),
+        ({"projector_input": "first"}, "projector_input='first' is not one of ['last', 'all_layers']"),
     ],
 )
 def test_invalid_values_raise_value_error_saying_what_is_allowed(overrides, message):

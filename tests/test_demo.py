@@ -62,7 +62,8 @@ def test_shortened_demo_writes_the_report_figures_results_and_a_loadable_checkpo
     probes = json.loads((output_dir / "probe_results.json").read_text())
     assert {r["label_column"] for r in probes} == {"speaker_id", "gender", "word", "emotion"}
     assert all(r["dataset"] == "synthetic" for r in probes)
-    assert AutoModel.from_pretrained(output_dir / "bt-synthetic").config.latent_size == 512
+    config = AutoModel.from_pretrained(output_dir / "bt-synthetic").config
+    assert config.latent_size == 512 and config.projector_input == "all_layers"
 
 
 def test_shortened_demo_compares_dino_with_barlow_twins_per_factor_and_layer(demo):
@@ -82,6 +83,8 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
     )
     assert settings.pooling_bands == (16, 16, 16, 8) and settings.n_mels is None and settings.mixup is False
     assert settings.eq_db_std == 0.0
+    assert DemoSettings().projector_input == "all_layers"  # the demo recipe (docs/representations.md, "Ablation 5")
+    assert parse_settings(["--projector_input", "last"]).projector_input == "last"
     assert settings.max_steps == DemoSettings().max_steps  # everything else stays the default
     quick = parse_settings(["--quick", "--output_dir", "out", "--pooling_bands", "4", "--compare_dino"])
     assert quick == dataclasses.replace(DemoSettings.quick("out"), pooling_bands=4, compare_dino=True)

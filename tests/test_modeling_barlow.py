@@ -79,6 +79,30 @@ def test_pretraining_returns_loss_parts_latents_and_cross_correlation_and_gradie
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
+def test_a_projector_reading_every_layer_sees_their_pooled_vectors_and_reloads_identically(tmp_path):
+    config = tiny_config(pooling="time_mean_std", pooling_bands=2, projector_input="all_layers")
+    assert config.projector_input_size == sum(config.layer_sizes) > config.hidden_size
+    torch.manual_seed(0)
+    model = BarlowSpeechForPreTraining(config).eval()
+    x = _spectrograms(4)
+    every = model.barlow(x, output_hidden_states=True)
+    features, pooled = model.barlow.head_inputs(x)
+    torch.testing.assert_close(features, torch.cat(every.pooled_hidden_states, dim=-1))
+    torch.testing.assert_close(pooled, every.pooler_output)
+    out = model(x, x + 0.1)
+    torch.testing.assert_close(out.z_a, model.projector(features))
+    torch.testing.assert_close(out.pooler_output, every.pooler_output)  # embeddings do not change with the head
+    out.loss.backward()  # the stem's block of the projector's first layer gets a gradient of its own
+    stem_columns = model.projector[0].weight.grad[:, : config.layer_sizes[0]]
+    assert stem_columns.abs().sum() > 0
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForPreTraining.from_pretrained(tmp_path).eval()
+    assert loaded.config.projector_input == "all_layers"
+    torch.testing.assert_close(loaded(x).z_a, model(x).z_a)
+    last = tiny_config(pooling="time_mean_std", pooling_bands=2)
+    assert last.projector_input == "last" and last.projector_input_size == last.hidden_size
+
+
 def test_pretraining_without_second_view_only_encodes():
     out = BarlowSpeechForPreTraining(tiny_config()).eval()(_spectrograms(2))
     assert out.loss is None and out.z_a.shape == (2, 32)

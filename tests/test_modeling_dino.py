@@ -129,6 +129,18 @@ def test_config_errors_name_the_value_and_the_choices():
         DinoSpeechForPreTraining(tiny_config())
 
 
+def test_heads_reading_every_layer_take_their_concatenation_in_student_and_teacher():
+    config = dino_config(pooling="time_mean_std", pooling_bands=2, projector_input="all_layers")
+    torch.manual_seed(0)
+    model = DinoSpeechForPreTraining(config).eval()
+    assert model.student_head.mlp[0].in_features == config.projector_input_size == sum(config.layer_sizes)
+    long = torch.randn(2, 3, 1, 33, 20)
+    out = model(long)
+    features, pooled = model.barlow.head_inputs(long.flatten(0, 1))
+    torch.testing.assert_close(out.teacher_logits, model.teacher_head(features).unflatten(0, (2, 3)))
+    torch.testing.assert_close(out.pooler_output, pooled[:3])
+
+
 def test_head_is_the_reference_dino_head():
     model = DinoSpeechForPreTraining(dino_config(dino_norm_last_layer=False))
     head = model.student_head
