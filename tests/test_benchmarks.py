@@ -163,6 +163,14 @@ def test_dataset_reading_prints_both_speed_ups_and_reads_the_same_samples(monkey
         assert timing["equal"], f"{label}: the two readers gave different samples"
 
 
+def test_pooling_speed_prints_its_speed_up_and_pools_the_same_values(monkeypatch, capsys):
+    module = load_benchmark("pooling_speed", monkeypatch)
+    result = module.main(["--batch", "4", "--iterations", "2", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "speed-up") == pytest.approx(result["reference_seconds"] / result["ours_seconds"], abs=0.006)
+    assert result["largest_difference"] < 1e-5  # float32 rounding of the std (measured 2.4e-7)
+
+
 def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monkeypatch, tmp_path):
     module = load_benchmark("representation_ablation", monkeypatch)
     assert module.parse_bands("16") == 16 and module.parse_bands("16:16:16:8") == (16, 16, 16, 8)
@@ -206,6 +214,7 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "probe_row_space",
         "sap_speed",
         "dataset_reading",
+        "pooling_speed",
         "representation_ablation",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)
