@@ -149,14 +149,15 @@ def save_projector(projector: torch.nn.Module, config: BarlowSpeechConfig, path:
         str(path),
         metadata={
             "format": "pt",
-            "input_size": str(config.hidden_size),
+            "input_size": str(config.projector_input_size),
             "projector_dims": json.dumps(config.projector_dims),
         },
     )
 
 
 def load_projector(repo_or_path: str | Path, revision: str | None = None) -> torch.nn.Sequential:
-    """The projector of a published repo or built folder: `(batch, hidden)` embeddings -> `(batch, latent)`."""
+    """The projector of a published repo or built folder: `(batch, config.projector_input_size)` -> `(batch, latent)`,
+    on what `BarlowSpeechModel.head_inputs` returns (`pooler_output`, or every layer's pooled vector concatenated)."""
     path = Path(repo_or_path) / PROJECTOR_FILE
     if not path.is_file():
         path = Path(hf_hub_download(str(repo_or_path), PROJECTOR_FILE, revision=revision))

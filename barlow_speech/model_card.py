@@ -301,8 +301,8 @@ OBJECTIVE_NAMES = {
 def objective_rows(config) -> list[tuple[str, Any]]:
     """Rows of the training table that say which objective trained the encoder, and its settings."""
     rows = [("Objective", OBJECTIVE_NAMES[config.objective])]
-    if config.objective == "dino":
-        head = [config.hidden_size] + [config.dino_hidden_size] * (config.dino_head_layers - 1)
+    if config.objective == "dino":  # the heads read what a projector would (`projector_input`)
+        head = [config.projector_input_size] + [config.dino_hidden_size] * (config.dino_head_layers - 1)
         return rows + [
             ("Prototypes K", config.dino_num_prototypes),
             ("Head", " -> ".join(map(str, [*head, config.dino_bottleneck_size, config.dino_num_prototypes]))),
@@ -316,7 +316,8 @@ def objective_rows(config) -> list[tuple[str, Any]]:
         ("Loss variant", config.loss_variant),
         ("lambda (off-diagonal weight)", config.lambda_offdiag),
         ("Latent size m", config.latent_size),
-        ("Projector", " -> ".join(str(d) for d in [config.hidden_size, *config.projector_dims])),
+        ("Projector", " -> ".join(str(d) for d in [config.projector_input_size, *config.projector_dims])),
+        ("Projector input", config.projector_input),
     ]
 
 
@@ -372,6 +373,7 @@ def render_model_card(
         repo_id=repo_id,
         hidden_size=config.hidden_size,
         latent_size=config.latent_size,
+        projector_input=config.projector_input,
         hop_length=extractor.hop_length,
         has_projector=has_projector,
         objective=config.objective,

@@ -154,8 +154,11 @@ def pool_feature_map(feature_map: torch.Tensor, pooling: str = "global", bands: 
     mean = banded.mean(dim=-1, keepdim=True)
     if pooling == "time_mean":
         return mean.flatten(1)
-    # the population std written out: torch.std's CPU kernel is ~2.5x slower on these short time axes
-    std = (banded - mean).square().mean(dim=-1).sqrt()
+    # the population std written out (torch.std's CPU kernel is ~2.5x slower on these short time axes); a band constant
+    # over time (one frame, or all zeros after a ReLU) gets std 0 and gradient 0, as with torch.std, not sqrt's
+    # infinite slope at 0 (NaN)
+    var = (banded - mean).square().mean(dim=-1)
+    std = torch.where(var > 0, var.clamp_min(torch.finfo(var.dtype).tiny).sqrt(), torch.zeros_like(var))
     return torch.cat([mean.flatten(1), std.flatten(1)], dim=1)
 
 
@@ -373,12 +376,14 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
             pooled_hidden_states=pooled_hidden_states,
         )
 
-    def head_inputs(self, input_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def head_inputs(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """What a pretraining head reads under `config.projector_input`, `(batch, config.projector_input_size)`, and
         `pooler_output` `(batch, hidden)`: the same tensor for `"last"`, every layer's pooled vector concatenated
-        for `"all_layers"`."""
+        for `"all_layers"`. Inputs as for `forward`."""
         every_layer = self.config.projector_input == "all_layers"
-        outputs = self(input_values, output_hidden_states=every_layer, return_dict=True)
+        outputs = self(input_values, attention_mask, output_hidden_states=every_layer, return_dict=True)
         features = torch.cat(outputs.pooled_hidden_states, dim=-1) if every_layer else outputs.pooler_output
         return features, outputs.pooler_output
 

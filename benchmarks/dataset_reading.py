@@ -55,7 +55,12 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         trainer = build_trainer("small", args.batch_size, torch.device("cpu"), folder, latent_size=64)
         trainer.args.per_device_eval_batch_size = args.batch_size
-        stock = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, collate_fn=trainer.data_collator)
+        stock = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=args.batch_size,
+            collate_fn=trainer.data_collator,
+            drop_last=trainer.args.dataloader_drop_last,  # as the trainer's loader
+        )
         results = {
             "trainer_batches": compare(
                 "trainer batches",

@@ -34,7 +34,16 @@ EVAL_POOLINGS = (("global", 1), ("time_mean_std", 4), ("time_mean_std", 16), ("t
 # Every row starts from the demo recipe before this ablation (commit bc9e8c7: 129 linear bins of a 256-point window,
 # 4 bands, 500 validation clips, no random channel in the views), whatever the demo's defaults are now, so a row
 # means the same settings in every commit.
-BASE = {"n_fft": 256, "hop_length": 256, "n_mels": None, "pooling_bands": 4, "validation_clips": 500, "eq_db_std": 0.0}
+BASE = {
+    "n_fft": 256,
+    "hop_length": 256,
+    "n_mels": None,
+    "pooling_bands": 4,
+    "validation_clips": 500,
+    "eq_db_std": 0.0,
+    "projector_input": "last",  # the demo's defaults since ablation 5: "all_layers", a 0.9-1.1 stretch
+    "rrc_time_scale": (0.6, 1.5),
+}
 # name -> DemoSettings overrides on top of BASE.
 ROWS: dict[str, dict] = {
     "baseline": {"pooling": "global"},
@@ -105,6 +114,8 @@ ROWS |= {
     "demo_eq3_all_layers": {**DEMO_EQ3, "projector_input": "all_layers"},
     "demo_eq3_all_layers_mild_stretch": {**DEMO_EQ3, "projector_input": "all_layers", "rrc_time_scale": (0.9, 1.1)},
 }
+# After ablation 5: the demo's recipe with the stem's and stage 1's full 32 frequency rows (4 mels a band, not 8)
+ROWS["demo_all_layers_b32"] = {**ROWS["demo_eq3_all_layers_mild_stretch"], "pooling_bands": (32, 32, 16, 8)}
 
 
 def parse_bands(text: str) -> int | tuple[int, ...]:

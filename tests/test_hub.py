@@ -238,6 +238,28 @@ def test_projector_file_reproduces_the_latents_on_top_of_the_encoder(checkpoint,
         torch.testing.assert_close(load_projector(folder)(out.pooler_output), out.z_a)
 
 
+def test_projector_of_a_model_reading_every_layer_takes_their_pooled_vectors(tmp_path):
+    """`projector_input="all_layers"` (the demo's recipe): the published projector is as wide as every layer's pooled
+    vectors together, reads what `head_inputs` returns, and the card says so."""
+    checkpoint = tmp_path / "bt-all-layers"
+    config = tiny_config(pooling="time_mean_std", pooling_bands=2, projector_input="all_layers")
+    BarlowSpeechForPreTraining(config).eval().save_pretrained(checkpoint)
+    BarlowSpeechFeatureExtractor().save_pretrained(checkpoint)
+    folder = build_repo_folder(checkpoint, tmp_path / "repo")
+    model = BarlowSpeechForPreTraining.from_pretrained(checkpoint).eval()
+    features = BarlowSpeechFeatureExtractor.from_pretrained(folder)(
+        tone_clips(4), sampling_rate=16000, return_tensors="pt"
+    )
+    projector = load_projector(folder)
+    assert projector[0].in_features == config.projector_input_size == sum(config.layer_sizes)
+    with torch.no_grad():
+        head_input, embedding = model.barlow.head_inputs(**features)
+        torch.testing.assert_close(projector(head_input), model(features["input_values"]).z_a)
+    card = (folder / "README.md").read_text()
+    assert f"| Projector | {config.projector_input_size} -> " in card and "| Projector input | all_layers |" in card
+    assert "head_input, embedding = encoder.head_inputs(**features)" in card
+
+
 def test_built_folder_loads_with_trust_remote_code_offline_without_the_package(checkpoint, clips_file, tmp_path):
     folder = build_repo_folder(checkpoint, tmp_path / "repo", model_name="org/bt-ls100")
     info = _run_isolated(

@@ -284,6 +284,20 @@ def test_frequency_preserving_pooling_keeps_band_means_then_time_std():
     torch.testing.assert_close(pool_feature_map(feature_map, "global"), feature_map.mean(dim=(2, 3)))
 
 
+def test_a_band_constant_over_time_has_std_zero_and_gradient_zero_not_nan():
+    one_frame = torch.randn(2, 3, 4, 1, requires_grad=True)  # std over one frame is 0
+    silent = torch.zeros(2, 3, 4, 5)
+    silent[:, 0] = torch.randn(2, 4, 5)  # channels 1-2 constant (0, as after a ReLU) over time
+    silent.requires_grad_(True)
+    for feature_map in (one_frame, silent):
+        pooled = pool_feature_map(feature_map, "time_mean_std", bands=2)
+        reference = feature_map.reshape(2, 3, 2, 2, -1).mean(3).std(-1, correction=0).flatten(1)
+        torch.testing.assert_close(pooled[:, 6:], reference)
+        pooled.square().sum().backward()
+        assert torch.isfinite(feature_map.grad).all()
+    assert one_frame.grad[..., 0].abs().sum() > 0  # the band means still pass a gradient
+
+
 @pytest.mark.parametrize("pooling", ["global", "time_mean_std"])
 def test_audio_classification_pipeline_and_head_honour_the_pooling(pooling):
     config = tiny_config(id2label={0: "yes", 1: "no"}, label2id={"yes": 0, "no": 1}, pooling=pooling)
