@@ -72,9 +72,6 @@ class BarlowSpeechConfig(PreTrainedConfig):
             (the paper), or `"all_layers"` every entry of `pooled_hidden_states` (the stem, then each stage)
             concatenated, so the loss shapes every layer's pooled embedding directly, not only through the stages
             above it (docs/representations.md, "Ablation 5"). Embeddings are the same either way.
-
-    The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
-    preprocessor_config.json: the model does not depend on them.
         classifier_dropout (`float`, *optional*, defaults to 0.0): dropout before the audio-classification head.
         freeze_encoder (`bool`, *optional*, defaults to `False`):
             Audio classification trains only the linear head (linear evaluation) when set.
@@ -91,6 +88,9 @@ class BarlowSpeechConfig(PreTrainedConfig):
         dino_teacher_temperature (`float`, *optional*, defaults to 0.04): teacher softmax temperature (sharpening),
             reached after the trainer's warm-up.
         dino_center_momentum (`float`, *optional*, defaults to 0.9): momentum of the centre of teacher outputs.
+
+    The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
+    preprocessor_config.json: the model does not depend on them.
 
     Example:
     ```python

@@ -32,7 +32,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from ..configuration_barlow import LOSS_VARIANTS, OBJECTIVES, BarlowSpeechConfig
+from ..configuration_barlow import LOSS_VARIANTS, OBJECTIVES, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
 from ..data.registry import DATASETS as REGISTERED_DATASETS
 from ..data.schema import iter_clips, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
@@ -90,10 +90,30 @@ class ModelArguments:
     dino_num_prototypes: int = field(default=65536, metadata={"help": "DINO prototypes K (reference: 65536)."})
     dino_hidden_size: int = field(default=2048, metadata={"help": "DINO head MLP width (reference: 2048)."})
     dino_bottleneck_size: int = field(default=256, metadata={"help": "DINO head bottleneck (reference: 256)."})
+    pooling: str = field(
+        default="global",
+        metadata={"help": f"one of {list(POOLING_MODES)}: how each layer's map becomes a vector (paper: global)."},
+    )
+    pooling_bands: list[int] = field(
+        default_factory=lambda: [4],
+        metadata={"help": "frequency bands of the time_* poolings: one number, or one per layer (stem, then stages)."},
+    )
+    projector_input: str = field(
+        default="last",
+        metadata={"help": f"one of {list(PROJECTOR_INPUTS)}: what the pretraining heads read (paper: last)."},
+    )
 
     def __post_init__(self):
         check_choice("backbone", self.backbone, list(BACKBONES))
         check_choice("objective", self.objective, list(OBJECTIVES))
+        check_choice("pooling", self.pooling, list(POOLING_MODES))
+        check_choice("projector_input", self.projector_input, list(PROJECTOR_INPUTS))
+        layers = 1 + len(BACKBONES[self.backbone]["hidden_sizes"])
+        if len(self.pooling_bands) not in (1, layers) or min(self.pooling_bands) < 1:
+            raise ValueError(
+                f"--pooling_bands {' '.join(map(str, self.pooling_bands))}: expected one number >= 1 for every layer, "
+                f"or {layers} (the {self.backbone} stem, then each stage)."
+            )
         for flag in ("dino_num_prototypes", "dino_hidden_size", "dino_bottleneck_size"):
             check_at_least(flag, getattr(self, flag), 1)
         check_choice("loss_variant", self.loss_variant, list(LOSS_VARIANTS))
@@ -111,6 +131,9 @@ class ModelArguments:
             dino_num_prototypes=self.dino_num_prototypes,
             dino_hidden_size=self.dino_hidden_size,
             dino_bottleneck_size=self.dino_bottleneck_size,
+            pooling=self.pooling,
+            pooling_bands=self.pooling_bands[0] if len(self.pooling_bands) == 1 else list(self.pooling_bands),
+            projector_input=self.projector_input,
         )
 
 

@@ -126,7 +126,9 @@ def test_collator_pads_short_clips_and_rejects_other_schemas():
 
 def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     config = tmp_path / "run.json"
-    config.write_text(json.dumps({"backbone": "tiny", "latent_size": 16, "num_clips": 24, "max_steps": 3}))
+    run = {"backbone": "tiny", "latent_size": 16, "num_clips": 24, "max_steps": 3}
+    run |= {"pooling": "time_mean_std", "pooling_bands": [8, 4, 2], "projector_input": "all_layers"}
+    config.write_text(json.dumps(run))
     output = tmp_path / "out"
     code = cli_main(
         [
@@ -154,6 +156,9 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     assert code == 0
     model = AutoModel.from_pretrained(output)
     assert isinstance(model, BarlowSpeechModel) and model.config.latent_size == 16
+    # the encoder's pooling and the heads' input come from the flags, not the paper's defaults
+    assert (model.config.pooling, model.config.layer_bands) == ("time_mean_std", [8, 4, 2])
+    assert model.config.projector_input == "all_layers"
     extractor = AutoFeatureExtractor.from_pretrained(output)
     assert extractor.mean != 0.0  # fitted on the training audio
     state = json.loads((output / "trainer_state.json").read_text())
@@ -191,6 +196,11 @@ def _no_data(*args, **kwargs):
         (["--dataset", "librispeech"], "--dataset librispeech needs --data_path"),
         (["--dataset", "folder", "--data_path", "no/such/folder"], "--data_path no/such/folder: no such folder"),
         (["--latnt_size", "16"], "unknown argument(s) --latnt_size (did you mean '--latent_size'?)"),
+        (["--pooling", "time_mean_sd"], "--pooling time_mean_sd: expected one of ['global', 'time_mean', "),
+        (
+            ["--backbone", "small", "--pooling_bands", "16", "8"],
+            "--pooling_bands 16 8: expected one number >= 1 for every layer, or 4 (the small stem, then each stage).",
+        ),
     ],
 )
 def test_pretrain_user_errors_are_one_line_with_exit_code_2_before_any_data_loads(
