@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -203,6 +204,29 @@ def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monke
     assert module.previous_baselines(tmp_path / "missing.jsonl", poolings) == {}
 
 
+def test_temporal_pooling_mean_std_is_the_models_own_pooling_and_every_set_widens_it(monkeypatch):
+    import torch
+
+    from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechModel
+    from tests.factories import tiny_config, tone_clips
+
+    module = load_benchmark("temporal_pooling", monkeypatch)
+    torch.manual_seed(0)
+    model = BarlowSpeechModel(tiny_config(pooling="time_mean_std", pooling_bands=[8, 4, 2])).eval()
+    extractor, clips = BarlowSpeechFeatureExtractor(), tone_clips(3)
+    features = {name: module.layer_features(model, extractor, clips, s) for name, s in module.STATISTICS.items()}
+    inputs = extractor(clips, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        pooled = model(inputs["input_values"], output_hidden_states=True).pooled_hidden_states
+    for ours, reference in zip(features["mean_std"], pooled, strict=True):
+        np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-4, atol=1e-5)
+    statistics = {"mean_std": 2, "mean_std_delta_std": 3, "mean_std_lag1": 3, "thirds_std": 4}
+    for name, count in statistics.items():
+        widths = [layer.shape for layer in features[name]]
+        assert widths == [(3, channels * bands * count) for channels, bands in zip([8, 8, 16], [8, 4, 2])]
+        assert all(np.isfinite(layer).all() for layer in features[name])
+
+
 def test_benchmarks_are_importable_without_running(monkeypatch):
     """Importing a benchmark must not start a measurement (tests and users import their helpers)."""
     for name in (
@@ -216,5 +240,6 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "dataset_reading",
         "pooling_speed",
         "representation_ablation",
+        "temporal_pooling",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)
