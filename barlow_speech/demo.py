@@ -102,6 +102,9 @@ class DemoSettings:
     # a random smooth channel per view (`RandomEqualizer`, 0: off): the corpus colours every clip with a 3-dB
     # equaliser that both views shared, so the encoder could keep it (docs/representations.md, "Ablation 4")
     eq_db_std: float = 3.0
+    # each view in its own random synthetic room with this probability (`RandomReverb`, 0: off): the corpus
+    # reverberates half its clips in one of 64 rooms, which both views shared (docs/representations.md, "Ablation 7")
+    reverb_prob: float = 0.0
     view_segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
     # words per pretraining clip: > 1 pretrains on utterances of one speaker and emotion (`generate_batch`), whose two
     # views (segments, `view_segment_seconds`) differ in the word; 1: the probes' one-word clips
@@ -182,6 +185,7 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
             rrc_freq_scale=(1.0, 1.0),
             rrc_time_scale=settings.rrc_time_scale,
             eq_db_std=settings.eq_db_std,
+            reverb_prob=settings.reverb_prob,
             view_segment_seconds=settings.view_segment_seconds,
             mixup_prob=1.0 if mixup else 0.0,
         )
@@ -489,6 +493,7 @@ def parse_settings(argv: Sequence[str]) -> DemoSettings:
     parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
     parser.add_argument("--learning_rate", type=float, default=None)
     parser.add_argument("--eq_db_std", type=float, default=None, help="random channel of each view, dB (0: off).")
+    parser.add_argument("--reverb_prob", type=float, default=None, help="random room per view, probability (0: off).")
     parser.add_argument("--view_segment_seconds", type=float, default=None, help="each view a random segment (s).")
     parser.add_argument("--n_mels", type=int, default=None, help="mel bands of the front end (0: linear bins).")
     parser.add_argument(

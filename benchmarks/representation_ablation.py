@@ -116,6 +116,15 @@ ROWS |= {
 }
 # After ablation 5: the demo's recipe with the stem's and stage 1's full 32 frequency rows (4 mels a band, not 8)
 ROWS["demo_all_layers_b32"] = {**ROWS["demo_eq3_all_layers_mild_stretch"], "pooling_bands": (32, 32, 16, 8)}
+# Ablation 7 on the demo's recipe: each view in its own random room (the corpus reverberates half its clips, and both
+# views shared the room), and the views without BYOL-A mixup or without added noise (other voices and noise that the
+# encoder must ignore may also hide the speaker's cues)
+DEMO_ALL_LAYERS = ROWS["demo_eq3_all_layers_mild_stretch"]
+ROWS |= {
+    "demo_all_layers_reverb": {**DEMO_ALL_LAYERS, "reverb_prob": 0.5},
+    "demo_all_layers_no_mixup": {**DEMO_ALL_LAYERS, "mixup": False},
+    "demo_all_layers_no_noise": {**DEMO_ALL_LAYERS, "noise_prob": 0.0},
+}
 
 
 def parse_bands(text: str) -> int | tuple[int, ...]:

@@ -6,8 +6,8 @@ an optional `seed` (a private `torch.Generator` on the input's device) and accep
 argument in `forward` that overrides it, so a pipeline is reproducible end to end.
 
 Waveform augmentations, (batch, samples) -> (batch, samples) unless stated:
-    RandomTimeShift, RandomGain, RandomEqualizer, AddNoise (white / pink / brown or a noise bank from a
-    `_background_noise_` folder, see `load_noise_bank`), RandomSpeed.
+    RandomTimeShift, RandomGain, RandomEqualizer, RandomReverb, AddNoise (white / pink / brown or a noise bank
+    from a `_background_noise_` folder, see `load_noise_bank`), RandomSpeed.
 Spectrogram augmentations, (batch, 1, freq, frames) -> same shape:
     FrequencyMask / TimeMask (SpecAugment, Park et al. 2019), RandomResizedCrop and MixupBYOLA
     (BYOL-A, Niizumi et al. 2021; nttcslab/byol-a `byol_a/augmentations.py`).
@@ -124,6 +124,33 @@ def mix_at_snr(waveforms: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tenso
     noise_power = noise.pow(2).mean(dim=-1).clamp(min=eps)
     scale = torch.sqrt(signal_power / (noise_power * torch.pow(10.0, snr_db / 10.0)))
     return waveforms + noise * scale[:, None].to(waveforms.dtype)
+
+
+def room_impulse_responses(
+    rt60_s: torch.Tensor, drr_db: torch.Tensor, samples: int, sampling_rate: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Synthetic room impulse responses `(batch, samples)`: a unit direct path, then a Gaussian noise tail decaying
+    exponentially to -60 dB at t = `rt60_s` (batch,), its energy `drr_db` (batch,) below the direct path's (the
+    direct-to-reverberant ratio), the statistical room model of Polack (1988) / Lehmann & Johansson (2008)."""
+    t = torch.arange(1, samples, device=rt60_s.device, dtype=torch.float32) / sampling_rate
+    tail = torch.randn((rt60_s.shape[0], samples - 1), device=rt60_s.device, generator=generator)
+    tail = tail * torch.exp(-np.log(1000.0) * t / rt60_s[:, None])  # amplitude 1e-3 (-60 dB) at RT60
+    energy = tail.square().sum(dim=-1, keepdim=True).clamp_min(1e-20)
+    tail = tail * torch.sqrt(torch.pow(10.0, -drr_db[:, None] / 10.0) / energy)
+    return torch.cat([torch.ones_like(tail[:, :1]), tail], dim=-1)
+
+
+def reverberate(waveforms: torch.Tensor, impulse_responses: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Convolve each row of (batch, samples) with its impulse response (batch, L) by FFT, keep the first `samples`
+    (the room's tail past the end is cut, as a recording that stops) and the row's RMS level."""
+    samples, length = waveforms.shape[-1], impulse_responses.shape[-1]
+    n = samples + length - 1  # linear, not circular, convolution
+    spectrum = torch.fft.rfft(waveforms.float(), n=n) * torch.fft.rfft(impulse_responses.float(), n=n)
+    wet = torch.fft.irfft(spectrum, n=n)[:, :samples]
+    scale = torch.sqrt(
+        waveforms.float().square().mean(-1, keepdim=True) / wet.square().mean(-1, keepdim=True).clamp_min(eps)
+    )
+    return (wet * scale).to(waveforms.dtype)
 
 
 def resample_speed(waveforms: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
@@ -397,6 +424,41 @@ class AddNoise(RandomAugmentation):
         return self.select(waveforms, mix_at_snr(waveforms, noise, snr), g)
 
 
+class RandomReverb(RandomAugmentation):
+    """Reverberation in a random synthetic room per example (`room_impulse_responses`, `reverberate`): recordings of
+    one speaker come from many rooms, and two views in different rooms ask the encoder to ignore the room, as the
+    room-impulse-response augmentation of x-vector and WavLM training does.
+
+    Args:
+        rt60_s: (min, max) reverberation time in seconds, drawn uniformly per example.
+        drr_db: (min, max) direct-to-reverberant energy ratio in dB.
+        sampling_rate: of the waveforms.
+        p: probability per example.
+    """
+
+    def __init__(
+        self,
+        rt60_s: tuple[float, float] = (0.1, 0.8),
+        drr_db: tuple[float, float] = (-3.0, 10.0),
+        sampling_rate: int = 16_000,
+        p: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(p, seed)
+        self.rt60_s = _check_range("rt60_s", rt60_s, minimum=1e-3)
+        self.drr_db = _check_range("drr_db", drr_db)
+        self.sampling_rate = sampling_rate
+
+    def forward(self, waveforms: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_waveforms(waveforms, type(self).__name__)
+        g = self.generator_for(waveforms.device, generator)
+        batch, device = waveforms.shape[0], waveforms.device
+        rt60, drr = uniform(*self.rt60_s, (batch,), device, g), uniform(*self.drr_db, (batch,), device, g)
+        length = int(np.ceil(self.rt60_s[1] * self.sampling_rate))  # the longest room decays to -60 dB
+        rooms = room_impulse_responses(rt60, drr, length, self.sampling_rate, g)
+        return self.select(waveforms, reverberate(waveforms, rooms), g)
+
+
 class RandomSpeed(RandomAugmentation):
     """Speed perturbation by resampling (tempo and pitch change together), length preserved.
 
@@ -598,9 +660,9 @@ class TwoViewAugmentationConfig:
     """Parameters of the two-view pipeline; a stage is off when its probability is 0 (or rates None).
 
     Waveform stage (per view, in this order): segment (off by default) -> speed -> time shift -> gain -> equaliser
-    (off by default) -> noise. With `view_segment_seconds`, each view is a random segment of the clip, drawn
-    independently per view, so the views share the speaker, emotion and channel but less of the phonetic content (the
-    segments of one utterance of Cho et al. 2022, shared/paper/004).
+    (off by default) -> reverberation (off by default) -> noise. With `view_segment_seconds`, each view is a random
+    segment of the clip, drawn independently per view, so the views share the speaker, emotion and channel but less of
+    the phonetic content (the segments of one utterance of Cho et al. 2022, shared/paper/004).
     Spectrogram stage: mixup -> random resized crop -> frequency masks -> time masks.
     Defaults: BYOL-A values for mixup and random resized crop; SpecAugment-LD-like masks scaled to
     a 513 x 126 spectrogram; SNR and gain ranges typical of speech SSL (e.g. COLA, BYOL-A v2).
@@ -616,6 +678,8 @@ class TwoViewAugmentationConfig:
     gain_prob: float = 1.0
     eq_db_std: float = 0.0  # RandomEqualizer's gain spread in dB (0: off)
     eq_prob: float = 1.0
+    reverb_prob: float = 0.0  # RandomReverb: each view in its own random room with this probability (0: off)
+    reverb_rt60_s: tuple[float, float] = (0.1, 0.8)
     snr_db: tuple[float, float] = (5.0, 40.0)
     noise_colours: tuple[str, ...] = ("white", "pink")
     noise_prob: float = 0.8
@@ -674,6 +738,8 @@ class TwoViewAugmentation(nn.Module):
             waveform.append(RandomGain(c.gain_db, p=c.gain_prob))
         if c.eq_prob > 0 and c.eq_db_std > 0:
             waveform.append(RandomEqualizer(c.eq_db_std, sampling_rate=c.sampling_rate, p=c.eq_prob))
+        if c.reverb_prob > 0:
+            waveform.append(RandomReverb(c.reverb_rt60_s, sampling_rate=c.sampling_rate, p=c.reverb_prob))
         if c.noise_prob > 0:
             waveform.append(AddNoise(c.snr_db, c.noise_colours, noise_bank=noise_bank, p=c.noise_prob))
         self.waveform_augmentations = nn.ModuleList(waveform)

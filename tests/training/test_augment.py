@@ -21,6 +21,7 @@ from barlow_speech.training.augment import (
     RandomEqualizer,
     RandomGain,
     RandomResizedCrop,
+    RandomReverb,
     RandomSpeed,
     RandomTimeShift,
     TimeMask,
@@ -34,6 +35,8 @@ from barlow_speech.training.augment import (
     random_crops,
     resample_speed,
     resized_crop,
+    reverberate,
+    room_impulse_responses,
     time_shift,
 )
 
@@ -159,6 +162,40 @@ def test_equalizer_applies_the_synthetic_corpus_channel_model_to_the_spectrum():
     assert abs(gain_at_200.item() - 6.0) < 0.01
     half = equalize(x.to(torch.bfloat16), gains, 16000, points)
     assert half.dtype == torch.bfloat16 and torch.allclose(half.float(), out, atol=0.05 * out.abs().max().item())
+
+
+def test_rooms_decay_60_db_at_rt60_with_the_drawn_direct_to_reverberant_ratio():
+    rt60, drr = torch.tensor([0.2, 0.5] * 64), torch.tensor([0.0, 6.0] * 64)
+    rooms = room_impulse_responses(rt60, drr, 12000, 16000, torch.Generator().manual_seed(0))
+    assert rooms.shape == (128, 12000) and torch.all(rooms[:, 0] == 1.0)
+    tail_db = 10 * torch.log10(rooms[:, 1:].square().sum(1))
+    assert torch.allclose(tail_db, -drr, atol=1e-3)
+    energy = rooms[:, 1:11201].square().reshape(64, 2, 70, 160).mean(dim=(0, 3))  # per room kind, 10-ms windows
+    for kind, seconds in enumerate((0.2, 0.5)):  # decay over one RT60, first 10 ms vs 10 ms at RT60: -60 dB
+        at_rt60 = int(seconds * 100)
+        decay_db = 10 * torch.log10(energy[kind, at_rt60] / energy[kind, 0])
+        assert abs(decay_db.item() + 60.0) < 3.0
+
+
+def test_reverberation_keeps_level_and_length_and_a_dry_room_keeps_the_signal():
+    x = make_waveforms(samples=8000)
+    impulse = torch.zeros(6, 400)
+    impulse[:, 0] = 1.0
+    assert torch.allclose(reverberate(x, impulse), x, atol=1e-5)  # a room with no tail
+    wet = RandomReverb((0.3, 0.6), seed=0)(x)
+    assert wet.shape == x.shape and torch.isfinite(wet).all()
+    assert torch.allclose(wet.square().mean(1), x.square().mean(1), rtol=1e-4)  # the RMS level is kept
+    assert (wet - x).square().mean() > 0.1 * x.square().mean()  # and the room changed the signal
+    delayed = torch.zeros(1, 8000)
+    delayed[0, 7999] = 1.0  # a click at the end: the tail past the clip is cut, not wrapped to the start
+    room = room_impulse_responses(torch.tensor([0.5]), torch.tensor([0.0]), 4000, 16000, None)
+    assert reverberate(delayed, room)[0, :7999].abs().max() < 1e-6  # FFT round-off only (measured 3.5e-8)
+    assert torch.equal(RandomReverb(p=0.0)(x), x)
+    with pytest.raises(ValueError, match="rt60_s"):
+        RandomReverb((0.8, 0.1))
+    views = TwoViewAugmentation(TwoViewAugmentationConfig(seed=0, reverb_prob=0.5))
+    assert any(isinstance(m, RandomReverb) for m in views.waveform_augmentations)
+    assert not any(isinstance(m, RandomReverb) for m in TwoViewAugmentation().waveform_augmentations)
 
 
 def test_speed_rate_one_is_identity_and_faster_speed_raises_pitch():
