@@ -119,7 +119,9 @@ class DemoSettings:
     supervised_fractions: tuple[float, ...] = (0.05, 0.1)
     supervised_steps: int = 60
     supervised_seeds: int = 1
-    mixup: bool = True
+    # BYOL-A mixup in the views: off, since mixing in up to 40 % of another clip's voice cost speaker cues (speaker
+    # +2.8 / +9.8 -> +4.1 / +11.6 over random init, three seeds; docs/representations.md, "Ablation 7")
+    mixup: bool = False
     num_speakers: int = 64
     seed: int = 0
     compare_dino: bool = False  # also pretrain DINO (shared/paper/004) on the same encoder, data and views

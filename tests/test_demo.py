@@ -79,9 +79,9 @@ def test_shortened_demo_compares_dino_with_barlow_twins_per_factor_and_layer(dem
 
 def test_demo_arguments_override_the_defaults_or_the_quick_settings():
     settings = parse_settings(
-        ["--pooling_bands", "16", "16", "16", "8", "--n_mels", "0", "--mixup", "false", "--eq_db_std", "0"]
+        ["--pooling_bands", "16", "16", "16", "8", "--n_mels", "0", "--mixup", "true", "--eq_db_std", "0"]
     )
-    assert settings.pooling_bands == (16, 16, 16, 8) and settings.n_mels is None and settings.mixup is False
+    assert settings.pooling_bands == (16, 16, 16, 8) and settings.n_mels is None and settings.mixup is True
     assert settings.eq_db_std == 0.0
     assert DemoSettings().projector_input == "all_layers"  # the demo recipe (docs/representations.md, "Ablation 5")
     assert parse_settings(["--projector_input", "last"]).projector_input == "last"
