@@ -119,8 +119,9 @@ class DemoSettings:
     supervised_fractions: tuple[float, ...] = (0.05, 0.1)
     supervised_steps: int = 60
     supervised_seeds: int = 1
-    # BYOL-A mixup in the views: off, since mixing in up to 40 % of another clip's voice cost speaker cues (speaker
-    # +2.8 / +9.8 -> +4.1 / +11.6 over random init, three seeds; docs/representations.md, "Ablation 7")
+    # BYOL-A mixup in the views: off, since mixing in up to 40 % of another clip's voice cost speaker cues (speaker at
+    # 10 % labels +3.0 -> +4.1 over random init on the mean of three seeds, up in each; docs/representations.md,
+    # "Ablation 7")
     mixup: bool = False
     num_speakers: int = 64
     seed: int = 0
@@ -132,11 +133,13 @@ class DemoSettings:
     dino_weight_decay: float = 0.04
     dino_short_crops: int = 2
     # sharper and faster-following than the reference (0.04, 0.996): at those the teacher went near-uniform (entropy
-    # 0.998 log K) in 300 steps; at 0.02 and 0.99 it stayed at 0.85 log K, KL to the centre 0.64 nats (README, "DINO")
+    # 0.998 log K) in 300 steps; at 0.02 and 0.99 it ended at 0.66 log K, KL to the centre 1.17 nats (README, "DINO")
     dino_teacher_temperature: float = 0.02
     dino_teacher_momentum: float = 0.99  # at step 0, cosine to 1
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.reverb_prob <= 1.0:
+            raise ValueError(f"reverb_prob={self.reverb_prob}: expected a probability in [0, 1] (0: no rooms).")
         if self.pretrain_words_per_clip < 1:
             raise ValueError(f"pretrain_words_per_clip={self.pretrain_words_per_clip}: expected >= 1 word per clip.")
         if self.pretrain_words_per_clip > 1 and self.view_segment_seconds is None:

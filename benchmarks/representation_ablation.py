@@ -43,6 +43,7 @@ BASE = {
     "eq_db_std": 0.0,
     "projector_input": "last",  # the demo's defaults since ablation 5: "all_layers", a 0.9-1.1 stretch
     "rrc_time_scale": (0.6, 1.5),
+    "mixup": True,  # off in the demo since ablation 7
 }
 # name -> DemoSettings overrides on top of BASE.
 ROWS: dict[str, dict] = {

@@ -36,7 +36,9 @@ def _std(x: torch.Tensor) -> torch.Tensor:
 def _lag1(x: torch.Tensor) -> torch.Tensor:
     """Lag-1 autocorrelation over time (0 where a band is constant)."""
     centred = x - x.mean(dim=-1, keepdim=True)
-    return (centred[..., 1:] * centred[..., :-1]).mean(dim=-1) / centred.square().mean(dim=-1).clamp_min(1e-6)
+    variance = centred.square().mean(dim=-1)
+    covariance = (centred[..., 1:] * centred[..., :-1]).mean(dim=-1)
+    return torch.where(variance > 0, covariance / variance.clamp_min(torch.finfo(x.dtype).tiny), 0.0)
 
 
 # name -> statistics of a banded map `(n, channels, bands, frames)`, each `(n, channels, bands)`

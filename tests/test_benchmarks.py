@@ -202,6 +202,10 @@ def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monke
     assert module.baseline_key({**settings, "n_mels": None}, poolings) not in baselines  # another pooling evaluated
     assert baselines[module.logmel_key(settings)] == "L" and "old" not in baselines.values()  # rows before the key
     assert module.previous_baselines(tmp_path / "missing.jsonl", poolings) == {}
+    # a row means the same settings after the demo's defaults move on (mixup went off after ablation 7)
+    resolved = {name: {**module.BASE, **module.ROWS[name]} for name in module.ROWS}
+    assert resolved["demo_eq3_all_layers_mild_stretch"]["mixup"] is True
+    assert resolved["demo_all_layers_no_mixup"]["mixup"] is False
 
 
 def test_temporal_pooling_mean_std_is_the_models_own_pooling_and_every_set_widens_it(monkeypatch):

@@ -90,6 +90,8 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
     assert quick == dataclasses.replace(DemoSettings.quick("out"), pooling_bands=4, compare_dino=True)
     with pytest.raises(SystemExit):
         parse_settings(["--pooling", "max"])  # not a pooling mode: argparse names the choices
+    with pytest.raises(ValueError, match="reverb_prob=1.5"):
+        parse_settings(["--reverb_prob", "1.5"])  # before any clip is generated
 
 
 def test_demo_pretrains_on_utterances_with_segment_views(tmp_path):

@@ -144,7 +144,7 @@ def reverberate(waveforms: torch.Tensor, impulse_responses: torch.Tensor, eps: f
     """Convolve each row of (batch, samples) with its impulse response (batch, L) by FFT, keep the first `samples`
     (the room's tail past the end is cut, as a recording that stops) and the row's RMS level."""
     samples, length = waveforms.shape[-1], impulse_responses.shape[-1]
-    n = samples + length - 1  # linear, not circular, convolution
+    n = 1 << (samples + length - 2).bit_length()  # >= samples + length - 1: linear, not circular; a fast FFT size
     spectrum = torch.fft.rfft(waveforms.float(), n=n) * torch.fft.rfft(impulse_responses.float(), n=n)
     wet = torch.fft.irfft(spectrum, n=n)[:, :samples]
     scale = torch.sqrt(

@@ -302,7 +302,7 @@ def test_bad_inputs_raise_clear_errors():
 def run_two_views(device: str, seed: int = 0, batch: int = 6):
     aug = TwoViewAugmentation(
         TwoViewAugmentationConfig(
-            seed=seed, speed_rates=(0.9, 1.1), eq_db_std=3.0, freq_mask_width=10, time_mask_width=8
+            seed=seed, speed_rates=(0.9, 1.1), eq_db_std=3.0, reverb_prob=0.5, freq_mask_width=10, time_mask_width=8
         )
     )
     x = make_waveforms(batch=batch, device=device)
@@ -326,8 +326,9 @@ def check_two_views(device: str) -> None:
 
 def test_two_views_differ_keep_shapes_and_are_deterministic_under_a_seed():
     check_two_views("cpu")
-    stages = TwoViewAugmentation(TwoViewAugmentationConfig(eq_db_std=3.0)).waveform_augmentations
-    assert [type(m).__name__ for m in stages] == ["RandomTimeShift", "RandomGain", "RandomEqualizer", "AddNoise"]
+    stages = TwoViewAugmentation(TwoViewAugmentationConfig(eq_db_std=3.0, reverb_prob=0.5)).waveform_augmentations
+    names = ["RandomTimeShift", "RandomGain", "RandomEqualizer", "RandomReverb", "AddNoise"]
+    assert [type(m).__name__ for m in stages] == names
     default = TwoViewAugmentation().waveform_augmentations
     assert not any(isinstance(module, RandomEqualizer) for module in default)  # off by default
 
