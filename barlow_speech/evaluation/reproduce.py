@@ -347,7 +347,9 @@ class Reproduction:
 
         def run() -> None:
             architecture = parse_arguments(self.pretraining_argv("Supervised", SUPERVISED_ARCHITECTURE)).model
-            extractor = fit_feature_extractor(source.load("train"), 128, seed=0)
+            extractor = fit_feature_extractor(
+                source.load("train"), 128, seed=0, **architecture.feature_extractor_kwargs()
+            )
             probes = dataclasses.replace(
                 self.probe_protocol(config), seeds=self.scale.supervised_seeds or settings["seeds"]
             )

@@ -102,6 +102,16 @@ class ModelArguments:
         default="last",
         metadata={"help": f"one of {list(PROJECTOR_INPUTS)}: what the pretraining heads read (paper: last)."},
     )
+    n_fft: int | None = field(
+        default=None, metadata={"help": "front end: STFT window in samples (default: the paper's 1024, 513 bins)."}
+    )
+    hop_length: int | None = field(
+        default=None, metadata={"help": "front end: STFT hop in samples (default: the paper's 128)."}
+    )
+    n_mels: int | None = field(
+        default=None,
+        metadata={"help": "front end: log-mel bands from 60 to 7,800 Hz instead of linear bins (the demo: 128)."},
+    )
 
     def __post_init__(self):
         check_choice("backbone", self.backbone, list(BACKBONES))
@@ -120,6 +130,23 @@ class ModelArguments:
         check_at_least("latent_size", self.latent_size, 1, " (the paper: 2048; the tests: 16)")
         check_at_least("projector_layers", self.projector_layers, 1)
         check_at_least("lambda_offdiag", self.lambda_offdiag, 0.0, " (the reference: 5.1e-3)")
+        front_end = self.feature_extractor_kwargs()
+        flags = " ".join(f"--{name} {value}" for name, value in front_end.items())
+        if front_end and self.model_name_or_path:
+            raise ValueError(
+                f"{flags} with --model_name_or_path: a checkpoint keeps the front end it was trained with; drop the "
+                "front-end flags."
+            )
+        try:
+            BarlowSpeechFeatureExtractor(**front_end)
+        except ValueError as error:
+            raise ValueError(f"{flags}: {error}") from None
+
+    def feature_extractor_kwargs(self) -> dict[str, int]:
+        """The front-end flags that were set, as `BarlowSpeechFeatureExtractor` arguments (the rest: its defaults,
+        the one definition of the paper's front end)."""
+        names = ("n_fft", "hop_length", "n_mels")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def build_config(self) -> BarlowSpeechConfig:
         return BarlowSpeechConfig(
@@ -210,15 +237,16 @@ def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset
     return dataset
 
 
-def fit_feature_extractor(dataset, num_clips: int, seed: int) -> BarlowSpeechFeatureExtractor:
-    """A feature extractor whose mean/std are fitted on a random sample of the training segments."""
+def fit_feature_extractor(dataset, num_clips: int, seed: int, **front_end: Any) -> BarlowSpeechFeatureExtractor:
+    """A feature extractor (`front_end`: its arguments, e.g. `n_mels`) whose mean/std are fitted on a random sample
+    of the training segments."""
     rng = np.random.default_rng(seed)
     rows = sorted(int(i) for i in rng.choice(len(dataset), size=min(num_clips, len(dataset)), replace=False))
     if isinstance(dataset, datasets.Dataset):  # the Arrow column in chunks, not a row at a time
         clips = iter_clips(dataset, sampling_rate=None, rows=rows)
     else:
         clips = (waveform_of(dataset[row]) for row in rows)
-    return BarlowSpeechFeatureExtractor().fit_normalization(clips)
+    return BarlowSpeechFeatureExtractor(**front_end).fit_normalization(clips)
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments)
@@ -303,7 +331,9 @@ def build_trainer(
     else:
         torch.manual_seed(args.seed)
         model = model_class(model_args.build_config())
-        feature_extractor = fit_feature_extractor(train_dataset, data_args.normalization_clips, args.seed)
+        feature_extractor = fit_feature_extractor(
+            train_dataset, data_args.normalization_clips, args.seed, **model_args.feature_extractor_kwargs()
+        )
     noise = load_noise_bank(data_args.noise_dir) if data_args.noise_dir else None
     common = {
         "model": model,

@@ -128,6 +128,7 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     config = tmp_path / "run.json"
     run = {"backbone": "tiny", "latent_size": 16, "num_clips": 24, "max_steps": 3}
     run |= {"pooling": "time_mean_std", "pooling_bands": [8, 4, 2], "projector_input": "all_layers"}
+    run |= {"n_fft": 512, "hop_length": 256, "n_mels": 32}  # the demo's front end, fewer bands
     config.write_text(json.dumps(run))
     output = tmp_path / "out"
     code = cli_main(
@@ -161,6 +162,7 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     assert model.config.projector_input == "all_layers"
     extractor = AutoFeatureExtractor.from_pretrained(output)
     assert extractor.mean != 0.0  # fitted on the training audio
+    assert (extractor.n_fft, extractor.hop_length, extractor.n_mels, extractor.num_bins) == (512, 256, 32, 32)
     state = json.loads((output / "trainer_state.json").read_text())
     assert state["global_step"] == 2  # the command line overrode the file's max_steps
 
@@ -200,6 +202,12 @@ def _no_data(*args, **kwargs):
         (
             ["--backbone", "small", "--pooling_bands", "16", "8"],
             "--pooling_bands 16 8: expected one number >= 1 for every layer, or 4 (the small stem, then each stage).",
+        ),
+        (["--n_mels", "0"], "--n_mels 0: n_mels=0 must be a positive int (or None for linear bins)."),
+        (["--n_fft", "256", "--hop_length", "512"], "--n_fft 256 --hop_length 512: hop_length=512 exceeds n_fft=256"),
+        (
+            ["--model_name_or_path", "runs/bt", "--n_mels", "64"],
+            "--n_mels 64 with --model_name_or_path: a checkpoint keeps the front end it was trained with",
         ),
     ],
 )
