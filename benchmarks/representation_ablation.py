@@ -1,10 +1,10 @@
 """Ablation of the demo recipe on the synthetic corpus (docs/representations.md).
 
-Each row pretrains the demo's Barlow Twins model with some `DemoSettings` overrides of `BASE` (encoder, pooling,
-front end, views, latent size, learning rate, steps), then probes speaker, gender, word and emotion at 10 % and
-100 % labels for the trained model and the same network randomly initialised, under each evaluated pooling
-(`--eval_poolings`) and every layer, plus log-mel statistics. The layer reported as "best" is chosen on the
-validation split, never on test.
+Each row pretrains the demo's Barlow Twins model (or DINO: `"objective": "dino"`) with some `DemoSettings` overrides
+of `BASE` (encoder, pooling, front end, views, latent size, learning rate, steps), then probes speaker, gender, word
+and emotion at 10 % and 100 % labels for the trained model and the same network randomly initialised (DINO's encoder
+starts from the same weights), under each evaluated pooling (`--eval_poolings`) and every layer, plus log-mel
+statistics. The layer reported as "best" is chosen on the validation split, never on test.
 
     python benchmarks/representation_ablation.py --rows baseline,time_mean_std --out ablation.jsonl
     python benchmarks/representation_ablation.py --list
@@ -126,6 +126,23 @@ ROWS |= {
     "demo_all_layers_no_mixup": {**DEMO_ALL_LAYERS, "mixup": False},
     "demo_all_layers_no_noise": {**DEMO_ALL_LAYERS, "noise_prob": 0.0},
 }
+# Ablation 8: DINO (shared/paper/004, `"objective": "dino"`) on the demo's recipe, encoder, data and views.
+DEMO_DEFAULTS = ROWS["demo_all_layers_no_mixup"]  # the demo's defaults since ablation 7
+ROWS |= {
+    "dino_demo": {**DEMO_DEFAULTS, "objective": "dino"},
+    # 004's crops: segments of an utterance of one speaker and emotion, so teacher and student crops differ in the word
+    "dino_utterances": {
+        **DEMO_DEFAULTS,
+        "objective": "dino",
+        "pretrain_words_per_clip": 3,
+        "pretrain_clips": 2000,
+        "view_segment_seconds": 1.0,
+    },
+    # the teacher's outputs held ~1.2 nats about the input (kl_to_center): fewer prototypes, sharper, faster
+    "dino_k256": {**DEMO_DEFAULTS, "objective": "dino", "dino_num_prototypes": 256},
+    "dino_t01": {**DEMO_DEFAULTS, "objective": "dino", "dino_teacher_temperature": 0.01},
+    "dino_lr2e-3": {**DEMO_DEFAULTS, "objective": "dino", "dino_learning_rate": 2e-3},
+}
 
 
 def parse_bands(text: str) -> int | tuple[int, ...]:
@@ -209,20 +226,30 @@ def previous_baselines(path: Path, poolings) -> dict:
     return baselines
 
 
+def row_settings(overrides: dict, output_dir: str) -> tuple[DemoSettings, str]:
+    """A row's `DemoSettings` (`BASE`, then the row's overrides) and its objective (the overrides' `"objective"`:
+    `"dino"` pretrains DINO on the same settings; default Barlow Twins)."""
+    fields = {**BASE, **overrides}
+    objective = fields.pop("objective", "barlow_twins")
+    return replace(DemoSettings(output_dir=output_dir), **fields), objective
+
+
 def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as folder:
-        settings = replace(DemoSettings(output_dir=folder), **{**BASE, **overrides})
+        settings, objective = row_settings(overrides, folder)
         start = time.perf_counter()
-        trainer, initial = pretrain(settings, Path(folder))
+        trainer, initial = pretrain(settings, Path(folder), objective)
         seconds = time.perf_counter() - start
         source = demo_source(settings)
         splits = {split: source.load(split) for split in SPLITS}
         row = {
             "row": name,
+            "objective": objective,
             "overrides": overrides,
             "settings": asdict(settings),
             "pretrain_seconds": seconds,
-            "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, "BT", poolings),
+            # the pretrained model's evaluation ("bt" also for DINO rows: the key of every earlier row)
+            "bt": evaluate_layers(trainer.model, trainer.feature_extractor, splits, objective, poolings),
         }
         key, logmel = baseline_key(row["settings"], poolings), logmel_key(row["settings"])
         if key not in baselines:

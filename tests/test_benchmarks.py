@@ -208,6 +208,17 @@ def test_ablation_reads_per_layer_bands_and_reuses_only_matching_baselines(monke
     assert resolved["demo_all_layers_no_mixup"]["mixup"] is False
 
 
+def test_ablation_rows_resolve_to_demo_settings_and_an_objective(monkeypatch, tmp_path):
+    module = load_benchmark("representation_ablation", monkeypatch)
+    resolved = {name: module.row_settings(overrides, str(tmp_path)) for name, overrides in module.ROWS.items()}
+    assert resolved["demo_all_layers_no_mixup"][1] == "barlow_twins"
+    settings, objective = resolved["dino_demo"]
+    assert objective == "dino" and settings == resolved["demo_all_layers_no_mixup"][0]  # DINO on the BT row's recipe
+    assert resolved["dino_lr2e-3"][0].dino_learning_rate == 2e-3
+    with pytest.raises(TypeError, match="dino_prototypes"):
+        module.row_settings({"dino_prototypes": 256}, str(tmp_path))  # a misspelt setting fails, never ignored
+
+
 def test_temporal_pooling_mean_std_is_the_models_own_pooling_and_every_set_widens_it(monkeypatch):
     import torch
 
