@@ -57,7 +57,7 @@ from .evaluation.report import write_report
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .modeling_dino import DinoSpeechForPreTraining
-from .training.augment import MultiCropAugmentation, TwoViewAugmentation, TwoViewAugmentationConfig
+from .training.augment import DEMO_VIEWS, MultiCropAugmentation, TwoViewAugmentation
 from .training.dino import DinoArguments, DinoTrainer
 from .training.pretrain import BACKBONES
 from .training.trainer import BarlowTwinsTrainer, WaveformCollator
@@ -94,17 +94,17 @@ class DemoSettings:
     n_fft: int = 512
     hop_length: int = 256
     n_mels: int | None = 128
-    freq_mask_width: int = 10
-    time_mask_width: int = 6
-    noise_prob: float = 0.8
-    # time stretch of the resized crop (1, 1: none); 0.9-1.1 keeps more of the speaking rate (emotion, speaker)
-    rrc_time_scale: tuple[float, float] = (0.9, 1.1)
-    # a random smooth channel per view (`RandomEqualizer`, 0: off): the corpus colours every clip with a 3-dB
-    # equaliser that both views shared, so the encoder could keep it (docs/representations.md, "Ablation 4")
-    eq_db_std: float = 3.0
+    # the views (`DEMO_VIEWS`, where each choice is explained) and the fields a run may change
+    freq_mask_width: int = DEMO_VIEWS.freq_mask_width
+    time_mask_width: int = DEMO_VIEWS.time_mask_width
+    noise_prob: float = DEMO_VIEWS.noise_prob
+    # time stretch of the resized crop (1, 1: none)
+    rrc_time_scale: tuple[float, float] = DEMO_VIEWS.rrc_time_scale
+    # a random smooth channel per view (`RandomEqualizer`, 0: off; docs/representations.md, "Ablation 4")
+    eq_db_std: float = DEMO_VIEWS.eq_db_std
     # each view in its own random synthetic room with this probability (`RandomReverb`, 0: off): the corpus
     # reverberates half its clips in one of 64 rooms, which both views shared (docs/representations.md, "Ablation 7")
-    reverb_prob: float = 0.0
+    reverb_prob: float = DEMO_VIEWS.reverb_prob
     view_segment_seconds: float | None = None  # each view a random segment of the clip (None: the whole clip)
     # words per pretraining clip: > 1 pretrains on utterances of one speaker and emotion (`generate_batch`), whose two
     # views (segments, `view_segment_seconds`) differ in the word; 1: the probes' one-word clips
@@ -122,7 +122,7 @@ class DemoSettings:
     # BYOL-A mixup in the views: off, since mixing in up to 40 % of another clip's voice cost speaker cues (speaker at
     # 10 % labels +3.0 -> +4.1 over random init on the mean of three seeds, up in each; docs/representations.md,
     # "Ablation 7")
-    mixup: bool = False
+    mixup: bool = DEMO_VIEWS.mixup_prob > 0
     num_speakers: int = 64
     seed: int = 0
     compare_dino: bool = False  # also pretrain DINO (shared/paper/004) on the same encoder, data and views
@@ -179,15 +179,13 @@ class DemoSettings:
 
 
 def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
-    """The demo's two views: masks scaled to its small input, a random channel per view (`eq_db_std`), and no
-    frequency stretching in the resized crop, since invariance to shifted pitch and formants would erase the speaker
-    and gender cues that the probes read."""
+    """The demo's two views: `DEMO_VIEWS` with this run's settings."""
     return TwoViewAugmentation(
-        TwoViewAugmentationConfig(
+        dataclasses.replace(
+            DEMO_VIEWS,
             freq_mask_width=settings.freq_mask_width,
             time_mask_width=settings.time_mask_width,
             noise_prob=settings.noise_prob,
-            rrc_freq_scale=(1.0, 1.0),
             rrc_time_scale=settings.rrc_time_scale,
             eq_db_std=settings.eq_db_std,
             reverb_prob=settings.reverb_prob,

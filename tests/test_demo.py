@@ -9,7 +9,8 @@ import json
 import pytest
 from transformers import AutoModel
 
-from barlow_speech.demo import DemoSettings, parse_settings, pretrain, run_demo
+from barlow_speech.demo import DemoSettings, demo_views, parse_settings, pretrain, run_demo
+from barlow_speech.training.augment import DEMO_VIEWS
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,12 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
         parse_settings(["--pooling", "max"])  # not a pooling mode: argparse names the choices
     with pytest.raises(ValueError, match="reverb_prob=1.5"):
         parse_settings(["--reverb_prob", "1.5"])  # before any clip is generated
+
+
+def test_the_demos_views_are_the_demo_preset_of_barlow_speech_pretrain():
+    assert demo_views(DemoSettings(), DemoSettings().mixup).config == DEMO_VIEWS  # one definition of the views
+    noisy = demo_views(dataclasses.replace(DemoSettings(), noise_prob=0.0, mixup=True), mixup=True).config
+    assert (noisy.noise_prob, noisy.mixup_prob, DEMO_VIEWS.noise_prob) == (0.0, 1.0, 0.8)
 
 
 def test_demo_pretrains_on_utterances_with_segment_views(tmp_path):

@@ -701,6 +701,24 @@ class TwoViewAugmentationConfig:
     mask_prob: float = 1.0
 
 
+# The demo's views (docs/representations.md, ablations 2, 4, 5 and 7), for its 128-mel x 63-frame input: masks scaled
+# to it; a random 3-dB channel per view (the corpus colours every clip with one, which both views would share); noise;
+# a 0.9-1.1 time stretch (keeps more of the speaking rate); no frequency stretch, since invariance to shifted pitch
+# and formants would erase the speaker and gender cues; no mixup (another clip's voice cost speaker cues).
+DEMO_VIEWS = TwoViewAugmentationConfig(
+    freq_mask_width=10,
+    time_mask_width=6,
+    noise_prob=0.8,
+    rrc_freq_scale=(1.0, 1.0),
+    rrc_time_scale=(0.9, 1.1),
+    eq_db_std=3.0,
+    mixup_prob=0.0,
+)
+# `barlow-speech pretrain --views`: "default" is `TwoViewAugmentationConfig()` (BYOL-A style, for the paper's 513 x
+# 126 input), "demo" the views of `barlow-speech demo` and `bt-small-synthetic`.
+VIEW_PRESETS = {"default": TwoViewAugmentationConfig(), "demo": DEMO_VIEWS}
+
+
 class TwoViewAugmentation(nn.Module):
     """Two independently augmented views (X_A, X_B) of a waveform batch, around a spectrogram function.
 

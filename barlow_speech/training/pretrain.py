@@ -38,7 +38,7 @@ from ..data.schema import iter_clips, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
-from .augment import MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
+from .augment import VIEW_PRESETS, MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
 from .checkpoints import checkpoint_problem, checkpoint_step, last_complete_checkpoint
 from .dino import DinoArguments, DinoTrainer
 from .trainer import (
@@ -183,9 +183,17 @@ class DataArguments:
     noise_dir: str | None = field(
         default=None, metadata={"help": "folder of noise recordings (e.g. _background_noise_) for the views."}
     )
+    views: str = field(
+        default="default",
+        metadata={
+            "help": f"one of {list(VIEW_PRESETS)}: the augmentations of each view (DINO: of each crop); default: "
+            "BYOL-A style for the paper's 513 linear bins, demo: the demo's (docs/representations.md)."
+        },
+    )
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
+        check_choice("views", self.views, list(VIEW_PRESETS))
         if self.dataset not in ("synthetic",) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
         if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
@@ -335,6 +343,7 @@ def build_trainer(
             train_dataset, data_args.normalization_clips, args.seed, **model_args.feature_extractor_kwargs()
         )
     noise = load_noise_bank(data_args.noise_dir) if data_args.noise_dir else None
+    views = dataclasses.replace(VIEW_PRESETS[data_args.views])  # a copy: the presets stay as defined
     common = {
         "model": model,
         "args": args,
@@ -344,9 +353,9 @@ def build_trainer(
     }
     if dino:
         dino_args = dino_args or DinoArguments()
-        augmentation = MultiCropAugmentation(dino_args.multi_crop_config(), noise_bank=noise)
-        return DinoTrainer(**common, augmentation=augmentation, dino_args=dino_args)
-    return BarlowTwinsTrainer(**common, augmentation=TwoViewAugmentation(noise_bank=noise))
+        crops = dataclasses.replace(dino_args.multi_crop_config(), views=views)
+        return DinoTrainer(**common, augmentation=MultiCropAugmentation(crops, noise_bank=noise), dino_args=dino_args)
+    return BarlowTwinsTrainer(**common, augmentation=TwoViewAugmentation(views, noise_bank=noise))
 
 
 def resolve_checkpoint(args: TrainingArguments) -> str | None:

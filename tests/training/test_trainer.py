@@ -11,7 +11,9 @@ from transformers import AutoFeatureExtractor, AutoModel, TrainerCallback
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining, BarlowSpeechModel
 from barlow_speech.cli import main as cli_main
 from barlow_speech.data.synthetic import load_synthetic
+from barlow_speech.training.augment import DEMO_VIEWS, TwoViewAugmentationConfig
 from barlow_speech.training.optim import LARS
+from barlow_speech.training.pretrain import build_trainer, parse_arguments
 from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer, WaveformCollator
 from tests.factories import tiny_config, tiny_training_arguments
 
@@ -167,6 +169,18 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     assert state["global_step"] == 2  # the command line overrode the file's max_steps
 
 
+@pytest.mark.parametrize("objective", ["barlow_twins", "dino"])
+def test_pretrain_views_flag_picks_a_preset_for_the_views_or_crops(objective):
+    flags = ["--output_dir", "out", "--backbone", "tiny", "--num_clips", "8", "--normalization_clips", "4"]
+    parsed = parse_arguments([*flags, "--objective", objective, "--views", "demo", "--report_to", "none"])
+    trainer = build_trainer(parsed.model, parsed.data, parsed.barlow, parsed.training, parsed.dino)
+    config = trainer.augmentation.config
+    views = config.views if objective == "dino" else config  # DINO augments each crop with them
+    assert views == DEMO_VIEWS and views is not DEMO_VIEWS  # a copy: the preset stays as defined
+    default = parse_arguments(flags)
+    assert build_trainer(*default[:3], default.training).augmentation.config == TwoViewAugmentationConfig()
+
+
 def test_a_last_batch_of_one_segment_is_dropped_with_one_warning_not_a_crash(tmp_path, corpus, caplog):
     trainer = _trainer(tmp_path, corpus.select(range(17)), max_steps=-1)  # 17 = 2 x 8 + 1
     with caplog.at_level(logging.WARNING, logger="barlow_speech.training.trainer"):
@@ -209,6 +223,7 @@ def _no_data(*args, **kwargs):
             ["--model_name_or_path", "runs/bt", "--n_mels", "64"],
             "--n_mels 64 with --model_name_or_path: a checkpoint keeps the front end it was trained with",
         ),
+        (["--views", "dem"], "--views dem: expected one of ['default', 'demo'] (did you mean 'demo'?)."),
     ],
 )
 def test_pretrain_user_errors_are_one_line_with_exit_code_2_before_any_data_loads(
