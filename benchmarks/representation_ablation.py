@@ -142,6 +142,9 @@ ROWS |= {
     "dino_k256": {**DEMO_DEFAULTS, "objective": "dino", "dino_num_prototypes": 256},
     "dino_t01": {**DEMO_DEFAULTS, "objective": "dino", "dino_teacher_temperature": 0.01},
     "dino_lr2e-3": {**DEMO_DEFAULTS, "objective": "dino", "dino_learning_rate": 2e-3},
+    # the reference and the BT learning rate again, on another seed (corpus, probe splits, initial weights)
+    "dino_demo_seed1": {**DEMO_DEFAULTS, "objective": "dino", "seed": 1},
+    "dino_lr2e-3_seed1": {**DEMO_DEFAULTS, "objective": "dino", "dino_learning_rate": 2e-3, "seed": 1},
 }
 
 
