@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, pad_segments
-from .modeling_barlow import BarlowSpeechModel
+from .modeling_barlow import BarlowSpeechModel, band_feature_map
 
 
 def time_strides(model: BarlowSpeechModel) -> list[int]:
@@ -40,8 +39,7 @@ def frame_features(feature_map: torch.Tensor, bands: int) -> torch.Tensor:
 
     Channel-major like `pool_feature_map`, so the mean over frames equals its `"time_mean"` vector.
     """
-    banded = nn.functional.adaptive_avg_pool2d(feature_map, (bands, feature_map.shape[-1]))
-    return banded.flatten(1, 2).transpose(1, 2)
+    return band_feature_map(feature_map, bands).flatten(1, 2).transpose(1, 2)
 
 
 def resample_frames(

@@ -128,6 +128,15 @@ def barlow_twins_loss(
     return BarlowTwinsLossOutput(loss=loss, invariance=invariance, redundancy=redundancy, cross_correlation=c)
 
 
+def band_feature_map(feature_map: torch.Tensor, bands: int) -> torch.Tensor:
+    """`(n, channels, freq, frames)` -> `(n, channels, bands, frames)`: frequency averaged into `bands` equal bands
+    (adaptive average pooling; when the bands divide the rows, a reshape and a mean: the same numbers, ~3x faster)."""
+    rows = feature_map.shape[2]
+    if rows % bands == 0:
+        return feature_map.unflatten(2, (bands, rows // bands)).mean(dim=3)
+    return nn.functional.adaptive_avg_pool2d(feature_map, (bands, feature_map.shape[-1]))
+
+
 def pool_feature_map(feature_map: torch.Tensor, pooling: str = "global", bands: int = 4) -> torch.Tensor:
     """Summarise `(n, channels, freq, frames)` maps as `(n, dim)` vectors (`BarlowSpeechConfig.pooling`).
 
@@ -146,11 +155,7 @@ def pool_feature_map(feature_map: torch.Tensor, pooling: str = "global", bands: 
             "pooling_bands gives each layer its own).",
             stacklevel=2,
         )
-    rows = feature_map.shape[2]
-    if rows % bands == 0:  # equal bands: a reshape and a mean (the same numbers as adaptive pooling, ~3x faster)
-        banded = feature_map.unflatten(2, (bands, rows // bands)).mean(dim=3)
-    else:
-        banded = nn.functional.adaptive_avg_pool2d(feature_map, (bands, feature_map.shape[-1]))
+    banded = band_feature_map(feature_map, bands)
     mean = banded.mean(dim=-1, keepdim=True)
     if pooling == "time_mean":
         return mean.flatten(1)
@@ -541,6 +546,7 @@ __all__ = [
     "BarlowSpeechModel",
     "BarlowSpeechForPreTraining",
     "BarlowSpeechForAudioClassification",
+    "band_feature_map",
     "barlow_twins_loss",
     "cross_correlation",
     "off_diagonal",

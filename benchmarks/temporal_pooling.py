@@ -2,7 +2,7 @@
 
 The synthetic emotions are largely the f0 contour's shape in time (peak, declination, final rise; `data/synthetic.py`),
 which mean and std over time (`pooling="time_mean_std"`) cannot keep. Each statistic set below summarises every
-layer's `(channels, bands, frames)` map (frequency in the checkpoint's `layer_bands`, as `pool_feature_map`) and is
+layer's `(channels, bands, frames)` map (frequency in the checkpoint's `layer_bands`, `band_feature_map`) and is
 probed for speaker, gender, word and emotion at 10 % and 100 % labels, the layer chosen on validation
 (`probe_layers`), for the checkpoint and for the same network at the demo's random init (`torch.manual_seed(seed)`
 before building it, as `demo.pretrain` does). docs/representations.md, "Ablation 6", holds the numbers.
@@ -24,7 +24,7 @@ from barlow_speech.data.schema import clip_arrays
 from barlow_speech.demo import DemoSettings, demo_source
 from barlow_speech.evaluation.pipeline import PAPER_TASKS, SPLITS
 from barlow_speech.evaluation.probes import probe_layers
-from barlow_speech.modeling_barlow import BarlowSpeechForPreTraining
+from barlow_speech.modeling_barlow import BarlowSpeechForPreTraining, band_feature_map
 
 FRACTIONS = (0.1, 1.0)
 
@@ -61,8 +61,7 @@ def layer_features(model: BarlowSpeechModel, extractor, clips: list[np.ndarray],
             raise ValueError("clips must be one segment long (the demo's 1-s clips).")
         states = model(inputs["input_values"], output_hidden_states=True).hidden_states
         for layer, (state, count) in enumerate(zip(states, bands)):
-            maps = state[:, 0]  # (n, channels, freq, frames)
-            banded = torch.nn.functional.adaptive_avg_pool2d(maps, (count, maps.shape[-1]))  # as pool_feature_map
+            banded = band_feature_map(state[:, 0], count)  # (n, channels, bands, frames), as pool_feature_map
             per_layer[layer].append(torch.cat([s.flatten(1) for s in statistics(banded)], dim=1).numpy())
     return [np.concatenate(chunks) for chunks in per_layer]
 
