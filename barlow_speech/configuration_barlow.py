@@ -84,6 +84,9 @@ class BarlowSpeechConfig(PreTrainedConfig):
         dino_head_layers (`int`, *optional*, defaults to 3): linear layers of the head's MLP (reference DINO).
         dino_norm_last_layer (`bool`, *optional*, defaults to `True`):
             Fix the norm of each prototype to 1 (weight normalisation with g = 1), as the reference's default.
+        dino_head_batchnorm (`bool`, *optional*, defaults to `False`):
+            Batch normalisation after each hidden linear layer of the DINO head (Linear-BN-GELU), the reference's
+            `use_bn_in_head` (off by default there).
         dino_student_temperature (`float`, *optional*, defaults to 0.1): student softmax temperature.
         dino_teacher_temperature (`float`, *optional*, defaults to 0.04): teacher softmax temperature (sharpening),
             reached after the trainer's warm-up.
@@ -122,6 +125,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
     dino_bottleneck_size: int = 256
     dino_head_layers: int = 3
     dino_norm_last_layer: bool = True
+    dino_head_batchnorm: bool = False
     dino_student_temperature: float = 0.1
     dino_teacher_temperature: float = 0.04
     dino_center_momentum: float = 0.9

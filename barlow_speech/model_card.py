@@ -306,6 +306,7 @@ def objective_rows(config) -> list[tuple[str, Any]]:
         return rows + [
             ("Prototypes K", config.dino_num_prototypes),
             ("Head", " -> ".join(map(str, [*head, config.dino_bottleneck_size, config.dino_num_prototypes]))),
+            ("Batch norm in the head", "yes" if config.dino_head_batchnorm else "no"),
             (
                 "Temperatures (student, teacher)",
                 f"{config.dino_student_temperature}, {config.dino_teacher_temperature}",

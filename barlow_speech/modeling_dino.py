@@ -126,15 +126,18 @@ class WeightNormalizedLinear(nn.Module):
 
 
 class DinoHead(nn.Module):
-    """Reference `DINOHead`: MLP (Linear-GELU blocks) to a bottleneck, l2-normalised, then the weight-normalised
-    prototypes. `(n, config.projector_input_size)` pooled embeddings -> `(n, K)` logits."""
+    """Reference `DINOHead`: MLP (Linear-GELU blocks, Linear-BN-GELU with `config.dino_head_batchnorm`) to a
+    bottleneck, l2-normalised, then the weight-normalised prototypes. `(n, config.projector_input_size)` pooled
+    embeddings -> `(n, K)` logits; with batch normalisation, pass all of a step's crops in one call, as the
+    reference's `MultiCropWrapper`."""
 
     def __init__(self, config: BarlowSpeechConfig):
         super().__init__()
         sizes = [config.projector_input_size] + [config.dino_hidden_size] * (config.dino_head_layers - 1)
         layers: list[nn.Module] = []
         for size_in, size_out in pairwise(sizes):
-            layers += [nn.Linear(size_in, size_out), nn.GELU()]
+            norm = [nn.BatchNorm1d(size_out)] if config.dino_head_batchnorm else []
+            layers += [nn.Linear(size_in, size_out), *norm, nn.GELU()]
         layers.append(nn.Linear(sizes[-1], config.dino_bottleneck_size))
         self.mlp = nn.Sequential(*layers)
         self.last_layer = WeightNormalizedLinear(
@@ -211,10 +214,10 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         """Head as the reference `DINOHead`: MLP weights truncated normal (std 0.02), biases 0, prototypes torch's
         Linear default, g = 1; everything else as `BarlowSpeechPreTrainedModel`."""
-        if any(module is layer for head in (self.student_head, self.teacher_head) for layer in head.mlp):
-            if isinstance(module, nn.Linear):
-                init.trunc_normal_(module.weight, std=0.02)
-                init.zeros_(module.bias)
+        heads = (self.student_head, self.teacher_head)
+        if isinstance(module, nn.Linear) and any(module is layer for head in heads for layer in head.mlp):
+            init.trunc_normal_(module.weight, std=0.02)
+            init.zeros_(module.bias)
         elif isinstance(module, WeightNormalizedLinear):
             init.kaiming_uniform_(module.weight, a=5**0.5)
             if module.weight_g is not None:
@@ -259,9 +262,9 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
                 f"{[tuple(c.shape) for c in crops]}. Stack each clip's crops along a new first axis."
             )
         long_crops, batch = input_values.shape[:2]
-        student_logits = torch.cat(
-            [self.student_head(self.student.head_inputs(c.flatten(0, 1))[0]) for c in crops]
-        ).unflatten(0, (-1, batch))
+        # one head call over every crop (the reference's MultiCropWrapper): batch statistics span all of them
+        student_features = torch.cat([self.student.head_inputs(c.flatten(0, 1))[0] for c in crops])
+        student_logits = self.student_head(student_features).unflatten(0, (-1, batch))
         with torch.no_grad():
             features, pooled = self.barlow.head_inputs(input_values.flatten(0, 1))
             teacher_logits = self.teacher_head(features).unflatten(0, (long_crops, batch))

@@ -151,3 +151,27 @@ def test_head_is_the_reference_dino_head():
     assert logits.shape == (3, K) and logits.abs().max() <= 1 + 1e-5
     fixed = DinoSpeechForPreTraining(dino_config()).student_head.last_layer
     assert fixed.weight_g is None and fixed(torch.randn(3, 8)).abs().max() > 1  # unnormalised inputs scale freely
+
+
+def test_batchnorm_head_normalises_over_every_crop_of_the_step_at_once():
+    config = dino_config(dino_head_batchnorm=True)
+    torch.manual_seed(0)
+    model = DinoSpeechForPreTraining(config).train()
+    norms = [m for m in model.student_head.mlp if isinstance(m, torch.nn.BatchNorm1d)]
+    assert [type(m).__name__ for m in model.student_head.mlp] == [
+        "Linear", "BatchNorm1d", "GELU", "Linear", "BatchNorm1d", "GELU", "Linear"
+    ]  # fmt: skip
+    assert all(torch.equal(m.weight, torch.ones(24)) and torch.equal(m.bias, torch.zeros(24)) for m in norms)
+    long, short = torch.randn(2, 3, 1, 33, 20), torch.randn(2, 3, 1, 33, 12)
+    student = DinoSpeechForPreTraining(config).train()
+    student.load_state_dict(model.state_dict())
+    out = model(long, short)
+    # the reference's MultiCropWrapper: the head's batch statistics are those of all 12 crops together, so the
+    # student's logits differ from two head calls (long crops, then short crops) with their own statistics
+    features = torch.cat([student.student.head_inputs(c.flatten(0, 1))[0] for c in (long, short)])
+    torch.testing.assert_close(out.student_logits, student.student_head(features).unflatten(0, (4, 3)))
+    separate = torch.cat([student.student_head(f) for f in features.split(6)]).unflatten(0, (4, 3))
+    assert (out.student_logits - separate).abs().max() > 1e-3
+    # the teacher's statistics are its own, from its batches (the EMA moves parameters only, as the reference)
+    assert model.teacher_head.mlp[1].running_mean.abs().sum() > 0
+    assert not torch.equal(model.teacher_head.mlp[1].running_mean, model.student_head.mlp[1].running_mean)

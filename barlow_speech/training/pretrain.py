@@ -90,6 +90,12 @@ class ModelArguments:
     dino_num_prototypes: int = field(default=65536, metadata={"help": "DINO prototypes K (reference: 65536)."})
     dino_hidden_size: int = field(default=2048, metadata={"help": "DINO head MLP width (reference: 2048)."})
     dino_bottleneck_size: int = field(default=256, metadata={"help": "DINO head bottleneck (reference: 256)."})
+    dino_head_batchnorm: bool = field(
+        default=False, metadata={"help": "DINO head: Linear-BN-GELU blocks (reference `use_bn_in_head`: off)."}
+    )
+    dino_teacher_temperature: float = field(
+        default=0.04, metadata={"help": "DINO teacher temperature after the warm-up (reference: 0.04)."}
+    )
     pooling: str = field(
         default="global",
         metadata={"help": f"one of {list(POOLING_MODES)}: how each layer's map becomes a vector (paper: global)."},
@@ -126,6 +132,7 @@ class ModelArguments:
             )
         for flag in ("dino_num_prototypes", "dino_hidden_size", "dino_bottleneck_size"):
             check_at_least(flag, getattr(self, flag), 1)
+        check_at_least("dino_teacher_temperature", self.dino_teacher_temperature, 1e-6, " (the reference: 0.04)")
         check_choice("loss_variant", self.loss_variant, list(LOSS_VARIANTS))
         check_at_least("latent_size", self.latent_size, 1, " (the paper: 2048; the tests: 16)")
         check_at_least("projector_layers", self.projector_layers, 1)
@@ -158,6 +165,8 @@ class ModelArguments:
             dino_num_prototypes=self.dino_num_prototypes,
             dino_hidden_size=self.dino_hidden_size,
             dino_bottleneck_size=self.dino_bottleneck_size,
+            dino_head_batchnorm=self.dino_head_batchnorm,
+            dino_teacher_temperature=self.dino_teacher_temperature,
             pooling=self.pooling,
             pooling_bands=self.pooling_bands[0] if len(self.pooling_bands) == 1 else list(self.pooling_bands),
             projector_input=self.projector_input,

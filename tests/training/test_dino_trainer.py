@@ -111,6 +111,8 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
                 "dino_num_prototypes": 32,
                 "dino_hidden_size": 16,
                 "dino_bottleneck_size": 8,
+                "dino_head_batchnorm": True,
+                "dino_teacher_temperature": 0.02,
                 "num_short_crops": 2,
             }
         )
@@ -144,12 +146,16 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
     assert code == 0
     encoder = AutoModel.from_pretrained(output)
     assert isinstance(encoder, BarlowSpeechModel) and encoder.config.objective == "dino"
-    teacher = DinoSpeechForPreTraining.from_pretrained(output).barlow
+    pair = DinoSpeechForPreTraining.from_pretrained(output)
+    assert pair.config.dino_teacher_temperature == 0.02
+    assert isinstance(pair.teacher_head.mlp[1], torch.nn.BatchNorm1d)
+    teacher = pair.barlow
     for loaded, expected in zip(encoder.state_dict().values(), teacher.state_dict().values(), strict=True):
         torch.testing.assert_close(loaded, expected)
     readme = (build_repo_folder(output, tmp_path / "repo") / "README.md").read_text()
     assert "| Objective | DINO self-distillation" in readme and "- dino" in readme
-    assert "| Prototypes K | 32 |" in readme and "Barlow Twins latents" not in readme
+    assert "| Prototypes K | 32 |" in readme and "| Batch norm in the head | yes |" in readme
+    assert "Barlow Twins latents" not in readme
 
 
 @pytest.mark.parametrize(
