@@ -1,5 +1,6 @@
 """Every benchmark script runs on CPU with tiny sizes and prints the ratio it exists to measure (issue 8)."""
 
+import dataclasses
 import importlib.util
 import json
 import re
@@ -213,8 +214,15 @@ def test_ablation_rows_resolve_to_demo_settings_and_an_objective(monkeypatch, tm
     resolved = {name: module.row_settings(overrides, str(tmp_path)) for name, overrides in module.ROWS.items()}
     assert resolved["demo_all_layers_no_mixup"][1] == "barlow_twins"
     settings, objective = resolved["dino_demo"]
-    assert objective == "dino" and settings == resolved["demo_all_layers_no_mixup"][0]  # DINO on the BT row's recipe
+
+    def recipe(row_settings):  # everything but DINO's own settings
+        return {k: v for k, v in dataclasses.asdict(row_settings).items() if not k.startswith("dino_")}
+
+    assert objective == "dino" and recipe(settings) == recipe(resolved["demo_all_layers_no_mixup"][0])
     assert resolved["dino_lr2e-3"][0].dino_learning_rate == 2e-3
+    # ablation 8 keeps its DINO settings (no batch norm in the head, lr 5e-4) whatever the demo's defaults
+    assert (settings.dino_head_batchnorm, settings.dino_learning_rate) == (False, 5e-4)
+    assert resolved["dino_bn"][0].dino_head_batchnorm is True
     with pytest.raises(TypeError, match="dino_prototypes"):
         module.row_settings({"dino_prototypes": 256}, str(tmp_path))  # a misspelt setting fails, never ignored
 
