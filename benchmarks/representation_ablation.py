@@ -153,6 +153,7 @@ ROWS |= {
     "dino_bn_utterances": {**ROWS["dino_utterances"], "dino_head_batchnorm": True},
     "dino_bn_seed1": {**DINO_9, "seed": 1},
     "dino_bn_lr2e-3_seed1": {**DINO_9, "dino_learning_rate": 2e-3, "seed": 1},
+    "dino_bn_lr2e-3_seed2": {**DINO_9, "dino_learning_rate": 2e-3, "seed": 2},
     # the demo's DINO (since this ablation) pretrained 2x and 4x longer: does more pretraining lift its deep stages?
     "dino_bn_lr2e-3_600": {**DINO_9, "dino_learning_rate": 2e-3, "max_steps": 600},
     "dino_bn_lr2e-3_1200": {**DINO_9, "dino_learning_rate": 2e-3, "max_steps": 1200},
