@@ -146,17 +146,18 @@ ROWS |= {
 # information about the input (kl_to_center) from 1.4 to 2.9 nats, since the head no longer sees the pooled vectors'
 # common part that every clip shares
 DINO_9 = {**DINO_8, "dino_head_batchnorm": True}
+DINO_9_LR = {**DINO_9, "dino_learning_rate": 2e-3}  # the demo's DINO since this ablation
 ROWS |= {
     "dino_bn": DINO_9,
-    "dino_bn_lr2e-3": {**DINO_9, "dino_learning_rate": 2e-3},
+    "dino_bn_lr2e-3": DINO_9_LR,
     "dino_bn_m095": {**DINO_9, "dino_teacher_momentum": 0.95},
     "dino_bn_utterances": {**ROWS["dino_utterances"], "dino_head_batchnorm": True},
     "dino_bn_seed1": {**DINO_9, "seed": 1},
-    "dino_bn_lr2e-3_seed1": {**DINO_9, "dino_learning_rate": 2e-3, "seed": 1},
-    "dino_bn_lr2e-3_seed2": {**DINO_9, "dino_learning_rate": 2e-3, "seed": 2},
-    # the demo's DINO (since this ablation) pretrained 2x and 4x longer: does more pretraining lift its deep stages?
-    "dino_bn_lr2e-3_600": {**DINO_9, "dino_learning_rate": 2e-3, "max_steps": 600},
-    "dino_bn_lr2e-3_1200": {**DINO_9, "dino_learning_rate": 2e-3, "max_steps": 1200},
+    "dino_bn_lr2e-3_seed1": {**DINO_9_LR, "seed": 1},
+    "dino_bn_lr2e-3_seed2": {**DINO_9_LR, "seed": 2},
+    # pretrained 2x and 4x longer: does more pretraining lift its deep stages?
+    "dino_bn_lr2e-3_600": {**DINO_9_LR, "max_steps": 600},
+    "dino_bn_lr2e-3_1200": {**DINO_9_LR, "max_steps": 1200},
 }
 
 
