@@ -21,6 +21,8 @@ PROJECTOR_INPUTS = ("last", "all_layers")
 # Self-supervised objectives on the same encoder: Barlow Twins (the paper) or DINO (Caron et al. 2021; for speech, Cho
 # et al. 2022, shared/paper/004), trained by BarlowSpeechForPreTraining / DinoSpeechForPreTraining respectively.
 OBJECTIVES = ("barlow_twins", "dino")
+# how DINO's teacher outputs are centred: the reference's running centre, or DINOv2's Sinkhorn-Knopp
+DINO_CENTERINGS = ("centering", "sinkhorn_knopp")
 # Front-end settings: they live in BarlowSpeechFeatureExtractor only, so config and extractor cannot disagree.
 FRONT_END_FIELDS = frozenset({"sampling_rate", "n_fft", "hop_length", "segment_seconds", "n_mels"})
 # ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.
@@ -91,6 +93,10 @@ class BarlowSpeechConfig(PreTrainedConfig):
         dino_teacher_temperature (`float`, *optional*, defaults to 0.04): teacher softmax temperature (sharpening),
             reached after the trainer's warm-up.
         dino_center_momentum (`float`, *optional*, defaults to 0.9): momentum of the centre of teacher outputs.
+        dino_centering (`str`, *optional*, defaults to `"centering"`):
+            `"centering"`: subtract the running centre before sharpening (DINO); `"sinkhorn_knopp"`: three
+            Sinkhorn-Knopp iterations over the global batch instead, so every prototype gets the same share of the
+            batch's teacher mass (Oquab et al. 2023, DINOv2, Sec. 4; the running centre is then unused).
 
     The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
     preprocessor_config.json: the model does not depend on them.
@@ -129,6 +135,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
     dino_student_temperature: float = 0.1
     dino_teacher_temperature: float = 0.04
     dino_center_momentum: float = 0.9
+    dino_centering: str = "centering"
 
     def __post_init__(self, **kwargs):
         misplaced = sorted(FRONT_END_FIELDS & kwargs.keys())
@@ -267,6 +274,8 @@ def _check_dino(config: BarlowSpeechConfig) -> None:
         raise ValueError(
             f"dino_center_momentum={config.dino_center_momentum} must be in [0, 1) (the reference DINO uses 0.9)."
         )
+    if config.dino_centering not in DINO_CENTERINGS:
+        raise ValueError(f"dino_centering={config.dino_centering!r} is not one of {list(DINO_CENTERINGS)}.")
 
 
-__all__ = ["BarlowSpeechConfig", "LOSS_VARIANTS", "OBJECTIVES", "POOLING_MODES"]
+__all__ = ["BarlowSpeechConfig", "DINO_CENTERINGS", "LOSS_VARIANTS", "OBJECTIVES", "POOLING_MODES"]

@@ -311,7 +311,12 @@ def objective_rows(config) -> list[tuple[str, Any]]:
                 "Temperatures (student, teacher)",
                 f"{config.dino_student_temperature}, {config.dino_teacher_temperature}",
             ),
-            ("Centre momentum", config.dino_center_momentum),
+            (
+                "Centring of the teacher",
+                "Sinkhorn-Knopp over the batch (DINOv2)"
+                if config.dino_centering == "sinkhorn_knopp"
+                else f"running centre, momentum {config.dino_center_momentum}",
+            ),
         ]
     return rows + [
         ("Loss variant", config.loss_variant),

@@ -11,6 +11,7 @@ The teacher encoder is stored as `barlow` (the prefix `BarlowSpeechModel` loads 
 Self-contained (imports only torch, transformers and its sibling files), like modeling_barlow.py.
 """
 
+import math
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -19,7 +20,7 @@ from torch import nn
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
-from .configuration_barlow import BarlowSpeechConfig
+from .configuration_barlow import DINO_CENTERINGS, BarlowSpeechConfig
 from .modeling_barlow import BarlowSpeechModel, BarlowSpeechPreTrainedModel, _global_sum
 
 
@@ -47,17 +48,23 @@ def dino_loss(
     center: torch.Tensor,
     student_temperature: float = 0.1,
     teacher_temperature: float = 0.04,
+    centering: str = "centering",
+    distributed: bool = False,
 ) -> DinoLossOutput:
     """DINO loss (Caron et al. 2021, Eq. 2 and Algorithm 1) of student crops against teacher crops.
 
     P_t = softmax((t - center) / teacher_temperature) (centring and sharpening, no gradient), P_s =
     softmax(s / student_temperature); loss = mean over pairs (teacher crop i, student crop j != i) and the batch of
     -sum_k P_t[k] log P_s[k]. Student crops `[0, teacher_crops)` are the teacher's crops (the long ones).
+    With `centering="sinkhorn_knopp"` (DINOv2) P_t is `sinkhorn_knopp(t, teacher_temperature)` over every teacher
+    crop of the global batch, and `center` is not used.
 
     Args:
         student_logits: `(student_crops, batch, K)`: the long crops first, then the short ones.
         teacher_logits: `(teacher_crops, batch, K)`.
         center: `(K,)` running mean of teacher logits (`update_center`).
+        centering: `"centering"` or `"sinkhorn_knopp"` (`BarlowSpeechConfig.dino_centering`).
+        distributed: Sinkhorn-Knopp sums over the global batch of all processes.
 
     Example:
     ```python
@@ -73,7 +80,13 @@ def dino_loss(
             "teacher's."
         )
     with torch.autocast(device_type=student_logits.device.type, enabled=False):
-        teacher = torch.softmax((teacher_logits.detach().float() - center.float()) / teacher_temperature, dim=-1)
+        if centering == "sinkhorn_knopp":
+            flat = teacher_logits.detach().flatten(0, 1)
+            teacher = sinkhorn_knopp(flat, teacher_temperature, distributed=distributed).view_as(teacher_logits)
+        elif centering == "centering":
+            teacher = torch.softmax((teacher_logits.detach().float() - center.float()) / teacher_temperature, dim=-1)
+        else:
+            raise ValueError(f"centering={centering!r} is not one of {list(DINO_CENTERINGS)}.")
         log_student = torch.log_softmax(student_logits.float() / student_temperature, dim=-1)
         cross_entropy = -torch.einsum("tbk,sbk->tsb", teacher, log_student).mean(-1)  # (teacher, student) crops
         other = ~torch.eye(teacher_crops, student_crops, dtype=torch.bool, device=cross_entropy.device)
@@ -90,6 +103,32 @@ def dino_loss(
         kl_teacher_student=loss.detach() - mean_entropy,
         kl_to_center=kl_to_center,
     )
+
+
+@torch.no_grad()
+def sinkhorn_knopp(
+    teacher_logits: torch.Tensor, temperature: float, iterations: int = 3, distributed: bool = False
+) -> torch.Tensor:
+    """DINOv2's Sinkhorn-Knopp centring of teacher logits `(n, K)` (Oquab et al. 2023, Sec. 4; facebookresearch/dinov2
+    `SinkhornKnoppTeacher`): Q = exp(t / temperature), then `iterations` times every prototype's total over the
+    global batch of B rows is set to 1 / K and every row to 1 / B. Returns B * Q `(n, K)`: rows sum to 1, and each
+    prototype's mean over the global batch tends to 1 / K. Computed in log space (the reference exponentiates
+    directly, which overflows float32 below a temperature of about 0.012)."""
+    log_q = teacher_logits.detach().float() / temperature
+    num_prototypes = log_q.shape[1]
+    rows = _global_sum(torch.tensor(float(log_q.shape[0]), device=log_q.device), distributed)
+    for _ in range(iterations):
+        log_q = log_q - _global_logsumexp(log_q, distributed) - math.log(num_prototypes)
+        log_q = log_q - torch.logsumexp(log_q, dim=1, keepdim=True) - torch.log(rows)
+    return torch.exp(log_q + torch.log(rows))
+
+
+def _global_logsumexp(values: torch.Tensor, distributed: bool) -> torch.Tensor:
+    """log sum_i exp(values[i, k]) over the rows of every process: `(n, K)` -> `(1, K)` (no gradient)."""
+    top = values.amax(0, keepdim=True)
+    if distributed:
+        torch.distributed.all_reduce(top, op=torch.distributed.ReduceOp.MAX)
+    return top + torch.log(_global_sum(torch.exp(values - top).sum(0, keepdim=True), distributed))
 
 
 @torch.no_grad()
@@ -249,10 +288,11 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
             Short crops of the same clips, seen by the student only.
         teacher_temperature (`float`, *optional*): this step's teacher temperature (the trainer's warm-up);
             defaults to `config.dino_teacher_temperature`.
-        distributed (`bool`, *optional*): centre over the global batch of all processes; defaults to whether
-            torch.distributed runs more than one process.
+        distributed (`bool`, *optional*): centre (or Sinkhorn-Knopp) over the global batch of all processes; defaults
+            to whether torch.distributed runs more than one process.
 
-        In training mode the centre moves towards this batch's teacher outputs after the loss is computed.
+        In training mode the centre moves towards this batch's teacher outputs after the loss is computed (with
+        `config.dino_centering="centering"`; Sinkhorn-Knopp needs no running centre).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         crops = [input_values] if input_values_short is None else [input_values, input_values_short]
@@ -269,13 +309,20 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
             features, pooled = self.barlow.head_inputs(input_values.flatten(0, 1))
             teacher_logits = self.teacher_head(features).unflatten(0, (long_crops, batch))
         temperature = teacher_temperature if teacher_temperature is not None else self.config.dino_teacher_temperature
+        if distributed is None:
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            distributed = distributed and torch.distributed.get_world_size() > 1
+        centering = self.config.dino_centering
         loss = dino_loss(
-            student_logits, teacher_logits, self.center, self.config.dino_student_temperature, temperature
+            student_logits,
+            teacher_logits,
+            self.center,
+            self.config.dino_student_temperature,
+            temperature,
+            centering,
+            distributed,
         )
-        if self.training:
-            if distributed is None:
-                distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-                distributed = distributed and torch.distributed.get_world_size() > 1
+        if self.training and centering == "centering":
             self.center.copy_(
                 update_center(self.center, teacher_logits.flatten(0, 1), self.config.dino_center_momentum, distributed)
             )
@@ -293,5 +340,6 @@ __all__ = [
     "WeightNormalizedLinear",
     "dino_loss",
     "ema_update_",
+    "sinkhorn_knopp",
     "update_center",
 ]

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModel
 
 from barlow_speech import BarlowSpeechModel, DinoSpeechForPreTraining, dino_loss
-from barlow_speech.modeling_dino import ema_update_, update_center
+from barlow_speech.modeling_dino import ema_update_, sinkhorn_knopp, update_center
 from tests.factories import tiny_config
 
 K = 16
@@ -43,6 +43,50 @@ def test_dino_loss_equals_the_reference_formula_on_random_tensors():
     torch.testing.assert_close(out.kl_teacher_student, expected - entropy, atol=1e-5, rtol=1e-5)
 
 
+def reference_sinkhorn_knopp(teacher_logits, teacher_temp, n_iterations=3):
+    """facebookresearch/dinov2 `SinkhornKnoppTeacher.forward` on one process (float64 here)."""
+    q = torch.exp(teacher_logits.double() / teacher_temp).t()  # (K, B)
+    num_prototypes, batch = q.shape
+    q /= q.sum()
+    for _ in range(n_iterations):
+        q /= q.sum(dim=1, keepdim=True)
+        q /= num_prototypes
+        q /= q.sum(dim=0, keepdim=True)
+        q /= batch
+    return (q * batch).t()
+
+
+def test_sinkhorn_knopp_equals_the_dinov2_formula_and_spreads_the_batch_over_the_prototypes():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(24, K, generator=generator)
+    logits[:, 0] += 3.0  # one prototype takes most of every softmax
+    q = sinkhorn_knopp(logits, 0.1)
+    torch.testing.assert_close(q, reference_sinkhorn_knopp(logits, 0.1).float(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(q.sum(1), torch.ones(24))
+    # the softmax gives prototype 0 0.79 of the batch, three iterations 0.084 (1 / K = 0.0625)
+    assert torch.softmax(logits / 0.1, dim=-1).mean(0)[0] > 0.7 and q.mean(0)[0] < 1.6 / K
+
+
+def test_sinkhorn_knopp_stays_finite_where_the_direct_formula_overflows():
+    logits = torch.nn.functional.normalize(torch.randn(16, K, generator=torch.Generator().manual_seed(1)), dim=1)
+    direct = torch.exp(logits * 2 / 0.005)  # float32 overflows past exp(88), float64 at exp(709)
+    assert not torch.isfinite(direct).all()
+    q = sinkhorn_knopp(logits * 2, 0.005)
+    torch.testing.assert_close(q, reference_sinkhorn_knopp(logits * 2, 0.005).float(), atol=1e-5, rtol=1e-4)
+
+
+def test_dino_loss_with_sinkhorn_knopp_uses_its_teacher_and_no_centre():
+    generator = torch.Generator().manual_seed(2)
+    student, teacher = torch.randn(5, 6, K, generator=generator), torch.randn(2, 6, K, generator=generator)
+    out = dino_loss(student, teacher, torch.randn(K, generator=generator), 0.1, 0.05, centering="sinkhorn_knopp")
+    q = reference_sinkhorn_knopp(teacher.flatten(0, 1), 0.05).float().view(2, 6, K)
+    pairs = [(i, j) for i in range(2) for j in range(5) if i != j]
+    expected = torch.stack([-(q[i] * torch.log_softmax(student[j] / 0.1, dim=-1)).sum(-1).mean() for i, j in pairs])
+    torch.testing.assert_close(out.loss, expected.mean(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"centering='sinkhorn' is not one of \['centering', 'sinkhorn_knopp'\]"):
+        dino_loss(student, teacher, torch.zeros(K), centering="sinkhorn")
+
+
 def test_the_teacher_gets_no_gradient_and_the_student_does():
     student = torch.randn(4, 3, K, requires_grad=True)
     teacher = torch.randn(2, 3, K, requires_grad=True)
@@ -76,6 +120,13 @@ def test_model_centre_is_updated_in_training_only():
     model(long, short)
     torch.testing.assert_close(model.center, expected)
     assert out.student_logits.shape == (5, 3, K) and out.teacher_logits.shape == (2, 3, K)
+
+
+def test_sinkhorn_knopp_model_keeps_no_running_centre():
+    torch.manual_seed(0)
+    model = DinoSpeechForPreTraining(dino_config(dino_centering="sinkhorn_knopp"))
+    out = model(torch.randn(2, 3, 1, 33, 20), torch.randn(3, 3, 1, 33, 10))
+    assert torch.equal(model.center, torch.zeros(K)) and out.kl_to_center > 0
 
 
 def test_ema_teacher_starts_as_the_student_and_moves_by_the_momentum():
@@ -125,6 +176,8 @@ def test_config_errors_name_the_value_and_the_choices():
         tiny_config(objective="dnio")
     with pytest.raises(ValueError, match="dino_center_momentum=1.0 must be in"):
         dino_config(dino_center_momentum=1.0)
+    with pytest.raises(ValueError, match=r"dino_centering='sk' is not one of \['centering', 'sinkhorn_knopp'\]"):
+        dino_config(dino_centering="sk")
     with pytest.raises(ValueError, match="objective='barlow_twins'.*BarlowSpeechConfig\\(objective='dino'"):
         DinoSpeechForPreTraining(tiny_config())
 

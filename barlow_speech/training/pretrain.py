@@ -32,7 +32,14 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from ..configuration_barlow import LOSS_VARIANTS, OBJECTIVES, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
+from ..configuration_barlow import (
+    DINO_CENTERINGS,
+    LOSS_VARIANTS,
+    OBJECTIVES,
+    POOLING_MODES,
+    PROJECTOR_INPUTS,
+    BarlowSpeechConfig,
+)
 from ..data.registry import DATASETS as REGISTERED_DATASETS
 from ..data.schema import iter_clips, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
@@ -96,6 +103,10 @@ class ModelArguments:
     dino_teacher_temperature: float = field(
         default=0.04, metadata={"help": "DINO teacher temperature after the warm-up (reference: 0.04)."}
     )
+    dino_centering: str = field(
+        default="centering",
+        metadata={"help": f"one of {list(DINO_CENTERINGS)}: DINO's running centre or DINOv2's Sinkhorn-Knopp."},
+    )
     pooling: str = field(
         default="global",
         metadata={"help": f"one of {list(POOLING_MODES)}: how each layer's map becomes a vector (paper: global)."},
@@ -122,6 +133,7 @@ class ModelArguments:
     def __post_init__(self):
         check_choice("backbone", self.backbone, list(BACKBONES))
         check_choice("objective", self.objective, list(OBJECTIVES))
+        check_choice("dino_centering", self.dino_centering, list(DINO_CENTERINGS))
         check_choice("pooling", self.pooling, list(POOLING_MODES))
         check_choice("projector_input", self.projector_input, list(PROJECTOR_INPUTS))
         layers = 1 + len(BACKBONES[self.backbone]["hidden_sizes"])
@@ -167,6 +179,7 @@ class ModelArguments:
             dino_bottleneck_size=self.dino_bottleneck_size,
             dino_head_batchnorm=self.dino_head_batchnorm,
             dino_teacher_temperature=self.dino_teacher_temperature,
+            dino_centering=self.dino_centering,
             pooling=self.pooling,
             pooling_bands=self.pooling_bands[0] if len(self.pooling_bands) == 1 else list(self.pooling_bands),
             projector_input=self.projector_input,

@@ -113,6 +113,7 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
                 "dino_bottleneck_size": 8,
                 "dino_head_batchnorm": True,
                 "dino_teacher_temperature": 0.02,
+                "dino_centering": "sinkhorn_knopp",
                 "num_short_crops": 2,
             }
         )
@@ -147,7 +148,7 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
     encoder = AutoModel.from_pretrained(output)
     assert isinstance(encoder, BarlowSpeechModel) and encoder.config.objective == "dino"
     pair = DinoSpeechForPreTraining.from_pretrained(output)
-    assert pair.config.dino_teacher_temperature == 0.02
+    assert (pair.config.dino_teacher_temperature, pair.config.dino_centering) == (0.02, "sinkhorn_knopp")
     assert isinstance(pair.teacher_head.mlp[1], torch.nn.BatchNorm1d)
     teacher = pair.barlow
     for loaded, expected in zip(encoder.state_dict().values(), teacher.state_dict().values(), strict=True):
@@ -155,6 +156,7 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
     readme = (build_repo_folder(output, tmp_path / "repo") / "README.md").read_text()
     assert "| Objective | DINO self-distillation" in readme and "- dino" in readme
     assert "| Prototypes K | 32 |" in readme and "| Batch norm in the head | yes |" in readme
+    assert "| Centring of the teacher | Sinkhorn-Knopp over the batch (DINOv2) |" in readme
     assert "Barlow Twins latents" not in readme
 
 
@@ -180,6 +182,11 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
             ),
         ),
         (["--teacher_momentum", "1.5"], "--teacher_momentum 1.5: expected a value in [0, 1]"),
+        (
+            ["--dino_centering", "sinkhorn"],
+            "--dino_centering sinkhorn: expected one of ['centering', 'sinkhorn_knopp'] "
+            "(did you mean 'sinkhorn_knopp'?).",
+        ),
     ],
 )
 def test_dino_flag_errors_are_one_line_before_any_data_loads(tmp_path, capsys, monkeypatch, flags, message):
