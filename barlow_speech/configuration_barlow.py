@@ -21,8 +21,8 @@ PROJECTOR_INPUTS = ("last", "all_layers")
 # Self-supervised objectives on the same encoder: Barlow Twins (the paper) or DINO (Caron et al. 2021; for speech, Cho
 # et al. 2022, shared/paper/004), trained by BarlowSpeechForPreTraining / DinoSpeechForPreTraining respectively.
 OBJECTIVES = ("barlow_twins", "dino")
-# how DINO's teacher outputs are centred: the reference's running centre, or DINOv2's Sinkhorn-Knopp
-DINO_CENTERINGS = ("centering", "sinkhorn_knopp")
+# how DINO's teacher outputs are centred (`dino_centering`), and how reports name it
+DINO_CENTERINGS = {"centering": "running centre (DINO)", "sinkhorn_knopp": "Sinkhorn-Knopp over the batch (DINOv2)"}
 # Front-end settings: they live in BarlowSpeechFeatureExtractor only, so config and extractor cannot disagree.
 FRONT_END_FIELDS = frozenset({"sampling_rate", "n_fft", "hop_length", "segment_seconds", "n_mels"})
 # ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from transformers import TrainingArguments
 
-from .configuration_barlow import LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
+from .configuration_barlow import DINO_CENTERINGS, LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
 from .data.schema import clip_arrays
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
@@ -452,8 +452,9 @@ def run_demo(settings: DemoSettings) -> dict:
             f"{settings.dino_short_crops} x {settings.dino_short_crop_seconds:g} s student crops; K = "
             f"{settings.dino_num_prototypes} prototypes; AdamW lr {settings.dino_learning_rate:g}, weight decay "
             f"{settings.dino_weight_decay:g}; batch norm in the head: "
-            f"{'yes' if settings.dino_head_batchnorm else 'no'}; centring: {settings.dino_centering}; teacher "
-            f"temperature {settings.dino_teacher_temperature:g}, momentum {settings.dino_teacher_momentum:g}), "
+            f"{'yes' if settings.dino_head_batchnorm else 'no'}; centring: "
+            f"{DINO_CENTERINGS[settings.dino_centering]}; teacher temperature {settings.dino_teacher_temperature:g}, "
+            f"momentum {settings.dino_teacher_momentum:g}), "
             f"{settings.max_steps} steps "
             f"({timer.seconds['DINO pretraining'] / 60:.1f} min), teacher probed. At least as good as random init on "
             f"**{result['dino_wins'][random_name]}** factors at 10 % labels and **{dino_full[random_name]}** at "

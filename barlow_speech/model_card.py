@@ -42,6 +42,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .configuration_barlow import DINO_CENTERINGS
 from .model_family import FamilyMember
 
 TEMPLATE_PACKAGE = "barlow_speech"
@@ -313,9 +314,8 @@ def objective_rows(config) -> list[tuple[str, Any]]:
             ),
             (
                 "Centring of the teacher",
-                "Sinkhorn-Knopp over the batch (DINOv2)"
-                if config.dino_centering == "sinkhorn_knopp"
-                else f"running centre, momentum {config.dino_center_momentum}",
+                DINO_CENTERINGS[config.dino_centering]
+                + (f", momentum {config.dino_center_momentum}" if config.dino_centering == "centering" else ""),
             ),
         ]
     return rows + [

@@ -58,6 +58,7 @@ def test_shortened_demo_writes_the_report_figures_results_and_a_loadable_checkpo
         "report",
     ]
     assert "Wall clock on this machine: pretraining" in report
+    assert "AdamW lr 0.008, weight decay 0.04; batch norm in the head: yes; centring: running centre (DINO)" in report
     for figure in ("loss_curve.png", "cross_correlation.png", "accuracy_vs_fraction.png"):
         assert (output_dir / figure).stat().st_size > 10_000
     probes = json.loads((output_dir / "probe_results.json").read_text())
