@@ -149,6 +149,11 @@ class DemoSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.reverb_prob <= 1.0:
             raise ValueError(f"reverb_prob={self.reverb_prob}: expected a probability in [0, 1] (0: no rooms).")
+        if not 0.0 < self.dino_short_crop_seconds <= 1.0:
+            raise ValueError(
+                f"dino_short_crop_seconds={self.dino_short_crop_seconds}: expected a length in (0, 1] s, at most the "
+                "1-s long crops (default 0.5)."
+            )
         if self.pretrain_words_per_clip < 1:
             raise ValueError(f"pretrain_words_per_clip={self.pretrain_words_per_clip}: expected >= 1 word per clip.")
         if self.pretrain_words_per_clip > 1 and self.view_segment_seconds is None:

@@ -289,7 +289,8 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
         teacher_temperature (`float`, *optional*): this step's teacher temperature (the trainer's warm-up);
             defaults to `config.dino_teacher_temperature`.
         distributed (`bool`, *optional*): centre (or Sinkhorn-Knopp) over the global batch of all processes; defaults
-            to whether torch.distributed runs more than one process.
+            to whether torch.distributed runs more than one process. Sinkhorn-Knopp then all-reduces in evaluation
+            too, so every process must call forward (or pass `distributed=False`).
 
         In training mode the centre moves towards this batch's teacher outputs after the loss is computed (with
         `config.dino_centering="centering"`; Sinkhorn-Knopp needs no running centre).

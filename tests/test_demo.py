@@ -94,6 +94,8 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
         parse_settings(["--pooling", "max"])  # not a pooling mode: argparse names the choices
     with pytest.raises(ValueError, match="reverb_prob=1.5"):
         parse_settings(["--reverb_prob", "1.5"])  # before any clip is generated
+    with pytest.raises(ValueError, match=r"dino_short_crop_seconds=2.0: expected a length in \(0, 1\] s"):
+        DemoSettings(dino_short_crop_seconds=2.0)  # before Barlow Twins pretrains, not when DINO's crops are drawn
 
 
 def test_the_demos_views_are_the_demo_preset_of_barlow_speech_pretrain():

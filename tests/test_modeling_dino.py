@@ -5,6 +5,7 @@ import torch
 from transformers import AutoModel
 
 from barlow_speech import BarlowSpeechModel, DinoSpeechForPreTraining, dino_loss
+from barlow_speech.model_card import objective_rows
 from barlow_speech.modeling_dino import ema_update_, sinkhorn_knopp, update_center
 from tests.factories import tiny_config
 
@@ -127,6 +128,11 @@ def test_sinkhorn_knopp_model_keeps_no_running_centre():
     model = DinoSpeechForPreTraining(dino_config(dino_centering="sinkhorn_knopp"))
     out = model(torch.randn(2, 3, 1, 33, 20), torch.randn(3, 3, 1, 33, 10))
     assert torch.equal(model.center, torch.zeros(K)) and out.kl_to_center > 0
+    temperature = model.config.dino_teacher_temperature
+    expected = dino_loss(out.student_logits, out.teacher_logits, model.center, 0.1, temperature, "sinkhorn_knopp")
+    torch.testing.assert_close(out.loss, expected.loss)
+    running = dino_loss(out.student_logits, out.teacher_logits, model.center, 0.1, temperature)
+    assert abs(out.loss - running.loss) > 1e-3  # the model's loss is Sinkhorn-Knopp's, not the running centre's
 
 
 def test_ema_teacher_starts_as_the_student_and_moves_by_the_momentum():
@@ -169,6 +175,13 @@ def test_checkpoint_loads_as_the_teacher_encoder_and_back_with_a_frozen_teacher(
         torch.testing.assert_close(again.state_dict()[key], value)
     assert not any(p.requires_grad for p in again.barlow.parameters())
     assert all(p.requires_grad for p in again.student.parameters())
+
+
+def test_model_card_names_the_centring():
+    rows = dict(objective_rows(dino_config()))
+    assert rows["Centring of the teacher"] == "running centre (DINO), momentum 0.9"
+    rows = dict(objective_rows(dino_config(dino_centering="sinkhorn_knopp")))
+    assert rows["Centring of the teacher"] == "Sinkhorn-Knopp over the batch (DINOv2)"
 
 
 def test_config_errors_name_the_value_and_the_choices():

@@ -189,11 +189,12 @@ class DinoTrainer(BarlowTwinsTrainer):
         if not (constant or uniform):
             return
         near_uniform = entropy > 0.9 * max_entropy
+        # Sinkhorn-Knopp centring has no momentum: only the temperature sets how much it spreads the teacher
+        momentum = "lower dino_center_momentum or " if self.model.config.dino_centering == "centering" else ""
         fix = (
             "a near-uniform output: sharpening is too weak; lower dino_teacher_temperature"
             if near_uniform
-            else "one prototype dominates: centring is too weak; lower dino_center_momentum or raise the teacher "
-            "temperature"
+            else f"one prototype dominates: centring is too weak; {momentum}raise the teacher temperature"
         )
         logger.warning(
             f"step {self.state.global_step}: the DINO teacher has collapsed: kl_to_center={kl:.3g} nats "
