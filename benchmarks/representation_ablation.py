@@ -177,6 +177,7 @@ ROWS |= {
     "dino_bn_sk_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 2e-3, **SINKHORN_KNOPP},
     "dino_bn_lr8e-3_sk": {**DINO_10, **SINKHORN_KNOPP},
     "dino_bn_lr8e-3_600": {**DINO_10, "max_steps": 600},
+    "dino_bn_lr8e-3_m095": {**DINO_10, "dino_teacher_momentum": 0.95},
 }
 
 
