@@ -43,6 +43,12 @@ def off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.flatten()[:-1].view(d - 1, d + 1)[:, 1:].flatten()
 
 
+def _runs_distributed() -> bool:
+    """Whether torch.distributed runs more than one process: the default of the pretraining models' `distributed`."""
+    initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return initialized and torch.distributed.get_world_size() > 1
+
+
 def _global_sum(tensor: torch.Tensor, distributed: bool) -> torch.Tensor:
     """Sum over all processes, autograd-aware.
 
@@ -462,8 +468,7 @@ class BarlowSpeechForPreTraining(BarlowSpeechPreTrainedModel):
                     f"{tuple(input_values_b.shape)}."
                 )
             if distributed is None:
-                distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-                distributed = distributed and torch.distributed.get_world_size() > 1
+                distributed = _runs_distributed()
             z_b = self.projector(self.barlow.head_inputs(input_values_b)[0])
             loss = barlow_twins_loss(
                 z_a,

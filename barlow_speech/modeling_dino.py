@@ -21,7 +21,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_barlow import DINO_CENTERINGS, BarlowSpeechConfig
-from .modeling_barlow import BarlowSpeechModel, BarlowSpeechPreTrainedModel, _global_sum
+from .modeling_barlow import BarlowSpeechModel, BarlowSpeechPreTrainedModel, _global_sum, _runs_distributed
 
 
 @dataclass
@@ -81,8 +81,8 @@ def dino_loss(
         )
     with torch.autocast(device_type=student_logits.device.type, enabled=False):
         if centering == "sinkhorn_knopp":
-            flat = teacher_logits.detach().flatten(0, 1)
-            teacher = sinkhorn_knopp(flat, teacher_temperature, distributed=distributed).view_as(teacher_logits)
+            teacher = sinkhorn_knopp(teacher_logits.flatten(0, 1), teacher_temperature, distributed=distributed)
+            teacher = teacher.view_as(teacher_logits)
         elif centering == "centering":
             teacher = torch.softmax((teacher_logits.detach().float() - center.float()) / teacher_temperature, dim=-1)
         else:
@@ -311,8 +311,7 @@ class DinoSpeechForPreTraining(BarlowSpeechPreTrainedModel):
             teacher_logits = self.teacher_head(features).unflatten(0, (long_crops, batch))
         temperature = teacher_temperature if teacher_temperature is not None else self.config.dino_teacher_temperature
         if distributed is None:
-            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-            distributed = distributed and torch.distributed.get_world_size() > 1
+            distributed = _runs_distributed()
         centering = self.config.dino_centering
         loss = dino_loss(
             student_logits,
