@@ -34,6 +34,7 @@ from transformers import TrainingArguments
 
 from .configuration_barlow import DINO_CENTERINGS, LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
 from .data.schema import clip_arrays
+from .data.synthetic import SyntheticSpeechConfig, load_synthetic
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
     LAYER_CHOICES,
@@ -132,6 +133,9 @@ class DemoSettings:
     # (docs/representations.md, "Ablations 9 and 10"; without batch norm 2e-3 drove the teacher towards uniform)
     dino_learning_rate: float = 8e-3
     dino_weight_decay: float = 0.04
+    # the two long crops (teacher and student) and the student's short crops; a long crop longer than a pretraining
+    # clip (1 s a word) would be the clip zero-padded, so longer ones need utterances (`pretrain_words_per_clip`)
+    dino_long_crop_seconds: float = 1.0
     dino_short_crops: int = 2
     dino_short_crop_seconds: float = 0.5
     # sharper and faster-following than the reference (0.04, 0.996): at those the teacher went near-uniform (entropy
@@ -149,11 +153,6 @@ class DemoSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.reverb_prob <= 1.0:
             raise ValueError(f"reverb_prob={self.reverb_prob}: expected a probability in [0, 1] (0: no rooms).")
-        if not 0.0 < self.dino_short_crop_seconds <= 1.0:
-            raise ValueError(
-                f"dino_short_crop_seconds={self.dino_short_crop_seconds}: expected a length in (0, 1] s, at most the "
-                "1-s long crops (default 0.5)."
-            )
         if self.pretrain_words_per_clip < 1:
             raise ValueError(f"pretrain_words_per_clip={self.pretrain_words_per_clip}: expected >= 1 word per clip.")
         if self.pretrain_words_per_clip > 1 and self.view_segment_seconds is None:
@@ -161,6 +160,33 @@ class DemoSettings:
                 f"pretrain_words_per_clip={self.pretrain_words_per_clip} without view_segment_seconds: both views "
                 "would be the whole utterance; set view_segment_seconds (e.g. 1.0, the probes' clip length)."
             )
+        # DINO's settings are checked here, so a bad one fails before Barlow Twins pretrains
+        dino_settings = (
+            f"dino_long_crop_seconds={self.dino_long_crop_seconds}, dino_short_crops={self.dino_short_crops}, "
+            f"dino_short_crop_seconds={self.dino_short_crop_seconds}, dino_teacher_momentum="
+            f"{self.dino_teacher_momentum}, dino_teacher_temperature={self.dino_teacher_temperature}"
+        )
+        try:
+            self.dino_arguments()
+        except ValueError as error:  # the crops' own check, not `barlow-speech pretrain`'s flags that wrap it
+            raise ValueError(f"{dino_settings}: {error.__cause__ or error}") from error
+        clip_seconds = self.pretrain_words_per_clip * self.corpus_config().clip_seconds
+        if self.dino_long_crop_seconds > clip_seconds:
+            raise ValueError(
+                f"dino_long_crop_seconds={self.dino_long_crop_seconds} with pretrain_words_per_clip="
+                f"{self.pretrain_words_per_clip}: a long crop longer than the {clip_seconds:g}-s pretraining clips "
+                "would be zero-padded; shorten it or pretrain on utterances of more words."
+            )
+
+    def dino_arguments(self) -> DinoArguments:
+        """DINO's trainer options of the demo: its crops and the teacher's momentum and temperature (no warm-up)."""
+        return DinoArguments(
+            long_crop_seconds=self.dino_long_crop_seconds,
+            num_short_crops=self.dino_short_crops,
+            short_crop_seconds=self.dino_short_crop_seconds,
+            teacher_momentum=self.dino_teacher_momentum,
+            warmup_teacher_temperature=self.dino_teacher_temperature,
+        )
 
     @classmethod
     def quick(cls, output_dir: str) -> DemoSettings:
@@ -182,13 +208,14 @@ class DemoSettings:
             pooling_bands=4,  # 1,024-d instead of 4,096-d pooled maps: Table 3's SAP fits one SVM per dimension
         )
 
-    def corpus(self, num_clips: int, seed: int, split: str, words_per_clip: int = 1):
-        """The synthetic corpus with this run's speaker population."""
-        from .data.synthetic import SyntheticSpeechConfig, load_synthetic
+    def corpus_config(self) -> SyntheticSpeechConfig:
+        """The synthetic corpus' configuration: this run's speaker population, one-word clips of `clip_seconds`."""
+        return SyntheticSpeechConfig(num_speakers=self.num_speakers)
 
-        config = SyntheticSpeechConfig(num_speakers=self.num_speakers)
+    def corpus(self, num_clips: int, seed: int, split: str, words_per_clip: int = 1) -> datasets.Dataset:
+        """The synthetic corpus with this run's speaker population."""
         return load_synthetic(
-            num_clips=num_clips, seed=seed, split=split, config=config, words_per_clip=words_per_clip
+            num_clips=num_clips, seed=seed, split=split, config=self.corpus_config(), words_per_clip=words_per_clip
         )
 
 
@@ -292,12 +319,7 @@ def pretrain(
     }
     views = demo_views(settings, settings.mixup)
     if objective == "dino":
-        dino_args = DinoArguments(
-            num_short_crops=settings.dino_short_crops,
-            short_crop_seconds=settings.dino_short_crop_seconds,
-            teacher_momentum=settings.dino_teacher_momentum,
-            warmup_teacher_temperature=settings.dino_teacher_temperature,
-        )
+        dino_args = settings.dino_arguments()
         # the crops are DINO's segments; the views' own segments apply to Barlow Twins' two views only
         if settings.view_segment_seconds is not None:
             logger.info(
@@ -453,7 +475,8 @@ def run_demo(settings: DemoSettings) -> dict:
         dino_lines, result["dino_wins"] = summary(probe_results, dino_name, {random_name: 0.1, bt_name: 1.0})
         _, dino_full = summary(probe_results, dino_name, {random_name: 1.0})
         header += (
-            f"DINO on the same encoder, data and views (multi-crop: 2 x 1 s teacher and student crops, "
+            f"DINO on the same encoder, data and views (multi-crop: 2 x {settings.dino_long_crop_seconds:g} s teacher "
+            "and student crops, "
             f"{settings.dino_short_crops} x {settings.dino_short_crop_seconds:g} s student crops; K = "
             f"{settings.dino_num_prototypes} prototypes; AdamW lr {settings.dino_learning_rate:g}, weight decay "
             f"{settings.dino_weight_decay:g}; batch norm in the head: "

@@ -94,8 +94,15 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
         parse_settings(["--pooling", "max"])  # not a pooling mode: argparse names the choices
     with pytest.raises(ValueError, match="reverb_prob=1.5"):
         parse_settings(["--reverb_prob", "1.5"])  # before any clip is generated
-    with pytest.raises(ValueError, match=r"dino_short_crop_seconds=2.0: expected a length in \(0, 1\] s"):
-        DemoSettings(dino_short_crop_seconds=2.0)  # before Barlow Twins pretrains, not when DINO's crops are drawn
+    # DINO's settings fail before Barlow Twins pretrains, not when DINO's crops are drawn
+    with pytest.raises(ValueError, match=r"dino_short_crop_seconds=2.0, .*expected 0 < short_seconds <= long_seconds"):
+        DemoSettings(dino_short_crop_seconds=2.0)
+    with pytest.raises(ValueError, match=r"dino_teacher_momentum=1.5, .*--teacher_momentum 1.5: expected a value in"):
+        DemoSettings(dino_teacher_momentum=1.5)
+    with pytest.raises(ValueError, match="longer than the 1-s pretraining clips would be zero-padded"):
+        DemoSettings(dino_long_crop_seconds=2.0)
+    utterances = DemoSettings(dino_long_crop_seconds=2.0, pretrain_words_per_clip=3, view_segment_seconds=1.0)
+    assert utterances.dino_arguments().multi_crop_config().long_seconds == 2.0
 
 
 def test_the_demos_views_are_the_demo_preset_of_barlow_speech_pretrain():
