@@ -178,6 +178,13 @@ ROWS |= {
     "dino_bn_lr8e-3_sk": {**DINO_10, **SINKHORN_KNOPP},
     "dino_bn_lr8e-3_600": {**DINO_10, "max_steps": 600},
     "dino_bn_lr8e-3_m095": {**DINO_10, "dino_teacher_momentum": 0.95},
+    "dino_bn_lr8e-3_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3},
+    "dino_bn_lr8e-3_sk_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3, **SINKHORN_KNOPP},
+}
+ROWS["dino_bn_lr8e-3_sk_utterances_2s_1s"] = {  # 004's crops: the teacher sees two words, the student one
+    **ROWS["dino_bn_lr8e-3_sk_utterances"],
+    "dino_long_crop_seconds": 2.0,
+    "dino_short_crop_seconds": 1.0,
 }
 
 
