@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from transformers.audio_utils import mel_filter_bank
 from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.utils import logging
@@ -28,32 +29,13 @@ _PCM_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype
 _TORCH_PCM_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31, torch.int8: 2.0**7}
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
-    hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / (200.0 / 3)
-    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
-    return np.where(hz >= 1000.0, log_part, linear)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    mel = np.asarray(mel, dtype=np.float64)
-    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
-
-
 @lru_cache(maxsize=8)
 def mel_filterbank(sampling_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
-    """`(n_mels, n_fft // 2 + 1)` triangular filters on Slaney's mel scale with area normalisation ("slaney"), the
-    defaults of `librosa.filters.mel` (Slaney 1998, Auditory Toolbox)."""
-    bins = np.fft.rfftfreq(n_fft, 1.0 / sampling_rate)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2))
-    widths = np.diff(edges)
-    ramps = edges[:, None] - bins[None, :]
-    rising = -ramps[:-2] / widths[:-1, None]
-    falling = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
-    return weights.astype(np.float32)
+    """`(n_mels, n_fft // 2 + 1)` float32 triangular filters on Slaney's mel scale with area normalisation
+    ("slaney"), the defaults of `librosa.filters.mel` (Slaney 1998, Auditory Toolbox), from transformers'
+    `mel_filter_bank`."""
+    bank = mel_filter_bank(n_fft // 2 + 1, n_mels, f_min, f_max, sampling_rate, norm="slaney", mel_scale="slaney")
+    return bank.T.astype(np.float32)
 
 
 def log_spectrogram(
