@@ -270,15 +270,15 @@ def demo_config(settings: DemoSettings, objective: str = "barlow_twins") -> Barl
     )
 
 
-def pretrain(
+def demo_trainer(
     settings: DemoSettings,
     output_dir: Path,
     objective: str = "barlow_twins",
     corpus: datasets.Dataset | None = None,
     extractor: BarlowSpeechFeatureExtractor | None = None,
 ) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
-    """Pretrain on unlabelled synthetic clips with Barlow Twins (or DINO: multi-crop of the demo's views, the
-    teacher saved as the encoder); returns the trainer and an untouched copy of the initial model.
+    """The demo's pretraining trainer, not yet trained: Barlow Twins on the demo's views, or DINO (`DinoTrainer`) on
+    multi-crop of them; returns it and an untouched copy of the initial model.
 
     `corpus` and `extractor` (fitted) default to the settings' pretraining clips and a front end normalised on them;
     pass a previous run's to train a second objective on the same data and front end.
@@ -331,6 +331,19 @@ def pretrain(
         trainer = DinoTrainer(**common, augmentation=crops, dino_args=dino_args)
     else:
         trainer = BarlowTwinsTrainer(**common, augmentation=views)
+    return trainer, initial
+
+
+def pretrain(
+    settings: DemoSettings,
+    output_dir: Path,
+    objective: str = "barlow_twins",
+    corpus: datasets.Dataset | None = None,
+    extractor: BarlowSpeechFeatureExtractor | None = None,
+) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
+    """Pretrain `demo_trainer`'s trainer on unlabelled synthetic clips and save its model under `output_dir` (DINO:
+    the teacher as the encoder); returns the trainer and an untouched copy of the initial model."""
+    trainer, initial = demo_trainer(settings, output_dir, objective, corpus, extractor)
     trainer.train()
     trainer.save_model(str(output_dir / ("dino-synthetic" if objective == "dino" else "bt-synthetic")))
     return trainer, initial

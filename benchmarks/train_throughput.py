@@ -166,8 +166,9 @@ class BarlowTwinsStep:
     """One optimizer step of BarlowTwinsTrainer on a batch, as its training loop runs it.
 
     `trainer.training_step` (device copy, `make_views`, forward under the accelerator's autocast, loss, backward),
-    then gradient clipping and the optimizer step. The model is prepared by the trainer's accelerator, so bf16
-    autocast and torch.compile (TrainingArguments.torch_compile) are applied exactly as in `trainer.train()`.
+    then gradient clipping, the optimizer step and the callbacks' `on_optimizer_step` (`DinoTrainer`'s teacher EMA
+    update; none for Barlow Twins). The model is prepared by the trainer's accelerator, so bf16 autocast and
+    torch.compile (TrainingArguments.torch_compile) are applied exactly as in `trainer.train()`.
     """
 
     def __init__(self, trainer: BarlowTwinsTrainer):
@@ -181,6 +182,8 @@ class BarlowTwinsStep:
         if self.trainer.args.max_grad_norm:
             self.trainer.accelerator.clip_grad_norm_(self.model.parameters(), self.trainer.args.max_grad_norm)
         self.optimizer.step()
+        trainer = self.trainer
+        trainer.control = trainer.callback_handler.on_optimizer_step(trainer.args, trainer.state, trainer.control)
         self.optimizer.zero_grad(set_to_none=True)
         return loss
 

@@ -55,6 +55,18 @@ def test_train_throughput_prints_bt_vs_bare_ratio_memory_and_flops(monkeypatch, 
     assert result["bt"].peak_memory_bytes > 0
 
 
+def test_dino_step_cost_prints_dino_vs_bt_ratios_and_where_dinos_step_goes(monkeypatch, capsys):
+    module = load_benchmark("dino_step_cost", monkeypatch)
+    result = module.main(["--batch-size", "4", "--steps", "1", "--warmup", "0", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert ratio_in(out, "step time DINO / BT") == pytest.approx(result["time_ratio"], abs=0.006)
+    # DINO's student alone sees more audio than BT's two views (2 x 1 s + 2 x 0.5 s), and its teacher adds a forward
+    assert ratio_in(out, "model FLOPs DINO / BT") == pytest.approx(result["flop_ratio"], abs=0.006)
+    assert result["flop_ratio"] > 1.5
+    assert set(result["stages"]) == {"crops", "teacher forward", "teacher EMA update"}
+    assert all(rate > 0 for rate in result["stages"].values()) and "the rest" in out
+
+
 def test_input_pipeline_prints_end_to_end_vs_resident_ratio(monkeypatch, capsys):
     module = load_benchmark("input_pipeline", monkeypatch)
     result = module.main(
@@ -254,6 +266,7 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
     """Importing a benchmark must not start a measurement (tests and users import their helpers)."""
     for name in (
         "train_throughput",
+        "dino_step_cost",
         "input_pipeline",
         "feature_extraction",
         "probes",
