@@ -128,6 +128,7 @@ class DemoSettings:
     seed: int = 0
     compare_dino: bool = False  # also pretrain DINO (shared/paper/004) on the same encoder, data and views
     dino_num_prototypes: int = 1024
+    dino_hidden_size: int = 2048  # the head's MLP width (the reference's)
     # AdamW with weight decay 0.04 (the reference's optimiser and initial decay): with batch norm in the head, margins
     # over random init grew with the rate from 5e-4 to 8e-3 on both seeds tried and fell at 1.6e-2
     # (docs/representations.md, "Ablations 9 and 10"; without batch norm 2e-3 drove the teacher towards uniform)
@@ -264,6 +265,7 @@ def demo_config(settings: DemoSettings, objective: str = "barlow_twins") -> Barl
         **demo_config_kwargs(settings),
         objective=objective,
         dino_num_prototypes=settings.dino_num_prototypes,
+        dino_hidden_size=settings.dino_hidden_size,
         dino_teacher_temperature=settings.dino_teacher_temperature,
         dino_head_batchnorm=settings.dino_head_batchnorm,
         dino_centering=settings.dino_centering,

@@ -181,6 +181,8 @@ ROWS |= {
     "dino_bn_lr8e-3_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3},
     "dino_bn_lr8e-3_sk_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3, **SINKHORN_KNOPP},
 }
+ROWS["dino_bn_lr8e-3_h512"] = {**DINO_10, "dino_hidden_size": 512}  # the head's MLP as wide as BT's projector
+ROWS["dino_bn_lr8e-3_h512_seed1"] = {**DINO_10, "dino_hidden_size": 512, "seed": 1}
 ROWS["dino_bn_lr8e-3_sk_utterances_2s_1s"] = {  # 004's crops: the teacher sees two words, the student one
     **ROWS["dino_bn_lr8e-3_sk_utterances"],
     "dino_long_crop_seconds": 2.0,

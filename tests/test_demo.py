@@ -9,7 +9,7 @@ import json
 import pytest
 from transformers import AutoModel
 
-from barlow_speech.demo import DemoSettings, demo_views, parse_settings, pretrain, run_demo
+from barlow_speech.demo import DemoSettings, demo_config, demo_views, parse_settings, pretrain, run_demo
 from barlow_speech.training.augment import DEMO_VIEWS
 
 
@@ -103,6 +103,7 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
         DemoSettings(dino_long_crop_seconds=2.0)
     utterances = DemoSettings(dino_long_crop_seconds=2.0, pretrain_words_per_clip=3, view_segment_seconds=1.0)
     assert utterances.dino_arguments().multi_crop_config().long_seconds == 2.0
+    assert demo_config(DemoSettings(dino_hidden_size=256), "dino").dino_hidden_size == 256  # the DINO head's width
 
 
 def test_the_demos_views_are_the_demo_preset_of_barlow_speech_pretrain():
