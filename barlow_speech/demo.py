@@ -336,19 +336,11 @@ def demo_trainer(
     return trainer, initial
 
 
-def pretrain(
-    settings: DemoSettings,
-    output_dir: Path,
-    objective: str = "barlow_twins",
-    corpus: datasets.Dataset | None = None,
-    extractor: BarlowSpeechFeatureExtractor | None = None,
-) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
-    """Pretrain `demo_trainer`'s trainer on unlabelled synthetic clips and save its model under `output_dir` (DINO:
-    the teacher as the encoder); returns the trainer and an untouched copy of the initial model."""
-    trainer, initial = demo_trainer(settings, output_dir, objective, corpus, extractor)
+def pretrain(trainer: BarlowTwinsTrainer, output_dir: Path) -> None:
+    """Train `demo_trainer`'s trainer on its unlabelled synthetic clips and save the model under `output_dir`, in
+    `bt-synthetic` (Barlow Twins) or `dino-synthetic` (DINO: the teacher as the encoder)."""
     trainer.train()
-    trainer.save_model(str(output_dir / ("dino-synthetic" if objective == "dino" else "bt-synthetic")))
-    return trainer, initial
+    trainer.save_model(str(output_dir / ("dino-synthetic" if isinstance(trainer, DinoTrainer) else "bt-synthetic")))
 
 
 def demo_source(settings: DemoSettings) -> DataSource:
@@ -417,7 +409,8 @@ def run_demo(settings: DemoSettings) -> dict:
     output_dir = Path(settings.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with timer("pretraining"):
-        trainer, initial = pretrain(settings, output_dir)
+        trainer, initial = demo_trainer(settings, output_dir)
+        pretrain(trainer, output_dir)
     trained = trainer.model
     extractor = trainer.feature_extractor
 
@@ -434,7 +427,8 @@ def run_demo(settings: DemoSettings) -> dict:
     ]
     if settings.compare_dino:
         with timer("DINO pretraining"):
-            dino_trainer, _ = pretrain(settings, output_dir, "dino", trainer.train_dataset, extractor)
+            dino_trainer, _ = demo_trainer(settings, output_dir, "dino", trainer.train_dataset, extractor)
+            pretrain(dino_trainer, output_dir)
         upstreams.append(Upstream(dino_name, "demo:dino", dino_trainer.model, extractor))  # its teacher
     source, cache_dir = demo_source(settings), output_dir / "embeddings"
     probes = ProbeProtocol(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from barlow_speech.demo import DemoSettings, demo_source, pretrain
+from barlow_speech.demo import DemoSettings, demo_source, demo_trainer, pretrain
 from barlow_speech.evaluation.embeddings import extract_layer_embeddings
 from barlow_speech.evaluation.pipeline import PAPER_TASKS, SPLITS
 from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
@@ -283,7 +283,8 @@ def run_row(name: str, overrides: dict, baselines: dict, poolings=EVAL_POOLINGS)
     with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as folder:
         settings, objective = row_settings(overrides, folder)
         start = time.perf_counter()
-        trainer, initial = pretrain(settings, Path(folder), objective)
+        trainer, initial = demo_trainer(settings, Path(folder), objective)
+        pretrain(trainer, Path(folder))
         seconds = time.perf_counter() - start
         source = demo_source(settings)
         splits = {split: source.load(split) for split in SPLITS}

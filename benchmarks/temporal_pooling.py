@@ -5,7 +5,7 @@ which mean and std over time (`pooling="time_mean_std"`) cannot keep. Each stati
 layer's `(channels, bands, frames)` map (frequency in the checkpoint's `layer_bands`, `band_feature_map`) and is
 probed for speaker, gender, word and emotion at 10 % and 100 % labels, the layer chosen on validation
 (`probe_layers`), for the checkpoint and for the same network at the demo's random init (`torch.manual_seed(seed)`
-before building it, as `demo.pretrain` does). docs/representations.md, "Ablation 6", holds the numbers.
+before building it, as `demo.demo_trainer` does). docs/representations.md, "Ablation 6", holds the numbers.
 
     python benchmarks/temporal_pooling.py --checkpoint demo_output/bt-synthetic --out temporal_pooling.jsonl
 """

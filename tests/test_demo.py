@@ -9,7 +9,15 @@ import json
 import pytest
 from transformers import AutoModel
 
-from barlow_speech.demo import DemoSettings, demo_config, demo_views, parse_settings, pretrain, run_demo
+from barlow_speech.demo import (
+    DemoSettings,
+    demo_config,
+    demo_trainer,
+    demo_views,
+    parse_settings,
+    pretrain,
+    run_demo,
+)
 from barlow_speech.training.augment import DEMO_VIEWS
 
 
@@ -121,7 +129,8 @@ def test_demo_pretrains_on_utterances_with_segment_views(tmp_path):
         pretrain_words_per_clip=3,
         view_segment_seconds=1.0,
     )
-    trainer, _ = pretrain(settings, tmp_path)
+    trainer, _ = demo_trainer(settings, tmp_path)
+    pretrain(trainer, tmp_path)
     batch = next(iter(trainer.get_train_dataloader()))  # the trainer's own path (NumPy-formatted rows)
     assert batch["waveforms"].shape == (settings.batch_size, 3 * 16000)
     assert trainer.state.global_step == 2 and trainer.state.log_history[-1]["train_loss"] > 0
