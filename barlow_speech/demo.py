@@ -162,15 +162,15 @@ class DemoSettings:
                 "would be the whole utterance; set view_segment_seconds (e.g. 1.0, the probes' clip length)."
             )
         # DINO's settings are checked here, so a bad one fails before Barlow Twins pretrains
-        dino_settings = (
-            f"dino_long_crop_seconds={self.dino_long_crop_seconds}, dino_short_crops={self.dino_short_crops}, "
-            f"dino_short_crop_seconds={self.dino_short_crop_seconds}, dino_teacher_momentum="
-            f"{self.dino_teacher_momentum}, dino_teacher_temperature={self.dino_teacher_temperature}"
-        )
         try:
             self.dino_arguments()
         except ValueError as error:  # the crops' own check, not `barlow-speech pretrain`'s flags that wrap it
-            raise ValueError(f"{dino_settings}: {error.__cause__ or error}") from error
+            raise ValueError(
+                f"dino_long_crop_seconds={self.dino_long_crop_seconds}, dino_short_crops={self.dino_short_crops}, "
+                f"dino_short_crop_seconds={self.dino_short_crop_seconds}, dino_teacher_momentum="
+                f"{self.dino_teacher_momentum}, dino_teacher_temperature={self.dino_teacher_temperature}: "
+                f"{error.__cause__ or error}"
+            ) from error
         clip_seconds = self.pretrain_words_per_clip * self.corpus_config().clip_seconds
         if self.dino_long_crop_seconds > clip_seconds:
             raise ValueError(

@@ -33,13 +33,9 @@ def stage_rates(trainer, batch: dict[str, torch.Tensor], batch_size: int, steps:
     with torch.no_grad():
         long, _ = trainer.make_views(waveforms)
 
-    @torch.no_grad()
-    def teacher() -> None:
-        model.teacher_head(model.barlow.head_inputs(long)[0])
-
     stages = {
         "crops": lambda: trainer.make_views(waveforms),
-        "teacher forward": teacher,
+        "teacher forward": lambda: model.teacher_head(model.barlow.head_inputs(long)[0]),
         "teacher EMA update": lambda: model.update_teacher(0.99),
     }
     with torch.no_grad():

@@ -178,15 +178,21 @@ ROWS |= {
     "dino_bn_lr8e-3_sk": {**DINO_10, **SINKHORN_KNOPP},
     "dino_bn_lr8e-3_600": {**DINO_10, "max_steps": 600},
     "dino_bn_lr8e-3_m095": {**DINO_10, "dino_teacher_momentum": 0.95},
-    "dino_bn_lr8e-3_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3},
-    "dino_bn_lr8e-3_sk_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3, **SINKHORN_KNOPP},
 }
-ROWS["dino_bn_lr8e-3_h512"] = {**DINO_10, "dino_hidden_size": 512}  # the head's MLP as wide as BT's projector
-ROWS["dino_bn_lr8e-3_h512_seed1"] = {**DINO_10, "dino_hidden_size": 512, "seed": 1}
-ROWS["dino_bn_lr8e-3_sk_utterances_2s_1s"] = {  # 004's crops: the teacher sees two words, the student one
-    **ROWS["dino_bn_lr8e-3_sk_utterances"],
-    "dino_long_crop_seconds": 2.0,
-    "dino_short_crop_seconds": 1.0,
+# Ablation 11: 004's utterance crops at lr 8e-3 (also with Sinkhorn-Knopp, and with 004's proportions: the teacher
+# hears two words, the student one); a head's MLP as wide as BT's projector (512), which halves DINO's FLOPs
+# (benchmarks/dino_step_cost.py)
+SK_UTTERANCES_10 = {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3, **SINKHORN_KNOPP}
+ROWS |= {
+    "dino_bn_lr8e-3_utterances": {**ROWS["dino_bn_utterances"], "dino_learning_rate": 8e-3},
+    "dino_bn_lr8e-3_sk_utterances": SK_UTTERANCES_10,
+    "dino_bn_lr8e-3_sk_utterances_2s_1s": {
+        **SK_UTTERANCES_10,
+        "dino_long_crop_seconds": 2.0,
+        "dino_short_crop_seconds": 1.0,
+    },
+    "dino_bn_lr8e-3_h512": {**DINO_10, "dino_hidden_size": 512},
+    "dino_bn_lr8e-3_h512_seed1": {**DINO_10, "dino_hidden_size": 512, "seed": 1},
 }
 
 
