@@ -585,71 +585,45 @@ class RandomResizedCrop(RandomAugmentation):
 
 
 class MixupBYOLA(RandomAugmentation):
-    """BYOL-A mixup: mix each example with a past one in linear-power space (log-mixup-exp).
+    """BYOL-A mixup with partners from the same batch: mix each example with another clip's in linear-power space
+    (log-mixup-exp).
 
-    x' = log((1 - a) exp(x) + a exp(z)), a ~ U(0, ratio), z drawn from a FIFO memory of past
-    examples; before the memory holds anything the input passes through. The memory is updated with
-    the (unmixed) input after mixing, when `update_memory` is True.
+    x' = log((1 - a) exp(x) + a exp(z)), a ~ U(0, ratio), z the same view of another clip of the batch, drawn with
+    the generator (never the clip itself, nor another view of it). BYOL-A draws z from a FIFO memory of past examples;
+    partners from the batch leave the module without state, so a checkpoint carries no spectrograms (512 of them were
+    132 MB) and a resumed run, whose generator is seeded by the step, draws the partners of an uninterrupted one. A
+    batch of one clip passes through.
 
     Args:
         ratio: largest mixing weight a (BYOL-A alpha, default 0.4).
-        memory_size: examples kept (BYOL-A keeps 2048 small log-mel patches; 512 default here
-            because a 513 x 126 spectrogram is ~40x larger).
         p: probability per example.
-    Shapes: (batch, 1, freq, frames) -> same.
+    Shapes: (rows, 1, freq, frames) -> same; `clips` says how many clips the rows hold (crop-major: row r is a view
+    of clip r % clips; default: every row its own clip).
     """
 
-    def __init__(self, ratio: float = 0.4, memory_size: int = 512, p: float = 1.0, seed: int | None = None) -> None:
+    def __init__(self, ratio: float = 0.4, p: float = 1.0, seed: int | None = None) -> None:
         super().__init__(p, seed)
-        if not 0.0 <= ratio < 1.0 or memory_size < 1:
-            raise ValueError(
-                f"ratio={ratio}, memory_size={memory_size}: expected 0 <= ratio < 1 and memory_size >= 1."
-            )
-        self.ratio, self.memory_size = ratio, memory_size
-        self.register_buffer("memory", None, persistent=False)
-        self._filled, self._next = 0, 0
-
-    def reset_memory(self) -> None:
-        self.memory, self._filled, self._next = None, 0, 0
-
-    def get_extra_state(self) -> dict:
-        """The FIFO memory travels in `state_dict()`, so a checkpointed run resumes with the same partners."""
-        return {"memory": self.memory, "filled": self._filled, "next": self._next}
-
-    def set_extra_state(self, state: dict) -> None:
-        self.memory, self._filled, self._next = state["memory"], state["filled"], state["next"]
-
-    @torch.no_grad()
-    def remember(self, spectrograms: torch.Tensor) -> None:
-        """Write a batch into the FIFO memory (oldest entries are overwritten)."""
-        if (
-            self.memory is None
-            or self.memory.shape[1:] != spectrograms.shape[1:]
-            or self.memory.device != spectrograms.device
-        ):
-            self.memory = spectrograms.new_zeros((self.memory_size, *spectrograms.shape[1:]))
-            self._filled, self._next = 0, 0
-        batch = spectrograms[-self.memory_size :].detach()
-        slots = (self._next + torch.arange(batch.shape[0], device=spectrograms.device)) % self.memory_size
-        self.memory[slots] = batch.to(self.memory.dtype)
-        self._next = (self._next + batch.shape[0]) % self.memory_size
-        self._filled = min(self._filled + batch.shape[0], self.memory_size)
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError(f"ratio={ratio}: expected 0 <= ratio < 1 (BYOL-A: 0.4).")
+        self.ratio = ratio
 
     def forward(
-        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None, update_memory: bool = True
+        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None, clips: int | None = None
     ) -> torch.Tensor:
         _check_spectrograms(spectrograms, type(self).__name__)
-        g = self.generator_for(spectrograms.device, generator)
-        out = spectrograms
-        compatible = self.memory is not None and self.memory.shape[1:] == spectrograms.shape[1:]
-        if self._filled and compatible:
-            batch, device = spectrograms.shape[0], spectrograms.device
-            alpha = uniform(0.0, self.ratio, (batch,), device, g)
-            partners = self.memory[torch.randint(0, self._filled, (batch,), device=device, generator=g)]
-            out = self.select(spectrograms, log_mixup_exp(spectrograms, partners.to(spectrograms.dtype), alpha), g)
-        if update_memory:
-            self.remember(spectrograms)
-        return out
+        rows, device = spectrograms.shape[0], spectrograms.device
+        clips = clips or rows
+        if rows % clips:
+            raise ValueError(f"{rows} rows are not views of {clips} clips (crop-major: rows = views x clips).")
+        if clips < 2:
+            return spectrograms
+        g = self.generator_for(device, generator)
+        alpha = uniform(0.0, self.ratio, (rows,), device, g)
+        row = torch.arange(rows, device=device)
+        clip = row % clips
+        partner_clip = (clip + torch.randint(1, clips, (rows,), device=device, generator=g)) % clips
+        partners = spectrograms[row - clip + partner_clip]
+        return self.select(spectrograms, log_mixup_exp(spectrograms, partners, alpha), g)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -688,7 +662,6 @@ class TwoViewAugmentationConfig:
     sampling_rate: int = 16_000
     # spectrogram
     mixup_ratio: float = 0.4
-    mixup_memory: int = 512
     mixup_prob: float = 1.0
     rrc_virtual_crop_scale: tuple[float, float] = (1.0, 1.5)
     rrc_freq_scale: tuple[float, float] = (0.6, 1.5)
@@ -761,7 +734,7 @@ class TwoViewAugmentation(nn.Module):
         if c.noise_prob > 0:
             waveform.append(AddNoise(c.snr_db, c.noise_colours, noise_bank=noise_bank, p=c.noise_prob))
         self.waveform_augmentations = nn.ModuleList(waveform)
-        self.mixup = MixupBYOLA(c.mixup_ratio, c.mixup_memory, p=c.mixup_prob) if c.mixup_prob > 0 else None
+        self.mixup = MixupBYOLA(c.mixup_ratio, p=c.mixup_prob) if c.mixup_prob > 0 else None
         spectrogram: list[nn.Module] = []
         if c.rrc_prob > 0:
             spectrogram.append(
@@ -784,12 +757,12 @@ class TwoViewAugmentation(nn.Module):
         return waveforms
 
     def augment_spectrograms(
-        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None, update_memory: bool = True
+        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None, clips: int | None = None
     ) -> torch.Tensor:
-        """Spectrogram stage: (batch, 1, freq, frames) -> same shape; `update_memory=False` leaves the mixup memory
-        as it was (evaluation batches must not become training partners)."""
+        """Spectrogram stage: (rows, 1, freq, frames) -> same shape; `clips`: how many clips the crop-major rows hold
+        (mixup's partners are other clips; default: every row its own clip)."""
         if self.mixup is not None:
-            spectrograms = self.mixup(spectrograms, generator=generator, update_memory=update_memory)
+            spectrograms = self.mixup(spectrograms, generator=generator, clips=clips)
         for module in self.spectrogram_augmentations:
             spectrograms = module(spectrograms, generator=generator)
         return spectrograms
@@ -801,8 +774,9 @@ class TwoViewAugmentation(nn.Module):
         generator: torch.Generator | None = None,
         update_memory: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`generator` (on the waveforms' device) overrides the configured seed for this call; `update_memory=False`
-        keeps this batch out of the mixup memory."""
+        """`generator` (on the waveforms' device) overrides the configured seed for this call. `update_memory` is
+        ignored: the views keep no state since mixup draws its partners from the batch (the keyword stays for the
+        callers that passed False to keep evaluation batches out of the old mixup memory)."""
         _check_waveforms(waveforms, type(self).__name__)
         if waveforms.shape[0] < 1:
             raise ValueError("TwoViewAugmentation got an empty batch; expected at least one waveform.")
@@ -818,7 +792,7 @@ class TwoViewAugmentation(nn.Module):
                     "or None."
                 )
             stacked = random_crops(waveforms, 2, segment, g)
-        view_a, view_b = self.augment(stacked, to_spectrogram, g, update_memory).chunk(2)
+        view_a, view_b = self.augment(stacked, to_spectrogram, g, clips=waveforms.shape[0]).chunk(2)
         return view_a, view_b
 
     def augment(
@@ -826,10 +800,11 @@ class TwoViewAugmentation(nn.Module):
         waveforms: torch.Tensor,
         to_spectrogram: Callable[[torch.Tensor], torch.Tensor],
         generator: torch.Generator | None = None,
-        update_memory: bool = True,
+        clips: int | None = None,
     ) -> torch.Tensor:
         """One augmented view per row: `(n, samples)` -> waveform stage -> `to_spectrogram` -> spectrogram stage ->
-        `(n, 1, freq, frames)`. `forward` calls it on the stacked waveforms of both views; multi-crop on its crops."""
+        `(n, 1, freq, frames)`. `forward` calls it on the stacked waveforms of both views; multi-crop on its crops.
+        `clips`: how many clips the crop-major rows are views of (default: n)."""
         waveforms = self.augment_waveforms(waveforms, generator)
         spectrograms = to_spectrogram(waveforms)
         if spectrograms.dim() == 3:
@@ -840,7 +815,7 @@ class TwoViewAugmentation(nn.Module):
                 f"to_spectrogram returned {spectrograms.shape[0]} spectrograms for {waveforms.shape[0]} waveforms; "
                 "it must map (n, samples) to (n, 1, freq, frames)."
             )
-        return self.augment_spectrograms(spectrograms, generator, update_memory=update_memory)
+        return self.augment_spectrograms(spectrograms, generator, clips)
 
 
 def random_crops(
@@ -865,7 +840,7 @@ class MultiCropConfig:
     views differ by the waveform and spectrogram augmentations, as Barlow Twins' two views) and `num_short` = 4 short
     crops of 0.5 s (the reference DINO uses 2 global and 8 local crops). Short crops stay short spectrograms (half
     the frames): the ResNet and its pooling take any length. Every crop is augmented by `views` (the Barlow Twins
-    pipeline); long and short crops keep separate mixup memories (mixup partners have the crop's shape).
+    pipeline; mixup partners are other clips' crops of the same length).
     """
 
     num_long: int = 2
@@ -905,28 +880,26 @@ class MultiCropAugmentation(nn.Module):
                 f"views.view_segment_seconds={self.config.views.view_segment_seconds}: multi-crop draws its own "
                 "segments (long_seconds, short_seconds); set views.view_segment_seconds=None."
             )
-        self.long = TwoViewAugmentation(self.config.views, noise_bank)
-        self.short = TwoViewAugmentation(self.config.views, noise_bank)
+        self.views = TwoViewAugmentation(self.config.views, noise_bank)
 
     def forward(
         self,
         waveforms: torch.Tensor,
         to_spectrogram: Callable[[torch.Tensor], torch.Tensor],
         generator: torch.Generator | None = None,
-        update_memory: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         _check_waveforms(waveforms, type(self).__name__)
         if waveforms.shape[0] < 1:
             raise ValueError("MultiCropAugmentation got an empty batch; expected at least one waveform.")
         c = self.config
-        g = generator if generator is not None else self.long.generator_for(waveforms.device)
+        g = generator if generator is not None else self.views.generator_for(waveforms.device)
         rate = c.views.sampling_rate
         long = random_crops(waveforms, c.num_long, round(c.long_seconds * rate), g)
-        long = self.long.augment(long, to_spectrogram, g, update_memory)
+        long = self.views.augment(long, to_spectrogram, g, clips=waveforms.shape[0])
         if c.num_short == 0:
             return long, None
         short = random_crops(waveforms, c.num_short, round(c.short_seconds * rate), g)
-        return long, self.short.augment(short, to_spectrogram, g, update_memory)
+        return long, self.views.augment(short, to_spectrogram, g, clips=waveforms.shape[0])
 
 
 def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Tensor:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import time
 from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import datasets
@@ -26,6 +26,7 @@ from ..data.schema import waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import off_diagonal
 from .augment import TwoViewAugmentation
+from .checkpoints import load_views_state, save_views_state, views_state_file, warn_about_legacy_views_state
 from .optim import LARS, lars_param_groups
 
 logger = logging.getLogger(__name__)
@@ -223,12 +224,10 @@ class BarlowTwinsTrainer(Trainer):
         """`(batch, samples)` waveforms -> the augmentation's views: two `(batch, 1, freq, frames)` log-spectrograms
         for `TwoViewAugmentation` (long and short crops for `MultiCropAugmentation`).
 
-        With `training=False` the views come from a fixed evaluation stream and leave the mixup memory untouched, so
-        evaluating changes nothing about the training run."""
+        With `training=False` the views come from a fixed evaluation stream and leave the training stream's micro-step
+        untouched, so evaluating changes nothing about the training run."""
         generator = self._view_generator(waveforms.device, training)
-        views = self.augmentation(
-            waveforms, self.feature_extractor.spectrogram, generator=generator, update_memory=training
-        )
+        views = self.augmentation(waveforms, self.feature_extractor.spectrogram, generator=generator)
         if self.barlow_args.channels_last:  # None: an absent group of views (DINO without short crops)
             views = tuple(v if v is None else v.contiguous(memory_format=torch.channels_last) for v in views)
         return views
@@ -238,20 +237,22 @@ class BarlowTwinsTrainer(Trainer):
         view_a, view_b = views
         return model(input_values=view_a, input_values_b=view_b, return_cross_correlation=True)
 
-    def _augmentation_file(self, folder: str) -> str:
-        suffix = f"_{self.args.process_index}" if self.args.world_size > 1 else ""
-        return os.path.join(folder, f"augmentation_state{suffix}.pt")
+    def _views_state_file(self, folder: str) -> Path:
+        return views_state_file(folder, self.args.process_index, self.args.world_size)
 
     def _save_rng_state(self, output_dir: str) -> None:
-        """Checkpoints also keep the views' state (BYOL-A mixup memory), so a resumed run draws identical views."""
+        """Checkpoints also keep the views' state, as safetensors (nothing a loaded checkpoint could run): empty for
+        the package's views, whose randomness is the step's seeded generator."""
         super()._save_rng_state(output_dir)
-        torch.save(self.augmentation.state_dict(), self._augmentation_file(output_dir))
+        save_views_state(self.augmentation, self._views_state_file(output_dir))
 
     def _load_rng_state(self, checkpoint: str | None) -> None:
         super()._load_rng_state(checkpoint)
-        if checkpoint is not None and os.path.isfile(self._augmentation_file(checkpoint)):
-            state = torch.load(self._augmentation_file(checkpoint), map_location=self.args.device, weights_only=False)
-            self.augmentation.load_state_dict(state)
+        if checkpoint is None:
+            return
+        warn_about_legacy_views_state(checkpoint)
+        if self._views_state_file(checkpoint).is_file():
+            load_views_state(self.augmentation, self._views_state_file(checkpoint), self.args.device)
 
     def compute_loss(
         self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None

@@ -271,14 +271,31 @@ def test_log_mixup_exp_mixes_in_linear_space():
     assert torch.allclose(out[0], x[0]) and torch.allclose(out[1], torch.full((1, 3, 3), math.log(2.5)))
 
 
-def test_mixup_passes_the_first_batch_and_mixes_later_ones_with_memory():
-    mixup = MixupBYOLA(ratio=0.4, memory_size=3, seed=0)
-    first = make_spectrograms()
-    assert torch.equal(mixup(first), first)
-    assert mixup._filled == 3, "memory is capped at memory_size"
-    second = make_spectrograms() + 1.0
-    out = mixup(second)
-    assert out.shape == second.shape and not torch.equal(out, second) and torch.isfinite(out).all()
+def _marked_views(clips: int, views: int) -> torch.Tensor:
+    """Crop-major `(views * clips, 1, clips, 4)` log-spectrograms: silence (-30) but a 0-dB row at clip c's bin."""
+    x = torch.full((views * clips, 1, clips, 4), -30.0)
+    for row in range(views * clips):
+        x[row, 0, row % clips] = 0.0
+    return x
+
+
+def test_mixup_partners_are_other_clips_of_the_batch_and_it_keeps_no_state():
+    clips, views = 5, 2
+    x = _marked_views(clips, views)
+    mixup = MixupBYOLA(ratio=0.4)
+    out = mixup(x, generator=torch.Generator().manual_seed(0), clips=clips)
+    loud = out.exp().squeeze(1).amax(-1) > 1e-6  # (rows, bins): the bins of the clip and of its partner
+    for row in range(views * clips):
+        own = row % clips
+        partners = [b for b in torch.nonzero(loud[row]).flatten().tolist() if b != own]
+        assert loud[row, own] and len(partners) == 1, (row, partners)  # mixed with one other clip, never itself
+    assert mixup.state_dict() == {} and not list(mixup.buffers())  # nothing for a checkpoint to carry
+    again = MixupBYOLA(ratio=0.4)(x, generator=torch.Generator().manual_seed(0), clips=clips)
+    torch.testing.assert_close(out, again)  # the partners come from the generator alone
+    one_clip = _marked_views(1, views)
+    assert torch.equal(mixup(one_clip, clips=1), one_clip)  # no other clip to mix with
+    with pytest.raises(ValueError, match="7 rows are not views of 5 clips"):
+        mixup(make_spectrograms(batch=7), clips=5)
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -405,11 +422,8 @@ def test_multi_crop_gives_long_and_short_crops_of_the_same_clips_reproducibly():
     assert torch.equal(long, again[0]) and torch.equal(short, again[1])
 
 
-def test_multi_crop_keeps_a_mixup_memory_per_crop_length_and_allows_no_short_crops():
-    aug = MultiCropAugmentation(MultiCropConfig(long_seconds=0.25, short_seconds=0.125))
+def test_multi_crop_allows_no_short_crops():
     x = make_waveforms(batch=2)
-    aug(x, to_spectrogram)
-    assert aug.long.mixup.memory.shape[-1] > aug.short.mixup.memory.shape[-1]
     no_short = MultiCropConfig(num_short=0, long_seconds=0.25, short_seconds=0.125)
     long, short = MultiCropAugmentation(no_short)(x, to_spectrogram)
     assert long.shape[0] == 4 and short is None

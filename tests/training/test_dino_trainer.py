@@ -91,7 +91,7 @@ def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_loss_trajecto
     crashed = _trainer(tmp_path / "b", corpus, callbacks=[_StopAt(2)])
     crashed.train()
     assert max(_losses(crashed)) == 2
-    assert (tmp_path / "b" / "checkpoint-2" / "augmentation_state.pt").is_file()
+    assert (tmp_path / "b" / "checkpoint-2" / "views_state.safetensors").is_file()
     resumed = _trainer(tmp_path / "b", corpus)
     resumed.train(resume_from_checkpoint=str(tmp_path / "b" / "checkpoint-2"))
     expected, got = _losses(uninterrupted), {**_losses(crashed), **_losses(resumed)}

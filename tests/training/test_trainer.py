@@ -72,7 +72,7 @@ def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_loss_trajecto
     crashed = _trainer(tmp_path / "b", corpus, max_steps=4, callbacks=[_StopAt(2)])
     crashed.train()
     assert max(_losses(crashed)) == 2
-    assert (tmp_path / "b" / "checkpoint-2" / "augmentation_state.pt").is_file()
+    assert (tmp_path / "b" / "checkpoint-2" / "views_state.safetensors").is_file()
     resumed = _trainer(tmp_path / "b", corpus, max_steps=4)
     resumed.train(resume_from_checkpoint=str(tmp_path / "b" / "checkpoint-2"))
     expected, got = _losses(uninterrupted), {**_losses(crashed), **_losses(resumed)}
@@ -86,22 +86,20 @@ def test_views_differ_and_are_reproducible_for_a_step(tmp_path, corpus):
     waveforms = WaveformCollator()([corpus[i] for i in range(4)])["waveforms"]
     a1, b1 = trainer.make_views(waveforms)
     trainer._micro_step = (-1, 0)
-    trainer.augmentation.mixup.reset_memory()
     a2, b2 = trainer.make_views(waveforms)
     assert not torch.allclose(a1, b1)
     torch.testing.assert_close(a1, a2)
     torch.testing.assert_close(b1, b2)
 
 
-def test_evaluation_views_leave_the_training_stream_and_mixup_memory_alone(tmp_path, corpus):
+def test_evaluation_views_leave_the_training_stream_alone(tmp_path, corpus):
     trainer = _trainer(tmp_path, corpus)
     waveforms = WaveformCollator()([corpus[i] for i in range(4)])["waveforms"]
     trainer.make_views(waveforms)
-    micro_step, memory = trainer._micro_step, trainer.augmentation.mixup.memory.clone()
+    micro_step = trainer._micro_step
     eval_a, _ = trainer.make_views(waveforms, training=False)
     again_a, _ = trainer.make_views(waveforms, training=False)
     assert trainer._micro_step == micro_step
-    torch.testing.assert_close(trainer.augmentation.mixup.memory, memory)
     torch.testing.assert_close(eval_a, again_a)  # a fixed evaluation stream
 
 
