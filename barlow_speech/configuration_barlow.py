@@ -23,8 +23,11 @@ PROJECTOR_INPUTS = ("last", "all_layers")
 OBJECTIVES = ("barlow_twins", "dino")
 # how DINO's teacher outputs are centred (`dino_centering`), and how reports name it
 DINO_CENTERINGS = {"centering": "running centre (DINO)", "sinkhorn_knopp": "Sinkhorn-Knopp over the batch (DINOv2)"}
-# Front-end settings: they live in BarlowSpeechFeatureExtractor only, so config and extractor cannot disagree.
+# Front-end settings: they live in BarlowSpeechFeatureExtractor only; the config records only what the architecture
+# reads from it, the number of frequency rows (`num_frequency_bins`), so that a mismatched extractor is an error.
 FRONT_END_FIELDS = frozenset({"sampling_rate", "n_fft", "hop_length", "segment_seconds", "n_mels"})
+# frequency rows of the default feature extractor's input (n_fft 1024: 513 linear STFT bins), the paper's front end
+DEFAULT_FREQUENCY_BINS = 513
 # ResNet-50 on a 1-channel spectrogram (paper Sec. 2.3); users pass any ResNetConfig kwargs to resize it.
 RESNET50_SPECTROGRAM = {"num_channels": 1}
 # Keys a `backbone_config` dict may hold: ResNetConfig's arguments plus what its `to_dict()` writes to config.json.
@@ -97,9 +100,20 @@ class BarlowSpeechConfig(PreTrainedConfig):
             `"centering"`: subtract the running centre before sharpening (DINO); `"sinkhorn_knopp"`: three
             Sinkhorn-Knopp iterations over the global batch instead, so every prototype gets the same share of the
             batch's teacher mass (Oquab et al. 2023, DINOv2, Sec. 4; the running centre is then unused).
+        num_frequency_bins (`int`, *optional*, defaults to 513):
+            Frequency rows of the spectrograms the model was built for (`input_values.shape[-2]`, the feature
+            extractor's `num_bins`: 513 linear STFT bins for the default front end, `n_mels` for a log-mel one), as
+            AST's `num_mel_bins` records its filterbank. Every forward pass checks it and raises a `ValueError`
+            naming both front ends when another extractor's output comes in. `None` checks nothing: what configs
+            saved before the field load as, since their front end is unknown.
+        max_segments_per_forward (`int`, *optional*, defaults to 64):
+            In inference (eval mode, no gradients), the backbone runs over at most this many segments at once and
+            pools each chunk before the next, so a long clip's activations do not grow with its length (outputs
+            are the same up to float rounding). `None` runs every segment at once. Training always runs the whole
+            batch at once (BatchNorm's batch statistics and the backward pass need it).
 
-    The front end's numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
-    preprocessor_config.json: the model does not depend on them.
+    The front end's other numbers (rate, window, hop, mel bands, segment length) live only in the feature extractor's
+    preprocessor_config.json.
 
     Example:
     ```python
@@ -136,6 +150,14 @@ class BarlowSpeechConfig(PreTrainedConfig):
     dino_teacher_temperature: float = 0.04
     dino_center_momentum: float = 0.9
     dino_centering: str = "centering"
+    num_frequency_bins: int | None = DEFAULT_FREQUENCY_BINS
+    max_segments_per_forward: int | None = 64
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs) -> "BarlowSpeechConfig":
+        """`PreTrainedConfig.from_dict`; a config saved before `num_frequency_bins` existed loads with `None` (its
+        front end is unknown, so nothing is checked) instead of the default front end's 513."""
+        return super().from_dict({"num_frequency_bins": None, **config_dict}, **kwargs)
 
     def __post_init__(self, **kwargs):
         misplaced = sorted(FRONT_END_FIELDS & kwargs.keys())
@@ -181,6 +203,10 @@ class BarlowSpeechConfig(PreTrainedConfig):
             raise ValueError(f"projector_input={self.projector_input!r} is not one of {list(PROJECTOR_INPUTS)}.")
         _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
         _check_dino(self)
+        for name in ("num_frequency_bins", "max_segments_per_forward"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}={value!r} must be an int >= 1, or None.")
 
     @property
     def hidden_size(self) -> int:

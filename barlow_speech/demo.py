@@ -256,6 +256,7 @@ def demo_config_kwargs(settings: DemoSettings) -> dict:
         "pooling": settings.pooling,
         "pooling_bands": settings.pooling_bands,  # the config stores a per-layer tuple as a list
         "projector_input": settings.projector_input,
+        "num_frequency_bins": demo_extractor(settings).num_bins,  # the model checks its input against the front end
     }
 
 

@@ -18,7 +18,7 @@ from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput
 from transformers.modeling_utils import PreTrainedModel
 from transformers.models.resnet.modeling_resnet import ResNetEmbeddings, ResNetEncoder
 
-from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from .configuration_barlow import DEFAULT_FREQUENCY_BINS, LOSS_VARIANTS, BarlowSpeechConfig
 
 
 @dataclass
@@ -365,27 +365,51 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         batch = SegmentedBatch.from_inputs(input_values, attention_mask)
-        encoder_outputs = self.encoder(
-            self.embedder(batch.segments), output_hidden_states=output_hidden_states, return_dict=True
-        )
-        pooled = batch.mean_per_clip(self.pool(encoder_outputs.last_hidden_state, layer=-1))
-        last_hidden_state = batch.per_clip(encoder_outputs.last_hidden_state)
+        check_frequency_rows(self.config, batch.segments.shape[-2])
+        maps, pooled = self._encode_in_chunks(batch.segments, output_hidden_states)
+        pooled = [batch.mean_per_clip(vectors) for vectors in pooled]
+        last_hidden_state = batch.per_clip(maps[-1])
         hidden_states = pooled_hidden_states = None
-        if encoder_outputs.hidden_states is not None:
-            hidden_states = tuple(batch.per_clip(state) for state in encoder_outputs.hidden_states)
-            pooled_hidden_states = tuple(
-                batch.mean_per_clip(self.pool(state, layer))
-                for layer, state in enumerate(encoder_outputs.hidden_states[:-1])
-            ) + (pooled,)
+        if output_hidden_states:
+            hidden_states = tuple(batch.per_clip(state) for state in maps)
+            pooled_hidden_states = tuple(pooled)
         if not return_dict:
-            outputs = (last_hidden_state, pooled, hidden_states, pooled_hidden_states)
+            outputs = (last_hidden_state, pooled[-1], hidden_states, pooled_hidden_states)
             return tuple(v for v in outputs if v is not None)
         return BarlowSpeechModelOutput(
             last_hidden_state=last_hidden_state,
-            pooler_output=pooled,
+            pooler_output=pooled[-1],
             hidden_states=hidden_states,
             pooled_hidden_states=pooled_hidden_states,
         )
+
+    def _encode(
+        self, segments: torch.Tensor, output_hidden_states: bool
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """One backbone pass over `(n, 1, freq, frames)` segments: the maps `(n, channels, freq', frames')` (every
+        hidden state with `output_hidden_states`, else the last one) and each map pooled, `(n, layer size)`."""
+        outputs = self.encoder(self.embedder(segments), output_hidden_states=output_hidden_states, return_dict=True)
+        maps = list(outputs.hidden_states) if output_hidden_states else [outputs.last_hidden_state]
+        layers = range(len(maps)) if output_hidden_states else [-1]
+        return maps, [self.pool(state, layer) for layer, state in zip(layers, maps)]
+
+    def _encode_in_chunks(
+        self, segments: torch.Tensor, output_hidden_states: bool
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """`_encode` of all segments; in inference (eval mode, no gradients) `config.max_segments_per_forward` at a
+        time, each chunk's maps and pooled vectors written into outputs allocated once, so peak memory is one chunk's
+        activations plus the outputs. Training (or any pass that keeps a graph) runs the whole batch at once."""
+        size = self.config.max_segments_per_forward
+        if size is None or self.training or torch.is_grad_enabled() or segments.shape[0] <= size:
+            return self._encode(segments, output_hidden_states)
+        outputs: list[torch.Tensor] = []
+        for start in range(0, segments.shape[0], size):
+            maps, pooled = self._encode(segments[start : start + size], output_hidden_states)
+            if not outputs:
+                outputs = [part.new_empty((segments.shape[0], *part.shape[1:])) for part in (*maps, *pooled)]
+            for output, part in zip(outputs, (*maps, *pooled)):
+                output[start : start + part.shape[0]] = part
+        return outputs[: len(maps)], outputs[len(maps) :]
 
     def head_inputs(
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
@@ -402,6 +426,27 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         """`(n, channels, freq', frames')` of entry `layer` of `hidden_states` -> `(n, config.layer_sizes[layer])`
         under `config.pooling` (`pool_feature_map`) with that layer's `config.layer_bands`."""
         return pool_feature_map(feature_map, self.config.pooling, self.config.layer_bands[layer])
+
+
+def describe_front_end(rows: int) -> str:
+    """A reader's name for a front end that gives `rows` frequency rows."""
+    if rows == DEFAULT_FREQUENCY_BINS:
+        return f"the default {rows}-bin linear STFT, n_fft=1024"
+    linear = f", or a linear STFT with n_fft={2 * (rows - 1)}" if rows > 1 else ""
+    return f"a {rows}-band log-mel front end, n_mels={rows}{linear}"
+
+
+def check_frequency_rows(config: BarlowSpeechConfig, rows: int) -> None:
+    """Raise unless spectrograms with `rows` frequency rows are what the model was built for
+    (`config.num_frequency_bins`; None, a config saved before the field, checks nothing)."""
+    expected = config.num_frequency_bins
+    if expected is not None and rows != expected:
+        raise ValueError(
+            f"this model was trained on {expected} frequency rows ({describe_front_end(expected)}) but got {rows} "
+            f"({describe_front_end(rows)}): load the feature extractor saved with the model "
+            "(AutoFeatureExtractor.from_pretrained(<the same folder or Hub id>)); config.num_frequency_bins records "
+            "the rows the model reads."
+        )
 
 
 def _reject_segment_to_utterance(kwargs: dict) -> None:
@@ -553,6 +598,7 @@ __all__ = [
     "BarlowSpeechForAudioClassification",
     "band_feature_map",
     "barlow_twins_loss",
+    "check_frequency_rows",
     "cross_correlation",
     "off_diagonal",
     "pool_feature_map",

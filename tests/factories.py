@@ -8,8 +8,12 @@ from barlow_speech.training.pretrain import BACKBONES
 
 
 def tiny_config(**overrides) -> barlow_speech.BarlowSpeechConfig:
-    """A ResNet with two 1-block stages and a 32-d latent: milliseconds per step on CPU."""
-    fields = {"backbone_config": dict(BACKBONES["tiny"]), "projector_dims": [32, 32]}
+    """A ResNet with two 1-block stages and a 32-d latent: milliseconds per step on CPU.
+
+    It records no front end (`num_frequency_bins=None`, as configs saved before the field), since the tests pair tiny
+    models with several extractors; pass `num_frequency_bins=extractor.num_bins` to have the model check its input.
+    """
+    fields = {"backbone_config": dict(BACKBONES["tiny"]), "projector_dims": [32, 32], "num_frequency_bins": None}
     fields.update(overrides)
     return barlow_speech.BarlowSpeechConfig(**fields)
 
@@ -46,7 +50,10 @@ def tone_clips(num: int, seconds: float = 1.0, sampling_rate: int = 16000, seed:
 
 
 def tiny_checkpoint(path, **overrides) -> str:
-    """Save a tiny `BarlowSpeechModel` and a default feature extractor to `path`, as `save_pretrained` folders are."""
-    barlow_speech.BarlowSpeechModel(tiny_config(**overrides)).save_pretrained(path)
-    barlow_speech.BarlowSpeechFeatureExtractor().save_pretrained(path)
+    """Save a tiny `BarlowSpeechModel` and a default feature extractor to `path`, as `save_pretrained` folders are;
+    the model records the extractor's frequency rows."""
+    extractor = barlow_speech.BarlowSpeechFeatureExtractor()
+    config = tiny_config(**{"num_frequency_bins": extractor.num_bins, **overrides})
+    barlow_speech.BarlowSpeechModel(config).save_pretrained(path)
+    extractor.save_pretrained(path)
     return str(path)

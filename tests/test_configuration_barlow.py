@@ -1,9 +1,10 @@
+import json
 import re
 
 import pytest
 
-from barlow_speech import LOSS_VARIANTS, BarlowSpeechConfig
-from tests.factories import tiny_config
+from barlow_speech import LOSS_VARIANTS, BarlowSpeechConfig, BarlowSpeechFeatureExtractor, BarlowSpeechModel
+from tests.factories import tiny_config, tone_clips
 
 
 def test_defaults_are_the_paper_configuration():
@@ -51,6 +52,9 @@ def test_round_trip_through_save_pretrained(tmp_path):
         ({"backbone_config": {"depths": [1, 1], "hidden_sizes": [8, 16, 32]}}, "pass lists of the same length"),
         ({"num_labels": 0}, "pass num_labels >= 1"),
         ({"projector_input": "first"}, "projector_input='first' is not one of ['last', 'all_layers']"),
+        ({"num_frequency_bins": 0}, "num_frequency_bins=0 must be an int >= 1, or None"),
+        ({"num_frequency_bins": "513"}, "num_frequency_bins='513' must be an int >= 1, or None"),
+        ({"max_segments_per_forward": 0}, "max_segments_per_forward=0 must be an int >= 1, or None"),
     ],
 )
 def test_invalid_values_raise_value_error_saying_what_is_allowed(overrides, message):
@@ -73,3 +77,34 @@ def test_pooling_bands_per_layer_set_each_layer_width_and_survive_save_and_load(
     loaded = BarlowSpeechConfig.from_pretrained(tmp_path)
     assert loaded.pooling_bands == [4, 3, 2] and loaded.layer_sizes == [64, 48, 64]
     assert tiny_config(pooling="time_mean", pooling_bands=5).layer_bands == [5, 5, 5]
+
+
+def test_the_config_records_the_front_ends_rows_and_a_config_saved_before_the_field_loads_unchecked(tmp_path):
+    assert BarlowSpeechConfig().num_frequency_bins == BarlowSpeechFeatureExtractor().num_bins == 513
+    tiny_config(num_frequency_bins=32).save_pretrained(tmp_path)
+    assert BarlowSpeechConfig.from_pretrained(tmp_path).num_frequency_bins == 32
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["num_frequency_bins"], saved["max_segments_per_forward"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    old = BarlowSpeechConfig.from_pretrained(tmp_path)
+    assert (old.num_frequency_bins, old.max_segments_per_forward) == (None, 64)  # front end unknown: not checked
+    model = BarlowSpeechModel(old).eval()
+    for extractor in (BarlowSpeechFeatureExtractor(), BarlowSpeechFeatureExtractor(n_fft=128, hop_length=128)):
+        features = extractor(tone_clips(1), sampling_rate=16000, return_tensors="pt")
+        assert model(**features).pooler_output.shape == (1, 16)
+
+
+def test_every_config_built_for_a_front_end_records_its_rows():
+    from barlow_speech.demo import DemoSettings, demo_config, demo_extractor
+    from barlow_speech.training.pretrain import ModelArguments
+
+    settings = DemoSettings()
+    assert demo_config(settings).num_frequency_bins == demo_extractor(settings).num_bins == 128
+    assert demo_config(settings, "dino").num_frequency_bins == 128
+    rows = {
+        (): 513,
+        (("n_fft", 256),): 129,
+        (("n_fft", 512), ("hop_length", 256), ("n_mels", 32)): 32,
+    }
+    for front_end, expected in rows.items():
+        assert ModelArguments(backbone="tiny", **dict(front_end)).build_config().num_frequency_bins == expected

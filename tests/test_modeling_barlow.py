@@ -27,6 +27,11 @@ from barlow_speech import (
 from barlow_speech.modeling_barlow import pool_feature_map
 from tests.factories import tiny_config, tone_clips
 
+# Chunked inference (`max_segments_per_forward`) against one pass: measured differences up to 2e-6 (float32 rounding of
+# convolutions over batches of another size); the same tolerance is stated in docs/reliability.md.
+CHUNK_ATOL, CHUNK_RTOL = 1e-5, 1e-5
+MEL_32 = {"n_fft": 512, "hop_length": 256, "n_mels": 32}
+
 
 def _spectrograms(batch: int = 4) -> torch.Tensor:
     return BarlowSpeechFeatureExtractor()(tone_clips(batch), sampling_rate=16000, return_tensors="pt")["input_values"]
@@ -353,3 +358,52 @@ def test_more_bands_than_frequency_rows_warns_that_features_repeat():
         warnings.simplefilter("error")
         pool_feature_map(feature_map, "time_mean_std", bands=2)
         pool_feature_map(feature_map, "global", bands=16)  # global pooling has no bands
+
+@pytest.mark.parametrize("head", [BarlowSpeechModel, BarlowSpeechForAudioClassification, BarlowSpeechForPreTraining])
+def test_spectrograms_of_another_front_end_are_refused_naming_both(head):
+    model = head(tiny_config(num_frequency_bins=32)).eval()
+    mel = BarlowSpeechFeatureExtractor(**MEL_32)(tone_clips(2), sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        model(mel["input_values"])  # the front end it was built for
+        message = (
+            r"trained on 32 frequency rows \(a 32-band log-mel front end, n_mels=32, .*\) but got 513 \(the default "
+            r"513-bin linear STFT, n_fft=1024\): load the feature extractor saved with the model "
+            r"\(AutoFeatureExtractor\.from_pretrained"
+        )
+        with pytest.raises(ValueError, match=message):
+            model(_spectrograms(2))
+
+
+def test_inference_runs_the_backbone_in_chunks_of_segments_with_the_same_outputs():
+    torch.manual_seed(0)
+    model = BarlowSpeechModel(tiny_config(max_segments_per_forward=3, pooling="time_mean_std", pooling_bands=2))
+    clips = [tone_clips(1, seconds=7.5)[0], tone_clips(1, seconds=2.0, seed=1)[0]]
+    inputs = BarlowSpeechFeatureExtractor()(clips, sampling_rate=16000, return_tensors="pt")  # 8 + 2 real segments
+    batches = []
+    model.embedder.register_forward_hook(lambda module, args, output: batches.append(len(args[0])))
+    model.eval()
+    with torch.no_grad():
+        chunked = model(**inputs, output_hidden_states=True)
+        model.config.max_segments_per_forward = None
+        whole = model(**inputs, output_hidden_states=True)
+    model.config.max_segments_per_forward = 3
+    model(**inputs)  # gradients on: the graph of every segment is kept anyway, so one pass
+    model.train()(**inputs)  # training: BatchNorm's statistics span the whole batch
+    assert batches == [3, 3, 3, 1, 10, 10, 10]
+    for name in ("pooler_output", "last_hidden_state", "hidden_states", "pooled_hidden_states"):
+        torch.testing.assert_close(chunked[name], whole[name], atol=CHUNK_ATOL, rtol=CHUNK_RTOL)
+
+
+def test_the_audio_classification_pipeline_runs_a_long_clip_in_chunks():
+    config = tiny_config(id2label={0: "yes", 1: "no"}, label2id={"yes": 0, "no": 1}, max_segments_per_forward=2)
+    model = BarlowSpeechForAudioClassification(config).eval()
+    batches = []
+    model.barlow.embedder.register_forward_hook(lambda module, args, output: batches.append(len(args[0])))
+    classifier = pipeline("audio-classification", model=model, feature_extractor=BarlowSpeechFeatureExtractor())
+    chunked = classifier(tone_clips(1, seconds=4.5)[0], top_k=2)
+    model.config.max_segments_per_forward = None
+    whole = classifier(tone_clips(1, seconds=4.5)[0], top_k=2)
+    assert batches == [2, 2, 1, 5]
+    assert [p["label"] for p in chunked] == [p["label"] for p in whole]
+    for ours, reference in zip(chunked, whole):
+        assert ours["score"] == pytest.approx(reference["score"], abs=CHUNK_ATOL)

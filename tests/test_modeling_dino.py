@@ -241,3 +241,10 @@ def test_batchnorm_head_normalises_over_every_crop_of_the_step_at_once():
     # the teacher's statistics are its own, from its batches (the EMA moves parameters only, as the reference)
     assert model.teacher_head.mlp[1].running_mean.abs().sum() > 0
     assert not torch.equal(model.teacher_head.mlp[1].running_mean, model.student_head.mlp[1].running_mean)
+
+
+def test_dino_refuses_crops_of_another_front_end_naming_both():
+    model = DinoSpeechForPreTraining(dino_config(num_frequency_bins=32))
+    model(torch.randn(2, 2, 1, 32, 32), torch.randn(2, 2, 1, 32, 16))  # the front end it was built for
+    with pytest.raises(ValueError, match=r"trained on 32 frequency rows .* but got 513 \(the default 513-bin"):
+        model(torch.randn(2, 2, 1, 513, 32))

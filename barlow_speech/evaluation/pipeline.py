@@ -18,6 +18,7 @@ Splits: datasets with their own train / validation / test (`DatasetSpec.has_spli
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -36,8 +37,9 @@ from ..data.registry import dataset_spec
 from ..data.schema import clip_arrays
 from ..data.synthetic import SyntheticSpeechConfig, load_synthetic
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
-from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel
+from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
+from ..training.checkpoints import safetensors_problem
 from .baselines import random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
 from .embeddings import extract_layer_embeddings
@@ -125,6 +127,33 @@ def _load_pretrained(loader: Callable, spec: str, what: str, **kwargs: Any) -> A
         ) from error
 
 
+def _load_weights(loader: Callable, spec: str, what: str, **kwargs: Any) -> Any:
+    """`_load_pretrained` of a model, after checking that a local checkpoint's safetensors files are whole: a truncated
+    file is one line naming it (`safetensors_problem`) instead of safetensors' deserialisation traceback."""
+    folder = Path(spec).expanduser()
+    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        problem = safetensors_problem(path)
+        if problem:
+            raise ValueError(
+                f"checkpoint {spec!r}: {problem}; copy or save the model again (an interrupted copy or save, or a "
+                "full disk, leaves a truncated file)."
+            )
+    return _load_pretrained(loader, spec, what, **kwargs)
+
+
+def check_front_end(config: BarlowSpeechConfig, extractor: BarlowSpeechFeatureExtractor, front_end: str) -> None:
+    """Raise unless the extractor gives the frequency rows the model was trained on (`config.num_frequency_bins`);
+    with `DEFAULT_FRONT_END` (`--default_front_end`) the message says the default cannot stand in for this model."""
+    rows, given = config.num_frequency_bins, extractor.num_bins
+    if front_end == DEFAULT_FRONT_END and rows is not None and rows != given:
+        raise ValueError(
+            f"--default_front_end gives {given} frequency rows ({describe_front_end(given)}), "
+            f"but this model was trained on {rows} ({describe_front_end(rows)}): put the preprocessor_config.json it "
+            "was trained with back into the checkpoint (`barlow-speech pretrain` saves it) and drop the flag."
+        )
+    check_frequency_rows(config, given)
+
+
 def load_feature_extractor(spec: str, default_front_end: bool = False) -> tuple[BarlowSpeechFeatureExtractor, str]:
     """The checkpoint's feature extractor and where it came from ("checkpoint" or `DEFAULT_FRONT_END`).
 
@@ -168,6 +197,7 @@ def load_upstream(
         )
     if random_init:
         config, extractor, front_end = load_architecture(spec, default_front_end)
+        check_front_end(config, extractor, front_end)
         return Upstream(
             name=name or f"Random init ({display_name(spec)})",
             source=f"{RANDOM_INIT_PREFIX}{spec}",
@@ -175,8 +205,9 @@ def load_upstream(
             extractor=extractor,
             front_end=front_end,
         )
-    model = _load_pretrained(BarlowSpeechModel.from_pretrained, spec, "model")
+    model = _load_weights(BarlowSpeechModel.from_pretrained, spec, "model")
     extractor, front_end = load_feature_extractor(spec, default_front_end)
+    check_front_end(model.config, extractor, front_end)
     return Upstream(
         name=name or display_name(spec), source=spec, model=model, extractor=extractor, front_end=front_end
     )
@@ -481,8 +512,12 @@ def run_supervised(
 ) -> list[dict]:
     """The "Supervised" rows: `config`'s architecture trained from scratch per task of `probes`, fraction and seed.
 
-    `fractions` overrides `probes.fractions` (end-to-end training costs far more than a probe).
+    `fractions` overrides `probes.fractions` (end-to-end training costs far more than a probe). The models record
+    `extractor`'s frequency rows; a config that records other rows is an error before any data loads.
     """
+    check_frequency_rows(config, extractor.num_bins)
+    config = copy.deepcopy(config)
+    config.num_frequency_bins = extractor.num_bins
     splits = {split: source.load(split) for split in SPLITS}
     results = []
     for column in probes.tasks:
@@ -519,7 +554,7 @@ def load_pretraining_pair(
 ) -> tuple[BarlowSpeechForPreTraining, BarlowSpeechForPreTraining, BarlowSpeechFeatureExtractor]:
     """A pretraining checkpoint's model with fresh weights (`random_init_model(config, init_seed)`), the trained model,
     and its feature extractor: the two sides of Fig. 3."""
-    trained, info = _load_pretrained(
+    trained, info = _load_weights(
         BarlowSpeechForPreTraining.from_pretrained, checkpoint, "pretraining model", output_loading_info=True
     )
     if any(key.startswith("projector") for key in info["missing_keys"]):
@@ -527,7 +562,8 @@ def load_pretraining_pair(
             f"{checkpoint!r} has no projector weights; the cross-correlation heatmap needs a pretraining checkpoint "
             "(BarlowSpeechForPreTraining, as `barlow-speech pretrain` writes)."
         )
-    extractor, _ = load_feature_extractor(checkpoint, default_front_end)
+    extractor, front_end = load_feature_extractor(checkpoint, default_front_end)
+    check_front_end(trained.config, extractor, front_end)
     return random_init_model(trained.config, init_seed, BarlowSpeechForPreTraining), trained, extractor
 
 

@@ -183,6 +183,7 @@ class ModelArguments:
             pooling=self.pooling,
             pooling_bands=self.pooling_bands[0] if len(self.pooling_bands) == 1 else list(self.pooling_bands),
             projector_input=self.projector_input,
+            num_frequency_bins=BarlowSpeechFeatureExtractor(**self.feature_extractor_kwargs()).num_bins,
         )
 
 
