@@ -4,12 +4,15 @@ Sub-commands are imported lazily so `barlow-speech --help` stays fast and a miss
 dependency of one command does not break the others.
 
 User errors (a bad value, a missing file, a failed upload: ValueError, FileNotFoundError, HubPublishError) end
-in one line, `barlow-speech <command>: error: <message>`, and exit code 2; `barlow-speech --debug <command> ...`
-shows the traceback instead. Any other exception is a bug and keeps its traceback.
+in one line, `barlow-speech <command>: error: <message>`, and exit code 2; so does a folder that cannot be written
+(a full disk, a read-only or forbidden folder: OSError ENOSPC, EDQUOT, EROFS, EACCES, EPERM), naming the path and the
+cause. `barlow-speech --debug <command> ...` shows the traceback instead. Any other exception is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
@@ -58,6 +61,25 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (ValueError, FileNotFoundError, HubPublishError)
 
 
+# errno of a write the user can fix -> the cause and the fix
+WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on device; free space or choose another output folder (--output_dir)",
+    errno.EDQUOT: "disk quota exceeded; free space or choose another output folder (--output_dir)",
+    errno.EROFS: "read-only file system; choose another output folder (--output_dir)",
+    errno.EACCES: "permission denied; make the folder writable or choose another output folder (--output_dir)",
+    errno.EPERM: "operation not permitted; make the folder writable or choose another output folder (--output_dir)",
+}
+
+
+def _user_message(error: Exception) -> str | None:
+    """The one-line message of a user error, None for a bug."""
+    if isinstance(error, _user_errors()):
+        return str(error)
+    if isinstance(error, OSError) and error.errno in WRITE_ERRORS:
+        return f"{error.filename or 'writing'}: {WRITE_ERRORS[error.errno]}."
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = argv[:1] == ["--debug"]
@@ -78,9 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(rest) or 0)
     except Exception as error:
-        if debug or not isinstance(error, _user_errors()):
+        message = None if debug else _user_message(error)
+        if message is None:
             raise
-        print(f"barlow-speech {name}: error: {error}", file=sys.stderr)
+        print(f"barlow-speech {name}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -12,9 +12,14 @@ is never loaded: a pickle can run any command when unpickled.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import logging
+import os
 import re
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -29,6 +34,8 @@ TRAINER_STATE = "trainer_state.json"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 VIEWS_STATE_GLOB = "views_state*.safetensors"
 LEGACY_VIEWS_STATE_GLOB = "augmentation_state*.pt"  # pickles of barlow-speech before issue 33: never loaded
+FINAL_RUN_FILES = (TRAINER_STATE, "model.safetensors", WEIGHTS_INDEX)  # what a finished run leaves in output_dir
+LOCK_FILE = "_pretrain.lock"  # "_*": the Trainer's Hub push skips it
 
 
 def safetensors_problem(path: Path) -> str | None:
@@ -90,13 +97,11 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
     Incomplete ones are skipped with a warning naming the reason. Raises ValueError when checkpoint folders exist but
     none is complete.
     """
-    folders = [
-        path for path in Path(output_dir).glob("checkpoint-*") if path.is_dir() and CHECKPOINT_PATTERN.match(path.name)
-    ]
+    folders = checkpoint_folders(output_dir)
     if not folders:
         return None
     skipped = []
-    for folder in sorted(folders, key=lambda path: int(CHECKPOINT_PATTERN.match(path.name).group(1)), reverse=True):
+    for folder in reversed(folders):
         problem = checkpoint_problem(folder)
         if problem is None:
             return folder
@@ -156,3 +161,85 @@ def warn_about_legacy_views_state(folder: str | Path) -> None:
             f"ignoring {path}: a pickle written by an older barlow-speech (BYOL-A mixup's memory, which the views no "
             "longer keep). Pickles can run code when loaded, so it is never read; delete it."
         )
+
+
+# ------------------------------------------------------------------------------------------------ run folders
+def checkpoint_folders(output_dir: str | Path) -> list[Path]:
+    """The `checkpoint-N` folders of `output_dir`, by step."""
+    folders = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and CHECKPOINT_PATTERN.match(p.name)]
+    return sorted(folders, key=lambda path: int(CHECKPOINT_PATTERN.match(path.name).group(1)))
+
+
+def previous_run(output_dir: str | Path) -> list[str]:
+    """The names of what a pretraining run left in `output_dir` (checkpoint folders, final model, trainer state);
+    empty when it holds none."""
+    final = [name for name in FINAL_RUN_FILES if (Path(output_dir) / name).is_file()]
+    return [path.name for path in checkpoint_folders(output_dir)] + final
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _read_lock(path: Path) -> dict | None:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) and {"pid", "host", "started"} <= holder.keys() else None
+
+
+def _create_lock(path: Path) -> bool:
+    """Create the lock atomically (O_CREAT | O_EXCL) with this process' pid, host and start time; False if it
+    exists."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": started}, handle)
+    return True
+
+
+@contextlib.contextmanager
+def output_dir_lock(output_dir: str | Path) -> Iterator[Path]:
+    """Hold `output_dir/_pretrain.lock` while a run writes there; removed on exit, also on error.
+
+    A lock whose process still runs, runs on another host (its pid cannot be checked from here) or cannot be read is
+    a ValueError naming the holder and the fix. A stale lock (its pid no longer runs on this host: a killed run) is
+    reported and taken over. Two runs taking over the same stale lock in the same instant are not told apart.
+    """
+    path = Path(output_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not _create_lock(path):
+        holder = _read_lock(path)
+        where = f"--output_dir {output_dir} is locked by {path.name}"
+        if holder is None:
+            raise ValueError(
+                f"{where}, which cannot be read; if no run is writing to this folder, delete {path} and start again."
+            )
+        who = f"pid {holder['pid']} on {holder['host']}, started {holder['started']}"
+        if holder["host"] != socket.gethostname():
+            raise ValueError(
+                f"{where} ({who}): another run may be writing to it. Wait for it to finish or choose another "
+                f"--output_dir; if that run was killed, delete {path}."
+            )
+        if _pid_alive(int(holder["pid"])):
+            raise ValueError(
+                f"{where}: another run ({who}) is writing to it. Wait for it to finish or choose another --output_dir."
+            )
+        logger.warning(f"taking over the stale lock {path} of a run that no longer runs ({who}).")
+        path.unlink(missing_ok=True)
+        if not _create_lock(path):
+            raise ValueError(f"{where}: another run took over its stale lock first; choose another --output_dir.")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)

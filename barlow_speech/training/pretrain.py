@@ -18,9 +18,11 @@ BarlowTwinsArguments(), TrainingArguments(...), DinoArguments(...)).train()`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,14 @@ from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
 from .augment import VIEW_PRESETS, MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
-from .checkpoints import checkpoint_problem, checkpoint_step, last_complete_checkpoint
+from .checkpoints import (
+    checkpoint_folders,
+    checkpoint_problem,
+    checkpoint_step,
+    last_complete_checkpoint,
+    output_dir_lock,
+    previous_run,
+)
 from .dino import DinoArguments, DinoTrainer
 from .trainer import (
     MIN_BATCH_PER_DEVICE,
@@ -296,7 +305,7 @@ def expand_config(argv: Sequence[str], known: Sequence[str], command: str = "pre
     file = Path(argv[at + 1])
     if not file.is_file():
         raise FileNotFoundError(f"--config {file}: no such file.")
-    values = yaml.safe_load(file.read_text()) if file.suffix in (".yaml", ".yml") else json.loads(file.read_text())
+    values = read_config_file(file)
     if not isinstance(values, dict):
         raise ValueError(f"--config {file} must hold a mapping of argument names to values, got {type(values)}.")
     unknown = [str(key) for key in values if str(key).replace("-", "_") not in known]
@@ -313,6 +322,26 @@ def expand_config(argv: Sequence[str], known: Sequence[str], command: str = "pre
         else:
             flags += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
     return flags + argv[:at] + argv[at + 2 :]
+
+
+def read_config_file(file: Path) -> Any:
+    """A `--config` file's content (YAML for .yaml/.yml, else JSON); a syntax error is a ValueError naming the file,
+    the line and the column."""
+    text = file.read_text()
+    if file.suffix in (".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ValueError(f"--config {file}: not valid YAML{where}: {problem}.") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"--config {file}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."
+        ) from None
 
 
 class PretrainingArguments(NamedTuple):
@@ -335,12 +364,18 @@ def parse_arguments(argv: Sequence[str]) -> PretrainingArguments:
     if unused:
         flags = ", ".join(f"{item}{did_you_mean(item, [f'--{name}' for name in known])}" for item in unused)
         raise ValueError(f"unknown argument(s) {flags}; see `barlow-speech pretrain --help`.")
+    training = parsed[-1]
     check_at_least(
         "per_device_train_batch_size",
-        parsed[-1].per_device_train_batch_size,
+        training.per_device_train_batch_size,
         MIN_BATCH_PER_DEVICE,
         " (the projector's BatchNorm and the loss's batch statistics need 2 segments per device)",
     )
+    if training.max_steps == 0 or (training.max_steps < 0 and training.num_train_epochs <= 0):
+        raise ValueError(
+            f"--max_steps {training.max_steps} --num_train_epochs {training.num_train_epochs:g}: nothing to train; "
+            "pass --max_steps > 0, or --max_steps -1 (the default) with --num_train_epochs > 0."
+        )
     return PretrainingArguments(*parsed)
 
 
@@ -412,6 +447,63 @@ def resolve_checkpoint(args: TrainingArguments) -> str | None:
     return str(checkpoint)
 
 
+# config fields that describe the file, not the model
+CONFIG_METADATA = ("architectures", "auto_map", "dtype", "torch_dtype", "transformers_version", "_name_or_path")
+
+
+def config_differences(saved: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:
+    """`field: saved -> wanted` for every config field (nested ones as `backbone_config.depths`) that differs."""
+    differences = []
+    for key, value in wanted.items():
+        if key in CONFIG_METADATA:
+            continue
+        old = saved.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            differences += config_differences(old, value, f"{prefix}{key}.")
+        elif old != value:
+            differences.append(f"{prefix}{key}: {old!r} -> {value!r}")
+    return differences
+
+
+def _as_json(config: BarlowSpeechConfig) -> dict[str, Any]:
+    """Every field of `config` as its config.json holds it (dict keys as strings)."""
+    return json.loads(config.to_json_string(use_diff=False))
+
+
+def check_resumable(checkpoint: str, model_args: ModelArguments) -> None:
+    """A ValueError naming the config fields in which `checkpoint`'s model differs from the one the flags build,
+    instead of a size mismatch when its weights load (checkpoints of `--model_name_or_path` runs are not compared)."""
+    if model_args.model_name_or_path:
+        return
+    saved = _as_json(BarlowSpeechConfig.from_pretrained(checkpoint))
+    differences = config_differences(saved, _as_json(model_args.build_config()))
+    if differences:
+        raise ValueError(
+            f"--resume_from_checkpoint {checkpoint}: the checkpoint's model differs from the one these flags build "
+            f"({'; '.join(differences)}; checkpoint -> flags). Resume with the flags the run started with (its "
+            "config.json), or start the new model in another --output_dir."
+        )
+
+
+def claim_output_dir(args: TrainingArguments, overwrite: bool) -> None:
+    """Refuse to start a run in an output_dir that holds one, unless `overwrite`: then the old run's checkpoint
+    folders are deleted (so `--resume_from_checkpoint last` can never resume them) and its final files are
+    replaced when this run saves."""
+    found = previous_run(args.output_dir)
+    if not found:
+        return
+    listed = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+    if not overwrite:
+        raise ValueError(
+            f"--output_dir {args.output_dir} already holds a run ({listed}): pass --resume_from_checkpoint last to "
+            "continue it, --overwrite_output_dir true to replace it, or choose a new --output_dir."
+        )
+    logger.warning(f"--overwrite_output_dir: replacing the run in {args.output_dir} ({listed}).")
+    if args.process_index == 0:
+        for folder in checkpoint_folders(args.output_dir):
+            shutil.rmtree(folder)
+
+
 def run_pretraining(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -419,14 +511,25 @@ def run_pretraining(
     dino_args: DinoArguments,
     args: TrainingArguments,
 ) -> Path:
-    """Train one run (resuming as `--resume_from_checkpoint` says) and save model + feature extractor to output_dir."""
-    checkpoint = resolve_checkpoint(args)  # before the data: a run that cannot resume fails at once
-    trainer = build_trainer(model_args, data_args, barlow_args, args, dino_args)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(args.output_dir)
-    trainer.save_state()
-    trainer.log_metrics("train", result.metrics)
-    trainer.save_metrics("train", result.metrics)
+    """Train one run (resuming as `--resume_from_checkpoint` says) and save model + feature extractor to output_dir.
+
+    The output_dir is locked while the run writes to it (`output_dir_lock`, by the main process); one that holds
+    another run is refused unless resumed or `--overwrite_output_dir` (`claim_output_dir`); a run whose loss or
+    weights become NaN or infinite stops with `TrainingDivergedError` and saves nothing.
+    """
+    lock = output_dir_lock(args.output_dir) if args.process_index == 0 else contextlib.nullcontext()
+    with lock:
+        checkpoint = resolve_checkpoint(args)  # before the data: a run that cannot resume fails at once
+        if checkpoint is None:
+            claim_output_dir(args, barlow_args.overwrite_output_dir)
+        else:
+            check_resumable(checkpoint, model_args)
+        trainer = build_trainer(model_args, data_args, barlow_args, args, dino_args)
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model(args.output_dir)
+        trainer.save_state()
+        trainer.log_metrics("train", result.metrics)
+        trainer.save_metrics("train", result.metrics)
     logger.info(f"saved the pretrained model to {args.output_dir}; load it with AutoModel.from_pretrained.")
     return Path(args.output_dir)
 

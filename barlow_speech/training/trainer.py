@@ -48,6 +48,10 @@ def check_choice(flag: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"--{flag} {value}: expected one of {list(choices)}{did_you_mean(value, choices)}.")
 
 
+class TrainingDivergedError(ValueError):
+    """A loss term or a weight became NaN or infinite: the run is stopped and nothing of it is saved."""
+
+
 def check_at_least(flag: str, value: float | None, minimum: float, why: str = "") -> None:
     """A ValueError naming the flag, the value and the allowed range when `value < minimum` (None passes)."""
     if value is not None and value < minimum:
@@ -68,6 +72,13 @@ class BarlowTwinsArguments:
     channels_last: bool = field(default=False, metadata={"help": "run the ResNet in channels_last memory format."})
     sync_batchnorm: bool = field(
         default=True, metadata={"help": "convert BatchNorm to SyncBatchNorm under multi-GPU DDP, as the reference."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "`barlow-speech pretrain`: replace the run already in --output_dir (its checkpoint folders are "
+            "deleted) instead of refusing to start (transformers 5 dropped this TrainingArguments flag)."
+        },
     )
     non_blocking: bool = field(
         default=True,
@@ -165,6 +176,8 @@ class BarlowTwinsTrainer(Trainer):
         self._stat_steps = 0
         self._stat_samples = 0
         self._stat_since: float | None = None  # set when the first training batch arrives, not at construction
+        self._watched_terms: list[str] = []
+        self._first_nonfinite_step: torch.Tensor | None = None  # per watched term, on the device; -1: finite so far
         self._micro_step = (-1, 0)
 
     def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
@@ -296,13 +309,65 @@ class BarlowTwinsTrainer(Trainer):
 
     @torch.no_grad()
     def _accumulate(self, outputs, batch_size: int) -> None:
-        for key, value in self.diagnostics(outputs).items():
+        diagnostics = self.diagnostics(outputs)
+        for key, value in diagnostics.items():
             self._stats[key] = self._stats.get(key, 0.0) + value.detach().float()
         self._stat_steps += 1
         self._stat_samples += batch_size
+        self._watch_finite({"loss": outputs.loss, **diagnostics})
+
+    def _watch_finite(self, terms: dict[str, torch.Tensor]) -> None:
+        """Record, on the device (no host sync), the first step at which each term was NaN or infinite; `log` and
+        `save_model` read it (`check_finite`)."""
+        device = terms["loss"].device
+        finite = torch.stack([torch.isfinite(value.detach()).all().to(device) for value in terms.values()])
+        if self._first_nonfinite_step is None:
+            self._watched_terms = list(terms)
+            self._first_nonfinite_step = torch.full((len(terms),), -1, dtype=torch.long, device=device)
+        first = self._first_nonfinite_step
+        self._first_nonfinite_step = torch.where(~finite & (first < 0), self.state.global_step + 1, first)
+
+    def _divergence_fix(self, step: int) -> str:
+        return (
+            f"lower --learning_rate (it was {self.args.learning_rate:g}) or add warm-up (--warmup_steps), then start "
+            f"over or resume from a checkpoint saved before step {step}."
+        )
+
+    def check_finite(self) -> None:
+        """Raises `TrainingDivergedError` naming the step and the loss terms (`loss` and the `diagnostics`: Barlow
+        Twins' invariance and redundancy, DINO's entropy and KL) that first became NaN or infinite."""
+        if self._first_nonfinite_step is None:
+            return
+        diverged = {
+            term: step for term, step in zip(self._watched_terms, self._first_nonfinite_step.tolist()) if step >= 0
+        }
+        if diverged:
+            step = min(diverged.values())
+            terms = ", ".join(term for term, first in diverged.items() if first == step)
+            raise TrainingDivergedError(
+                f"training diverged at step {step}: {terms} became NaN or infinite, so the run stops and nothing of "
+                f"it is saved; {self._divergence_fix(step)}"
+            )
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """The stock save (final model and every checkpoint), refused with `TrainingDivergedError` when a loss term
+        or a weight (parameter or buffer) is NaN or infinite: a diverged run is never saved as a model."""
+        self.check_finite()
+        named = (*self.model.named_parameters(), *self.model.named_buffers())
+        tensors = [(name, t) for name, t in named if t.is_floating_point()]
+        finite = torch.stack([torch.isfinite(t.detach()).all().to(self.args.device) for _, t in tensors]).tolist()
+        bad = [name for (name, _), ok in zip(tensors, finite) if not ok]
+        if bad:
+            raise TrainingDivergedError(
+                f"training diverged by step {self.state.global_step}: {len(bad)} of {len(tensors)} weight tensors "
+                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) are NaN or infinite, so they are not saved; "
+                f"{self._divergence_fix(self.state.global_step)}"
+            )
+        super().save_model(output_dir, _internal_call)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Adds the `diagnostics`, averaged since the last log, to training logs."""
+        """Adds the `diagnostics`, averaged since the last log, to training logs; then stops a diverged run
+        (`check_finite`): at the first log after the step, which also ends every `train()`."""
         if self._stat_steps and "loss" in logs:
             logs.update({key: round(float(value) / self._stat_steps, 6) for key, value in self._stats.items()})
             elapsed = time.perf_counter() - self._stat_since  # set by the first training batch, before any stats
@@ -310,6 +375,7 @@ class BarlowTwinsTrainer(Trainer):
             self._stats, self._stat_steps, self._stat_samples = {}, 0, 0
             self._stat_since = time.perf_counter()
         super().log(logs, start_time)
+        self.check_finite()
 
 
 __all__ = [
@@ -317,6 +383,7 @@ __all__ = [
     "OPTIMIZERS",
     "BarlowTwinsArguments",
     "BarlowTwinsTrainer",
+    "TrainingDivergedError",
     "WaveformCollator",
     "check_at_least",
     "check_choice",

@@ -222,6 +222,11 @@ def _no_data(*args, **kwargs):
             "--n_mels 64 with --model_name_or_path: a checkpoint keeps the front end it was trained with",
         ),
         (["--views", "dem"], "--views dem: expected one of ['default', 'demo'] (did you mean 'demo'?)."),
+        (
+            ["--max_steps", "0"],  # the Trainer trained one step
+            "--max_steps 0 --num_train_epochs 3: nothing to train; pass --max_steps > 0, or --max_steps -1 (the "
+            "default) with --num_train_epochs > 0.",
+        ),
     ],
 )
 def test_pretrain_user_errors_are_one_line_with_exit_code_2_before_any_data_loads(
