@@ -6,6 +6,10 @@ Cache layout (`output_dir/`):
     index.json       shape, dtype, sampling rate, segment config, features and the source
 
 `CachedSegments(output_dir)` is a torch `Dataset` over it; `barlow-speech prepare` runs `prepare`.
+
+The cache is written into a hidden sibling folder (`.<name>.partial-<pid>`, marked by a `PARTIAL` file until it is
+complete) and renamed into place at the end, so an interrupted run leaves the previous cache as it was and no half
+cache that `CachedSegments` would read: it refuses a folder that still holds the marker.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from .audio import SAMPLING_RATE, SegmentConfig, segment_waveform
 logger = logging.get_logger(__name__)
 
 SEGMENTS_FILE, METADATA_FILE, INDEX_FILE = "segments.f32", "metadata.parquet", "index.json"
+PARTIAL_MARKER = "PARTIAL"  # in a cache folder that is still being written (or whose writer was killed)
 FORMAT_VERSION = 1
 
 
@@ -60,11 +66,46 @@ def prepare(
     """Write `dataset`'s segments to a float32 memmap + metadata in `output_dir`; returns `output_dir`.
 
     `dataset` is any loader's output (whole recordings are cut with `segment`, default `SegmentConfig()`; segmented
-    ones are copied). The memmap is written incrementally, so memory stays flat for large corpora.
+    ones are copied). The memmap is written incrementally, so memory stays flat for large corpora. The cache is
+    written beside `output_dir` and renamed into place when complete: a cache already there is replaced only then,
+    and an error (or a kill) midway leaves it as it was. A non-empty `output_dir` that is not a cache is refused.
     """
-    segment = segment or SegmentConfig()
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir.exists() and not (output_dir / INDEX_FILE).is_file():
+        if not output_dir.is_dir() or any(output_dir.iterdir()):
+            raise ValueError(
+                f"{output_dir} is not an empty folder nor a segment cache ({INDEX_FILE}); prepare replaces its output "
+                "folder, so choose a new or empty one."
+            )
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_dir.with_name(f".{output_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    (partial / PARTIAL_MARKER).write_text("an interrupted `barlow-speech prepare` left this folder: delete it.\n")
+    try:
+        count = _write_cache(dataset, partial, segment or SegmentConfig(), source)
+        (partial / PARTIAL_MARKER).unlink()
+        _replace(output_dir, partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    logger.info(f"cached {count} segments in {output_dir}")
+    return output_dir
+
+
+def _replace(output_dir: Path, complete: Path) -> None:
+    """Rename the `complete` cache folder to `output_dir`, removing the cache (or empty folder) it replaces."""
+    if not output_dir.exists():
+        complete.rename(output_dir)
+        return
+    replaced = output_dir.with_name(f".{output_dir.name}.replaced-{os.getpid()}")
+    output_dir.rename(replaced)
+    complete.rename(output_dir)
+    shutil.rmtree(replaced)
+
+
+def _write_cache(dataset, output_dir: Path, segment: SegmentConfig, source: dict[str, Any] | None) -> int:
+    """The cache's three files in `output_dir`, `index.json` last; returns the number of segments."""
     features = dataset.features
     if features is None or "audio" not in features:
         raise ValueError(
@@ -96,8 +137,7 @@ def prepare(
         "source": source or {},
     }
     (output_dir / INDEX_FILE).write_text(json.dumps(index, indent=1))
-    logger.info(f"cached {n} segments of {length} samples in {output_dir}")
-    return output_dir
+    return n
 
 
 class CachedSegments(torch.utils.data.Dataset):
@@ -112,6 +152,11 @@ class CachedSegments(torch.utils.data.Dataset):
     def __init__(self, directory: str | os.PathLike):
         directory = Path(directory)
         index_file = directory / INDEX_FILE
+        if (directory / PARTIAL_MARKER).exists():
+            raise ValueError(
+                f"{directory} is a cache that `barlow-speech prepare` was still writing when it stopped; delete it "
+                "and load the finished cache (or run prepare again)."
+            )
         if not index_file.is_file():
             raise FileNotFoundError(
                 f"{directory} holds no segment cache ({INDEX_FILE} missing); run `barlow-speech prepare` first."

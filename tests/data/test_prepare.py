@@ -1,9 +1,15 @@
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from barlow_speech.data import prepare as prepare_module
 from barlow_speech.data.audio import SegmentConfig
 from barlow_speech.data.librispeech import load_librispeech
 from barlow_speech.data.prepare import CachedSegments, main, prepare
@@ -66,3 +72,94 @@ def test_cli_prepare_writes_a_cache(tmp_path, make):
     cached = CachedSegments(tmp_path / "out")
     assert len(cached) == 6  # 6 train files (2 per speaker) of 1.2 s, the 0.2-s pieces dropped
     assert json.loads((tmp_path / "out" / "index.json").read_text())["source"]["split"] == "train"
+
+
+def _cache_contents(folder) -> tuple:
+    cached = CachedSegments(folder)
+    return cached.index, np.array(cached.segments), cached.metadata.to_dict()
+
+
+def _fail_after(count: int):
+    """An `_iter_segments` that yields `count` segments, then fails as a full disk or a crash would."""
+    original = prepare_module._iter_segments
+
+    def failing(dataset, segment):
+        for index, item in enumerate(original(dataset, segment)):
+            if index == count:
+                raise OSError(28, "No space left on device")
+            yield item
+
+    return failing
+
+
+def test_a_failed_prepare_leaves_the_previous_cache_as_it_was(tmp_path, make, monkeypatch):
+    make.wluc_tree(tmp_path / "wluc", clips=2)
+    make.librispeech_tree(tmp_path / "ls", seconds=1.5)
+    prepare(load_wluc(tmp_path / "wluc", streaming=True), tmp_path / "cache")
+    before = _cache_contents(tmp_path / "cache")
+    monkeypatch.setattr(prepare_module, "_iter_segments", _fail_after(3))
+    with pytest.raises(OSError, match="No space left"):
+        prepare(load_librispeech(tmp_path / "ls", streaming=True), tmp_path / "cache")
+    after = _cache_contents(tmp_path / "cache")
+    assert after[0] == before[0] and after[2] == before[2]
+    np.testing.assert_array_equal(after[1], before[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "ls", "wluc"]  # no partial folder left
+
+
+KILLED_PREPARE = """
+import pathlib, sys, time
+import barlow_speech.data.prepare as prepare_module
+from barlow_speech.data.librispeech import load_librispeech
+
+original = prepare_module._iter_segments
+
+
+def stalls(dataset, segment):
+    for index, item in enumerate(original(dataset, segment)):
+        if index == 3:
+            pathlib.Path(sys.argv[3]).touch()
+            time.sleep(600)
+        yield item
+
+
+prepare_module._iter_segments = stalls
+prepare_module.prepare(load_librispeech(sys.argv[1], streaming=True), sys.argv[2])
+"""
+
+
+def test_a_killed_prepare_leaves_the_previous_cache_and_a_partial_folder_that_never_loads(tmp_path, make):
+    make.wluc_tree(tmp_path / "wluc", clips=2)
+    make.librispeech_tree(tmp_path / "ls", seconds=1.5)
+    prepare(load_wluc(tmp_path / "wluc", streaming=True), tmp_path / "cache")
+    before = _cache_contents(tmp_path / "cache")
+    ready = tmp_path / "ready"
+    script = [sys.executable, "-c", KILLED_PREPARE, str(tmp_path / "ls"), str(tmp_path / "cache"), str(ready)]
+    run = subprocess.Popen(script, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ready.exists(), "the prepare subprocess never reached its fourth segment"
+    finally:
+        run.kill()  # SIGKILL: no cleanup runs
+        run.wait()
+    after = _cache_contents(tmp_path / "cache")
+    assert after[0] == before[0] and after[2] == before[2]
+    np.testing.assert_array_equal(after[1], before[1])
+    (partial,) = tmp_path.glob(".cache.partial-*")
+    assert (partial / "segments.f32").stat().st_size > 0  # the killed run had started writing there
+    with pytest.raises(ValueError, match="was still writing when it stopped; delete it"):
+        CachedSegments(partial)
+
+
+def test_prepare_replaces_a_cache_but_refuses_a_folder_of_other_files(tmp_path, make):
+    make.wluc_tree(tmp_path / "wluc", clips=2)
+    make.librispeech_tree(tmp_path / "ls", seconds=1.5)
+    prepare(load_wluc(tmp_path / "wluc", streaming=True), tmp_path / "cache")
+    prepare(load_librispeech(tmp_path / "ls", streaming=True), tmp_path / "cache")
+    assert len(CachedSegments(tmp_path / "cache")) == 12 and not list(tmp_path.glob(".cache.*"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("years of work")
+    with pytest.raises(ValueError, match="is not an empty folder nor a segment cache"):
+        prepare(load_wluc(tmp_path / "wluc", streaming=True), tmp_path / "home")
+    assert (tmp_path / "home" / "thesis.tex").read_text() == "years of work"
