@@ -90,3 +90,42 @@ def test_similarity_rejects_mismatched_or_too_few_samples_naming_the_fix():
         similarity_matrix([x], measure="svcca")
     with pytest.raises(ValueError, match="row counts"):
         similarity_matrix([x, x[:-1]])
+
+
+def reference_pwcca(x: np.ndarray, y: np.ndarray) -> float:
+    """google/svcca `pwcca.compute_pwcca` on centred `(n, dim)` inputs (the reference takes `(dim, n)`), with
+    `cca_core.get_cca_similarity`'s CCA from covariance matrices: sigma_xx^-1/2 sigma_xy sigma_yy^-1/2 = U S V, the
+    canonical variates of the side with fewer neurons orthonormalised by QR, weights sum_j |<P_i, x_j>| normalised to
+    1. The directions map back through sigma^-1/2 as cca_core's `cca_dirns` do (pwcca.py's own `coef_x` leaves that
+    factor out, so its directions are not canonical variates; Morcos et al. 2018 weight canonical variates)."""
+
+    def inverse_sqrt(sigma):
+        w, v = np.linalg.eigh(sigma)
+        return v @ np.diag(w**-0.5) @ v.T
+
+    acts1, acts2 = (x - x.mean(0)).T, (y - y.mean(0)).T
+    numx = len(acts1)
+    covariance = np.cov(acts1, acts2)
+    invsqrt_xx, invsqrt_yy = inverse_sqrt(covariance[:numx, :numx]), inverse_sqrt(covariance[numx:, numx:])
+    u, s, v = np.linalg.svd(invsqrt_xx @ covariance[:numx, numx:] @ invsqrt_yy)
+    if len(acts1) <= len(acts2):
+        dirns, acts = u.T @ invsqrt_xx @ acts1, acts1
+    else:
+        dirns, acts = v @ invsqrt_yy @ acts2, acts2
+    p, _ = np.linalg.qr(dirns.T)
+    weights = np.sum(np.abs(np.dot(p.T, acts.T)), axis=1)
+    weights = weights / np.sum(weights)
+    return float(np.sum(weights * s))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pwcca_equals_a_transcription_of_the_svcca_reference_on_partly_related_representations(seed):
+    # y: a noisy linear map of x, so the canonical correlations spread between 0 and 1. Measured agreement 1e-15.
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(300, 5)) * rng.uniform(0.5, 3.0, 5) + rng.normal(size=5)
+    y = x @ rng.normal(size=(5, 8)) * 0.5 + rng.normal(size=(300, 8))
+    expected = reference_pwcca(x, y)
+    rho = canonical_correlations(x, y)[0]
+    assert 0.2 < expected < 0.95 and abs(expected - rho.mean()) > 1e-3  # intermediate, and weights matter
+    assert pwcca(x, y) == pytest.approx(expected, abs=1e-9)
+    assert pwcca(y, x) == pytest.approx(reference_pwcca(y, x), abs=1e-9)  # weighted by the narrower side both ways
