@@ -88,10 +88,13 @@ def test_trainer_trains_on_a_batched_map_with_the_default_collator_for_one_secon
         disable_tqdm=True,
         save_strategy="no",
     )
-    result = Trainer(
-        model=_classifier().train(), args=args, train_dataset=mapped, data_collator=default_data_collator
-    ).train()
-    assert np.isfinite(result.training_loss)
+    model = _classifier().train()
+    trainer = Trainer(model=model, args=args, train_dataset=mapped, data_collator=default_data_collator)
+    assert np.isfinite(trainer.train().training_loss)
+    # one prediction row per clip, next to that clip's label (docs/reliability.md)
+    predicted = trainer.predict(mapped)
+    assert predicted.predictions.shape == (8, 3)
+    assert predicted.label_ids.tolist() == [i % 3 for i in range(8)]  # the labels of _dataset, in order
 
 
 def test_collator_featurises_raw_audio_rows_and_pads_feature_rows_alike():

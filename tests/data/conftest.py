@@ -20,10 +20,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 def tone(
     seconds: float, sr: int = 16_000, freq: float = 220.0, channels: int = 1, amplitude: float = 0.3
 ) -> np.ndarray:
-    """A sine tone, `(samples,)` or `(samples, channels)` float32."""
+    """A sine tone, `(samples,)` or `(samples, channels)` float32; channel c at (c + 1) / channels of the amplitude, so
+    no channel equals their mean (a downmix that kept one channel would show)."""
     t = np.arange(int(round(seconds * sr))) / sr
     wave = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-    return wave if channels == 1 else np.stack([wave] * channels, axis=1)
+    return wave if channels == 1 else np.stack([wave * (c + 1) / channels for c in range(channels)], axis=1)
 
 
 def write_audio(

@@ -31,6 +31,9 @@ def test_stereo_is_downmixed_with_a_warning(tmp_path, make, caplog):
         wave = decode_audio(path)
     assert wave.shape == (8000,)
     assert "downmixing 2-channel" in caplog.text
+    # the channels at half and full amplitude: either alone is a quarter of the amplitude off their mean
+    channels = make.tone(0.5, channels=2)
+    np.testing.assert_allclose(wave, channels.mean(axis=1), atol=1e-4)  # 16-bit FLAC: steps of 3e-5
 
 
 def test_non_16k_audio_is_resampled_to_16k(tmp_path, make):

@@ -49,6 +49,21 @@ def test_embeddings_are_cached_by_model_weights_and_dataset(tmp_path):
     assert len(list(tmp_path.glob("*.npy"))) == 2 and not np.allclose(changed, first)
 
 
+def test_another_front_end_or_dataset_gets_its_own_cache_entry(tmp_path):
+    torch.manual_seed(0)
+    model = BarlowSpeechModel(tiny_config()).eval()
+    extractor, dataset = BarlowSpeechFeatureExtractor(), _dataset(tone_clips(4))
+    first = extract_embeddings(model, extractor, dataset, cache_dir=tmp_path)
+    # the same rows (513 x 126) normalised otherwise, and other audio: each must be embedded, not read back
+    other_front_end = BarlowSpeechFeatureExtractor(mean=-3.0, std=2.5)
+    other_dataset = _dataset(tone_clips(4, seed=1))
+    for changed_extractor, changed_dataset, count in ((other_front_end, dataset, 2), (extractor, other_dataset, 3)):
+        cached = extract_embeddings(model, changed_extractor, changed_dataset, cache_dir=tmp_path)
+        assert len(list(tmp_path.glob("*.npy"))) == count
+        np.testing.assert_array_equal(cached, extract_embeddings(model, changed_extractor, changed_dataset))
+        assert not np.allclose(cached, first)
+
+
 def test_wrong_sampling_rate_and_unnamed_cache_are_clear_errors(tmp_path):
     model, extractor = BarlowSpeechModel(tiny_config()), BarlowSpeechFeatureExtractor()
     with pytest.raises(ValueError, match="resample to 16000"):
