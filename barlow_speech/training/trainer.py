@@ -317,10 +317,12 @@ class BarlowTwinsTrainer(Trainer):
         self._watch_finite({"loss": outputs.loss, **diagnostics})
 
     def _watch_finite(self, terms: dict[str, torch.Tensor]) -> None:
-        """Record, on the device (no host sync), the first step at which each term was NaN or infinite; `log` and
-        `save_model` read it (`check_finite`)."""
+        """Record, on the loss's device (no host sync), the first step at which each term there was NaN or infinite;
+        `log` and `save_model` read it (`check_finite`). Terms elsewhere (DINO's CPU teacher temperature, a schedule
+        value) are not watched: copying them would cost a transfer per step."""
         device = terms["loss"].device
-        finite = torch.stack([torch.isfinite(value.detach()).all().to(device) for value in terms.values()])
+        terms = {key: value for key, value in terms.items() if value.device == device}
+        finite = torch.stack([torch.isfinite(value.detach()).all() for value in terms.values()])
         if self._first_nonfinite_step is None:
             self._watched_terms = list(terms)
             self._first_nonfinite_step = torch.full((len(terms),), -1, dtype=torch.long, device=device)
