@@ -1,4 +1,5 @@
-"""Resuming picks the newest COMPLETE checkpoint: partial or truncated ones are skipped with the reason."""
+"""Resuming picks the newest COMPLETE checkpoint: partial or truncated ones are skipped with the reason; the views'
+state is read as safetensors and JSON, never unpickled."""
 
 import json
 import logging
@@ -9,8 +10,9 @@ import torch
 from safetensors.torch import save_file
 from transformers import TrainingArguments
 
-from barlow_speech.training.checkpoints import last_complete_checkpoint
+from barlow_speech.training.checkpoints import last_complete_checkpoint, load_views_state, save_views_state
 from barlow_speech.training.pretrain import resolve_checkpoint
+from tests.training.test_run_safety import _plant_malicious_pickle
 
 
 def _checkpoint(run: Path, step: int) -> Path:
@@ -66,3 +68,37 @@ def test_a_named_incomplete_checkpoint_is_a_clear_error(tmp_path):
     (_checkpoint(tmp_path, 8) / "config.json").unlink()
     with pytest.raises(ValueError, match=r"--resume_from_checkpoint .*checkpoint-8: the checkpoint lacks config.json"):
         resolve_checkpoint(_resume_args(tmp_path, str(tmp_path / "checkpoint-8")))
+
+
+class _StatefulViews(torch.nn.Module):
+    """A caller's augmentation with state: a buffer and JSON extra state."""
+
+    def __init__(self, extra=None):
+        super().__init__()
+        self.register_buffer("bank", torch.zeros(3))
+        self.extra = extra or {"seen": 0}
+
+    def get_extra_state(self):
+        return self.extra
+
+    def set_extra_state(self, state):
+        self.extra = state
+
+
+def test_the_views_state_round_trips_through_safetensors_and_json(tmp_path):
+    views = _StatefulViews({"seen": 5, "rates": [0.9, 1.1]})
+    views.bank += torch.tensor([1.0, 2.0, 3.0])
+    save_views_state(views, tmp_path / "views_state.safetensors")
+    restored = _StatefulViews()
+    load_views_state(restored, tmp_path / "views_state.safetensors")
+    assert torch.equal(restored.bank, views.bank) and restored.extra == {"seen": 5, "rates": [0.9, 1.1]}
+    with pytest.raises(ValueError, match="neither tensors nor JSON"):
+        save_views_state(_StatefulViews({"generator": torch.Generator()}), tmp_path / "other.safetensors")
+
+
+def test_a_views_state_that_is_not_safetensors_is_refused_without_unpickling(tmp_path):
+    path, marker = tmp_path / "views_state.safetensors", tmp_path / "pwned"
+    _plant_malicious_pickle(path, marker)
+    with pytest.raises(ValueError, match="views_state.safetensors is not a safetensors file"):
+        load_views_state(_StatefulViews(), path)  # what trainer.train(resume_from_checkpoint=...) calls
+    assert not marker.exists()
