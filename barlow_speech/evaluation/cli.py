@@ -26,9 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import datasets
+
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
 from ..training.pretrain import expand_config
+from ..training.trainer import did_you_mean
 from .analysis import ANALYSES, ANALYSIS_PROBE_STEPS, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
 from .pipeline import (
     DEFAULT_FRONT_END,
@@ -56,7 +59,7 @@ from .pipeline import (
     write_results,
 )
 from .report import load_results, write_report
-from .reproduce import ARTEFACTS, Reproduction, run_stages
+from .reproduce import ARTEFACTS, Reproduction, run_stages, stage_status
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +172,20 @@ def _source(args: argparse.Namespace) -> DataSource:
     )
 
 
+def _check_label_columns(flag: str, source: DataSource, columns: Sequence[str], split: str) -> None:
+    """A ValueError naming `columns` that are not label columns (ClassLabel features) of the `split` split, and the
+    label columns: a column such as `path` holds one value per clip, so a probe on it would score 0 % and say
+    nothing."""
+    features = source.load(split).features
+    labels = [name for name, feature in features.items() if isinstance(feature, datasets.ClassLabel)]
+    unknown = [column for column in columns if column not in labels]
+    if unknown:
+        raise ValueError(
+            f"{flag} {' '.join(unknown)}: not a label column of the {source.name} data"
+            f"{did_you_mean(unknown[0], labels)}; choose from {labels}."
+        )
+
+
 def _probe_protocol(args: argparse.Namespace) -> ProbeProtocol:
     return ProbeProtocol(args.tasks, args.fractions, args.seeds, args.probe_steps, args.layer)
 
@@ -213,8 +230,10 @@ def _build_probe(parser: argparse.ArgumentParser) -> None:
 
 
 def _probe(args: argparse.Namespace) -> list[Path]:
+    source = _source(args)
+    _check_label_columns("--tasks", source, args.tasks, "train")
     upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name, args.default_front_end)
-    results = run_probes(upstream, _source(args), _probe_protocol(args), **_runtime(args))
+    results = run_probes(upstream, source, _probe_protocol(args), **_runtime(args))
     return [write_results(Path(args.output_dir) / f"probe_{slug(upstream.name)}.json", results)]
 
 
@@ -231,8 +250,10 @@ def _build_disentangle(parser: argparse.ArgumentParser) -> None:
 
 
 def _disentangle(args: argparse.Namespace) -> list[Path]:
+    source = _source(args)
+    _check_label_columns("--factors", source, args.factors, args.split)
     upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name, args.default_front_end)
-    result = run_disentanglement(upstream, _source(args), _disentanglement_protocol(args), **_runtime(args))
+    result = run_disentanglement(upstream, source, _disentanglement_protocol(args), **_runtime(args))
     return [write_results(Path(args.output_dir) / f"disentanglement_{slug(upstream.name)}.json", result)]
 
 
@@ -287,6 +308,10 @@ def _report(args: argparse.Namespace) -> list[Path]:
     output_dir = Path(args.output_dir)
     probes, disentanglement = load_results(args.results)
     source = _source(args)
+    if args.models or args.supervised:
+        _check_label_columns("--tasks", source, args.tasks, "train")
+    if args.models:
+        _check_label_columns("--factors", source, args.factors, args.split)
     for index, spec in enumerate(args.models):
         name = args.model_names[index] if args.model_names else None
         upstream = load_upstream(spec, init_seed=args.init_seed, name=name, default_front_end=args.default_front_end)
@@ -348,10 +373,10 @@ def _reproduce(args: argparse.Namespace) -> list[Path]:
     reproduction = Reproduction(args.output_dir, args.data_root, args.quick, args.device)
     artefacts = ARTEFACTS if args.artefact == "all" else (args.artefact,)
     stages = reproduction.stages(artefacts)
-    finished = reproduction.finished(stages)
     print(f"{'stage':<44} {'status':<9} expected GPU time")
     for stage in stages:
-        print(f"{stage.name:<44} {'done' if stage.name in finished else 'to run':<9} {stage.gpu_time}")
+        status, why = stage_status(args.output_dir, stage)
+        print(f"{stage.name:<44} {status:<9} {stage.gpu_time}{f' ({why}: runs again)' if why else ''}")
     run_stages(stages, args.output_dir)
     return [Path(args.output_dir) / artefact / "report.md" for artefact in artefacts]
 
@@ -429,13 +454,15 @@ def _analyze(args: argparse.Namespace) -> list[Path]:
     if args.model_names and len(args.model_names) != len(args.model):
         raise ValueError(f"--model_names has {len(args.model_names)} names for {len(args.model)} --model entries.")
     names = args.model_names or [None] * len(args.model)
+    source = _source(args)
+    _check_label_columns("--tasks", source, args.tasks, "train")
     upstreams = [
         load_upstream(spec, init_seed=args.init_seed, name=name, default_front_end=args.default_front_end)
         for spec, name in zip(args.model, names)
     ]
     result = analyze_layers(
         upstreams,
-        _source(args),
+        source,
         args.tasks,
         args.analysis == "layers",
         range(args.seeds),

@@ -8,10 +8,13 @@
     fig5    the same on ER and KWS
 
 Each run comes from a file of `configs/`. Stages (pretrain -> embed -> probe / disentangle / cross-correlation ->
-report) write their outputs under `output_dir` and then a marker in `output_dir/stages/`; a stage whose marker exists
-is skipped, so a run killed between stages continues where it stopped (a killed pretraining resumes from its newest
-checkpoint, `resume_from_checkpoint: last`). With a data root each dataset is read from its folder
-(`barlow_speech.data.registry`); without one every run uses the synthetic corpus at a scaled-down size (`SCALES`).
+report) write their outputs under `output_dir` and then a marker in `output_dir/stages/` recording the settings that
+determine them (the scale with all its sizes, the data root and the stage's config files). A stage whose marker
+records the same settings is skipped, so a run killed between stages continues where it stopped (a killed
+pretraining resumes from its newest checkpoint, `resume_from_checkpoint: last`); one done with other settings (e.g.
+`--quick` before a full run) is run again, from scratch, and the status table and the log say so. With a data root
+each dataset is read from its folder (`barlow_speech.data.registry`); without one every run uses the synthetic corpus
+at a scaled-down size (`SCALES`).
 """
 
 from __future__ import annotations
@@ -162,11 +165,13 @@ SCALES = {
 
 @dataclasses.dataclass
 class Stage:
-    """One resumable step: `run()` writes its outputs; the stage is finished once its marker exists."""
+    """One resumable step: `run()` writes its outputs; the stage is finished once its marker records `settings`
+    (JSON: what determines its outputs)."""
 
     name: str
     run: Callable[[], Any]
     gpu_time: str
+    settings: dict[str, Any]
 
 
 def read_config(relative: str) -> dict[str, Any]:
@@ -244,6 +249,7 @@ class Reproduction:
         else:
             overrides["data_path"] = str(dataset_folder(config["dataset"], self.data_root))
         overrides["output_dir"] = str(self.run_dir(name))
+        overrides["overwrite_output_dir"] = "true"  # the run folder is ours: a run that did not finish is replaced
         argv = ["--config", str(CONFIGS / config_file)]
         for key, value in overrides.items():
             argv += [f"--{key}", str(value)]
@@ -297,28 +303,45 @@ class Reproduction:
         }
         for name in upstreams:
             for config_file in DOWNSTREAM if name in probed else ():
-                stages += self._probe_stages(name, config_file)
+                stages += self._probe_stages(name, upstreams[name], config_file)
         if {"table2", "fig4", "fig5"} & set(artefacts):
             stages += [self._supervised_stage(config_file) for config_file in DOWNSTREAM]
         if "table3" in artefacts:
-            stages += [self._disentangle_stage(name) for name in {**LATENT_SWEEP, **UPSTREAMS}]
+            stages += [self._disentangle_stage(name, config) for name, config in {**LATENT_SWEEP, **UPSTREAMS}.items()]
         if "fig3" in artefacts:
             stages.append(self._fig3_stage())
-        stages += [Stage(f"report {a}", lambda a=a: self.report(a), "seconds (CPU)") for a in artefacts]
+        stages += [
+            Stage(f"report {a}", lambda a=a: self.report(a), "seconds (CPU)", self.settings(artefact=a))
+            for a in artefacts
+        ]
         return stages
+
+    def settings(self, **configs: Any) -> dict[str, Any]:
+        """What determines a stage's outputs, as JSON: this scale (its name and every size), the data root and
+        `configs` (the stage's config files' contents)."""
+        root = None if self.data_root is None else str(self.data_root)
+        settings = {"scale": dataclasses.asdict(self.scale), "data_root": root, **configs}
+        return json.loads(json.dumps(settings))  # tuples as lists: as a marker reads back
 
     def _gpu_time(self, paper_scale: str) -> str:
         return paper_scale if self.scale.name == "paper" else f"none: scaled-down CPU run ({self.scale.name})"
 
     def _pretrain_stage(self, name: str, config_file: str) -> Stage:
         def run() -> None:
-            run_pretraining(*parse_arguments(self.pretraining_argv(name, config_file)))
+            argv = self.pretraining_argv(name, config_file)
+            if stage_record(self.output_dir, stage) is not None:  # done with other settings: never resume that run
+                argv += ["--resume_from_checkpoint", "none"]
+            run_pretraining(*parse_arguments(argv))
 
-        return Stage(f"pretrain {name}", run, self._gpu_time(pretraining_gpu_time(read_config(config_file))))
+        config = read_config(config_file)
+        gpu_time = self._gpu_time(pretraining_gpu_time(config))
+        stage = Stage(f"pretrain {name}", run, gpu_time, self.settings(pretraining=config))
+        return stage
 
-    def _probe_stages(self, name: str, config_file: str) -> list[Stage]:
+    def _probe_stages(self, name: str, upstream_config: str, config_file: str) -> list[Stage]:
         config = read_config(config_file)
         source = self.source(config["dataset"])
+        settings = self.settings(pretraining=read_config(upstream_config), downstream=config)
 
         def embed() -> None:
             upstream = load_upstream(str(self.run_dir(name)), name=name)
@@ -337,8 +360,8 @@ class Reproduction:
         gpu = "unmeasured; forward passes over the downstream splits (Table 1: <= 5.5 h of audio each): minutes"
         probe_gpu = "unmeasured; batched L-BFGS probes (benchmarks/README.md: CPU 80 probes of 1024-d in 1.8 s)"
         return [
-            Stage(f"embed {name} on {config['dataset']}", embed, self._gpu_time(gpu)),
-            Stage(f"probe {name} on {config['dataset']}", probe, self._gpu_time(probe_gpu)),
+            Stage(f"embed {name} on {config['dataset']}", embed, self._gpu_time(gpu), settings),
+            Stage(f"probe {name} on {config['dataset']}", probe, self._gpu_time(probe_gpu), settings),
         ]
 
     def _supervised_stage(self, config_file: str) -> Stage:
@@ -377,9 +400,12 @@ class Reproduction:
             f"unmeasured; {runs} runs x {settings['supervised_steps']} steps of ResNet-50 from scratch, "
             f"~{hours:.1f} h at twice the BT target (one view per sample)"
         )
-        return Stage(f"supervised on {config['dataset']}", run, self._gpu_time(gpu))
+        recorded = self.settings(
+            architecture=read_config(SUPERVISED_ARCHITECTURE), supervised=settings, downstream=config
+        )
+        return Stage(f"supervised on {config['dataset']}", run, self._gpu_time(gpu), recorded)
 
-    def _disentangle_stage(self, name: str) -> Stage:
+    def _disentangle_stage(self, name: str, upstream_config: str) -> Stage:
         config = read_config(DISENTANGLEMENT)
         source = self.source(config["dataset"])
 
@@ -395,6 +421,7 @@ class Reproduction:
             f"disentangle {name} on {config['dataset']}",
             run,
             self._gpu_time("unmeasured; metrics run on CPU, embedding: minutes"),
+            self.settings(pretraining=read_config(upstream_config), disentanglement=config),
         )
 
     def _fig3_stage(self) -> Stage:
@@ -409,12 +436,11 @@ class Reproduction:
             np.savez(path, untrained=matrices[0], trained=matrices[1])
 
         return Stage(
-            f"cross-correlation {FIG3_UPSTREAM}", run, self._gpu_time("unmeasured; two forward passes: seconds")
+            f"cross-correlation {FIG3_UPSTREAM}",
+            run,
+            self._gpu_time("unmeasured; two forward passes: seconds"),
+            self.settings(pretraining=read_config(LATENT_SWEEP[FIG3_UPSTREAM])),
         )
-
-    def finished(self, stages: Sequence[Stage]) -> set[str]:
-        """Names of the stages whose marker exists."""
-        return {stage.name for stage in stages if stage_marker(self.output_dir, stage).exists()}
 
     # -------------------------------------------------------------------------------------------- report
     def report(self, artefact: str) -> Path:
@@ -482,21 +508,45 @@ class Reproduction:
 
 
 def stage_marker(output_dir: str | Path, stage: Stage) -> Path:
-    """The file whose existence says that `stage` finished."""
+    """The file that says that `stage` finished, and with which settings."""
     return Path(output_dir) / "stages" / f"{slug(stage.name)}.json"
 
 
+def stage_record(output_dir: str | Path, stage: Stage) -> dict[str, Any] | None:
+    """What `stage` recorded when it last finished (its name, seconds and settings); None if it never did."""
+    marker = stage_marker(output_dir, stage)
+    return json.loads(marker.read_text()) if marker.exists() else None
+
+
+def stage_status(output_dir: str | Path, stage: Stage) -> tuple[str, str]:
+    """("done", ""), ("to run", "") or ("rerun", why): finished with other settings than `stage.settings`."""
+    record = stage_record(output_dir, stage)
+    if record is None:
+        return "to run", ""
+    recorded = record.get("settings")
+    if recorded == stage.settings:
+        return "done", ""
+    if recorded is None:
+        return "rerun", "done by an older barlow-speech that did not record its scale"
+    before, now = recorded["scale"]["name"], stage.settings["scale"]["name"]
+    return "rerun", f"done at scale {before}, now {now}" if before != now else "done with other settings"
+
+
 def run_stages(stages: Sequence[Stage], output_dir: str | Path) -> list[str]:
-    """Run the unfinished stages in order, each followed by its marker; returns the names of the stages run."""
+    """Run the stages not done with their settings, in order, each followed by its marker; returns the names of the
+    stages run."""
     ran = []
     for stage in stages:
-        marker = stage_marker(output_dir, stage)
-        if marker.exists():
+        status, why = stage_status(output_dir, stage)
+        if status == "done":
             logger.info("skip %s: finished earlier", stage.name)
             continue
+        if status == "rerun":
+            logger.warning("run %s again: %s", stage.name, why)
         logger.info("run %s (expected GPU time: %s)", stage.name, stage.gpu_time)
         start = time.perf_counter()
         stage.run()
-        write_results(marker, {"stage": stage.name, "seconds": round(time.perf_counter() - start, 1)})
+        record = {"stage": stage.name, "seconds": round(time.perf_counter() - start, 1), "settings": stage.settings}
+        write_results(stage_marker(output_dir, stage), record)
         ran.append(stage.name)
     return ran

@@ -135,11 +135,31 @@ def test_report_cli_evaluates_models_and_baselines_and_writes_tables_and_figures
     assert again.split("## Figures")[0].count("| Supervised |") == 1 and "| BT |" in again
 
 
-def test_unknown_task_column_is_a_clear_error(checkpoint, tmp_path, capsys):
-    code = cli_main(["probe", "--model", checkpoint, "--tasks", "loudness", "--output_dir", str(tmp_path)] + DATA)
-    message = capsys.readouterr().err
-    assert code == 2
-    assert "no column(s) ['loudness']" in message and "speaker_id" in message
+LABELS = "['speaker_id', 'gender', 'label', 'accent', 'word', 'emotion']"
+
+
+@pytest.mark.parametrize(
+    "command, flags, message",
+    [
+        ("probe", ["--tasks", "loudness"], "--tasks loudness: not a label column of the synthetic data; choose from"),
+        (
+            "probe",
+            ["--tasks", "gender", "path"],
+            "--tasks path: not a label column of the synthetic data; choose from",
+        ),
+        ("disentangle", ["--factors", "speaker_id", "segment"], "--factors segment: not a label column of the"),
+    ],
+)
+def test_a_task_or_factor_that_is_not_a_label_column_is_a_clear_error(
+    checkpoint, tmp_path, capsys, command, flags, message
+):
+    # `path` was probed as a label (one class per clip): 0 % top-1 and exit code 0
+    code = cli_main([command, "--model", checkpoint, *flags, "--output_dir", str(tmp_path)] + DATA)
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        code == 2 and error.startswith(f"barlow-speech {command}: error: {message}") and error.endswith(f"{LABELS}.")
+    )
+    assert not list(tmp_path.glob("*.json"))
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):

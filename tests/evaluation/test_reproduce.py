@@ -1,6 +1,9 @@
 """`barlow-speech reproduce`: every artefact end to end (quick, synthetic), the datasets of the paper's protocol
 resolved under a data root, and a run killed between stages resuming without redoing finished ones."""
 
+import dataclasses
+import json
+
 import pytest
 
 from barlow_speech.cli import main as cli_main
@@ -98,6 +101,31 @@ def test_a_run_killed_between_stages_resumes_without_redoing_finished_stages(dat
     monkeypatch.setattr(reproduce, "run_pretraining", redone)
     assert cli_main(argv) == 0
     assert (tmp_path / "fig3" / "cross_correlation.png").is_file()
+
+
+def test_stages_done_at_another_scale_run_again_and_the_status_table_says_so(tmp_path, monkeypatch, capsys):
+    argv = ["reproduce", "fig3", "--device", "cpu", "--output_dir", str(tmp_path)]
+    assert cli_main([*argv, "--quick"]) == 0
+    assert "(scale `quick`)" in (tmp_path / "fig3" / "report.md").read_text()
+    capsys.readouterr()
+    # the synthetic scale at the quick sizes, so that the test stays fast: a scale is its name and every size
+    monkeypatch.setitem(
+        reproduce.SCALES, "synthetic", dataclasses.replace(reproduce.SCALES["quick"], name="synthetic")
+    )
+    pretrained = []
+    real_pretraining = reproduce.run_pretraining
+    monkeypatch.setattr(reproduce, "run_pretraining", lambda *args: pretrained.append(args) or real_pretraining(*args))
+    assert cli_main(argv) == 0
+    rows = capsys.readouterr().out.splitlines()[1:4]
+    assert [row.split()[0] for row in rows] == ["pretrain", "cross-correlation", "report"]
+    assert [row[45:54].strip() for row in rows] == ["rerun"] * 3
+    assert all(row.endswith("(done at scale quick, now synthetic: runs again)") for row in rows)
+    assert len(pretrained) == 1 and pretrained[0][-1].resume_from_checkpoint == "none"  # never resumes that run
+    assert "(scale `synthetic`)" in (tmp_path / "fig3" / "report.md").read_text()
+    marker = json.loads((tmp_path / "stages" / "pretrain_BT-128.json").read_text())
+    assert marker["settings"]["scale"]["name"] == "synthetic"
+    assert cli_main(argv) == 0 and len(pretrained) == 1  # now done at this scale
+    assert [row[45:54].strip() for row in capsys.readouterr().out.splitlines()[1:4]] == ["done"] * 3
 
 
 def test_expected_gpu_time_is_derived_from_the_paper_setting_and_marked_unmeasured():
