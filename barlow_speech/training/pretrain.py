@@ -452,12 +452,13 @@ CONFIG_METADATA = ("architectures", "auto_map", "dtype", "torch_dtype", "transfo
 
 
 def config_differences(saved: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:
-    """`field: saved -> wanted` for every config field (nested ones as `backbone_config.depths`) that differs."""
+    """`field: saved -> wanted` for every config field (nested ones as `backbone_config.depths`) that differs; a
+    field `saved` does not record (a checkpoint older than the field) is not compared."""
     differences = []
     for key, value in wanted.items():
-        if key in CONFIG_METADATA:
+        if key in CONFIG_METADATA or key not in saved:
             continue
-        old = saved.get(key)
+        old = saved[key]
         if isinstance(old, dict) and isinstance(value, dict):
             differences += config_differences(old, value, f"{prefix}{key}.")
         elif old != value:
@@ -465,18 +466,14 @@ def config_differences(saved: dict[str, Any], wanted: dict[str, Any], prefix: st
     return differences
 
 
-def _as_json(config: BarlowSpeechConfig) -> dict[str, Any]:
-    """Every field of `config` as its config.json holds it (dict keys as strings)."""
-    return json.loads(config.to_json_string(use_diff=False))
-
-
 def check_resumable(checkpoint: str, model_args: ModelArguments) -> None:
     """A ValueError naming the config fields in which `checkpoint`'s model differs from the one the flags build,
     instead of a size mismatch when its weights load (checkpoints of `--model_name_or_path` runs are not compared)."""
     if model_args.model_name_or_path:
         return
-    saved = _as_json(BarlowSpeechConfig.from_pretrained(checkpoint))
-    differences = config_differences(saved, _as_json(model_args.build_config()))
+    saved = json.loads((Path(checkpoint) / "config.json").read_text())
+    wanted = json.loads(model_args.build_config().to_json_string(use_diff=False))  # as a config.json holds it
+    differences = config_differences(saved, wanted)
     if differences:
         raise ValueError(
             f"--resume_from_checkpoint {checkpoint}: the checkpoint's model differs from the one these flags build "

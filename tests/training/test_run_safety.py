@@ -17,6 +17,7 @@ import transformers
 from barlow_speech import BarlowSpeechForPreTraining
 from barlow_speech.cli import main as cli_main
 from barlow_speech.data.synthetic import load_synthetic
+from barlow_speech.training.pretrain import config_differences
 from barlow_speech.training.trainer import BarlowTwinsTrainer, TrainingDivergedError
 from tests.factories import tiny_config, tiny_training_arguments
 
@@ -198,6 +199,13 @@ def test_resuming_with_another_architecture_names_the_differing_fields(finished_
         "differs from the one these flags build (projector_dims: [16, 16, 16] -> [32, 32, 32]; checkpoint -> flags). "
         "Resume with the flags the run started with (its config.json), or start the new model in another --output_dir."
     )
+
+
+def test_config_differences_name_nested_fields_and_skip_fields_an_older_checkpoint_does_not_record():
+    saved = {"projector_dims": [16], "backbone_config": {"depths": [1, 1]}, "transformers_version": "5.0.0"}
+    wanted = {"projector_dims": [16], "backbone_config": {"depths": [2, 2], "hidden_sizes": [8]}}
+    wanted |= {"num_frequency_bins": 513, "transformers_version": "5.25.0"}  # a field newer than the checkpoint
+    assert config_differences(saved, wanted) == ["backbone_config.depths: [1, 1] -> [2, 2]"]
 
 
 @pytest.mark.parametrize(
