@@ -11,7 +11,9 @@ collator that stacks or pads rows (the pipeline's, `datasets.map`, `default_data
 Self-contained (imports only numpy, torch and transformers) so it can be shipped as remote code.
 """
 
-from collections.abc import Iterable, Sequence
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +26,13 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 LAST_SEGMENT_MODES = ("pad", "drop")
+PAD_MODES = ("reflect", "constant", "replicate", "circular")  # torch.stft's edge padding of centred frames
+# Float audio is expected in [-1, 1]. Peaks up to 4 (12 dB above full scale: more than the overshoot of resampled or
+# filtered clipped audio, 1.2-2) pass; a higher peak is integer PCM stored as float (values ~30,000 for int16).
+MAX_FLOAT_PEAK = 4.0
+# `padding` values of transformers' feature extractors (PaddingStrategy), and what each means here (`__call__`).
+PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
+CALL_KEYWORDS = ("sampling_rate", "return_tensors", "device", "max_length", "truncation", "padding")
 # Integer PCM is scaled to [-1, 1) by its full-scale value.
 _PCM_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int8): 2.0**7}
 _TORCH_PCM_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31, torch.int8: 2.0**7}
@@ -172,23 +181,40 @@ def _check_clips(clips: list[torch.Tensor] | torch.Tensor, min_samples: int, sam
                 f"clip {index} has {length} samples ({length / sampling_rate:.3f} s); at least {min_samples} "
                 f"({min_samples / sampling_rate} s) are needed. Pad it or drop it."
             )
-    finite = (
-        torch.stack([torch.isfinite(clip).all() for clip in clips])
-        if isinstance(clips, list)
-        else torch.isfinite(clips).all(dim=1)
-    )
+    # one pass per clip gives both checks: NaN and Inf propagate into the extremes
+    if isinstance(clips, list):
+        extremes = torch.stack([torch.stack(torch.aminmax(clip)) for clip in clips])
+    else:
+        extremes = torch.stack(torch.aminmax(clips, dim=1), dim=1)
+    finite = torch.isfinite(extremes).all(dim=1)
     if not finite.all():
         index = int((~finite).nonzero()[0])
         raise ValueError(f"clip {index} contains NaN or Inf samples; fix or drop the clip (e.g. np.nan_to_num).")
+    peaks = extremes.abs().amax(dim=1)
+    loud = peaks > MAX_FLOAT_PEAK
+    if loud.any():
+        index = int(loud.nonzero()[0])
+        raise ValueError(
+            f"clip {index} peaks at {float(peaks[index]):.6g}, but float audio is expected in [-1, 1] (peaks up to "
+            f"{MAX_FLOAT_PEAK:g} pass): it looks like integer PCM stored as float. Divide it by 32768 (int16 scale) "
+            "or pass the int16 array itself, which is scaled for you."
+        )
 
 
-def _decode_audio_entry(entry: dict, index: int, expected_rate: int) -> np.ndarray:
+def _decode_audio_entry(entry: dict, index: int, expected_rate: int, call_rate: int | None) -> np.ndarray:
     """One `datasets` Audio value (`{"array", "sampling_rate"}`, or `{"path"}` / `{"bytes"}` undecoded) -> samples.
 
-    Undecoded entries (an `Audio(decode=False)` column) are read with soundfile; every rate is checked.
+    Undecoded entries (an `Audio(decode=False)` column) are read with soundfile; every rate is checked. A decoded
+    entry without `sampling_rate` takes the call's `sampling_rate` (`call_rate`); without either its rate is unknown.
     """
     if entry.get("array") is not None:
-        array, rate = entry["array"], entry.get("sampling_rate")
+        array, rate = entry["array"], entry.get("sampling_rate", call_rate)
+        if rate is None:
+            raise ValueError(
+                f"clip {index} is a dict with 'array' but no 'sampling_rate', so its rate is unknown; add "
+                f"'sampling_rate' to the dict (datasets' Audio feature always does) or pass sampling_rate= to the "
+                "call."
+            )
     elif entry.get("bytes") is not None or entry.get("path"):
         import io
 
@@ -204,7 +230,7 @@ def _decode_audio_entry(entry: dict, index: int, expected_rate: int) -> np.ndarr
             f"clip {index} is a dict with keys {sorted(entry)}; a datasets Audio value needs 'array' and "
             "'sampling_rate' (decoded) or 'path'/'bytes' (Audio(decode=False))."
         )
-    if rate is not None and int(rate) != expected_rate:
+    if int(rate) != expected_rate:
         raise ValueError(
             f"clip {index} is sampled at {rate} Hz, but this feature extractor expects {expected_rate} Hz; resample "
             f"first, e.g. `dataset.cast_column('audio', Audio(sampling_rate={expected_rate}))` or a barlow_speech "
@@ -213,12 +239,24 @@ def _decode_audio_entry(entry: dict, index: int, expected_rate: int) -> np.ndarr
     return array
 
 
-def _split_batch(raw_speech, expected_rate: int) -> list | np.ndarray | torch.Tensor:
+def _path_error(path, where: str) -> ValueError:
+    """The error for a file name given where audio samples are expected."""
+    return ValueError(
+        f"{where} is the file name {str(path)!r}, but the feature extractor takes audio samples, not files. Read the "
+        f"file first, e.g. `audio, rate = soundfile.read({str(path)!r}, dtype='float32')` (downmix and resample to "
+        "16 kHz if needed), or pass a datasets Audio(decode=False) entry {'path': ...}, which is decoded for you."
+    )
+
+
+def _split_batch(raw_speech, expected_rate: int, call_rate: int | None) -> list | np.ndarray | torch.Tensor:
     """The accepted input forms as a list of clips, or a `(batch, samples)` array kept whole for vectorised work.
 
-    Accepted: one clip `(samples,)`, a batch `(batch, samples)`, a list of 1-D clips, and what a `datasets` Audio
-    column yields (one dict or a list of dicts, decoded or not).
+    Accepted: one clip `(samples,)`, a batch `(batch, samples)` (a 2-D array is always a batch of clips, the
+    Hugging Face convention: `(2, N)` is two clips, not one stereo clip), a list of 1-D clips, and what a `datasets`
+    Audio column yields (one dict or a list of dicts, decoded or not).
     """
+    if isinstance(raw_speech, (str, bytes, os.PathLike)):
+        raise _path_error(raw_speech, "raw_speech")
     if isinstance(raw_speech, dict):
         raw_speech = [raw_speech]
     if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
@@ -226,6 +264,11 @@ def _split_batch(raw_speech, expected_rate: int) -> list | np.ndarray | torch.Te
             return [raw_speech]
         if raw_speech.ndim == 2:
             batch, samples = raw_speech.shape
+            if batch == 0:
+                raise ValueError(
+                    f"got an empty batch of shape {tuple(raw_speech.shape)}: no clip to featurise; pass at least one "
+                    "clip, (samples,) or (batch, samples)."
+                )
             if samples <= 8 < batch:
                 raise ValueError(
                     f"got an array of shape {tuple(raw_speech.shape)}, which looks like one (samples, channels) "
@@ -239,6 +282,9 @@ def _split_batch(raw_speech, expected_rate: int) -> list | np.ndarray | torch.Te
     if isinstance(raw_speech, (list, tuple)):
         if len(raw_speech) == 0:
             raise ValueError("got an empty list of clips; pass at least one clip.")
+        for index, clip in enumerate(raw_speech):
+            if isinstance(clip, (str, bytes, os.PathLike)):
+                raise _path_error(clip, f"clip {index}")
         if all(np.isscalar(x) for x in raw_speech):
             if all(isinstance(x, (int, np.integer)) for x in raw_speech):
                 raise ValueError(
@@ -249,7 +295,7 @@ def _split_batch(raw_speech, expected_rate: int) -> list | np.ndarray | torch.Te
                 )
             return [np.asarray(raw_speech, dtype=np.float32)]
         return [
-            _decode_audio_entry(clip, index, expected_rate) if isinstance(clip, dict) else clip
+            _decode_audio_entry(clip, index, expected_rate, call_rate) if isinstance(clip, dict) else clip
             for index, clip in enumerate(raw_speech)
         ]
     raise ValueError(
@@ -270,6 +316,65 @@ def _is_audio_column(raw_speech) -> bool:
     return isinstance(first, dict)
 
 
+class _SettingError(ValueError):
+    """A front-end setting the extractor refuses at construction; `from_pretrained` adds the folder it came from."""
+
+
+def _positive_int(name: str, value, hint: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise _SettingError(f"{name}={value!r} must be a positive int{hint}.")
+
+
+def _finite_number(
+    name: str, value, above: float | None = None, at_least: float | None = None, below: float | None = None, hint=""
+) -> float:
+    """`value` as a float; a `_SettingError` unless it is a finite real number (not a string, not a bool) in bounds."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    valid = number and math.isfinite(value)
+    valid = valid and (above is None or value > above) and (at_least is None or value >= at_least)
+    if not (valid and (below is None or value < below)):
+        bounds = [f"> {above:g}" if above is not None else "", f">= {at_least:g}" if at_least is not None else ""]
+        bounds.append(f"< {below:g}" if below is not None else "")
+        bound = " and ".join(b for b in bounds if b)
+        raise _SettingError(f"{name}={value!r} must be a finite number{' ' + bound if bound else ''}{hint}.")
+    return float(value)
+
+
+def _normalisation(mean, std) -> tuple[float, float]:
+    """Checked dataset statistics `(mean, std)` of the log-spectrogram."""
+    refit = "; refit it with `fit_normalization` on the training split's audio"
+    return _finite_number("mean", mean, hint=refit), _finite_number("std", std, above=0.0, hint=refit)
+
+
+def _padding_strategy(padding) -> str:
+    """transformers' `padding` values (`True`, `False`, `"longest"`, `"max_length"`, `"do_not_pad"`, or a
+    `PaddingStrategy`) as one of `PADDING_STRATEGIES`."""
+    if isinstance(padding, bool):
+        return "longest" if padding else "do_not_pad"
+    if isinstance(padding, str) and padding in PADDING_STRATEGIES:
+        return str(getattr(padding, "value", padding))
+    raise ValueError(
+        f"padding={padding!r} is not one of True, False or {list(PADDING_STRATEGIES)} (transformers' values)."
+    )
+
+
+def _check_length_options(max_length, truncation, strategy: str) -> None:
+    """`max_length`, `truncation` and `padding` as transformers' audio feature extractors take them; a combination
+    that would do nothing is an error rather than silently ignored."""
+    if max_length is not None:
+        _positive_int("max_length", max_length, " (samples)")
+    if not isinstance(truncation, bool):
+        raise ValueError(f"truncation={truncation!r} must be True or False.")
+    if max_length is None and (truncation or strategy == "max_length"):
+        option = "truncation=True" if truncation else "padding='max_length'"
+        raise ValueError(f"{option} needs max_length, in samples (e.g. max_length=16000 for 1 s at 16 kHz).")
+    if max_length is not None and not truncation and strategy != "max_length":
+        raise ValueError(
+            f"max_length={max_length} does nothing on its own: pass truncation=True to cut each clip to its first "
+            f"{max_length} samples, or padding='max_length' to pad every row to the segments of {max_length} samples."
+        )
+
+
 class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Turns 16 kHz mono audio into the `(clips, 1, 513, 126)` log-spectrograms of the paper (for 1-s clips).
@@ -280,7 +385,12 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     row's real segments, so any collator that stacks rows keeps one result per clip. Normalisation uses dataset
     statistics (`mean`, `std`, fitted on the training split with `fit_normalization` and saved in
     preprocessor_config.json, like AST); per-utterance normalisation is available but off by default because it erases
-    level cues of speakers.
+    level cues of speakers. Spectrograms are computed `chunk_segments` segments at a time, so a long clip needs the
+    memory of its output plus one chunk's STFT.
+
+    Every setting is checked at construction (and so when preprocessor_config.json is loaded): a string where a number
+    belongs, a non-finite or non-positive `std` or `log_floor`, an unknown `pad_mode`, or segments shorter than one
+    `n_fft` window are a `ValueError` naming the field.
 
     Args:
         sampling_rate (`int`, defaults to 16000): the only accepted input rate (paper Sec. 2.3).
@@ -290,15 +400,17 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         n_mels (`int`, *optional*): a log-mel front end with this many bands (the field's common choice: 64 from
             60 to 7,800 Hz, as BYOL-A and HEAR baselines) instead of the paper's `n_fft // 2 + 1` linear bins.
         f_min, f_max (`float`, defaults to 60 and 7800): band edges of the mel filterbank (used with `n_mels`).
-        segment_seconds (`float`, defaults to 1.0): segment length.
+        segment_seconds (`float`, defaults to 1.0): segment length; at least one `n_fft` window.
         segment_overlap (`float`, defaults to 0.0): overlap of consecutive segments, in seconds.
         last_segment (`str`, defaults to `"pad"`): `"pad"` or `"drop"` the trailing partial segment.
         min_seconds (`float`, defaults to 0.064): shorter clips are rejected (less than one analysis window).
-        mean, std (`float`, defaults to 0.0 and 1.0): dataset statistics of the log-spectrogram.
+        mean, std (`float`, defaults to 0.0 and 1.0): dataset statistics of the log-spectrogram (finite, std > 0).
         do_normalize (`bool`, defaults to `True`): apply `(x - mean) / std`.
         per_utterance_normalize (`bool`, defaults to `False`): standardise each segment by its own mean and std.
-        log_floor (`float`, defaults to 1e-6): magnitude floor before the log.
-        pad_mode (`str`, defaults to `"reflect"`): edge padding of the centred STFT frames.
+        log_floor (`float`, defaults to 1e-6): magnitude floor before the log, so silence stays finite; its square
+            must be a normal float32 (log_floor >= 1.1e-19).
+        pad_mode (`str`, defaults to `"reflect"`): edge padding of the centred STFT frames, one of `PAD_MODES`.
+        chunk_segments (`int`, defaults to 32): segments per STFT call; bounds the memory of long clips.
 
     Example:
     ```python
@@ -334,32 +446,39 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         per_utterance_normalize: bool = False,
         log_floor: float = 1e-6,
         pad_mode: str = "reflect",
+        chunk_segments: int = 32,
         **kwargs,
     ):
         kwargs.pop("feature_size", None)
         kwargs.pop("padding_value", None)
-        super().__init__(feature_size=1, sampling_rate=sampling_rate, padding_value=0.0, **kwargs)
         for name, value in (("sampling_rate", sampling_rate), ("n_fft", n_fft), ("hop_length", hop_length)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive int.")
+            _positive_int(name, value)
+        _positive_int("chunk_segments", chunk_segments, " (segments per STFT call)")
+        super().__init__(feature_size=1, sampling_rate=sampling_rate, padding_value=0.0, **kwargs)
         if hop_length > n_fft:
-            raise ValueError(f"hop_length={hop_length} exceeds n_fft={n_fft}; frames would skip samples.")
-        if not (isinstance(segment_seconds, (int, float)) and np.isfinite(segment_seconds) and segment_seconds > 0):
-            raise ValueError(f"segment_seconds={segment_seconds!r} must be a finite number > 0 (seconds).")
+            raise _SettingError(f"hop_length={hop_length} exceeds n_fft={n_fft}; frames would skip samples.")
+        segment_seconds = _finite_number("segment_seconds", segment_seconds, above=0.0, hint=" (seconds)")
+        if round(segment_seconds * sampling_rate) < n_fft:
+            raise _SettingError(
+                f"segment_seconds={segment_seconds:g} is {round(segment_seconds * sampling_rate)} samples, fewer than "
+                f"one n_fft={n_fft} window; use segments of at least n_fft / sampling_rate = "
+                f"{n_fft / sampling_rate:g} s (the paper: 1.0)."
+            )
         if n_mels is not None:
-            if isinstance(n_mels, bool) or not isinstance(n_mels, (int, np.integer)) or n_mels < 1:
-                raise ValueError(f"n_mels={n_mels!r} must be a positive int (or None for linear bins).")
+            _positive_int("n_mels", n_mels, " (or None for linear bins)")
+            f_min, f_max = _finite_number("f_min", f_min), _finite_number("f_max", f_max)
             if not 0 <= f_min < f_max <= sampling_rate / 2:
-                raise ValueError(
-                    f"f_min={f_min}, f_max={f_max}: need 0 <= f_min < f_max <= sampling_rate / 2 = "
-                    f"{sampling_rate / 2}."
+                raise _SettingError(
+                    f"f_min={f_min:g}, f_max={f_max:g}: need 0 <= f_min < f_max <= sampling_rate / 2 = "
+                    f"{sampling_rate / 2:g}."
                 )
         if last_segment not in LAST_SEGMENT_MODES:
-            raise ValueError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
-        if not 0.0 <= segment_overlap < segment_seconds:
-            raise ValueError(f"segment_overlap={segment_overlap} must be in [0, segment_seconds={segment_seconds}).")
-        if std <= 0:
-            raise ValueError(f"std={std} must be > 0; refit it with `fit_normalization`.")
+            raise _SettingError(f"last_segment={last_segment!r} is not one of {list(LAST_SEGMENT_MODES)}.")
+        if pad_mode not in PAD_MODES:
+            raise _SettingError(f"pad_mode={pad_mode!r} is not one of {list(PAD_MODES)} (torch.stft's pad_mode).")
+        segment_overlap = _finite_number(
+            "segment_overlap", segment_overlap, at_least=0.0, below=segment_seconds, hint=" (segment_seconds)"
+        )
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.n_mels = n_mels
@@ -368,17 +487,38 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         self.segment_seconds = segment_seconds
         self.segment_overlap = segment_overlap
         self.last_segment = last_segment
-        self.min_seconds = min_seconds
-        self.mean = float(mean)
-        self.std = float(std)
+        self.min_seconds = _finite_number("min_seconds", min_seconds, at_least=0.0, hint=" (seconds)")
+        self.mean, self.std = _normalisation(mean, std)
         self.do_normalize = do_normalize
         self.per_utterance_normalize = per_utterance_normalize
-        self.log_floor = log_floor
+        self.log_floor = _finite_number(
+            "log_floor",
+            log_floor,
+            at_least=math.sqrt(np.finfo(np.float32).tiny),
+            hint=" (a magnitude floor > 0 keeps the log of silence finite; its square must be a normal float32)",
+        )
         self.pad_mode = pad_mode
+        self.chunk_segments = chunk_segments
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "BarlowSpeechFeatureExtractor":
+        """`FeatureExtractionMixin.from_pretrained`; a setting the extractor refuses is reported with the folder (or
+        Hub id) whose preprocessor_config.json holds it."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except _SettingError as error:
+            raise ValueError(
+                f"the preprocessor_config.json of {str(pretrained_model_name_or_path)!r} is invalid: {error}"
+            ) from error
 
     @property
     def segment_samples(self) -> int:
         return int(round(self.segment_seconds * self.sampling_rate))
+
+    @property
+    def hop_samples(self) -> int:
+        """Samples between the starts of consecutive segments."""
+        return self.segment_samples - int(round(self.segment_overlap * self.sampling_rate))
 
     @property
     def num_frames(self) -> int:
@@ -411,23 +551,94 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         features = self._unnormalised(segments)
         return (features - self.mean) / self.std if self.do_normalize else features
 
+    def _clips(
+        self, raw_speech, device=None, call_rate: int | None = None, max_length: int | None = None
+    ) -> list[torch.Tensor] | torch.Tensor:
+        """Checked float32 clips, each cut to its first `max_length` samples: a list of 1-D tensors (each on its own
+        device), or a `(batch, samples)` input as one tensor moved to `device`."""
+        clips = _split_batch(raw_speech, self.sampling_rate, call_rate)
+        if isinstance(clips, list):
+            clips = [_to_float_tensor(clip, f"clip {index}")[..., :max_length] for index, clip in enumerate(clips)]
+        else:
+            clips = _to_float_tensor(clips, "the batch")[:, :max_length]
+            clips = clips.to(device, non_blocking=True) if device is not None else clips
+        _check_clips(clips, int(self.min_seconds * self.sampling_rate), self.sampling_rate)
+        return clips
+
+    def _segment_counts(self, clips: list[torch.Tensor] | torch.Tensor) -> list[int]:
+        """Segments of each clip."""
+        lengths = [clip.shape[-1] for clip in clips] if isinstance(clips, list) else [clips.shape[1]] * len(clips)
+        return [
+            _segment_layout(length, self.segment_samples, self.hop_samples, self.last_segment)[0] for length in lengths
+        ]
+
+    def _chunks(
+        self, clips: list[torch.Tensor] | torch.Tensor, chunk_segments: int | None, device=None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """`(segments (n, segment_samples), owners (n,), positions (n,))` of checked clips, at most `chunk_segments`
+        segments at a time (None: all in one), in clip order: row i is segment `positions[i]` of clip `owners[i]`.
+
+        Only a chunk's segments are ever copied out of the clips: equal-length clips are cut in groups of whole clips
+        (one vectorised `segment_waveforms`), a clip longer than a chunk in runs of `chunk_segments` segments.
+        """
+        counts = self._segment_counts(clips)
+        limit = chunk_segments or sum(counts)
+        pieces: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        filled = 0
+        for piece in self._pieces(clips, counts, limit):
+            if filled + piece[0].shape[0] > limit:
+                yield self._join(pieces, device)
+                pieces, filled = [], 0
+            pieces.append(piece)
+            filled += piece[0].shape[0]
+        yield self._join(pieces, device)
+
+    def _pieces(self, clips: list[torch.Tensor] | torch.Tensor, counts: list[int], limit: int) -> Iterator[tuple]:
+        """Runs of at most `limit` segments, as `_chunks` yields them, each from one group of clips."""
+        segment, hop = self.segment_samples, self.hop_samples
+        blocks = [clips] if isinstance(clips, torch.Tensor) else [clip[None] for clip in clips]
+        first = 0  # index of the block's first clip
+        for block in blocks:
+            count = counts[first]
+            if count <= limit:
+                rows = limit // count
+                for start in range(0, len(block), rows):
+                    group = block[start : start + rows]
+                    segments, owners = segment_waveforms(group, segment, hop, self.last_segment)
+                    positions = torch.arange(count, device=owners.device).repeat(len(group))
+                    yield segments, owners + first + start, positions
+            else:
+                for row, clip in enumerate(block):
+                    for begin in range(0, count, limit):
+                        take = min(limit, count - begin)
+                        run = clip[begin * hop : begin * hop + (take - 1) * hop + segment]
+                        segments, owners = segment_waveforms(run[None], segment, hop, self.last_segment)
+                        yield segments, owners + first + row, torch.arange(begin, begin + take, device=owners.device)
+            first += len(block)
+
+    @staticmethod
+    def _join(pieces: list[tuple], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        parts = [piece[0] if len(pieces) == 1 else torch.cat(piece) for piece in zip(*pieces)]
+        return tuple(part.to(device, non_blocking=True) if device is not None else part for part in parts)
+
+    def segment_chunks(
+        self, raw_speech, chunk_segments: int | None = None, device: torch.device | str | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Validate clips and split them, `chunk_segments` segments at a time (None: all in one chunk).
+
+        Yields `(segments (n, segment_samples), segment_to_utterance (n,), positions (n,))` on `device`: row i is
+        segment `positions[i]` of clip `segment_to_utterance[i]`, in clip order. The clips are checked before the
+        first chunk is cut, and only a chunk's segments are copied at a time.
+        """
+        return self._chunks(self._clips(raw_speech, device), chunk_segments, device)
+
     def segment(self, raw_speech, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate clips and split them: returns `(segments (n, segment_samples), segment_to_utterance (n,))`.
 
         A `(batch, samples)` input is converted, checked and moved to `device` as one tensor; a list of clips is
         checked clip by clip on its own device and the segments are moved once.
         """
-        clips = _split_batch(raw_speech, self.sampling_rate)
-        if isinstance(clips, list):
-            clips = [_to_float_tensor(clip, f"clip {index}") for index, clip in enumerate(clips)]
-        else:
-            clips = _to_float_tensor(clips, "the batch")
-            clips = clips.to(device, non_blocking=True) if device is not None else clips
-        _check_clips(clips, int(self.min_seconds * self.sampling_rate), self.sampling_rate)
-        hop_samples = self.segment_samples - int(round(self.segment_overlap * self.sampling_rate))
-        segments, owners = segment_waveforms(clips, self.segment_samples, hop_samples, self.last_segment)
-        if device is not None:
-            segments, owners = segments.to(device, non_blocking=True), owners.to(device, non_blocking=True)
+        ((segments, owners, _),) = self.segment_chunks(raw_speech, None, device)
         return segments, owners
 
     def __call__(
@@ -436,22 +647,44 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         sampling_rate: int | None = None,
         return_tensors: str | None = None,
         device: torch.device | str | None = None,
+        max_length: int | None = None,
+        truncation: bool = False,
+        padding: bool | str = True,
         **kwargs,
     ) -> BatchFeature:
         """Featurise one clip, a list of clips, a `(batch, samples)` array or a `datasets` Audio column.
 
         Args:
-            raw_speech: mono float audio (int16/int32 PCM arrays are scaled to [-1, 1]); or what a `datasets` Audio
+            raw_speech: mono float audio in [-1, 1] (int16/int32 PCM arrays are scaled to [-1, 1]; float audio
+                peaking above `MAX_FLOAT_PEAK` is refused as integer PCM stored as float); or what a `datasets` Audio
                 column yields: a dict or a list of dicts with `array` and `sampling_rate` (`path`/`bytes` entries of
-                an `Audio(decode=False)` column are decoded with soundfile). Every rate is checked.
+                an `Audio(decode=False)` column are decoded with soundfile). Every rate is checked. A 2-D array is a
+                batch of clips, `(batch, samples)` (the Hugging Face convention): `(2, N)` is two clips, not a stereo
+                recording; downmix stereo first.
             sampling_rate: the rate of `raw_speech`; must equal `self.sampling_rate`. Always pass it for arrays.
             return_tensors: `"pt"` for torch tensors, `"np"` or None for numpy arrays.
             device: where to compute (e.g. `"cuda"`); defaults to the input tensors' device (CPU for numpy).
+            max_length: in samples; with `truncation=True` each clip is cut to its first `max_length` samples, with
+                `padding="max_length"` every row is padded to the segments of `max_length` samples.
+            truncation: cut clips to `max_length` (as transformers' audio feature extractors do).
+            padding: every row holds one clip and rows are stacked, so they are always padded with zero segments that
+                `attention_mask` marks and the models skip. `True` / `"longest"` (default): to the call's longest
+                clip. `"max_length"`: to the segments of `max_length` samples (or the longest clip, if longer), a
+                fixed shape. `False` / `"do_not_pad"`: no padding; clips of different segment counts are then an
+                error, as unpadded tensors of different lengths are in transformers.
+
+        Other keyword arguments are a `ValueError` listing these.
 
         Returns:
             `BatchFeature` with `input_values` `(batch, segments, n_fft // 2 + 1, frames)` (one row per clip, zero
             segments after a shorter clip's end) and `attention_mask` `(batch, segments)`, 1 on real segments.
         """
+        if kwargs:
+            raise ValueError(
+                f"unknown keyword argument(s) {sorted(kwargs)}; {type(self).__name__} takes {list(CALL_KEYWORDS)}."
+            )
+        strategy = _padding_strategy(padding)
+        _check_length_options(max_length, truncation, strategy)
         if _is_lazy_sequence(raw_speech):
             raw_speech = list(raw_speech)  # e.g. a `datasets` Column (`dataset["audio"]`)
         if sampling_rate is None:
@@ -472,15 +705,34 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
             )
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors={return_tensors!r}; use 'pt', 'np' or None.")
-        segments, segment_to_utterance = self.segment(raw_speech, device)
-        with torch.no_grad():
-            spectrograms = self.spectrogram(segments).squeeze(1)
-        num_clips = int(segment_to_utterance[-1]) + 1
-        input_values, attention_mask = pad_segments(spectrograms, segment_to_utterance, num_clips)
-        data = {"input_values": input_values, "attention_mask": attention_mask}
+        clips = self._clips(raw_speech, device, sampling_rate, max_length if truncation else None)
+        data = self._features(clips, strategy, max_length, device)
         if return_tensors != "pt":
             data = {key: value.cpu().numpy() for key, value in data.items()}
         return BatchFeature(data)
+
+    def _features(
+        self, clips: list[torch.Tensor] | torch.Tensor, strategy: str, max_length: int | None, device
+    ) -> dict[str, torch.Tensor]:
+        """`input_values` and `attention_mask` of checked clips, padded under `strategy`; the spectrograms are
+        computed `chunk_segments` segments at a time into the output."""
+        counts = self._segment_counts(clips)
+        rows = max(counts)
+        if strategy == "max_length":
+            rows = max(rows, _segment_layout(max_length, self.segment_samples, self.hop_samples, self.last_segment)[0])
+        elif strategy == "do_not_pad" and min(counts) != rows:
+            raise ValueError(
+                f"padding=False, but the clips have between {min(counts)} and {rows} segments: rows of different "
+                "lengths cannot be stacked without padding. Use padding=True (the default: zero segments marked 0 in "
+                "attention_mask, which the models skip)."
+            )
+        device = torch.device(device) if device is not None else (clips if torch.is_tensor(clips) else clips[0]).device
+        input_values = torch.zeros((len(counts), rows, self.num_bins, self.num_frames), device=device)
+        attention_mask = (torch.arange(rows) < torch.tensor(counts)[:, None]).long().to(device)
+        with torch.no_grad():
+            for segments, owners, positions in self._chunks(clips, self.chunk_segments, device):
+                input_values[owners, positions] = self.spectrogram(segments).squeeze(1)
+        return {"input_values": input_values, "attention_mask": attention_mask}
 
     def fit_normalization(self, clips: Iterable, batch_size: int = 64) -> "BarlowSpeechFeatureExtractor":
         """Set `mean` / `std` to the statistics of the log-spectrogram over `clips` (use the training split).
@@ -489,16 +741,20 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         on), so the fitted features have mean 0 and std 1. Zero padding of short last segments is included, as it
         is in the features the model sees.
 
-        Streams over `clips` (any iterable of 1-D 16 kHz arrays) in batches, so it works on datasets larger than
-        memory. Returns self so it chains: `extractor.fit_normalization(train_audio).save_pretrained(path)`.
+        Streams over `clips` (any iterable of 1-D 16 kHz arrays) in batches, and each batch `chunk_segments` segments
+        at a time, so it works on datasets larger than memory. Clips are checked as `__call__` checks them (finite,
+        in [-1, 1]), and statistics that are not finite are refused, so `mean` and `std` stay as they were. Returns
+        self so it chains: `extractor.fit_normalization(train_audio).save_pretrained(path)`.
         """
         total, total_sq, count = 0.0, 0.0, 0
         batch: list = []
 
         def consume(batch: list) -> tuple[float, float, int]:
-            segments, _ = self.segment(batch)
-            features = self._unnormalised(segments).double()
-            return features.sum().item(), features.square().sum().item(), features.numel()
+            sums = np.zeros(3)
+            for segments, _, _ in self.segment_chunks(batch, self.chunk_segments):
+                features = self._unnormalised(segments).double()
+                sums += (features.sum().item(), features.square().sum().item(), features.numel())
+            return sums[0], sums[1], int(sums[2])
 
         for clip in clips:
             batch.append(clip)
@@ -510,9 +766,16 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
             total, total_sq, count = total + s, total_sq + sq, count + n
         if count == 0:
             raise ValueError("fit_normalization got no clips; pass the training split's audio arrays.")
-        self.mean = total / count
-        self.std = max(float(np.sqrt(max(total_sq / count - self.mean**2, 0.0))), 1e-5)
+        mean = total / count
+        self.mean, self.std = _normalisation(mean, max(math.sqrt(max(total_sq / count - mean**2, 0.0)), 1e-5))
         return self
 
 
-__all__ = ["BarlowSpeechFeatureExtractor", "log_spectrogram", "mel_filterbank", "pad_segments", "segment_waveforms"]
+__all__ = [
+    "BarlowSpeechFeatureExtractor",
+    "MAX_FLOAT_PEAK",
+    "log_spectrogram",
+    "mel_filterbank",
+    "pad_segments",
+    "segment_waveforms",
+]

@@ -18,8 +18,11 @@ every `frame_hop` samples and every layer shares one frame rate.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, pad_segments
 from .modeling_barlow import BarlowSpeechModel, band_feature_map
@@ -106,9 +109,9 @@ def encode_frames(
         bands: frequency bands per layer (`frame_features`).
         frame_hop: grid step in samples.
 
-    Memory holds one chunk's activations plus the native-rate frames of the requested layers, so 20 minutes of
-    audio cost what 32 s do, plus the output. Segments are encoded independently, so a clip's result does not
-    depend on the other clips of the call.
+    Memory holds one chunk's segments and activations plus the native-rate frames of the requested layers, so 20
+    minutes of audio cost what 32 s do, plus the output. Segments are encoded independently, so a clip's result does
+    not depend on the other clips of the call.
     """
     if feature_extractor.segment_overlap != 0 or feature_extractor.last_segment != "pad":
         raise ValueError(
@@ -120,14 +123,15 @@ def encode_frames(
         raise ValueError(f"chunk_segments={chunk_segments!r} must be a positive int (segments per forward pass).")
     device = model.device
     lengths = [clip.shape[-1] for clip in audio]
-    segments, owners = feature_extractor.segment(audio, device)
-    pooled, per_layer = [], [[] for _ in layers]
-    for start in range(0, segments.shape[0], chunk_segments):
-        spectrograms = feature_extractor.spectrogram(segments[start : start + chunk_segments]).to(model.dtype)
+    pooled, per_layer, owners = [], [[] for _ in layers], []
+    for segments, chunk_owners, _ in feature_extractor.segment_chunks(audio, chunk_segments, device):
+        spectrograms = feature_extractor.spectrogram(segments).to(model.dtype)
         outputs = model(spectrograms, output_hidden_states=True)  # (chunk, 1 segment, freq, frames) per row
         pooled.append(outputs.pooler_output.float())
+        owners.append(chunk_owners)
         for store, layer, layer_bands in zip(per_layer, layers, bands):
             store.append(frame_features(outputs.hidden_states[layer][:, 0].float(), layer_bands))
+    owners = torch.cat(owners)
     num_clips = len(lengths)
     pooled, mask = pad_segments(torch.cat(pooled), owners, num_clips)
     num_segments = mask.sum(1)
@@ -158,11 +162,36 @@ def load_encoder(checkpoint: str, **kwargs) -> tuple[BarlowSpeechModel, BarlowSp
             "folder written by `barlow-speech pretrain` (or any `save_pretrained` folder) or the Hub id of a pushed "
             "model, e.g. load_model('runs/bt-ls100')."
         )
-    model = BarlowSpeechModel.from_pretrained(checkpoint, **kwargs).eval()
+    folder = Path(checkpoint).expanduser()
+    if not folder.exists() and not _could_be_hub_id(checkpoint):
+        raise FileNotFoundError(
+            f"no such folder: {str(folder.resolve())!r} (from {checkpoint!r}); pass the folder written by "
+            "`barlow-speech pretrain` (or any save_pretrained folder)."
+        )
+    try:
+        model = BarlowSpeechModel.from_pretrained(checkpoint, **kwargs).eval()
+    except OSError as error:
+        if folder.exists():
+            raise
+        reason = str(error).strip().splitlines()[0]
+        raise FileNotFoundError(
+            f"no such folder: {str(folder.resolve())!r}, and {checkpoint!r} read as a Hub model id could not be "
+            f"loaded ({reason}). Pass the folder written by `barlow-speech pretrain`, or the id of a pushed model "
+            "that is online or already cached."
+        ) from error
     extractor = BarlowSpeechFeatureExtractor.from_pretrained(
         checkpoint, segment_overlap=0.0, last_segment="pad", **kwargs
     )
     return model, extractor
+
+
+def _could_be_hub_id(name: str) -> bool:
+    """Whether `name` has the form of a Hub model id ("name" or "org/name"), which a mistyped folder may also have."""
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return not name.startswith((".", "~"))
 
 
 __all__ = [

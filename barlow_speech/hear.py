@@ -20,11 +20,13 @@
   `chunk_segments` segments per forward pass so that 20 minutes of audio fit in the memory 32 s need.
 """
 
+import math
+
 import torch
 from torch import nn
 
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
-from .frames import encode_frames, load_encoder
+from .frames import FrameEncoding, encode_frames, load_encoder
 from .modeling_barlow import BarlowSpeechModel
 
 # HEAR 2021 rules: timestamp embeddings at most 50 ms apart.
@@ -77,11 +79,17 @@ class HearEncoder(nn.Module):
         self.scene_embedding_size = model.config.hidden_size
         self.timestamp_embedding_size = channels[timestamp_layer] * bands
 
-    def encode(self, audio: torch.Tensor, layers: list[int]):
-        """`encode_frames` of `(n_sounds, n_samples)` audio with this module's settings, without gradients."""
+    def encode(self, audio: torch.Tensor, layers: list[int]) -> FrameEncoding:
+        """`encode_frames` of `(n_sounds, n_samples)` audio with this module's settings, without gradients.
+
+        No sounds, `(0, n_samples)`, give empty results of the documented shapes (`n_sounds` = 0, the timestamps of
+        `n_samples`): HEAR defines every output by its shape in `n_sounds`, so an empty batch is not an error.
+        """
         if not isinstance(audio, torch.Tensor) or audio.ndim != 2:
             shape = tuple(audio.shape) if hasattr(audio, "shape") else type(audio).__name__
             raise ValueError(f"audio is {shape}; HEAR passes a (n_sounds, n_samples) tensor at {self.sample_rate} Hz.")
+        if len(audio) == 0:
+            return self._no_sounds(audio.shape[1], layers)
         with torch.no_grad():
             return encode_frames(
                 self.model,
@@ -92,6 +100,21 @@ class HearEncoder(nn.Module):
                 self.timestamp_hop,
                 self.chunk_segments,
             )
+
+    def _no_sounds(self, num_samples: int, layers: list[int]) -> FrameEncoding:
+        """What `encode` returns for zero sounds of `num_samples` samples: empty tensors of the documented shapes."""
+        device = self.model.device
+        positions = torch.arange(math.ceil(num_samples / self.timestamp_hop), device=device) * self.timestamp_hop
+        channels = self.model.config.layer_channels
+        return FrameEncoding(
+            pooler_output=torch.zeros((0, self.scene_embedding_size), device=device),
+            frames=[
+                torch.zeros((0, len(positions), channels[layer] * self.timestamp_bands), device=device)
+                for layer in layers
+            ],
+            num_frames=torch.zeros(0, dtype=torch.long, device=device),
+            positions=positions,
+        )
 
 
 def load_model(model_file_path: str = "", **kwargs) -> HearEncoder:
@@ -112,13 +135,15 @@ def load_model(model_file_path: str = "", **kwargs) -> HearEncoder:
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: HearEncoder) -> torch.Tensor:
-    """`(n_sounds, n_samples)` audio -> `(n_sounds, scene_embedding_size)` float32: the model's `pooler_output`."""
+    """`(n_sounds, n_samples)` audio -> `(n_sounds, scene_embedding_size)` float32: the model's `pooler_output`
+    (`(0, scene_embedding_size)` for no sounds)."""
     return model.encode(audio, layers=[]).pooler_output
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearEncoder) -> tuple[torch.Tensor, torch.Tensor]:
     """`(n_sounds, n_samples)` audio -> embeddings `(n_sounds, n_timestamps, timestamp_embedding_size)` float32 and
-    timestamps `(n_sounds, n_timestamps)` in ms, the centre of each frame, `timestamp_hop_ms` apart from 0."""
+    timestamps `(n_sounds, n_timestamps)` in ms, the centre of each frame, `timestamp_hop_ms` apart from 0 (for no
+    sounds, empty tensors with the `n_timestamps` of `n_samples`)."""
     encoding = model.encode(audio, layers=[model.timestamp_layer])
     timestamps = encoding.positions.float() * (1000.0 / model.sample_rate)
     return encoding.frames[0], timestamps.repeat(audio.shape[0], 1)

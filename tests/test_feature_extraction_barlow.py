@@ -1,9 +1,14 @@
+import json
+from pathlib import Path
+
 import librosa
 import numpy as np
 import pytest
 import torch
+from transformers import AutoFeatureExtractor
 
 from barlow_speech import BarlowSpeechFeatureExtractor, log_spectrogram
+from barlow_speech.feature_extraction_barlow import MAX_FLOAT_PEAK
 from tests.factories import tone_clips
 
 # Parity with librosa: magnitudes agree to 1e-4 of the clip's peak magnitude, and log-magnitudes to 1e-3 wherever
@@ -50,6 +55,8 @@ def test_batched_equals_one_by_one():
     batched = extractor(np.stack(clips), sampling_rate=16000)["input_values"]
     single = np.concatenate([extractor(c, sampling_rate=16000)["input_values"] for c in clips])
     np.testing.assert_allclose(batched, single, atol=1e-5)
+    # a 2-D array is a batch of clips (the Hugging Face convention), so (2, N) is two clips, not one stereo recording
+    assert extractor(np.stack(clips[:2]), sampling_rate=16000)["input_values"].shape[0] == 2
 
 
 def test_long_audio_is_split_into_segments_one_row_per_clip():
@@ -132,7 +139,22 @@ def test_log_spectrogram_shape_follows_n_fft_and_hop():
         (np.array([0.0, np.inf] * 8000, np.float32), {"sampling_rate": 16000}, "NaN or Inf"),
         (np.zeros(16000, np.int64), {"sampling_rate": 16000}, "int16 PCM"),
         (np.zeros(16000, bool), {"sampling_rate": 16000}, "float audio"),
-        ("speech.wav", {"sampling_rate": 16000}, "not supported"),
+        (np.zeros((0, 16000), np.float32), {"sampling_rate": 16000}, r"empty batch of shape \(0, 16000\)"),
+        (["a.wav"], {"sampling_rate": 16000}, r"clip 0 is the file name 'a.wav'.*soundfile\.read\('a\.wav'"),
+        ("a.wav", {"sampling_rate": 16000}, r"not files.*Audio\(decode=False\) entry \{'path'"),
+        (Path("a.wav"), {"sampling_rate": 16000}, "not files"),
+        ([{"array": np.zeros(16000)}], {}, r"clip 0 is a dict with 'array' but no 'sampling_rate'"),
+        (np.zeros(16000, np.float32), {"sampling_rate": 16000, "max_lenght": 8000}, r"\['max_lenght'\].*'max_length'"),
+        (
+            np.zeros(16000, np.float32),
+            {"sampling_rate": 16000, "truncation": True},
+            "truncation=True needs max_length",
+        ),
+        (np.zeros(16000, np.float32), {"sampling_rate": 16000, "max_length": 8000}, "does nothing on its own"),
+        (np.zeros(16000, np.float32), {"sampling_rate": 16000, "padding": "max_length"}, "needs max_length"),
+        (np.zeros(16000, np.float32), {"sampling_rate": 16000, "padding": "longer"}, "padding='longer' is not one"),
+        ([np.zeros(32000), np.zeros(16000)], {"sampling_rate": 16000, "padding": False}, "between 1 and 2 segments"),
+        (16000, {"sampling_rate": 16000}, "not supported"),
         (np.zeros(16000, np.float32), {"sampling_rate": 16000, "return_tensors": "tf"}, "return_tensors"),
     ],
 )
@@ -153,8 +175,115 @@ def test_bad_input_raises_value_error_naming_the_fix(audio, kwargs, message):
         ({"segment_seconds": float("inf")}, "segment_seconds=inf must be a finite number > 0"),
         ({"n_mels": 0}, "n_mels=0"),
         ({"n_mels": 64, "f_max": 9000}, "f_max=9000"),
+        ({"std": float("nan")}, "std=nan must be a finite number > 0"),
+        ({"std": float("inf")}, "std=inf must be a finite number > 0"),
+        ({"std": -1.0}, "std=-1.0 must be a finite number > 0"),
+        ({"std": "1.0"}, "std='1.0' must be a finite number > 0"),
+        ({"mean": float("nan")}, "mean=nan must be a finite number"),
+        ({"mean": "0"}, "mean='0' must be a finite number"),
+        ({"log_floor": 0}, "log_floor=0 must be a finite number >= 1.0842e-19"),
+        ({"log_floor": float("nan")}, "log_floor=nan must be a finite number"),
+        ({"log_floor": 1e-30}, "its square must be a normal float32"),
+        ({"pad_mode": "bogus"}, "pad_mode='bogus' is not one of \\['reflect', 'constant', 'replicate', 'circular'\\]"),
+        ({"segment_seconds": 0.001}, "segment_seconds=0.001 is 16 samples, fewer than one n_fft=1024 window"),
+        ({"n_fft": 512, "segment_seconds": 0.016}, "at least n_fft / sampling_rate = 0.032 s"),
+        ({"min_seconds": -1}, "min_seconds=-1 must be a finite number >= 0"),
+        ({"chunk_segments": 0}, "chunk_segments=0 must be a positive int"),
     ],
 )
 def test_invalid_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BarlowSpeechFeatureExtractor(**kwargs)
+
+
+def test_a_bad_preprocessor_config_is_refused_at_load_naming_the_folder_and_the_field(tmp_path):
+    BarlowSpeechFeatureExtractor().save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    for field, value in (("std", "1.0"), ("std", 0.0), ("log_floor", 0.0), ("pad_mode", "bogus")):
+        (tmp_path / "preprocessor_config.json").write_text(json.dumps({**saved, field: value}))
+        with pytest.raises(ValueError, match=rf"preprocessor_config\.json of '{tmp_path}' is invalid: {field}="):
+            BarlowSpeechFeatureExtractor.from_pretrained(tmp_path)
+        with pytest.raises(ValueError, match=rf"{field}="):  # the Auto class names the field
+            AutoFeatureExtractor.from_pretrained(tmp_path)
+
+
+def test_fit_normalization_refuses_audio_whose_statistics_would_not_be_finite():
+    extractor = BarlowSpeechFeatureExtractor()
+    with pytest.raises(ValueError, match=r"clip 0 peaks at 1e\+21.*Divide it by 32768"):
+        extractor.fit_normalization([np.full(16000, 1e21, np.float32)])
+    assert (extractor.mean, extractor.std) == (0.0, 1.0)  # nothing fitted, nothing saved
+
+
+def test_float_audio_at_integer_scale_is_refused_but_overshoot_of_clipped_audio_passes():
+    clip = tone_clips(1)[0]
+    extractor = BarlowSpeechFeatureExtractor()
+    for loud in (clip / np.abs(clip).max() * 30000, torch.from_numpy(clip * 32768)):
+        with pytest.raises(ValueError, match=r"peaks at .*integer PCM stored as float.*Divide it by 32768"):
+            extractor(loud, sampling_rate=16000)
+    with pytest.raises(ValueError, match="clip 1 peaks at"):
+        extractor(np.stack([clip, clip * 1000]), sampling_rate=16000)
+    # a clipped clip resampled or filtered overshoots full scale by a few tens of percent: accepted
+    overshoot = np.clip(clip * 50, -1, 1) * 1.5
+    assert MAX_FLOAT_PEAK > np.abs(overshoot).max() > 1
+    assert extractor(overshoot, sampling_rate=16000)["input_values"].shape == (1, 1, 513, 126)
+
+
+def test_an_audio_dict_without_its_rate_takes_the_calls_rate_and_only_that():
+    entry = {"array": tone_clips(1)[0]}
+    with pytest.raises(ValueError, match="no 'sampling_rate'"):
+        BarlowSpeechFeatureExtractor()(entry)
+    features = BarlowSpeechFeatureExtractor()(entry, sampling_rate=16000)
+    np.testing.assert_array_equal(
+        features["input_values"], BarlowSpeechFeatureExtractor()(entry["array"], sampling_rate=16000)["input_values"]
+    )
+
+
+def test_max_length_truncation_and_padding_work_as_in_transformers():
+    extractor = BarlowSpeechFeatureExtractor()
+    clips = [tone_clips(1, seconds=3.0)[0], tone_clips(1, seed=1)[0]]
+    cut = extractor(clips, sampling_rate=16000, max_length=24000, truncation=True)
+    assert cut["attention_mask"].tolist() == [[1, 1], [1, 0]]  # 1.5 s -> two segments, the last one padded
+    alone = extractor(clips[0][:24000], sampling_rate=16000)["input_values"][0]
+    np.testing.assert_array_equal(cut["input_values"][0], alone)
+    np.testing.assert_array_equal(
+        extractor(np.stack([clips[0], clips[0]]), sampling_rate=16000, max_length=24000, truncation=True)[
+            "input_values"
+        ][0],
+        alone,
+    )
+    fixed = extractor(clips[1:], sampling_rate=16000, padding="max_length", max_length=48000)
+    assert fixed["attention_mask"].tolist() == [[1, 0, 0]]  # every row as long as 3 s
+    longest = extractor(clips, sampling_rate=16000)
+    for padding in (True, "longest"):
+        np.testing.assert_array_equal(
+            extractor(clips, sampling_rate=16000, padding=padding)["input_values"], longest["input_values"]
+        )
+    equal = extractor([clips[1], clips[1]], sampling_rate=16000, padding=False)  # nothing to pad: accepted
+    assert equal["attention_mask"].tolist() == [[1], [1]]
+
+
+def record_batch_sizes(monkeypatch, extractor: BarlowSpeechFeatureExtractor) -> list[int]:
+    """The sizes of the batches of segments `extractor.spectrogram` is called with, as they come."""
+    sizes, spectrogram = [], extractor.spectrogram
+    monkeypatch.setattr(
+        extractor, "spectrogram", lambda segments: sizes.append(len(segments)) or spectrogram(segments)
+    )
+    return sizes
+
+
+@pytest.mark.parametrize("last_segment, overlap", [("pad", 0.0), ("drop", 0.0), ("pad", 0.25)])
+def test_spectrograms_are_computed_chunk_segments_at_a_time_with_the_same_values(monkeypatch, last_segment, overlap):
+    settings = {"n_fft": 256, "hop_length": 128, "last_segment": last_segment, "segment_overlap": overlap}
+    clips = [tone_clips(1, seconds=s, seed=i)[0] for i, s in enumerate((5.3, 0.5, 2.0, 3.7))]
+    reference = BarlowSpeechFeatureExtractor(**settings, chunk_segments=1000)(clips, sampling_rate=16000)
+    batch = np.stack([clips[2], clips[2] + 0.01, clips[2] - 0.01])
+    batch_reference = BarlowSpeechFeatureExtractor(**settings, chunk_segments=1000)(batch, sampling_rate=16000)
+    for chunk in (1, 2, 3, 7):
+        extractor = BarlowSpeechFeatureExtractor(**settings, chunk_segments=chunk)
+        sizes = record_batch_sizes(monkeypatch, extractor)
+        for audio, expected in ((clips, reference), (batch, batch_reference)):
+            sizes.clear()
+            features = extractor(audio, sampling_rate=16000)
+            assert max(sizes) <= chunk and sum(sizes) == expected["attention_mask"].sum()
+            np.testing.assert_array_equal(features["attention_mask"], expected["attention_mask"])
+            np.testing.assert_allclose(features["input_values"], expected["input_values"], atol=1e-5)

@@ -123,3 +123,29 @@ def test_twenty_minutes_of_audio_in_chunks(model):
     embeddings, timestamps = hear.get_timestamp_embeddings(audio, model)
     assert embeddings.shape == (1, 24000, model.timestamp_embedding_size)
     assert float(timestamps[0, -1]) == 20 * 60 * 1000 - 50
+
+
+def test_no_sounds_give_empty_embeddings_of_the_documented_shapes(model):
+    audio = torch.zeros(0, 24000)
+    scene = hear.get_scene_embeddings(audio, model)
+    embeddings, timestamps = hear.get_timestamp_embeddings(audio, model)
+    assert scene.shape == (0, model.scene_embedding_size) and scene.dtype == torch.float32
+    # as many timestamps as a 1.5-s sound gets, 50 ms apart
+    assert embeddings.shape == (0, 30, model.timestamp_embedding_size) and embeddings.dtype == torch.float32
+    assert timestamps.shape == (0, 30) and timestamps.dtype == torch.float32
+    assert hear.get_timestamp_embeddings(_audio(1, 1.5), model)[0].shape[1] == 30
+
+
+@pytest.mark.parametrize("path", ["./runs/no-such-run", "runs/bt/no-such-run", "~/no-such-run", "{tmp}/no-such-run"])
+def test_a_mistyped_folder_is_no_such_folder_without_hub_rules(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no such folder: '/.*no-such-run'") as error:
+        hear.load_model(path.format(tmp=tmp_path))
+    assert "Hub" not in str(error.value) and "repo" not in str(error.value).lower()
+
+
+def test_a_missing_folder_shaped_like_a_hub_id_names_both_readings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    message = r"no such folder: '.*runs/bt-lss100', and 'runs/bt-lss100' read as a Hub model id could not be loaded"
+    with pytest.raises(FileNotFoundError, match=message):
+        hear.load_model("runs/bt-lss100")
