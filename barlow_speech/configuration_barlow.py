@@ -106,7 +106,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
             AST's `num_mel_bins` records its filterbank. Every forward pass checks it and raises a `ValueError`
             naming both front ends when another extractor's output comes in. `None` checks nothing: what configs
             saved before the field load as, since their front end is unknown.
-        max_segments_per_forward (`int`, *optional*, defaults to 64):
+        max_segments_per_forward (`int`, *optional*, defaults to 32):
             In inference (eval mode, no gradients), the backbone runs over at most this many segments at once and
             pools each chunk before the next, so a long clip's activations do not grow with its length (outputs
             are the same up to float rounding). `None` runs every segment at once. Training always runs the whole
@@ -151,7 +151,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
     dino_center_momentum: float = 0.9
     dino_centering: str = "centering"
     num_frequency_bins: int | None = DEFAULT_FREQUENCY_BINS
-    max_segments_per_forward: int | None = 64
+    max_segments_per_forward: int | None = 32
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs) -> "BarlowSpeechConfig":

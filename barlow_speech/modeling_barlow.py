@@ -237,11 +237,16 @@ class SegmentedBatch:
         out[self.index] = values
         return out.reshape(self.batch_size, self.num_segments, *values.shape[1:])
 
+    def owners(self) -> torch.Tensor:
+        """`(n,)` the clip (row) of every real segment."""
+        index = self.index if self.index is not None else torch.arange(len(self.segments), device=self.segments.device)
+        return torch.div(index, self.num_segments, rounding_mode="floor")
+
     def mean_per_clip(self, values: torch.Tensor) -> torch.Tensor:
         """`(n, hidden)` per real segment -> `(batch, hidden)`, the mean over each clip's real segments."""
         if self.index is None:
             return values.reshape(self.batch_size, self.num_segments, -1).mean(dim=1)
-        owner = torch.div(self.index, self.num_segments, rounding_mode="floor")
+        owner = self.owners()
         sums = values.new_zeros(self.batch_size, values.shape[-1]).index_add_(0, owner, values)
         counts = torch.bincount(owner, minlength=self.batch_size).to(values.dtype)
         return sums / counts.unsqueeze(-1)
@@ -366,8 +371,7 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         batch = SegmentedBatch.from_inputs(input_values, attention_mask)
         check_frequency_rows(self.config, batch.segments.shape[-2])
-        maps, pooled = self._encode_in_chunks(batch.segments, output_hidden_states)
-        pooled = [batch.mean_per_clip(vectors) for vectors in pooled]
+        maps, pooled = self._encode_in_chunks(batch, output_hidden_states)
         last_hidden_state = batch.per_clip(maps[-1])
         hidden_states = pooled_hidden_states = None
         if output_hidden_states:
@@ -394,22 +398,31 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         return maps, [self.pool(state, layer) for layer, state in zip(layers, maps)]
 
     def _encode_in_chunks(
-        self, segments: torch.Tensor, output_hidden_states: bool
+        self, batch: SegmentedBatch, output_hidden_states: bool
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """`_encode` of all segments; in inference (eval mode, no gradients) `config.max_segments_per_forward` at a
-        time, each chunk's maps and pooled vectors written into outputs allocated once, so peak memory is one chunk's
-        activations plus the outputs. Training (or any pass that keeps a graph) runs the whole batch at once."""
-        size = self.config.max_segments_per_forward
-        if size is None or self.training or torch.is_grad_enabled() or segments.shape[0] <= size:
-            return self._encode(segments, output_hidden_states)
+        """The maps of every real segment `(n, channels, freq', frames')` and each map's pooled vectors averaged per
+        clip `(batch, layer size)`. In inference (eval mode, no gradients) the backbone runs over
+        `config.max_segments_per_forward` segments at a time: each chunk's maps go into outputs allocated once and
+        its pooled vectors into per-clip sums, so peak memory is one chunk's activations plus the outputs. Training
+        (or any pass that keeps a graph) runs the whole batch at once."""
+        segments, size = batch.segments, self.config.max_segments_per_forward
+        if size is None or self.training or torch.is_grad_enabled() or len(segments) <= size:
+            maps, pooled = self._encode(segments, output_hidden_states)
+            return maps, [batch.mean_per_clip(vectors) for vectors in pooled]
+        owners = batch.owners()
+        counts = torch.bincount(owners, minlength=batch.batch_size).unsqueeze(-1)
         outputs: list[torch.Tensor] = []
-        for start in range(0, segments.shape[0], size):
+        sums: list[torch.Tensor] = []
+        for start in range(0, len(segments), size):
             maps, pooled = self._encode(segments[start : start + size], output_hidden_states)
             if not outputs:
-                outputs = [part.new_empty((segments.shape[0], *part.shape[1:])) for part in (*maps, *pooled)]
-            for output, part in zip(outputs, (*maps, *pooled)):
-                output[start : start + part.shape[0]] = part
-        return outputs[: len(maps)], outputs[len(maps) :]
+                outputs = [state.new_empty((len(segments), *state.shape[1:])) for state in maps]
+                sums = [vectors.new_zeros((batch.batch_size, vectors.shape[1])) for vectors in pooled]
+            for output, state in zip(outputs, maps):
+                output[start : start + len(state)] = state
+            for total, vectors in zip(sums, pooled):
+                total.index_add_(0, owners[start : start + len(vectors)], vectors)
+        return outputs, [total / counts.to(total.dtype) for total in sums]
 
     def head_inputs(
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None

@@ -262,6 +262,23 @@ def test_temporal_pooling_mean_std_is_the_models_own_pooling_and_every_set_widen
         assert all(np.isfinite(layer).all() for layer in features[name])
 
 
+def test_long_audio_memory_prints_peaks_and_their_ratio_and_chunking_bounds_them(monkeypatch, capsys):
+    module = load_benchmark("long_audio_memory", monkeypatch)
+    results = module.main(["--short_minutes", "0.05", "--long_minutes", "0.4", "--chunk_segments", "2"])
+    out = capsys.readouterr().out
+    for mode in module.MODES:
+        short, long = results["demo", mode][0.05], results["demo", mode][0.4]
+        assert (short["segments"], long["segments"]) == (3, 24)
+        label = f"ratio 0.4 min / 0.05 min, {mode}"
+        assert ratio_in(out, label) == pytest.approx(long["extra"] / short["extra"], abs=0.006)
+        ratio = long["beyond_outputs"] / short["beyond_outputs"]
+        assert ratio_in(out, f"{label}, beyond the outputs") == pytest.approx(ratio, abs=0.006)
+        assert long["peak"] >= long["baseline"] > 0 and long["outputs"] > short["outputs"] > 0
+    # 24 segments at once hold more than twice what 2 at a time do (measured 12.5-17.8 MiB against 2.4-2.8 MiB beyond
+    # the outputs)
+    assert results["demo", "unchunked"][0.4]["beyond_outputs"] > 2 * results["demo", "chunked"][0.4]["beyond_outputs"]
+
+
 def test_benchmarks_are_importable_without_running(monkeypatch):
     """Importing a benchmark must not start a measurement (tests and users import their helpers)."""
     for name in (
@@ -277,5 +294,6 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "pooling_speed",
         "representation_ablation",
         "temporal_pooling",
+        "long_audio_memory",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)
