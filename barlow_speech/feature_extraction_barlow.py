@@ -618,6 +618,7 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
 
     @staticmethod
     def _join(pieces: list[tuple], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One chunk from `_pieces`' runs: their segments, owners and positions concatenated, on `device`."""
         parts = [piece[0] if len(pieces) == 1 else torch.cat(piece) for piece in zip(*pieces)]
         return tuple(part.to(device, non_blocking=True) if device is not None else part for part in parts)
 

@@ -375,6 +375,7 @@ def test_more_bands_than_frequency_rows_warns_that_features_repeat():
         pool_feature_map(feature_map, "time_mean_std", bands=2)
         pool_feature_map(feature_map, "global", bands=16)  # global pooling has no bands
 
+
 @pytest.mark.parametrize("head", [BarlowSpeechModel, BarlowSpeechForAudioClassification, BarlowSpeechForPreTraining])
 def test_spectrograms_of_another_front_end_are_refused_naming_both(head):
     model = head(tiny_config(num_frequency_bins=32)).eval()
