@@ -14,6 +14,7 @@ from .registry import DATASET_NAMES, DATASETS, DatasetSpec, dataset_folder, data
 from .schema import common_features
 from .speech_commands import load_speech_commands
 from .synthetic import load_synthetic
+from .tts_speech import TTSSpeechConfig, load_tts_speech
 from .voxceleb1 import load_voxceleb1
 from .wluc import load_wluc
 
@@ -23,6 +24,7 @@ __all__ = [
     "BadFiles",
     "DatasetSpec",
     "SegmentConfig",
+    "TTSSpeechConfig",
     "common_features",
     "dataset_folder",
     "dataset_spec",
@@ -33,6 +35,7 @@ __all__ = [
     "load_librispeech",
     "load_speech_commands",
     "load_synthetic",
+    "load_tts_speech",
     "load_voxceleb1",
     "load_wluc",
     "resample",

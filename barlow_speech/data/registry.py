@@ -6,7 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import difflib
+import inspect
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,8 @@ from .esd import load_esd
 from .folder import load_audio_folder
 from .librispeech import load_librispeech
 from .speech_commands import load_speech_commands
-from .synthetic import load_synthetic
+from .synthetic import SyntheticSpeechConfig, load_synthetic
+from .tts_speech import TTSSpeechConfig, load_tts_speech
 from .voxceleb1 import load_voxceleb1
 from .wluc import load_wluc
 
@@ -33,6 +38,9 @@ class DatasetSpec:
             random (`barlow_speech.evaluation.pipeline.recording_split`).
         has_subsets: `subset=` selects a part of the corpus (LibriSpeech: "train-clean-100", "train-clean-360").
         folder: its folder under `barlow-speech reproduce --data-root` (None: not read from disk).
+        config_class: for a corpus generated offline (no path): its configuration dataclass, whose fields a caller's
+            loader arguments may set; the loader takes `num_clips`, `seed`, `split` and `config`.
+        pretraining_split: the split `barlow-speech pretrain` reads by default.
     """
 
     loader: Callable[..., datasets.Dataset | datasets.IterableDataset]
@@ -40,6 +48,42 @@ class DatasetSpec:
     has_splits: bool = False
     has_subsets: bool = False
     folder: str | None = None
+    config_class: type | None = None
+    pretraining_split: str = "train"
+
+    @property
+    def generated(self) -> bool:
+        """Whether the corpus is generated offline from a seed (it has no path)."""
+        return self.config_class is not None
+
+    def generate(self, num_clips: int, seed: int, split: str, loader_args: dict[str, Any] | None = None):
+        """`num_clips` clips of `split` of a generated corpus; `loader_args` holds `config_class` fields (e.g.
+        `num_speakers`) and other loader arguments (e.g. `kind`)."""
+        if num_clips < 1:
+            raise ValueError(f"the {split} split would be empty (num_clips={num_clips}); pass a clip count >= 1.")
+        config, others = self.generator_arguments(loader_args or {})
+        return self.loader(num_clips=num_clips, seed=seed, split=split, config=config, **others)
+
+    def generator_arguments(self, loader_args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """`loader_args` of a generated corpus split into its configuration (built, so bad values fail here) and the
+        other loader arguments; an unknown key is a ValueError naming the closest known one."""
+        if self.config_class is None:
+            raise ValueError("this dataset is read from disk or the Hub, not generated: it takes no loader_args.")
+        fields = {field.name for field in dataclasses.fields(self.config_class)}
+        parameters = set(inspect.signature(self.loader).parameters) - {"num_clips", "seed", "split", "config"}
+        for key in loader_args:
+            if key not in fields | parameters:
+                close = difflib.get_close_matches(key, fields | parameters, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"loader_args: unknown key {key!r}{hint}; use fields of {self.config_class.__name__} or the "
+                    f"loader's arguments {sorted(parameters)}."
+                )
+        # lists (from JSON or YAML) as the tuples the frozen configurations hold
+        config = self.config_class(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in loader_args.items() if k in fields}
+        )
+        return config, {k: v for k, v in loader_args.items() if k not in fields}
 
     def split_arguments(self, split: str | None = None, subset: str | None = None) -> dict[str, Any]:
         """The loader arguments that select `split` and `subset`, for the datasets that have them."""
@@ -58,9 +102,26 @@ DATASETS: dict[str, DatasetSpec] = {
     "esd": DatasetSpec(load_esd, has_splits=True, folder="ESD"),
     "wluc": DatasetSpec(load_wluc, has_splits=True, folder="WLUC"),
     "folder": DatasetSpec(load_audio_folder),
-    "synthetic": DatasetSpec(load_synthetic, local_only=False, has_splits=True),  # generated: no path
+    "synthetic": DatasetSpec(load_synthetic, local_only=False, has_splits=True, config_class=SyntheticSpeechConfig),
+    "tts_speech": DatasetSpec(
+        load_tts_speech, local_only=False, has_splits=True, config_class=TTSSpeechConfig, pretraining_split="pretrain"
+    ),
 }
 DATASET_NAMES = tuple(DATASETS)
+
+
+def parse_loader_args(items: Sequence[str], flag: str = "--loader_args") -> dict[str, Any]:
+    """`key=value` pairs; values are JSON when they parse (numbers, lists, true/false), strings otherwise."""
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} expects key=value pairs, got {item!r}.")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
 
 
 def dataset_spec(name: str) -> DatasetSpec:

@@ -19,7 +19,6 @@ the disentanglement metrics, the supervised baseline and the Fig. 3 cross-correl
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ import datasets
 
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
+from ..data.registry import parse_loader_args
 from ..training.pretrain import expand_config
 from ..training.trainer import did_you_mean
 from .analysis import ANALYSES, ANALYSIS_PROBE_STEPS, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
@@ -62,20 +62,6 @@ from .report import load_results, write_report
 from .reproduce import ARTEFACTS, Reproduction, run_stages, stage_status
 
 logger = logging.getLogger(__name__)
-
-
-def _parse_loader_args(items: Sequence[str]) -> dict[str, Any]:
-    """`key=value` pairs; values are JSON when they parse (numbers, lists, true/false), strings otherwise."""
-    parsed = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--loader_args expects key=value pairs, got {item!r}.")
-        try:
-            parsed[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parsed[key] = value
-    return parsed
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +151,7 @@ def _source(args: argparse.Namespace) -> DataSource:
     return DataSource(
         args.dataset,
         args.data_path,
-        _parse_loader_args(args.loader_args),
+        parse_loader_args(args.loader_args),
         args.num_clips,
         args.num_eval_clips,
         args.data_seed,
@@ -467,7 +453,7 @@ def _analyze(args: argparse.Namespace) -> list[Path]:
         args.analysis == "layers",
         range(args.seeds),
         mi_clips=args.mi_clips,
-        view_args=_parse_loader_args(args.view_args),
+        view_args=parse_loader_args(args.view_args, "--view_args"),
         probe_steps=args.probe_steps,
         critic_steps=args.critic_steps,
         critic_learning_rates=args.critic_learning_rates,

@@ -35,7 +35,6 @@ from ..configuration_barlow import BarlowSpeechConfig
 from ..data.fractions import PAPER_FRACTIONS
 from ..data.registry import dataset_spec
 from ..data.schema import clip_arrays
-from ..data.synthetic import SyntheticSpeechConfig, load_synthetic
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
@@ -231,11 +230,13 @@ class DataSource:
 
     Args:
         name: a name of `barlow_speech.data.DATASET_NAMES`.
-        data_path: its local folder or Hub id (not used by the synthetic corpus).
-        loader_args: extra loader arguments (synthetic: `SyntheticSpeechConfig` fields and loader arguments).
-        num_clips, num_eval_clips: synthetic only, clips of the train split and of the validation and test splits.
-        num_validation_clips: synthetic only, clips of the validation split if not `num_eval_clips`.
-        data_seed: the synthetic clips' seed, or the seed of the random split by recording.
+        data_path: its local folder or Hub id (not used by the generated corpora, synthetic and tts_speech).
+        loader_args: extra loader arguments (generated corpora: fields of their configuration, e.g. `num_speakers`
+            of `SyntheticSpeechConfig` or `label` of `TTSSpeechConfig`, and loader arguments such as `kind`).
+        num_clips, num_eval_clips: generated corpora only, clips of the train split and of the validation and test
+            splits.
+        num_validation_clips: generated corpora only, clips of the validation split if not `num_eval_clips`.
+        data_seed: a generated corpus' clip seed, or the seed of the random split by recording.
     """
 
     name: str = "synthetic"
@@ -248,7 +249,7 @@ class DataSource:
 
     def __post_init__(self):
         self.spec = dataset_spec(self.name)
-        if self.name != "synthetic" and not self.data_path:
+        if not self.spec.generated and not self.data_path:
             raise ValueError(f"dataset {self.name} needs a data path (--data_path: its local folder or Hub id).")
         self._whole: datasets.Dataset | None = None
         self._splits: dict[str, datasets.Dataset] = {}  # every upstream of a report reads the same clips once
@@ -262,7 +263,7 @@ class DataSource:
 
     @property
     def dataset_config(self) -> str | None:
-        if self.name == "synthetic":
+        if self.spec.generated:
             settings = {"seed": self.data_seed, "num_clips": self.num_clips, "num_eval_clips": self.num_eval_clips}
             if self.num_validation_clips is not None:
                 settings["num_validation_clips"] = self.num_validation_clips
@@ -284,8 +285,8 @@ class DataSource:
         return self._splits[split]
 
     def _load(self, split: str) -> datasets.Dataset:
-        if self.name == "synthetic":
-            dataset = self._synthetic(split)
+        if self.spec.generated:
+            dataset = self._generated(split)
         elif self.spec.has_splits:
             dataset = self.spec.loader(self.data_path, split=split, **self.loader_args)
         else:
@@ -302,16 +303,11 @@ class DataSource:
             )
         return dataset
 
-    def _synthetic(self, split: str) -> datasets.Dataset:
-        fields = {f.name for f in dataclasses.fields(SyntheticSpeechConfig)}
-        config = SyntheticSpeechConfig(**{k: v for k, v in self.loader_args.items() if k in fields})
-        others = {k: v for k, v in self.loader_args.items() if k not in fields}
+    def _generated(self, split: str) -> datasets.Dataset:
         size = self.num_clips if split == "train" else self.num_eval_clips
         if split == "validation" and self.num_validation_clips is not None:
             size = self.num_validation_clips
-        if size < 1:
-            raise ValueError(f"the synthetic {split} split would be empty (size {size}); pass a clip count >= 1.")
-        return load_synthetic(num_clips=size, seed=self.data_seed, split=split, config=config, **others)
+        return self.spec.generate(size, self.data_seed, split, self.loader_args)
 
     def _random_split(self, split: str) -> datasets.Dataset:
         if self._whole is None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..data.registry import dataset_folder
+from ..data.registry import dataset_folder, dataset_spec
 from ..training.pretrain import DataArguments, fit_feature_extractor, parse_arguments, run_pretraining
 from .figures import ABLATION_ORDER, plot_cross_correlation, plot_run_boxplots
 from .pipeline import (
@@ -218,9 +218,11 @@ class Reproduction:
         ignored = {"output_dir", *(SYNTHETIC_REPLACED_KEYS if self.synthetic else ())}
         self._runs: dict[str, str] = {}
         first_by_config: dict[str, str] = {}
-        defaults = {"split": DataArguments.split}  # a config without `split` trains on the default one
         for name, config_file in {**UPSTREAMS, **LATENT_SWEEP, **LOSS_ABLATION}.items():
-            config = {**defaults, **read_config(config_file)}
+            config = read_config(config_file)
+            # a config without `split` trains on its dataset's pretraining split (the synthetic corpus' replaces it)
+            dataset = "synthetic" if self.synthetic else config.get("dataset", DataArguments.dataset)
+            config.setdefault("split", dataset_spec(dataset).pretraining_split)
             key = json.dumps({k: v for k, v in config.items() if k not in ignored}, sort_keys=True)
             self._runs[name] = first_by_config.setdefault(key, name)
 

@@ -43,6 +43,7 @@ from ..configuration_barlow import (
     BarlowSpeechConfig,
 )
 from ..data.registry import DATASETS as REGISTERED_DATASETS
+from ..data.registry import parse_loader_args
 from ..data.schema import iter_clips, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
@@ -124,6 +125,13 @@ class ModelArguments:
         default_factory=lambda: [4],
         metadata={"help": "frequency bands of the time_* poolings: one number, or one per layer (stem, then stages)."},
     )
+    pooler_layers: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "layers whose pooled vectors pooler_output concatenates (0 = stem, then stages; default: the last "
+            "stage, the paper); bt-small reads every layer."
+        },
+    )
     projector_input: str = field(
         default="last",
         metadata={"help": f"one of {list(PROJECTOR_INPUTS)}: what the pretraining heads read (paper: last)."},
@@ -169,6 +177,7 @@ class ModelArguments:
             BarlowSpeechFeatureExtractor(**front_end)
         except ValueError as error:
             raise ValueError(f"{flags}: {error}") from None
+        self.build_config()  # the config checks what it owns (e.g. pooler_layers) before any data loads
 
     def feature_extractor_kwargs(self) -> dict[str, int]:
         """The front-end flags that were set, as `BarlowSpeechFeatureExtractor` arguments (the rest: its defaults,
@@ -192,6 +201,7 @@ class ModelArguments:
             pooling=self.pooling,
             pooling_bands=self.pooling_bands[0] if len(self.pooling_bands) == 1 else list(self.pooling_bands),
             projector_input=self.projector_input,
+            pooler_layers=list(self.pooler_layers) if self.pooler_layers else None,
             num_frequency_bins=BarlowSpeechFeatureExtractor(**self.feature_extractor_kwargs()).num_bins,
         )
 
@@ -207,9 +217,20 @@ class DataArguments:
     )
     subset: str = field(default="train-clean-100", metadata={"help": "subset (LibriSpeech: train-clean-100/-360)."})
     split: str | None = field(
-        default="train", metadata={"help": "split to train on, for datasets that have splits (None: everything)."}
+        default=None,
+        metadata={
+            "help": "split to train on, for datasets that have splits (default: the dataset's pretraining split: "
+            "train; tts_speech: pretrain, its pretraining languages and voices)."
+        },
     )
-    num_clips: int = field(default=4000, metadata={"help": "synthetic corpus size."})
+    num_clips: int = field(default=4000, metadata={"help": "size of a generated corpus (synthetic, tts_speech)."})
+    loader_args: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "KEY=VALUE settings of a generated corpus: fields of its configuration, e.g. segment_seconds=1.0 "
+            "of TTSSpeechConfig (tts_speech) or num_speakers=16 of SyntheticSpeechConfig (synthetic)."
+        },
+    )
     max_train_clips: int | None = field(default=None, metadata={"help": "use at most this many segments."})
     normalization_clips: int = field(default=512, metadata={"help": "segments used to fit mean/std of the input."})
     noise_dir: str | None = field(
@@ -226,7 +247,7 @@ class DataArguments:
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("views", self.views, list(VIEW_PRESETS))
-        if self.dataset not in ("synthetic",) and not self.data_path:
+        if not getattr(REGISTERED_DATASETS.get(self.dataset), "generated", False) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
         if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
             raise FileNotFoundError(
@@ -238,6 +259,14 @@ class DataArguments:
             )
         for flag in ("num_clips", "max_train_clips", "normalization_clips"):
             check_at_least(flag, getattr(self, flag), 1)
+        if self.loader_args:
+            spec = REGISTERED_DATASETS.get(self.dataset)
+            if spec is None or not spec.generated:
+                raise ValueError(f"--loader_args: --dataset {self.dataset} is not generated and takes none.")
+            try:
+                spec.generator_arguments(parse_loader_args(self.loader_args))
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"--loader_args {' '.join(self.loader_args)}: {error}") from None
 
 
 class _CachedAudio(torch.utils.data.Dataset):
@@ -257,16 +286,14 @@ class _CachedAudio(torch.utils.data.Dataset):
 
 def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset | torch.utils.data.Dataset:
     """The unlabelled 1-s segments to pretrain on, in the common schema."""
-    if data_args.dataset == "synthetic":
-        from ..data.synthetic import load_synthetic
-
-        dataset = load_synthetic(num_clips=data_args.num_clips, seed=seed, split=data_args.split)
-    elif data_args.dataset == "cached":
+    spec = REGISTERED_DATASETS.get(data_args.dataset)
+    split = data_args.split or (spec.pretraining_split if spec else None)
+    if data_args.dataset == "cached":
         dataset = _CachedAudio(data_args.data_path)
+    elif spec.generated:
+        dataset = spec.generate(data_args.num_clips, seed, split, parse_loader_args(data_args.loader_args))
     else:
-        spec = REGISTERED_DATASETS[data_args.dataset]
-        arguments = spec.split_arguments(data_args.split, data_args.subset)
-        dataset = spec.loader(data_args.data_path, segment=True, **arguments)
+        dataset = spec.loader(data_args.data_path, segment=True, **spec.split_arguments(split, data_args.subset))
     if len(dataset) == 0:
         raise ValueError(f"the {data_args.dataset} training set at {data_args.data_path} is empty.")
     if data_args.max_train_clips is not None and data_args.max_train_clips < len(dataset):
