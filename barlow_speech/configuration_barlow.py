@@ -72,9 +72,14 @@ class BarlowSpeechConfig(PreTrainedConfig):
             features, `pool_feature_map` warns), and the rows halve at every downsampling stage, so a per-layer list
             such as `[16, 16, 16, 8]` keeps the early layers' resolution without repeating the last map's 8 rows.
 
+        pooler_layers (`list[int]`, *optional*):
+            Entries of `hidden_states` (0 = the stem, then each stage; negative counts from the last) whose pooled
+            vectors `pooler_output` concatenates, in this order. None (the paper): the last stage only. The early
+            and middle stages of a small encoder transfer better to held-out speakers and languages than its last
+            (docs/representations.md), so `bt-small` reads every layer: its default embedding is its best.
         projector_input (`str`, *optional*, defaults to `"last"`):
-            What the projector (and the DINO heads) read: `"last"` the last stage's pooled vector, `pooler_output`
-            (the paper), or `"all_layers"` every entry of `pooled_hidden_states` (the stem, then each stage)
+            What the projector (and the DINO heads) read: `"last"` the `pooler_output` (the paper: the last stage's
+            pooled vector), or `"all_layers"` every entry of `pooled_hidden_states` (the stem, then each stage)
             concatenated, so the loss shapes every layer's pooled embedding directly, not only through the stages
             above it (docs/representations.md, "Ablation 5"). Embeddings are the same either way.
         classifier_dropout (`float`, *optional*, defaults to 0.0): dropout before the audio-classification head.
@@ -136,6 +141,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
     loss_eps: float = 1e-5
     pooling: str = "global"
     pooling_bands: int | list[int] = 4
+    pooler_layers: list[int] | None = None
     projector_input: str = "last"
     classifier_dropout: float = 0.0
     freeze_encoder: bool = False
@@ -199,6 +205,7 @@ class BarlowSpeechConfig(PreTrainedConfig):
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
         _check_pooling_bands(self)
+        _check_pooler_layers(self)
         if self.projector_input not in PROJECTOR_INPUTS:
             raise ValueError(f"projector_input={self.projector_input!r} is not one of {list(PROJECTOR_INPUTS)}.")
         _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
@@ -210,8 +217,15 @@ class BarlowSpeechConfig(PreTrainedConfig):
 
     @property
     def hidden_size(self) -> int:
-        """Width of `pooler_output`: the last stage's pooled size (2048 for ResNet-50 with global pooling)."""
-        return self.layer_sizes[-1]
+        """Width of `pooler_output`: the pooled sizes of `pooler_layers` added up (the last stage's by default: 2048
+        for ResNet-50 with global pooling)."""
+        return sum(self.layer_sizes[layer] for layer in self.pooled_layers)
+
+    @property
+    def pooled_layers(self) -> list[int]:
+        """The entries of `hidden_states` that `pooler_output` reads, as non-negative indices (`pooler_layers`)."""
+        count = len(self.layer_channels)
+        return [layer % count for layer in self.pooler_layers] if self.pooler_layers is not None else [count - 1]
 
     @property
     def layer_channels(self) -> list[int]:
@@ -258,6 +272,22 @@ def _check_pooling_bands(config: BarlowSpeechConfig) -> None:
             )
     elif isinstance(bands, bool) or not isinstance(bands, int) or bands < 1:
         raise ValueError(f"pooling_bands={bands!r} must be an int >= 1 (frequency bands kept), or one per layer.")
+
+
+def _check_pooler_layers(config: BarlowSpeechConfig) -> None:
+    layers, count = config.pooler_layers, len(config.layer_channels)
+    if layers is None:
+        return
+    if isinstance(layers, tuple):
+        layers = config.pooler_layers = list(layers)
+    valid = isinstance(layers, list) and layers and all(isinstance(x, int) and not isinstance(x, bool) for x in layers)
+    if not valid or not all(-count <= layer < count for layer in layers):
+        raise ValueError(
+            f"pooler_layers={layers!r} must be a non-empty list of entries of hidden_states: ints in [{-count}, "
+            f"{count}) (0 = the stem, {count - 1} = the last stage), or None for the last stage only."
+        )
+    if len({layer % count for layer in layers}) != len(layers):
+        raise ValueError(f"pooler_layers={layers!r} names a layer twice; list each layer once.")
 
 
 def _check_backbone_keys(fields: dict) -> None:

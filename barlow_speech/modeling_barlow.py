@@ -258,12 +258,14 @@ class BarlowSpeechModelOutput(ModelOutput):
     Args:
         last_hidden_state: `(batch, segments, hidden, freq', frames')` the last ResNet stage's feature map of every
             segment of every clip (zeros at padded segments).
-        pooler_output: `(batch, hidden)` one embedding per clip (2048-d for ResNet-50 with global pooling): the mean
-            over the clip's real segments of each segment's pooled last map (`config.pooling`).
+        pooler_output: `(batch, config.hidden_size)` one embedding per clip (2048-d for ResNet-50 with global
+            pooling): the mean over the clip's real segments of each segment's pooled last map (`config.pooling`),
+            or of the maps of `config.pooler_layers`, concatenated.
         hidden_states: tuple of `(batch, segments, channels, freq', frames')`: the stem output and every stage, for
             layer-wise probes.
         pooled_hidden_states: tuple of `(batch, config.layer_sizes[k])`: every entry of `hidden_states` pooled like
-            `pooler_output` (the last one equals it), when `output_hidden_states=True`.
+            `pooler_output`, when `output_hidden_states=True` (`pooler_output` concatenates those of
+            `config.pooler_layers`: by default it equals the last one).
     """
 
     last_hidden_state: torch.Tensor | None = None
@@ -371,50 +373,57 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         batch = SegmentedBatch.from_inputs(input_values, attention_mask)
         check_frequency_rows(self.config, batch.segments.shape[-2])
-        maps, pooled = self._encode_in_chunks(batch, output_hidden_states)
+        read = self.config.pooled_layers
+        pooled_layers = list(range(len(self.config.layer_sizes))) if output_hidden_states else sorted(set(read))
+        maps, pooled = self._encode_in_chunks(batch, output_hidden_states, pooled_layers)
+        by_layer = dict(zip(pooled_layers, pooled))
+        pooler_output = torch.cat([by_layer[layer] for layer in read], dim=-1) if len(read) > 1 else by_layer[read[0]]
         last_hidden_state = batch.per_clip(maps[-1])
         hidden_states = pooled_hidden_states = None
         if output_hidden_states:
             hidden_states = tuple(batch.per_clip(state) for state in maps)
             pooled_hidden_states = tuple(pooled)
         if not return_dict:
-            outputs = (last_hidden_state, pooled[-1], hidden_states, pooled_hidden_states)
+            outputs = (last_hidden_state, pooler_output, hidden_states, pooled_hidden_states)
             return tuple(v for v in outputs if v is not None)
         return BarlowSpeechModelOutput(
             last_hidden_state=last_hidden_state,
-            pooler_output=pooled[-1],
+            pooler_output=pooler_output,
             hidden_states=hidden_states,
             pooled_hidden_states=pooled_hidden_states,
         )
 
     def _encode(
-        self, segments: torch.Tensor, output_hidden_states: bool
+        self, segments: torch.Tensor, output_hidden_states: bool, pooled_layers: list[int]
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """One backbone pass over `(n, 1, freq, frames)` segments: the maps `(n, channels, freq', frames')` (every
-        hidden state with `output_hidden_states`, else the last one) and each map pooled, `(n, layer size)`."""
-        outputs = self.encoder(self.embedder(segments), output_hidden_states=output_hidden_states, return_dict=True)
-        maps = list(outputs.hidden_states) if output_hidden_states else [outputs.last_hidden_state]
-        layers = range(len(maps)) if output_hidden_states else [-1]
-        return maps, [self.pool(state, layer) for layer, state in zip(layers, maps)]
+        hidden state with `output_hidden_states`, else the last one) and the maps of `pooled_layers` (indices into
+        `hidden_states`) pooled, `(n, layer size)` each."""
+        last = len(self.config.layer_sizes) - 1
+        every_state = output_hidden_states or pooled_layers != [last]
+        outputs = self.encoder(self.embedder(segments), output_hidden_states=every_state, return_dict=True)
+        states = list(outputs.hidden_states) if every_state else [outputs.last_hidden_state]
+        maps = states if output_hidden_states else states[-1:]
+        return maps, [self.pool(states[layer if every_state else -1], layer) for layer in pooled_layers]
 
     def _encode_in_chunks(
-        self, batch: SegmentedBatch, output_hidden_states: bool
+        self, batch: SegmentedBatch, output_hidden_states: bool, pooled_layers: list[int]
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The maps of every real segment `(n, channels, freq', frames')` and each map's pooled vectors averaged per
-        clip `(batch, layer size)`. In inference (eval mode, no gradients) the backbone runs over
+        """The maps of every real segment `(n, channels, freq', frames')` and the pooled vectors of `pooled_layers`
+        averaged per clip `(batch, layer size)`. In inference (eval mode, no gradients) the backbone runs over
         `config.max_segments_per_forward` segments at a time: each chunk's maps go into outputs allocated once and
         its pooled vectors into per-clip sums, so peak memory is one chunk's activations plus the outputs. Training
         (or any pass that keeps a graph) runs the whole batch at once."""
         segments, size = batch.segments, self.config.max_segments_per_forward
         if size is None or self.training or torch.is_grad_enabled() or len(segments) <= size:
-            maps, pooled = self._encode(segments, output_hidden_states)
+            maps, pooled = self._encode(segments, output_hidden_states, pooled_layers)
             return maps, [batch.mean_per_clip(vectors) for vectors in pooled]
         owners = batch.owners()
         counts = torch.bincount(owners, minlength=batch.batch_size).unsqueeze(-1)
         outputs: list[torch.Tensor] = []
         sums: list[torch.Tensor] = []
         for start in range(0, len(segments), size):
-            maps, pooled = self._encode(segments[start : start + size], output_hidden_states)
+            maps, pooled = self._encode(segments[start : start + size], output_hidden_states, pooled_layers)
             if not outputs:
                 outputs = [state.new_empty((len(segments), *state.shape[1:])) for state in maps]
                 sums = [vectors.new_zeros((batch.batch_size, vectors.shape[1])) for vectors in pooled]

@@ -424,3 +424,25 @@ def test_the_audio_classification_pipeline_runs_a_long_clip_in_chunks():
     assert [p["label"] for p in chunked] == [p["label"] for p in whole]
     for ours, reference in zip(chunked, whole):
         assert ours["score"] == pytest.approx(reference["score"], abs=CHUNK_ATOL)
+
+
+def test_pooler_layers_make_pooler_output_the_chosen_layers_pooled_vectors_and_the_head_reads_them(tmp_path):
+    config = tiny_config(pooling="time_mean_std", pooling_bands=2, pooler_layers=[0, -1], num_labels=4)
+    assert config.pooled_layers == [0, 2] and config.hidden_size == config.layer_sizes[0] + config.layer_sizes[2]
+    model = BarlowSpeechForAudioClassification(config).eval()
+    assert model.classifier.in_features == config.hidden_size
+    extractor = BarlowSpeechFeatureExtractor(n_fft=128, hop_length=64)
+    inputs = extractor(tone_clips(3, seconds=2.5), sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        outputs = model.barlow(**inputs, output_hidden_states=True)
+        expected = torch.cat([outputs.pooled_hidden_states[0], outputs.pooled_hidden_states[2]], dim=-1)
+        torch.testing.assert_close(outputs.pooler_output, expected)
+        torch.testing.assert_close(model.barlow(**inputs).pooler_output, expected)  # without the hidden states
+        model.save_pretrained(tmp_path)
+        reloaded = BarlowSpeechForAudioClassification.from_pretrained(tmp_path).eval()
+        assert reloaded.config.pooler_layers == [0, -1]
+        torch.testing.assert_close(reloaded(**inputs).logits, model(**inputs).logits)
+    default = BarlowSpeechModel(tiny_config(pooling="time_mean_std", pooling_bands=2)).eval()
+    with torch.no_grad():
+        outputs = default(**inputs, output_hidden_states=True)
+    torch.testing.assert_close(outputs.pooler_output, outputs.pooled_hidden_states[-1])  # None: the last stage
