@@ -297,3 +297,45 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "long_audio_memory",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)
+
+
+def test_speech_corpus_generation_prints_its_real_time_factor_against_the_synthetic_corpus(monkeypatch, capsys):
+    module = load_benchmark("tts_speech_generation", monkeypatch)
+    result = module.main(["--num_clips", "4", "--clip_seconds", "1", "--repeats", "1", "--processes", "1"])
+    out = capsys.readouterr().out
+    printed = ratio_in(out, "speech vs synthetic corpus (audio seconds per second)")
+    assert printed == pytest.approx(result["ratio"], abs=0.005)  # printed with two decimals
+    assert result["speech_rtf"] > 0 and result["synthetic_rtf"] > 0
+
+
+def test_heldout_speech_probes_every_upstream_on_every_task_over_the_seeds(monkeypatch, tmp_path, capsys):
+    import torch
+
+    from tests.factories import tiny_checkpoint
+
+    module = load_benchmark("heldout_speech", monkeypatch)
+    weights = tmp_path / "byola.pth"
+    torch.save(module.ByolaAudioNTT2020().state_dict(), weights)
+    checkpoint = tiny_checkpoint(tmp_path / "tiny")
+    rows = module.main(
+        [
+            "--models",
+            checkpoint,
+            "--byola_weights",
+            str(weights),
+            "--seeds",
+            "2",
+            "--train_clips",
+            "24",
+            "--validation_clips",
+            "12",
+            "--test_clips",
+            "12",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert set(rows) == {"tiny", "random init (tiny)", "log-mel statistics", "BYOL-A 512-d (AudioSet)"}
+    for results in rows.values():
+        assert set(results) == {"language", "speaker_id", "gender", "prosody", "keyword"}
+        assert all(len(results[task][fraction]) == 2 for task in results for fraction in (0.1, 1.0))
+    assert "| BYOL-A 512-d (AudioSet) |" in out and "language ID 10 % / 100 %" in out

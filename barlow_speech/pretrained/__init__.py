@@ -1,0 +1,42 @@
+"""Pretrained encoders shipped inside the package: a folder per model, loadable offline with the Auto classes.
+
+    >>> from transformers import AutoFeatureExtractor, AutoModel
+    >>> import barlow_speech
+    >>> folder = barlow_speech.pretrained("bt-small")
+    >>> model, extractor = AutoModel.from_pretrained(folder), AutoFeatureExtractor.from_pretrained(folder)
+
+Each folder holds `config.json`, `model.safetensors` (the encoder), `preprocessor_config.json` and its model card
+(`README.md`: data, steps and measured numbers). Paper-scale members of the family (`bt-ls100`, ...) are recipes
+(`barlow_speech.model_family`): no weights of them are published.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+
+
+def available() -> list[str]:
+    """Names of the shipped models (folders holding a `model.safetensors`)."""
+    return sorted(path.parent.name for path in FOLDER.glob("*/model.safetensors"))
+
+
+def pretrained(name: str = "bt-small") -> Path:
+    """The folder of the shipped model `name`, for `from_pretrained(folder)`.
+
+    An unknown name is a ValueError listing the shipped models (and the closest one).
+    """
+    names = available()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"no shipped model {name!r}{hint}; the package ships {names}. Paper-scale models such as 'bt-ls100' are "
+            "recipes (configs/upstream/): pretrain them with `barlow-speech pretrain --config ...`."
+        )
+    return FOLDER / name
+
+
+__all__ = ["available", "pretrained"]
