@@ -58,9 +58,9 @@ from .evaluation.report import write_report
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .modeling_dino import DinoSpeechForPreTraining
+from .recipes import BACKBONES, SMALL_ENCODER, EncoderRecipe
 from .training.augment import DEMO_VIEWS, MultiCropAugmentation, TwoViewAugmentation
 from .training.dino import DinoArguments, DinoTrainer
-from .training.pretrain import BACKBONES
 from .training.trainer import BarlowTwinsTrainer, WaveformCollator
 
 logger = logging.getLogger(__name__)
@@ -82,19 +82,16 @@ class DemoSettings:
     max_steps: int = 300
     batch_size: int = 64
     learning_rate: float = 2e-3
-    latent_size: int = 512
-    loss_variant: str = "mbt_bn"
-    backbone: str = "small"
-    pooling: str = "time_mean_std"
-    # per layer (stem, stages 1-3), at most each map's frequency rows for 128 mels (32, 32, 16, 8): more bands would
-    # repeat rows (docs/representations.md, "Ablation 3")
-    pooling_bands: int | tuple[int, ...] = (16, 16, 16, 8)
-    # the projector reads every layer's pooled vector, so the loss trains the early layers the probes choose
-    # directly (docs/representations.md, "Ablation 5")
-    projector_input: str = "all_layers"
-    n_fft: int = 512
-    hop_length: int = 256
-    n_mels: int | None = 128
+    # the encoder and its front end: `SMALL_ENCODER` (barlow_speech.recipes, where each choice is explained)
+    latent_size: int = SMALL_ENCODER.latent_size
+    loss_variant: str = SMALL_ENCODER.loss_variant
+    backbone: str = SMALL_ENCODER.backbone
+    pooling: str = SMALL_ENCODER.pooling
+    pooling_bands: int | tuple[int, ...] = SMALL_ENCODER.pooling_bands  # one number, or one per layer
+    projector_input: str = SMALL_ENCODER.projector_input
+    n_fft: int = SMALL_ENCODER.n_fft
+    hop_length: int = SMALL_ENCODER.hop_length
+    n_mels: int | None = SMALL_ENCODER.n_mels
     # the views (`DEMO_VIEWS`, where each choice is explained) and the fields a run may change
     freq_mask_width: int = DEMO_VIEWS.freq_mask_width
     time_mask_width: int = DEMO_VIEWS.time_mask_width
@@ -209,6 +206,12 @@ class DemoSettings:
             pooling_bands=4,  # 1,024-d instead of 4,096-d pooled maps: Table 3's SAP fits one SVM per dimension
         )
 
+    def encoder(self) -> EncoderRecipe:
+        """The encoder and front end of this run: `SMALL_ENCODER` with the settings' architecture and front end."""
+        own = {field.name for field in dataclasses.fields(self)}
+        names = [field.name for field in dataclasses.fields(EncoderRecipe) if field.name in own]
+        return dataclasses.replace(SMALL_ENCODER, **{name: getattr(self, name) for name in names})
+
     def corpus_config(self) -> SyntheticSpeechConfig:
         """The synthetic corpus' configuration: this run's speaker population, one-word clips of `clip_seconds`."""
         return SyntheticSpeechConfig(num_speakers=self.num_speakers)
@@ -237,33 +240,15 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
     )
 
 
-def demo_extractor(settings: DemoSettings) -> BarlowSpeechFeatureExtractor:
-    """The demo's front end (normalisation not fitted yet)."""
-    return BarlowSpeechFeatureExtractor(n_fft=settings.n_fft, hop_length=settings.hop_length, n_mels=settings.n_mels)
-
-
 def bands_text(bands: int | Sequence[int]) -> str:
     """`pooling_bands` for a reader: `16`, or `16/16/16/8` per layer."""
     return str(bands) if isinstance(bands, int) else "/".join(map(str, bands))
 
 
-def demo_config_kwargs(settings: DemoSettings) -> dict:
-    """`BarlowSpeechConfig` arguments of the demo's architecture (also the family member `bt-small-synthetic`)."""
-    return {
-        "backbone_config": dict(BACKBONES[settings.backbone]),
-        "projector_dims": [settings.latent_size] * 3,
-        "loss_variant": settings.loss_variant,
-        "pooling": settings.pooling,
-        "pooling_bands": settings.pooling_bands,  # the config stores a per-layer tuple as a list
-        "projector_input": settings.projector_input,
-        "num_frequency_bins": demo_extractor(settings).num_bins,  # the model checks its input against the front end
-    }
-
-
 def demo_config(settings: DemoSettings, objective: str = "barlow_twins") -> BarlowSpeechConfig:
     """The demo's architecture; `objective="dino"` adds DINO heads over the same encoder."""
     return BarlowSpeechConfig(
-        **demo_config_kwargs(settings),
+        **settings.encoder().config_kwargs(),
         objective=objective,
         dino_num_prototypes=settings.dino_num_prototypes,
         dino_hidden_size=settings.dino_hidden_size,
@@ -289,7 +274,7 @@ def demo_trainer(
     if corpus is None:
         corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train", settings.pretrain_words_per_clip)
     if extractor is None:
-        extractor = demo_extractor(settings)
+        extractor = settings.encoder().feature_extractor()
         extractor.fit_normalization(clip_arrays(corpus.select(range(min(256, len(corpus))))))
     config = demo_config(settings, objective)
     model_class = DinoSpeechForPreTraining if objective == "dino" else BarlowSpeechForPreTraining

@@ -1,8 +1,9 @@
 """The named Barlow Twins speech models of Brima et al. 2024 (paper Table 3) and what their Hub cards say.
 
 `bt-ls100`, `bt-ls360` and `bt-vc1` differ in the upstream (pretraining) corpus; `bt-16` ... `bt-2048` in the latent
-size m of the loss. `bt-small-synthetic` is not the paper's: the small encoder of the demo's recipe (chosen by the
-ablation of docs/representations.md), pretrained on the built-in synthetic corpus by `barlow-speech demo`.
+size m of the loss. `bt-small-synthetic` and `bt-small` are not the paper's: the small CPU encoder of
+`barlow_speech.recipes` (chosen by the ablations of docs/representations.md), pretrained on the built-in synthetic
+corpus by `barlow-speech demo`, and on the built-in multilingual speech corpus for the encoder shipped in the package.
 Each member gives the `BarlowSpeechConfig` overrides that reproduce it and the metadata its model
 card carries, so `AutoModel.from_pretrained("<org>/bt-ls100", trust_remote_code=True)` is what users type once the
 weights are published with `barlow-speech push`.
@@ -16,6 +17,8 @@ registry assumes LibriSpeech train-clean-100 and every card of those models says
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .recipes import BT_SMALL, SMALL_ENCODER, EncoderRecipe
 
 # Paper Sec. 2.3: "50 epochs for each upstream model, with a mini-batch size of n = 64".
 PAPER_EPOCHS = 50
@@ -68,24 +71,35 @@ SYNTHETIC = UpstreamDataset(
     "synthetic source-filter speech with known speaker, gender, accent, word and emotion",
     on_hub=False,
 )
+TTS_SPEECH = UpstreamDataset(
+    "tts_speech",
+    None,
+    "pretrain",
+    "the built-in multilingual speech corpus (32 pretraining languages spoken by eSpeak NG with generated voices, "
+    "barlow_speech.data.tts_speech)",
+    "synthesised speech in many languages and voices, with random rooms, noise and channels",
+    on_hub=False,
+)
 
 
 @dataclass(frozen=True)
 class FamilyMember:
-    """One named model: its config overrides and the metadata of its model card."""
+    """One named model: its config overrides and the metadata of its model card.
+
+    `recipe`: the architecture of a member that is not the paper's ResNet-50 (`barlow_speech.recipes`).
+    """
 
     name: str
     upstream: UpstreamDataset
     latent_size: int
     description: str
     upstream_stated_in_paper: bool = True
+    recipe: EncoderRecipe | None = None
 
     def config_overrides(self) -> dict:
         """`BarlowSpeechConfig` keyword arguments that make this member (on top of the ResNet-50 default)."""
-        if self.upstream is SYNTHETIC:  # the demo's recipe, defined once in `DemoSettings`
-            from .demo import DemoSettings, demo_config_kwargs
-
-            return demo_config_kwargs(DemoSettings())
+        if self.recipe is not None:
+            return self.recipe.config_kwargs()
         return {"projector_dims": [PROJECTOR_HIDDEN, PROJECTOR_HIDDEN, self.latent_size]}
 
     def card_metadata(self) -> dict:
@@ -139,12 +153,22 @@ FAMILY: dict[str, FamilyMember] = {
         FamilyMember(
             "bt-small-synthetic",
             SYNTHETIC,
-            512,
+            SMALL_ENCODER.latent_size,
             "Small Barlow Twins speech encoder (ResNet 32-64-128) of the demo's recipe: frequency-preserving pooling "
             "(mean and std over time in frequency bands), a projector that reads every layer's pooled vector, "
             "probed at the layer chosen on validation "
             "(docs/representations.md); not a model of the paper.",
             upstream_stated_in_paper=False,
+            recipe=SMALL_ENCODER,
+        ),
+        FamilyMember(
+            "bt-small",
+            TTS_SPEECH,
+            BT_SMALL.latent_size,
+            "Small Barlow Twins speech encoder (ResNet 32-64-128, the demo's recipe) pretrained on the built-in "
+            "multilingual speech corpus; its embedding concatenates every layer's pooled vector. Shipped in the "
+            'package: `barlow_speech.pretrained("bt-small")`. Not a model of the paper.',
+            recipe=BT_SMALL,
         ),
     )
 }
@@ -168,4 +192,12 @@ def find_family_member(repo_or_name: str | None) -> FamilyMember | None:
         return None
 
 
-__all__ = ["FAMILY", "SYNTHETIC", "FamilyMember", "UpstreamDataset", "family_member", "find_family_member"]
+__all__ = [
+    "FAMILY",
+    "SYNTHETIC",
+    "TTS_SPEECH",
+    "FamilyMember",
+    "UpstreamDataset",
+    "family_member",
+    "find_family_member",
+]

@@ -29,7 +29,8 @@ from train_throughput import BarlowTwinsStep, build_trainer, describe_device, re
 
 from barlow_speech.data.prepare import CachedSegments, prepare
 from barlow_speech.data.synthetic import load_synthetic
-from barlow_speech.training.pretrain import BACKBONES, DataArguments, load_training_audio
+from barlow_speech.recipes import BACKBONES
+from barlow_speech.training.pretrain import DataArguments, load_training_audio
 
 TARGET_RATIO = 0.9
 

@@ -47,11 +47,10 @@ def front_end_spec(front_end: str) -> dict:
     """The model config and feature extractor settings of a `FRONT_ENDS` entry, as JSON for a measuring process (which
     then imports only the model code, not the demo's training and data stack)."""
     from barlow_speech import BarlowSpeechFeatureExtractor
-    from barlow_speech.demo import DemoSettings, demo_config_kwargs, demo_extractor
+    from barlow_speech.recipes import SMALL_ENCODER
 
-    settings = DemoSettings()
-    extractor = demo_extractor(settings) if front_end == "demo" else BarlowSpeechFeatureExtractor()
-    config = {**demo_config_kwargs(settings), "num_frequency_bins": extractor.num_bins}
+    extractor = SMALL_ENCODER.feature_extractor() if front_end == "demo" else BarlowSpeechFeatureExtractor()
+    config = {**SMALL_ENCODER.config_kwargs(), "num_frequency_bins": extractor.num_bins}
     return {"config": config, "extractor": extractor.to_dict()}
 
 

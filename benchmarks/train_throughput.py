@@ -32,7 +32,8 @@ from transformers import TrainingArguments
 
 from barlow_speech.feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from barlow_speech.modeling_barlow import BarlowSpeechForPreTraining
-from barlow_speech.training.pretrain import BACKBONES, ModelArguments
+from barlow_speech.recipes import BACKBONES
+from barlow_speech.training.pretrain import ModelArguments
 from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer
 
 # Dense peak tensor throughput (TFLOP/s) by GPU name fragment: (bf16, tf32). NVIDIA data sheets, SXM parts.

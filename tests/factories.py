@@ -4,7 +4,7 @@ import numpy as np
 from transformers import TrainingArguments
 
 import barlow_speech
-from barlow_speech.training.pretrain import BACKBONES
+from barlow_speech.recipes import BACKBONES
 
 
 def tiny_config(**overrides) -> barlow_speech.BarlowSpeechConfig:

@@ -35,7 +35,7 @@ from barlow_speech.hub import (
     write_trainer_repo_contents,
 )
 from barlow_speech.model_card import ResultRecord, load_card_results, load_results, records_from_result
-from barlow_speech.model_family import FAMILY, SYNTHETIC, family_member
+from barlow_speech.model_family import FAMILY, family_member
 from tests.factories import tiny_config, tone_clips
 from tests.hub_server import HubServer
 
@@ -550,7 +550,7 @@ def test_family_covers_the_paper_models_with_their_latent_sizes():
     assert {"bt-ls100", "bt-ls360", "bt-vc1", "bt-16", "bt-128", "bt-2048"} <= set(FAMILY)
     for member in FAMILY.values():
         config = BarlowSpeechConfig(**member.config_overrides())
-        paper = member.upstream is not SYNTHETIC
+        paper = member.recipe is None
         assert config.latent_size == member.latent_size
         # the paper's ResNet-50 with global pooling; the demo's small ResNet pools frequency bands
         assert (config.backbone_config.hidden_sizes[-1], config.pooling) == (
@@ -561,6 +561,15 @@ def test_family_covers_the_paper_models_with_their_latent_sizes():
     assert {k: v for k, v in demo.to_dict().items() if not k.startswith("dino_")} == {
         k: v for k, v in trained_by_demo.items() if not k.startswith("dino_")
     }
+    small = BarlowSpeechConfig(**family_member("bt-small").config_overrides())
+    assert small.pooler_layers == [0, 1, 2, 3]  # the demo's encoder, whose embedding reads every layer
+    assert {k: v for k, v in small.to_dict().items() if k != "pooler_layers"} == {
+        k: v for k, v in demo.to_dict().items() if k != "pooler_layers"
+    }
+    assert (family_member("bt-small").upstream.dataset_id, family_member("bt-small").upstream.on_hub) == (
+        "tts_speech",
+        False,
+    )
     assert family_member("BT-LS-360").upstream.split == "train.360"
     assert family_member("org/bt-vc1").upstream.on_hub is False
     with pytest.raises(ValueError, match="the family is"):

@@ -48,6 +48,7 @@ from ..data.schema import iter_clips, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
+from ..recipes import BACKBONES
 from .augment import VIEW_PRESETS, MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
 from .checkpoints import (
     checkpoint_folders,
@@ -69,23 +70,6 @@ from .trainer import (
 
 logger = logging.getLogger(__name__)
 
-# Backbone presets: the paper's ResNet-50 and smaller ResNets for CPUs and quick experiments.
-BACKBONES: dict[str, dict[str, Any]] = {
-    "resnet50": {
-        "layer_type": "bottleneck",
-        "depths": [3, 4, 6, 3],
-        "hidden_sizes": [256, 512, 1024, 2048],
-        "embedding_size": 64,
-    },
-    "resnet18": {
-        "layer_type": "basic",
-        "depths": [2, 2, 2, 2],
-        "hidden_sizes": [64, 128, 256, 512],
-        "embedding_size": 64,
-    },
-    "small": {"layer_type": "basic", "depths": [1, 1, 1], "hidden_sizes": [32, 64, 128], "embedding_size": 16},
-    "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
-}
 # every registered dataset, plus "cached": the segments written by `barlow-speech prepare`
 DATASETS = (*REGISTERED_DATASETS, "cached")
 LOCAL_DATASETS = (*(name for name, spec in REGISTERED_DATASETS.items() if spec.local_only), "cached")
