@@ -18,14 +18,12 @@ every `frame_hop` samples and every layer shares one frame rate.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.utils import validate_repo_id
 
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, pad_segments
 from .modeling_barlow import BarlowSpeechModel, band_feature_map
+from .repo_folder import load_pretrained
 
 
 def time_strides(model: BarlowSpeechModel) -> list[int]:
@@ -150,48 +148,18 @@ def encode_frames(
 
 
 def load_encoder(checkpoint: str, **kwargs) -> tuple[BarlowSpeechModel, BarlowSpeechFeatureExtractor]:
-    """The encoder (eval mode) and its feature extractor from a local folder or a Hub id.
+    """The encoder (eval mode) and its feature extractor from a local folder or a Hub id (`load_pretrained`: errors
+    name a missing folder and the fix).
 
     The extractor cuts clips into back-to-back segments with a padded last one, whatever the checkpoint's segmentation,
     so that frame times follow from segment indices. `kwargs` go to both `from_pretrained` calls (revision, token,
     cache_dir, ...).
     """
-    if not checkpoint:
-        raise ValueError(
-            f"checkpoint={checkpoint!r}: no barlow-speech weights are published yet, so there is no default. Pass the "
-            "folder written by `barlow-speech pretrain` (or any `save_pretrained` folder) or the Hub id of a pushed "
-            "model, e.g. load_model('runs/bt-ls100')."
-        )
-    folder = Path(checkpoint).expanduser()
-    if not folder.exists() and not _could_be_hub_id(checkpoint):
-        raise FileNotFoundError(
-            f"no such folder: {str(folder.resolve())!r} (from {checkpoint!r}); pass the folder written by "
-            "`barlow-speech pretrain` (or any save_pretrained folder)."
-        )
-    try:
-        model = BarlowSpeechModel.from_pretrained(checkpoint, **kwargs).eval()
-    except OSError as error:
-        if folder.exists():
-            raise
-        reason = str(error).strip().splitlines()[0]
-        raise FileNotFoundError(
-            f"no such folder: {str(folder.resolve())!r}, and {checkpoint!r} read as a Hub model id could not be "
-            f"loaded ({reason}). Pass the folder written by `barlow-speech pretrain`, or the id of a pushed model "
-            "that is online or already cached."
-        ) from error
-    extractor = BarlowSpeechFeatureExtractor.from_pretrained(
-        checkpoint, segment_overlap=0.0, last_segment="pad", **kwargs
+    model = load_pretrained(BarlowSpeechModel, checkpoint, **kwargs).eval()
+    extractor = load_pretrained(
+        BarlowSpeechFeatureExtractor, checkpoint, segment_overlap=0.0, last_segment="pad", **kwargs
     )
     return model, extractor
-
-
-def _could_be_hub_id(name: str) -> bool:
-    """Whether `name` has the form of a Hub model id ("name" or "org/name"), which a mistyped folder may also have."""
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return not name.startswith((".", "~"))
 
 
 __all__ = [

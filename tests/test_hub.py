@@ -25,17 +25,15 @@ from barlow_speech.cli import main as cli_main
 from barlow_speech.demo import DemoSettings, demo_config
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 from barlow_speech.evaluation.probes import linear_probe
-from barlow_speech.hub import (
-    HubPublishError,
+from barlow_speech.hub import HubPublishError, main, publish
+from barlow_speech.model_card import ResultRecord, load_card_results, load_results, records_from_result
+from barlow_speech.model_family import FAMILY, family_member
+from barlow_speech.repo_folder import (
     build_repo_folder,
     load_projector,
-    main,
-    publish,
     training_details_from_checkpoint,
     write_trainer_repo_contents,
 )
-from barlow_speech.model_card import ResultRecord, load_card_results, load_results, records_from_result
-from barlow_speech.model_family import FAMILY, family_member
 from tests.factories import tiny_config, tone_clips
 from tests.hub_server import HubServer
 

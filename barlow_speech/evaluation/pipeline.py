@@ -23,7 +23,7 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ from ..data.registry import dataset_spec
 from ..data.schema import clip_arrays
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
+from ..repo_folder import load_pretrained
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
-from ..training.checkpoints import safetensors_problem
 from .baselines import random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
 from .embeddings import extract_layer_embeddings
@@ -108,38 +108,6 @@ class Upstream:
         )
 
 
-def _load_pretrained(loader: Callable, spec: str, what: str, **kwargs: Any) -> Any:
-    """`loader(spec)` with a FileNotFoundError that says what was looked for and how to fix it."""
-    path = Path(spec).expanduser()
-    if spec.startswith((".", "/", "~")) and not path.exists():
-        raise FileNotFoundError(
-            f"checkpoint {spec!r} does not exist; pass a folder written by save_pretrained / `barlow-speech pretrain`,"
-            " or a Hub id."
-        )
-    try:
-        return loader(str(path) if path.exists() else spec, **kwargs)
-    except OSError as error:
-        raise FileNotFoundError(
-            f"could not load the {what} of {spec!r}: {error}. Pass a folder written by save_pretrained / "
-            "`barlow-speech pretrain`, or a Hub id that is online or already cached (HF_HUB_OFFLINE=1 reads only the "
-            "cache)."
-        ) from error
-
-
-def _load_weights(loader: Callable, spec: str, what: str, **kwargs: Any) -> Any:
-    """`_load_pretrained` of a model, after checking that a local checkpoint's safetensors files are whole: a truncated
-    file is one line naming it (`safetensors_problem`) instead of safetensors' deserialisation traceback."""
-    folder = Path(spec).expanduser()
-    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
-        problem = safetensors_problem(path)
-        if problem:
-            raise ValueError(
-                f"checkpoint {spec!r}: {problem}; copy or save the model again (an interrupted copy or save, or a "
-                "full disk, leaves a truncated file)."
-            )
-    return _load_pretrained(loader, spec, what, **kwargs)
-
-
 def check_front_end(config: BarlowSpeechConfig, extractor: BarlowSpeechFeatureExtractor, front_end: str) -> None:
     """Raise unless the extractor gives the frequency rows the model was trained on (`config.num_frequency_bins`);
     with `DEFAULT_FRONT_END` (`--default_front_end`) the message says the default cannot stand in for this model."""
@@ -161,7 +129,7 @@ def load_feature_extractor(spec: str, default_front_end: bool = False) -> tuple[
     instead, with a warning.
     """
     try:
-        return _load_pretrained(BarlowSpeechFeatureExtractor.from_pretrained, spec, "feature extractor"), "checkpoint"
+        return load_pretrained(BarlowSpeechFeatureExtractor, spec), "checkpoint"
     except FileNotFoundError as error:
         if not default_front_end:
             raise FileNotFoundError(
@@ -177,7 +145,7 @@ def load_architecture(
     checkpoint: str, default_front_end: bool = False
 ) -> tuple[BarlowSpeechConfig, BarlowSpeechFeatureExtractor, str]:
     """A checkpoint's config, feature extractor and the extractor's origin (see `load_feature_extractor`)."""
-    config = _load_pretrained(BarlowSpeechConfig.from_pretrained, checkpoint, "config")
+    config = load_pretrained(BarlowSpeechConfig, checkpoint)
     return (config, *load_feature_extractor(checkpoint, default_front_end))
 
 
@@ -204,7 +172,7 @@ def load_upstream(
             extractor=extractor,
             front_end=front_end,
         )
-    model = _load_weights(BarlowSpeechModel.from_pretrained, spec, "model")
+    model = load_pretrained(BarlowSpeechModel, spec)
     extractor, front_end = load_feature_extractor(spec, default_front_end)
     check_front_end(model.config, extractor, front_end)
     return Upstream(
@@ -550,9 +518,7 @@ def load_pretraining_pair(
 ) -> tuple[BarlowSpeechForPreTraining, BarlowSpeechForPreTraining, BarlowSpeechFeatureExtractor]:
     """A pretraining checkpoint's model with fresh weights (`random_init_model(config, init_seed)`), the trained model,
     and its feature extractor: the two sides of Fig. 3."""
-    trained, info = _load_weights(
-        BarlowSpeechForPreTraining.from_pretrained, checkpoint, "pretraining model", output_loading_info=True
-    )
+    trained, info = load_pretrained(BarlowSpeechForPreTraining, checkpoint, output_loading_info=True)
     if any(key.startswith("projector") for key in info["missing_keys"]):
         raise ValueError(
             f"{checkpoint!r} has no projector weights; the cross-correlation heatmap needs a pretraining checkpoint "

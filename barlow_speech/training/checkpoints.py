@@ -2,7 +2,8 @@
 
 A run killed while saving leaves a `checkpoint-N` folder without trainer_state.json (the Trainer writes it last), and
 a full disk can leave truncated weights. `last_complete_checkpoint` skips both, with a warning giving the reason,
-instead of handing the Trainer a folder it fails on with a raw SafetensorError.
+instead of handing the Trainer a folder it fails on with a raw SafetensorError (the file checks are the repo folder's:
+`barlow_speech.repo_folder.safetensors_problem`, `weight_files`).
 
 Checkpoints are shared files, so nothing in one may run code: the views' state is written as safetensors (tensors, plus
 JSON in its header) by `save_views_state` and read back without pickle by `load_views_state`. The pickled
@@ -27,37 +28,16 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..repo_folder import WEIGHTS_FILE, WEIGHTS_INDEX, safetensors_problem, weight_files
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")  # transformers' PREFIX_CHECKPOINT_DIR + "-" + step
 TRAINER_STATE = "trainer_state.json"
-WEIGHTS_INDEX = "model.safetensors.index.json"
 VIEWS_STATE_GLOB = "views_state*.safetensors"
 LEGACY_VIEWS_STATE_GLOB = "augmentation_state*.pt"  # pickles of barlow-speech before issue 33: never loaded
-FINAL_RUN_FILES = (TRAINER_STATE, "model.safetensors", WEIGHTS_INDEX)  # what a finished run leaves in output_dir
+FINAL_RUN_FILES = (TRAINER_STATE, WEIGHTS_FILE, WEIGHTS_INDEX)  # what a finished run leaves in output_dir
 LOCK_FILE = "_pretrain.lock"  # "_*": the Trainer's Hub push skips it
-
-
-def safetensors_problem(path: Path) -> str | None:
-    """Why a .safetensors file is unreadable (truncated, bad header), or None when its header matches its size."""
-    size = path.stat().st_size
-    if size < 8:
-        return f"{path.name} is {size} bytes, shorter than a safetensors header (truncated)"
-    with path.open("rb") as handle:
-        header_size = int.from_bytes(handle.read(8), "little")
-        if handle.read(1) != b"{":
-            return f"{path.name} is not a safetensors file (its header is not JSON)"
-        handle.seek(8)
-        if 8 + header_size > size:
-            return f"{path.name} is {size} bytes but its header alone needs {8 + header_size} (truncated)"
-        try:
-            header = json.loads(handle.read(header_size))
-        except ValueError:
-            return f"{path.name} has an unreadable header"
-    data_size = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
-    if 8 + header_size + data_size != size:
-        return f"{path.name} is {size} bytes but its header describes {8 + header_size + data_size} (truncated)"
-    return None
 
 
 def checkpoint_problem(folder: Path) -> str | None:
@@ -67,11 +47,7 @@ def checkpoint_problem(folder: Path) -> str | None:
     state files with headers that match their sizes, and trainer_state.json, which the Trainer writes after
     everything else.
     """
-    index = folder / WEIGHTS_INDEX
-    if index.is_file():
-        weights = sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
-    else:
-        weights = [folder / "model.safetensors"]
+    weights = weight_files(folder)
     missing = [path.name for path in [folder / "config.json", *weights, folder / TRAINER_STATE] if not path.is_file()]
     if missing:
         return f"lacks {', '.join(missing)} (killed while saving?)"

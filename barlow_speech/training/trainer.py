@@ -25,6 +25,7 @@ from transformers import Trainer
 from ..data.schema import waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import off_diagonal
+from ..repo_folder import write_trainer_repo_contents
 from .augment import TwoViewAugmentation
 from .checkpoints import load_views_state, save_views_state, views_state_file, warn_about_legacy_views_state
 from .optim import LARS, lars_param_groups
@@ -285,8 +286,6 @@ class BarlowTwinsTrainer(Trainer):
     def create_model_card(self, **kwargs) -> None:
         """`push_to_hub` uploads the same repo as `barlow-speech push`: remote code, projector and our model card
         (the stock card's arguments do not apply)."""
-        from ..hub import write_trainer_repo_contents
-
         if self.is_world_process_zero():
             write_trainer_repo_contents(self)
 

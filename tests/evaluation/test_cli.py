@@ -165,7 +165,7 @@ def test_a_task_or_factor_that_is_not_a_label_column_is_a_clear_error(
 def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
     code = cli_main(["disentangle", "--model", str(tmp_path / "no-such-run"), "--output_dir", str(tmp_path)] + DATA)
     assert code == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_empty_dataset_is_a_clear_error(checkpoint, tmp_path, capsys):

@@ -11,7 +11,7 @@ from transformers import AutoModel
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechModel, DinoSpeechForPreTraining
 from barlow_speech.cli import main as cli_main
 from barlow_speech.data.synthetic import load_synthetic
-from barlow_speech.hub import build_repo_folder
+from barlow_speech.repo_folder import build_repo_folder
 from barlow_speech.training.dino import (
     DinoArguments,
     DinoTrainer,
