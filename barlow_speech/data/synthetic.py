@@ -29,6 +29,12 @@ Synthesis (all clips of a batch at once, NumPy only):
    bursts);
 3. nuisance: FFT convolution with a room impulse response, coloured noise at a random SNR, level.
 
+The rooms and noise here are NumPy draws of their own, not the torch functions of `barlow_speech.data.effects` that
+the pretraining views and the multilingual corpus use (one generator for both was considered): they draw from
+another random stream and differ in detail (a bank of 64 rooms with a 2-ms gap before the first reflection, a noise
+bank cut per clip), so switching to them would change every generated clip, and with them the demo's numbers and
+every result measured on this corpus.
+
 Public API: `SyntheticSpeechConfig`, `generate_batch` (NumPy arrays, fast) and `load_synthetic`
 (a `datasets.Dataset` in the common schema of `barlow_speech.data.schema`).
 """

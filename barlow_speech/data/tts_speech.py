@@ -38,7 +38,7 @@ import scipy.signal
 import torch
 from tqdm.auto import tqdm
 
-from ..training.augment import coloured_noise, equalize, mix_at_snr, reverberate, room_impulse_responses, uniform
+from .effects import coloured_noise, equalize, mix_at_snr, reverberate, room_impulse_responses, uniform
 from .espeak import ESPEAK_SAMPLING_RATE, Utterance, Voice, synthesize_chunks
 from .schema import GENDERS, SAMPLING_RATE, common_features
 
