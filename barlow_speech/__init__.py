@@ -19,6 +19,7 @@ from transformers import (
 )
 
 from .configuration_barlow import LOSS_VARIANTS, BarlowSpeechConfig
+from .data_collator import BarlowSpeechDataCollator
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor, log_spectrogram, pad_segments, segment_waveforms
 from .modeling_barlow import (
     BarlowSpeechForAudioClassification,
@@ -30,7 +31,6 @@ from .modeling_barlow import (
     segments_and_mask,
 )
 from .modeling_dino import DinoSpeechForPreTraining, dino_loss
-from .training.collator import BarlowSpeechDataCollator
 
 __version__ = "0.1.0"
 

@@ -35,6 +35,7 @@ from transformers import TrainingArguments
 from .configuration_barlow import DINO_CENTERINGS, LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
 from .data.schema import clip_arrays
 from .data.synthetic import SyntheticSpeechConfig, load_synthetic
+from .data_collator import WaveformCollator
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
     LAYER_CHOICES,
@@ -61,7 +62,7 @@ from .modeling_dino import DinoSpeechForPreTraining
 from .recipes import BACKBONES, SMALL_ENCODER, EncoderRecipe
 from .training.augment import DEMO_VIEWS, MultiCropAugmentation, TwoViewAugmentation
 from .training.dino import DinoArguments, DinoTrainer
-from .training.trainer import BarlowTwinsTrainer, WaveformCollator
+from .training.trainer import BarlowTwinsTrainer
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ Result JSON accepted by `load_results` (one file holds one of these):
        "std": 0.012, "n_runs": 50}             # optional
 
 * a probe result of `barlow_speech.evaluation.probes.linear_probe` (schema `barlow_speech.probe/...`, documented in
-  `barlow_speech.evaluation.report`) with the extra keys `"dataset"` (required: the card never guesses it),
+  `barlow_speech.results`) with the extra keys `"dataset"` (required: the card never guesses it),
   `"dataset_config"` and `"split"` (default "test"): one record per label fraction;
 * a disentanglement result of `barlow_speech.evaluation.disentanglement.disentanglement_runs` (schema
   `barlow_speech.disentanglement/...`) with the same extra keys: one record per metric;

@@ -9,7 +9,7 @@ results (`save_fraction_indices` / `load_fraction_indices`) so runs stay compara
 `check_fraction_indices` rejects it on a split of another size or with an index out of range, so lists
 saved for one split are never applied silently to another.
 
-JSON layout (also used inside probe results, see `barlow_speech.evaluation.report`)::
+JSON layout (also used inside probe results, see `barlow_speech.results`)::
 
     {"num_examples": 7500,
      "subsets": [{"fraction": 0.05, "seed": 0, "indices": [3, 17, ...]}, ...]}

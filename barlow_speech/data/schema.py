@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 from transformers.utils import logging
 
+from ..data_collator import waveform_of
 from .audio import (
     AUDIO_EXTENSIONS,
     SAMPLING_RATE,
@@ -41,13 +42,6 @@ def audio_feature() -> dict:
     """Decoded-audio feature: the same access pattern as `datasets.Audio` (`ex["audio"]["array"]`)
     without importing torchcodec."""
     return {"array": datasets.Sequence(datasets.Value("float32")), "sampling_rate": datasets.Value("int32")}
-
-
-def waveform_of(example: Mapping) -> np.ndarray:
-    """The float32 waveform of an example in the common schema (`example["audio"]["array"]`) or with a bare array
-    under "audio"."""
-    audio = example["audio"]
-    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
 
 
 def iter_clips(

@@ -21,7 +21,7 @@ For every layer of one or more encoders (stem, then each stage: `pooled_hidden_s
     barlow-speech analyze mi --model runs/bt-synthetic --tasks speaker_id word --seeds 5 --output_dir eval/
 
 Writes `analysis_<layers|mi>.json` and PNGs named `analysis_<layers|mi>_*.png` into `--output_dir`;
-`barlow-speech report --output_dir` on the same folder appends them (`analysis_report`). The JSON::
+`barlow-speech report --output_dir` on the same folder appends them (`evaluation.report.analysis_report`). The JSON::
 
     {"schema": "barlow_speech.layer_analysis/v1", "analysis": "layers", "dataset": "synthetic",
      "dataset_config": "{...}", "splits": {"probes": "train / validation / test", "unsupervised_information": "train",
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,6 +56,7 @@ import numpy as np
 import scipy.stats
 import torch
 
+from ..results import ANALYSIS_SCHEMA
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .embeddings import extract_layer_embeddings
 from .figures import plot_layer_information, plot_layer_similarity, plot_rank_correlation
@@ -69,12 +69,10 @@ from .information import (
 )
 from .pipeline import PAPER_TASKS, SPLITS, DataSource, Upstream, known_rows, layer_names, write_results
 from .probes import probe_layers
-from .report import markdown_table
 from .similarity import SIMILARITY_MEASURES, similarity_matrix
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_SCHEMA = "barlow_speech.layer_analysis/v1"
 ANALYSES = ("layers", "mi")  # `mi` leaves out the CKA / PWCCA matrices
 PAIRINGS = ("segments", "views")
 SUPERVISED = "supervised"  # the rank-correlation entry of the supervised bound
@@ -374,87 +372,8 @@ def write_analysis(result: Mapping, output_dir: str | Path) -> list[Path]:
     return [write_results(output_dir / f"{prefix}.json", payload), *figures]
 
 
-def _bits(entry: Mapping) -> str:
-    low, high = entry["interval_bits"]
-    return f"{entry['mutual_information_bits']:.2f} [{low:.2f}, {high:.2f}]"
-
-
-def _rho(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.2f}"
-
-
-def analysis_markdown(result: Mapping) -> str:
-    """Markdown of one analysis: a table of layers per model, the rank correlations and the figures (linked by file
-    name: the report lies next to them)."""
-    tasks = result["tasks"]
-    parts = [
-        f"## Layer-wise analysis (`analyze {result['analysis']}`)",
-        "",
-        (
-            f"Dataset {result['dataset']}; MI lower bounds in bits, [{100 * result['confidence']:g} % interval over "
-            f"seeds {result['seeds']}]; unsupervised pairs from {result['num_unlabelled_clips']} train clips."
-        ),
-        "",
-    ]
-    header = [
-        "Layer",
-        "dim",
-        *(f"top-1 % {t}" for t in tasks),
-        *(f"I(Z;{t})" for t in tasks),
-        *(f"I({p})" for p in PAIRINGS),
-    ]
-    for model in result["models"]:
-        rows = [
-            [
-                name,
-                str(size),
-                *(f"{100 * model['probe_accuracy'][t][k]:.1f}" for t in tasks),
-                *(_bits(model["supervised_information"][t][k]) for t in tasks),
-                *(_bits(model["unsupervised_information"][p][k]) for p in PAIRINGS),
-            ]
-            for k, (name, size) in enumerate(zip(model["layers"], model["layer_sizes"]))
-        ]
-        parts += [f"### {model['model']}", "", markdown_table(header, rows), ""]
-    models = [model["model"] for model in result["models"]]
-    rows = [
-        [
-            measure,
-            task,
-            _rho(entry["spearman"]),
-            "–" if entry["p_value"] is None else f"{entry['p_value']:.3f}",
-            str(entry["num_points"]),
-            *(_rho(entry["per_model"][m]) for m in models),
-        ]
-        for measure, per_task in result["rank_correlation"].items()
-        for task, entry in per_task.items()
-    ]
-    parts += [
-        "### Rank correlation of MI and probe accuracy (Spearman, paper 002)",
-        "",
-        markdown_table(["MI", "task", "rho (all layers, models)", "p", "points", *(f"rho {m}" for m in models)], rows),
-        "",
-    ]
-    parts += [f"![{Path(name).stem}]({name})\n" for name in result.get("figures", [])]
-    return "\n".join(parts)
-
-
-def analysis_report(output_dir: str | Path) -> tuple[str, list[Path]]:
-    """The Markdown sections and figures of every `analysis_*.json` in `output_dir` ("" and [] when there is none)."""
-    sections, figures = [], []
-    for path in sorted(Path(output_dir).glob("analysis_*.json")):
-        result = json.loads(path.read_text())
-        if result.get("schema") != ANALYSIS_SCHEMA:
-            continue
-        sections.append(analysis_markdown(result))
-        figures += [path.parent / name for name in result["figures"]]
-    return "\n".join(sections), figures
-
-
 __all__ = [
     "ANALYSIS_PROBE_STEPS",
-    "ANALYSIS_SCHEMA",
-    "analysis_markdown",
-    "analysis_report",
     "analyze_layers",
     "clip_halves",
     "rank_correlations",

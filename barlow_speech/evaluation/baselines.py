@@ -4,7 +4,7 @@
   architecture, randomly initialised and trained end to end from scratch on each labelled fraction with the stock
   `transformers.Trainer`. Each (fraction, seed) run uses the same stratified label subset as the linear probe
   (`label_fraction_indices` on the same class codes) and `TrainingArguments(seed=seed)`; the result has the probe
-  schema (`barlow_speech.evaluation.report`), so it sits in Table 2 and the figures like any other row.
+  schema (`barlow_speech.results`), so it sits in Table 2 and the figures like any other row.
 * Random init: the same architecture with fresh weights (`random_init_model`), probed like a trained checkpoint.
   Weights are drawn after `transformers.set_seed(seed)`, the seed policy of every other run here.
 * Log-mel statistics: `barlow_speech.evaluation.probes.logmel_stats_features`.
@@ -27,9 +27,9 @@ from transformers import Trainer, TrainingArguments, set_seed
 from ..configuration_barlow import BarlowSpeechConfig
 from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
 from ..data.schema import clip_arrays
+from ..data_collator import BarlowSpeechDataCollator
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
-from ..training.collator import BarlowSpeechDataCollator
 from .probes import encode_labels, summarise_runs
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def supervised_baseline(
         training_overrides: any other `TrainingArguments` fields.
 
     Returns:
-        A probe-schema result (`barlow_speech.evaluation.report`): per fraction, test top-1 of every seed with
+        A probe-schema result (`barlow_speech.results`): per fraction, test top-1 of every seed with
         mean/std, validation top-1, and the index lists.
     """
     y_train, (y_val, y_test), num_classes = encode_labels(

@@ -31,9 +31,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import label_binarize
 from tqdm.auto import tqdm
 
+from ..results import DISENTANGLEMENT_SCHEMA
+
 logger = logging.getLogger(__name__)
 
-DISENTANGLEMENT_SCHEMA = "barlow_speech.disentanglement/v1"
 TABLE3_METRICS = ("mig", "sap", "dcimig", "jemmig", "modularity")  # paper Table 3 column order
 ALL_METRICS = TABLE3_METRICS + ("explicitness",)
 SAP_TEST_FRACTION = 0.5  # disentanglement_lib sap_score: half of the points train the 1-D SVMs
@@ -454,7 +455,7 @@ def disentanglement_runs(
             (the Hub model card needs "dataset").
 
     Returns:
-        A disentanglement result (schema in `barlow_speech.evaluation.report`):
+        A disentanglement result (schema in `barlow_speech.results`):
         `{"schema", "model", "factors", "n_runs", "sample_size", "seed", "config",
         "metrics": {name: {"mean", "std", "runs"}}}`.
     """

@@ -66,7 +66,7 @@ def _grid(count: int, width: float = 4.5, height: float = 3.8) -> tuple[plt.Figu
 def plot_accuracy_vs_fraction(probe_results: Sequence[Mapping], path: str | Path) -> Path:
     """Top-1 (mean ± std over seeds, in %) vs label fraction; one panel per task, one line per model.
 
-    `probe_results` are probe result dicts (schema in `barlow_speech.evaluation.report`).
+    `probe_results` are probe result dicts (schema in `barlow_speech.results`).
     """
     if not probe_results:
         raise ValueError("no probe results to plot; run `barlow-speech probe` first.")

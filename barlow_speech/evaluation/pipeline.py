@@ -13,7 +13,7 @@ statistics, or a model in memory (`Upstream(name, source, model, extractor)`, as
 a readable preprocessor_config.json is an error (its model was trained on normalised spectrograms) unless
 `default_front_end=True`, which uses the default front end and records so.
 Splits: datasets with their own train / validation / test (`DatasetSpec.has_splits`) use them; the others are split
-80/10/10 by recording at random (`recording_split`). Results follow the schemas of `barlow_speech.evaluation.report`.
+80/10/10 by recording at random (`recording_split`). Results follow the schemas of `barlow_speech.results`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ the weight-decay grid is that regulariser, explicitly.
 
 `benchmarks/sklearn_probe.py` runs the same protocol as a Python loop over scikit-learn fits; tests and
 `benchmarks/probes.py` compare against it. `logmel_stats_features` gives the log-mel baseline features.
-Result layout: see `barlow_speech.evaluation.report`.
+Result layout: see `barlow_speech.results`.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ from ..data.fractions import (
     fraction_indices_to_json,
     label_fraction_indices,
 )
+from ..results import PROBE_SCHEMA
 
 logger = logging.getLogger(__name__)
 
-PROBE_SCHEMA = "barlow_speech.probe/v1"
 # L2 coefficient on the mean cross-entropy (sklearn's C = 1 / (decay * n)); no 0: an unregularised head on
 # separable features has no optimum, so its accuracy would depend on where the solver stops
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -301,7 +301,7 @@ def summarise_runs(
     num_train: int,
     extra: dict,
 ) -> dict:
-    """Assemble the probe result (schema in `barlow_speech.evaluation.report`).
+    """Assemble the probe result (schema in `barlow_speech.results`).
 
     `chosen[(fraction, seed)]` holds the run's "test" and "validation" top-1 and its hyper-parameters (e.g.
     "weight_decay"), each recorded per fraction as a list under its plural ("weight_decays").

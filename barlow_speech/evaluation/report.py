@@ -1,31 +1,9 @@
-"""Report: paper Table 2 and Table 3 as Markdown (optionally HTML) with the figures embedded.
+"""Report: paper Table 2 and Table 3 as Markdown (optionally HTML) with the figures embedded, and the sections of
+`barlow-speech analyze` results.
 
-Inputs are plain result dicts or JSON files holding them. The two schemas (also read by the Hub model card):
-
-Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervised baseline of
-`barlow_speech.evaluation.baselines.supervised_baseline`), accuracies in [0, 1]::
-
-    {"schema": "barlow_speech.probe/v1", "metric": "top1_accuracy",
-     "model": "BT-LS-100", "task": "SR", "num_classes": 5, "num_train": 6000, ...,
-     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",  # `metadata=`; the model card needs "dataset"
-     "label_column": "speaker_id", "upstream": "runs/bt-ls100",           # added by `barlow-speech probe`
-     "probe": {"optimizer": "lbfgs_batched", "steps": 300, "tol": 1e-4, "iterations": 41, "weight_decays": [...]},
-     "fractions": {"0.05": {"fraction": 0.05, "mean": 0.39, "std": 0.02, "runs": [...], "seeds": [...],
-                            "weight_decays": [...], "validation_accuracy": [...]}, ...},
-     "index_lists": {"num_examples": 6000, "subsets": [{"fraction": 0.05, "seed": 0, "indices": [...]}, ...]}}
-
-"probe" names the solver (`steps`: its iteration cap; `iterations`: the most any batch ran); baselines record
-their own optimizer there. Per fraction, each run's hyper-parameters are listed: "weight_decays" (the one chosen on
-validation) for probes; "learning_rates" and "weight_decays" for the Supervised baseline, which trains with them.
-
-Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglement_runs`)::
-
-    {"schema": "barlow_speech.disentanglement/v1", "model": "BT-128", "factors": ["accent", "identity", "gender"],
-     "dataset": "synthetic", "dataset_config": "{...}", "split": "test",  # `metadata=`; the model card needs "dataset"
-     "factor_columns": ["accent", "speaker_id", "gender"], "upstream": "runs/bt-128",  # by `barlow-speech disentangle`
-     "n_runs": 50, "sample_size": 3750, "seed": 0, "config": {"mig_bins": 20, ...},
-     "metrics": {"mig": {"mean": 0.02, "std": 0.002, "runs": [...]}, "sap": {...}, "dcimig": {...},
-                 "jemmig": {...}, "modularity": {...}}}
+Inputs are plain result dicts or JSON files holding them, in the schemas of `barlow_speech.results` (which the Hub
+model card reads too). This module renders results; it computes none (`barlow_speech.evaluation.analysis` writes the
+analyses it renders).
 """
 
 from __future__ import annotations
@@ -35,8 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .disentanglement import DISENTANGLEMENT_SCHEMA
-from .probes import PROBE_SCHEMA
+from ..results import ANALYSIS_SCHEMA, DISENTANGLEMENT_SCHEMA, PROBE_SCHEMA
 
 TABLE3_COLUMNS = (
     ("mig", "MIG"),
@@ -267,6 +244,83 @@ def render_html(
     return "\n".join(parts + ["</body></html>"])
 
 
+def _bits(entry: Mapping) -> str:
+    low, high = entry["interval_bits"]
+    return f"{entry['mutual_information_bits']:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _rho(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
+def analysis_markdown(result: Mapping) -> str:
+    """Markdown of one analysis: a table of layers per model, the rank correlations and the figures (linked by file
+    name: the report lies next to them)."""
+    tasks = result["tasks"]
+    pairings = list(result["models"][0]["unsupervised_information"])  # the unsupervised bounds' parts (segments, ...)
+    parts = [
+        f"## Layer-wise analysis (`analyze {result['analysis']}`)",
+        "",
+        (
+            f"Dataset {result['dataset']}; MI lower bounds in bits, [{100 * result['confidence']:g} % interval over "
+            f"seeds {result['seeds']}]; unsupervised pairs from {result['num_unlabelled_clips']} train clips."
+        ),
+        "",
+    ]
+    header = [
+        "Layer",
+        "dim",
+        *(f"top-1 % {t}" for t in tasks),
+        *(f"I(Z;{t})" for t in tasks),
+        *(f"I({p})" for p in pairings),
+    ]
+    for model in result["models"]:
+        rows = [
+            [
+                name,
+                str(size),
+                *(f"{100 * model['probe_accuracy'][t][k]:.1f}" for t in tasks),
+                *(_bits(model["supervised_information"][t][k]) for t in tasks),
+                *(_bits(model["unsupervised_information"][p][k]) for p in pairings),
+            ]
+            for k, (name, size) in enumerate(zip(model["layers"], model["layer_sizes"]))
+        ]
+        parts += [f"### {model['model']}", "", markdown_table(header, rows), ""]
+    models = [model["model"] for model in result["models"]]
+    rows = [
+        [
+            measure,
+            task,
+            _rho(entry["spearman"]),
+            "–" if entry["p_value"] is None else f"{entry['p_value']:.3f}",
+            str(entry["num_points"]),
+            *(_rho(entry["per_model"][m]) for m in models),
+        ]
+        for measure, per_task in result["rank_correlation"].items()
+        for task, entry in per_task.items()
+    ]
+    parts += [
+        "### Rank correlation of MI and probe accuracy (Spearman, paper 002)",
+        "",
+        markdown_table(["MI", "task", "rho (all layers, models)", "p", "points", *(f"rho {m}" for m in models)], rows),
+        "",
+    ]
+    parts += [f"![{Path(name).stem}]({name})\n" for name in result.get("figures", [])]
+    return "\n".join(parts)
+
+
+def analysis_report(output_dir: str | Path) -> tuple[str, list[Path]]:
+    """The Markdown sections and figures of every `analysis_*.json` in `output_dir` ("" and [] when there is none)."""
+    sections, figures = [], []
+    for path in sorted(Path(output_dir).glob("analysis_*.json")):
+        result = json.loads(path.read_text())
+        if result.get("schema") != ANALYSIS_SCHEMA:
+            continue
+        sections.append(analysis_markdown(result))
+        figures += [path.parent / name for name in result["figures"]]
+    return "\n".join(sections), figures
+
+
 def write_report(
     output_dir: str | Path,
     probe_results: Sequence[Mapping] = (),
@@ -282,8 +336,6 @@ def write_report(
         raise ValueError("nothing to report: pass probe and/or disentanglement results.")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    from .analysis import analysis_report  # late: analysis imports markdown_table from this module
-
     analysis, analysis_figures = analysis_report(output_dir)  # `barlow-speech analyze` results in the same folder
     report = output_dir / "report.md"
     report.write_text(render_markdown(probe_results, disentanglement_results, figures, output_dir) + analysis)

@@ -44,7 +44,8 @@ from ..configuration_barlow import (
 )
 from ..data.registry import DATASETS as REGISTERED_DATASETS
 from ..data.registry import parse_loader_args
-from ..data.schema import iter_clips, waveform_of
+from ..data.schema import iter_clips
+from ..data_collator import waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining

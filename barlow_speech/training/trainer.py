@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import numpy as np
 import torch
 from torch import nn
 from transformers import Trainer
 
-from ..data.schema import waveform_of
+from ..data_collator import WaveformCollator
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import off_diagonal
 from ..repo_folder import write_trainer_repo_contents
@@ -91,32 +90,6 @@ class BarlowTwinsArguments:
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-
-
-class WaveformCollator:
-    """Stacks examples' 1-s waveforms into `{"waveforms": (batch, segment_samples)}`.
-
-    Accepts the common schema (`example["audio"]["array"]`) or a bare array under "audio". Shorter clips are
-    zero-padded; longer ones keep their first segment (segment long audio beforehand, e.g. `barlow-speech prepare`,
-    to train on all of it).
-    """
-
-    def __init__(self, segment_samples: int = 16000):
-        self.segment_samples = segment_samples
-
-    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        batch = np.zeros((len(examples), self.segment_samples), dtype=np.float32)
-        for row, example in enumerate(examples):
-            if "audio" not in example:
-                raise ValueError(
-                    f"example {row} has no 'audio' column (keys: {sorted(example)}); use the common schema."
-                )
-            array = waveform_of(example)
-            if array.ndim != 1:
-                raise ValueError(f"example {row} has audio of shape {array.shape}; downmix to mono first.")
-            length = min(array.shape[0], self.segment_samples)
-            batch[row, :length] = array[:length]
-        return {"waveforms": torch.from_numpy(batch)}
 
 
 class BarlowTwinsTrainer(Trainer):
@@ -385,7 +358,6 @@ __all__ = [
     "BarlowTwinsArguments",
     "BarlowTwinsTrainer",
     "TrainingDivergedError",
-    "WaveformCollator",
     "check_at_least",
     "check_choice",
     "did_you_mean",

@@ -11,10 +11,11 @@ from transformers import AutoFeatureExtractor, AutoModel, TrainerCallback
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining, BarlowSpeechModel
 from barlow_speech.cli import main as cli_main
 from barlow_speech.data.synthetic import load_synthetic
+from barlow_speech.data_collator import WaveformCollator
 from barlow_speech.training.augment import DEMO_VIEWS, TwoViewAugmentationConfig
 from barlow_speech.training.optim import LARS
 from barlow_speech.training.pretrain import build_trainer, parse_arguments
-from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer, WaveformCollator
+from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer
 from tests.factories import tiny_config, tiny_training_arguments
 
 # A reduced front end (129 x 63) keeps these CPU runs to a second or two per test.

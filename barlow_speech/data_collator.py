@@ -1,8 +1,13 @@
-"""`BarlowSpeechDataCollator`: batches for the stock `Trainer` that keep the segment contract (one row per clip).
+"""Data collators, beside the feature extractor whose inputs they batch.
 
-Rows either hold audio (featurised in one batched call) or features made earlier by `datasets.map` with the feature
-extractor, batched or per example. Features of clips with different segment counts are padded with zero segments and
-`attention_mask` marks the real ones, so the model returns exactly one prediction per row.
+`BarlowSpeechDataCollator`: batches for the stock `Trainer` (fine-tuning, linear evaluation) that keep the segment
+contract (one row per clip). Rows either hold audio (featurised in one batched call) or features made earlier by
+`datasets.map` with the feature extractor, batched or per example. Features of clips with different segment counts are
+padded with zero segments and `attention_mask` marks the real ones, so the model returns exactly one prediction per
+row.
+
+`WaveformCollator`: batches of raw waveforms for pretraining (`BarlowTwinsTrainer` draws its views from them on the
+device).
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
+
+
+def waveform_of(example: Mapping) -> np.ndarray:
+    """The float32 waveform of an example in the common schema (`example["audio"]["array"]`) or with a bare array
+    under "audio"."""
+    audio = example["audio"]
+    return np.asarray(audio["array"] if isinstance(audio, dict) else audio, dtype=np.float32)
 
 
 def _as_tensor(value: Any, dtype: torch.dtype) -> torch.Tensor:
@@ -100,4 +112,30 @@ class BarlowSpeechDataCollator:
         return batch
 
 
-__all__ = ["BarlowSpeechDataCollator"]
+class WaveformCollator:
+    """Stacks examples' 1-s waveforms into `{"waveforms": (batch, segment_samples)}`.
+
+    Accepts the common schema (`example["audio"]["array"]`) or a bare array under "audio". Shorter clips are
+    zero-padded; longer ones keep their first segment (segment long audio beforehand, e.g. `barlow-speech prepare`,
+    to train on all of it).
+    """
+
+    def __init__(self, segment_samples: int = 16000):
+        self.segment_samples = segment_samples
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        batch = np.zeros((len(examples), self.segment_samples), dtype=np.float32)
+        for row, example in enumerate(examples):
+            if "audio" not in example:
+                raise ValueError(
+                    f"example {row} has no 'audio' column (keys: {sorted(example)}); use the common schema."
+                )
+            array = waveform_of(example)
+            if array.ndim != 1:
+                raise ValueError(f"example {row} has audio of shape {array.shape}; downmix to mono first.")
+            length = min(array.shape[0], self.segment_samples)
+            batch[row, :length] = array[:length]
+        return {"waveforms": torch.from_numpy(batch)}
+
+
+__all__ = ["BarlowSpeechDataCollator", "WaveformCollator", "waveform_of"]
