@@ -1,6 +1,6 @@
 """`BarlowTwinsTrainer`: the stock `transformers.Trainer` with the Barlow Twins step in `compute_loss`.
 
-Batches hold raw 1-s waveforms; on the device each step draws two augmented views (training/augment.py), turns them
+Batches hold raw 1-s waveforms; on the device each step draws two augmented views (training/augment/), turns them
 into log-spectrograms with the feature extractor's differentiable front end, and runs BarlowSpeechForPreTraining on
 both. Everything else (bf16, gradient accumulation, checkpoints and resume, DDP via torchrun/accelerate, logging,
 push_to_hub) is the stock Trainer's.
