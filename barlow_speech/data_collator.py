@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from .feature_extraction_barlow import SAMPLING_RATE, BarlowSpeechFeatureExtractor
 
 
 def waveform_of(example: Mapping) -> np.ndarray:
@@ -120,7 +120,7 @@ class WaveformCollator:
     to train on all of it).
     """
 
-    def __init__(self, segment_samples: int = 16000):
+    def __init__(self, segment_samples: int = SAMPLING_RATE):  # one second
         self.segment_samples = segment_samples
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:

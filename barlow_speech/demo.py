@@ -224,8 +224,8 @@ class DemoSettings:
         )
 
 
-def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
-    """The demo's two views: `DEMO_VIEWS` with this run's settings."""
+def demo_views(settings: DemoSettings, mixup: bool, sampling_rate: int) -> TwoViewAugmentation:
+    """The demo's two views: `DEMO_VIEWS` with this run's settings, at `sampling_rate` (the feature extractor's)."""
     return TwoViewAugmentation(
         dataclasses.replace(
             DEMO_VIEWS,
@@ -237,7 +237,8 @@ def demo_views(settings: DemoSettings, mixup: bool) -> TwoViewAugmentation:
             reverb_prob=settings.reverb_prob,
             view_segment_seconds=settings.view_segment_seconds,
             mixup_prob=1.0 if mixup else 0.0,
-        )
+        ),
+        sampling_rate=sampling_rate,
     )
 
 
@@ -306,7 +307,7 @@ def demo_trainer(
         # utterances reach the views whole (they draw their own segments); one-word clips are one segment
         "data_collator": WaveformCollator(extractor.segment_samples * settings.pretrain_words_per_clip),
     }
-    views = demo_views(settings, settings.mixup)
+    views = demo_views(settings, settings.mixup, extractor.sampling_rate)
     if objective == "dino":
         dino_args = settings.dino_arguments()
         # the crops are DINO's segments; the views' own segments apply to Barlow Twins' two views only
@@ -316,7 +317,8 @@ def demo_trainer(
                 f"view_segment_seconds={settings.view_segment_seconds} applies to Barlow Twins only"
             )
         crop_views = dataclasses.replace(views.config, view_segment_seconds=None)
-        crops = MultiCropAugmentation(dataclasses.replace(dino_args.multi_crop_config(), views=crop_views))
+        crop_config = dataclasses.replace(dino_args.multi_crop_config(), views=crop_views)
+        crops = MultiCropAugmentation(crop_config, sampling_rate=extractor.sampling_rate)
         trainer = DinoTrainer(**common, augmentation=crops, dino_args=dino_args)
     else:
         trainer = BarlowTwinsTrainer(**common, augmentation=views)
@@ -403,7 +405,7 @@ def run_demo(settings: DemoSettings) -> dict:
 
     with timer("Fig. 3"):
         clips = stack_clips(settings.corpus(256, settings.seed + 2, "validation"), 256, extractor.segment_samples)
-        views = demo_views(settings, mixup=False)
+        views = demo_views(settings, False, extractor.sampling_rate)
         untrained_c, trained_c = cross_correlations([initial, trained], extractor, clips, views, settings.seed)
 
     bt_name, random_name, dino_name = "BT (synthetic)", "Random init", "DINO (synthetic)"

@@ -25,6 +25,7 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
+SAMPLING_RATE = 16000  # the paper's input rate (Sec. 2.3), the extractor's default: the package's one 16 kHz
 LAST_SEGMENT_MODES = ("pad", "drop")
 PAD_MODES = ("reflect", "constant", "replicate", "circular")  # torch.stft's edge padding of centred frames
 # Float audio is expected in [-1, 1]. Peaks up to 4 (12 dB above full scale: more than the overshoot of resampled or
@@ -430,7 +431,7 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
 
     def __init__(
         self,
-        sampling_rate: int = 16000,
+        sampling_rate: int = SAMPLING_RATE,
         n_fft: int = 1024,
         hop_length: int = 128,
         n_mels: int | None = None,

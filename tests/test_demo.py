@@ -18,6 +18,7 @@ from barlow_speech.demo import (
     pretrain,
     run_demo,
 )
+from barlow_speech.feature_extraction_barlow import SAMPLING_RATE
 from barlow_speech.training.augment import DEMO_VIEWS
 
 
@@ -115,8 +116,10 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
 
 
 def test_the_demos_views_are_the_demo_preset_of_barlow_speech_pretrain():
-    assert demo_views(DemoSettings(), DemoSettings().mixup).config == DEMO_VIEWS  # one definition of the views
-    noisy = demo_views(dataclasses.replace(DemoSettings(), noise_prob=0.0, mixup=True), mixup=True).config
+    assert (
+        demo_views(DemoSettings(), DemoSettings().mixup, SAMPLING_RATE).config == DEMO_VIEWS
+    )  # one definition of the views
+    noisy = demo_views(dataclasses.replace(DemoSettings(), noise_prob=0.0, mixup=True), True, SAMPLING_RATE).config
     assert (noisy.noise_prob, noisy.mixup_prob, DEMO_VIEWS.noise_prob) == (0.0, 1.0, 0.8)
 
 

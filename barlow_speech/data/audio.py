@@ -20,9 +20,10 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from transformers.utils import logging
 
+from ..feature_extraction_barlow import SAMPLING_RATE  # every loader's output rate: the front end's (paper Sec. 3)
+
 logger = logging.get_logger(__name__)
 
-SAMPLING_RATE = 16_000  # every loader's output rate (paper Sec. 3)
 # MP3 needs libsndfile >= 1.1 (the soundfile wheels bundle it); without it .mp3 files stay out of folder scans.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg") + ((".mp3",) if "MP3" in sf.available_formats() else ())
 AudioSource = str | Path | bytes | BinaryIO

@@ -124,7 +124,7 @@ def view_layer_embeddings(
     """
     encoder = upstream.model.to(device).eval()
     extractor, length = upstream.extractor, upstream.extractor.segment_samples
-    augmentation = TwoViewAugmentation(config).to(device)
+    augmentation = TwoViewAugmentation(config, sampling_rate=extractor.sampling_rate).to(device)
     outputs: tuple[list[list[np.ndarray]], list[list[np.ndarray]]] = ([], [])
     for batch, start in enumerate(range(0, len(waveforms), batch_size)):
         clips = waveforms[start : start + batch_size]

@@ -327,7 +327,12 @@ def _report(args: argparse.Namespace) -> list[Path]:
         )
         clips = stack_clips(source.load(args.split), args.heatmap_clips, extractor.segment_samples)
         correlations = cross_correlations(
-            [untrained, trained], extractor, clips, figure3_views(), args.init_seed, args.device
+            [untrained, trained],
+            extractor,
+            clips,
+            figure3_views(sampling_rate=extractor.sampling_rate),
+            args.init_seed,
+            args.device,
         )
     figures = report_figures(output_dir, probes, correlations, args.boxplot_fraction)
     return [write_report(output_dir, probes, disentanglement, figures, html_too=args.html), *figures]

@@ -508,9 +508,13 @@ def run_supervised(
 
 
 # ------------------------------------------------------------------------------------------------ Fig. 3
-def figure3_views(config: TwoViewAugmentationConfig | None = None) -> TwoViewAugmentation:
-    """The pretraining views (`training.augment`, default config) without mixup, which would mix in other clips."""
-    return TwoViewAugmentation(dataclasses.replace(config or TwoViewAugmentationConfig(), mixup_prob=0.0))
+def figure3_views(
+    config: TwoViewAugmentationConfig | None = None, sampling_rate: int | None = None
+) -> TwoViewAugmentation:
+    """The pretraining views (`training.augment`, default config) without mixup, which would mix in other clips, at
+    `sampling_rate` (the feature extractor's)."""
+    config = dataclasses.replace(config or TwoViewAugmentationConfig(), mixup_prob=0.0)
+    return TwoViewAugmentation(config, sampling_rate=sampling_rate)
 
 
 def load_pretraining_pair(
@@ -551,9 +555,14 @@ def cross_correlations(
 
     Args:
         models: pretraining models (e.g. untrained and trained, `load_pretraining_pair`); run in eval mode.
-        waveforms: `(clips, samples)` 16 kHz clips, >= 2 of them.
-        views: the two-view augmentation (`figure3_views`, or the demo's).
+        waveforms: `(clips, samples)` clips at the extractor's sampling rate, >= 2 of them.
+        views: the two-view augmentation (`figure3_views`, or the demo's), at the extractor's sampling rate.
     """
+    if views.sampling_rate != extractor.sampling_rate:
+        raise ValueError(
+            f"the views run at {views.sampling_rate} Hz but the feature extractor reads {extractor.sampling_rate} Hz; "
+            "build them with sampling_rate=extractor.sampling_rate."
+        )
     if len(waveforms) < 2:
         raise ValueError(f"the cross-correlation needs >= 2 clips, got {len(waveforms)}; pass more clips.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -42,6 +42,7 @@ from ..data.fractions import (
     fraction_indices_to_json,
     label_fraction_indices,
 )
+from ..feature_extraction_barlow import SAMPLING_RATE
 from ..results import PROBE_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -595,7 +596,7 @@ def probe_layers(
 
 def logmel_stats_features(
     waveforms: Sequence[np.ndarray],
-    sampling_rate: int = 16_000,
+    sampling_rate: int = SAMPLING_RATE,
     n_mels: int = 64,
     n_fft: int = 400,
     hop_length: int = 160,

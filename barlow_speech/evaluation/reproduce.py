@@ -432,7 +432,8 @@ class Reproduction:
         def run() -> None:
             untrained, trained, extractor = load_pretraining_pair(str(self.run_dir(FIG3_UPSTREAM)))
             clips = stack_clips(source.load("test"), self.scale.heatmap_clips, extractor.segment_samples)
-            matrices = cross_correlations([untrained, trained], extractor, clips, figure3_views(), device=self.device)
+            views = figure3_views(sampling_rate=extractor.sampling_rate)
+            matrices = cross_correlations([untrained, trained], extractor, clips, views, device=self.device)
             path = self.output_dir / "results" / "cross_correlation.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(path, untrained=matrices[0], trained=matrices[1])

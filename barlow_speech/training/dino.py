@@ -120,7 +120,8 @@ class DinoTrainer(BarlowTwinsTrainer):
 
     Args:
         dino_args: `DinoArguments` (schedules, crops, collapse threshold).
-        augmentation: draws the crops; defaults to `MultiCropAugmentation(dino_args.multi_crop_config())`.
+        augmentation: draws the crops; defaults to `MultiCropAugmentation(dino_args.multi_crop_config())` at the
+            feature extractor's sampling rate.
         **kwargs: as `BarlowTwinsTrainer` (model, args, train_dataset, feature_extractor, barlow_args, ...).
 
     Logged besides `loss`: `teacher_entropy` (h(P_t), at most log K), `kl_teacher_student` (loss - entropy),
@@ -143,9 +144,14 @@ class DinoTrainer(BarlowTwinsTrainer):
         **kwargs,
     ):
         self.dino_args = dino_args or DinoArguments()
-        augmentation = augmentation or MultiCropAugmentation(self.dino_args.multi_crop_config())
         super().__init__(*args, augmentation=augmentation, **kwargs)
         self.add_callback(TeacherUpdateCallback(self.dino_args.teacher_momentum))
+
+    def default_augmentation(self) -> nn.Module:
+        """The crops when none are given: `MultiCropAugmentation` of `dino_args` at the extractor's sampling rate."""
+        return MultiCropAugmentation(
+            self.dino_args.multi_crop_config(), sampling_rate=self.feature_extractor.sampling_rate
+        )
 
     def teacher_temperature(self) -> float:
         """This step's teacher temperature: warm-up from `warmup_teacher_temperature` to the config's."""

@@ -50,6 +50,7 @@ from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
 from ..recipes import BACKBONES
+from ..repo_folder import load_pretrained
 from .augment import VIEW_PRESETS, MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
 from .checkpoints import (
     checkpoint_folders,
@@ -404,15 +405,16 @@ def build_trainer(
     dino = model_args.objective == "dino"
     model_class = DinoSpeechForPreTraining if dino else BarlowSpeechForPreTraining
     if model_args.model_name_or_path:
-        model = model_class.from_pretrained(model_args.model_name_or_path)
-        feature_extractor = BarlowSpeechFeatureExtractor.from_pretrained(model_args.model_name_or_path)
+        model = load_pretrained(model_class, model_args.model_name_or_path)
+        feature_extractor = load_pretrained(BarlowSpeechFeatureExtractor, model_args.model_name_or_path)
     else:
         torch.manual_seed(args.seed)
         model = model_class(model_args.build_config())
         feature_extractor = fit_feature_extractor(
             train_dataset, data_args.normalization_clips, args.seed, **model_args.feature_extractor_kwargs()
         )
-    noise = load_noise_bank(data_args.noise_dir) if data_args.noise_dir else None
+    rate = feature_extractor.sampling_rate  # the views run at the front end's rate
+    noise = load_noise_bank(data_args.noise_dir, rate) if data_args.noise_dir else None
     views = dataclasses.replace(VIEW_PRESETS[data_args.views])  # a copy: the presets stay as defined
     common = {
         "model": model,
@@ -424,8 +426,9 @@ def build_trainer(
     if dino:
         dino_args = dino_args or DinoArguments()
         crops = dataclasses.replace(dino_args.multi_crop_config(), views=views)
-        return DinoTrainer(**common, augmentation=MultiCropAugmentation(crops, noise_bank=noise), dino_args=dino_args)
-    return BarlowTwinsTrainer(**common, augmentation=TwoViewAugmentation(views, noise_bank=noise))
+        crops = MultiCropAugmentation(crops, noise_bank=noise, sampling_rate=rate)
+        return DinoTrainer(**common, augmentation=crops, dino_args=dino_args)
+    return BarlowTwinsTrainer(**common, augmentation=TwoViewAugmentation(views, noise_bank=noise, sampling_rate=rate))
 
 
 def resolve_checkpoint(args: TrainingArguments) -> str | None:

@@ -98,7 +98,8 @@ class BarlowTwinsTrainer(Trainer):
     Args:
         feature_extractor: its `spectrogram` turns augmented waveforms into model inputs on the device; it is also
             the Trainer's `processing_class`, so every checkpoint can be loaded with AutoFeatureExtractor.
-        augmentation: draws the two views; defaults to `TwoViewAugmentation()`.
+        augmentation: draws the two views at the feature extractor's sampling rate (a module with another
+            `sampling_rate` is a ValueError); default: `default_augmentation()`, `TwoViewAugmentation()` at that rate.
         barlow_args: `BarlowTwinsArguments` (optimizer choice, channels_last, SyncBatchNorm).
         **kwargs: passed to `transformers.Trainer` (model, args, train_dataset, eval_dataset, callbacks, ...).
 
@@ -129,8 +130,16 @@ class BarlowTwinsTrainer(Trainer):
         self.feature_extractor = feature_extractor or kwargs.get("processing_class") or BarlowSpeechFeatureExtractor()
         kwargs.setdefault("processing_class", self.feature_extractor)
         kwargs.setdefault("data_collator", WaveformCollator(self.feature_extractor.segment_samples))
+        self.augmentation = augmentation or self.default_augmentation()
+        rate, views_rate = self.feature_extractor.sampling_rate, getattr(self.augmentation, "sampling_rate", None)
+        if views_rate not in (None, rate):
+            raise ValueError(
+                f"the augmentation draws views of {views_rate}-Hz audio, but the feature extractor reads {rate} Hz; "
+                "build it at the extractor's rate (e.g. TwoViewAugmentation(config, "
+                "sampling_rate=feature_extractor.sampling_rate))."
+            )
         super().__init__(*args, **kwargs)
-        self.augmentation = (augmentation or TwoViewAugmentation()).to(self.args.device)
+        self.augmentation = self.augmentation.to(self.args.device)
         if self.barlow_args.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if self.barlow_args.non_blocking and self.args.dataloader_pin_memory and self.args.device.type == "cuda":
@@ -153,6 +162,10 @@ class BarlowTwinsTrainer(Trainer):
         self._watched_terms: list[str] = []
         self._first_nonfinite_step: torch.Tensor | None = None  # per watched term, on the device; -1: finite so far
         self._micro_step = (-1, 0)
+
+    def default_augmentation(self) -> nn.Module:
+        """The views when none are given: `TwoViewAugmentation()` at the feature extractor's sampling rate."""
+        return TwoViewAugmentation(sampling_rate=self.feature_extractor.sampling_rate)
 
     def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
         if self.barlow_args.optimizer != "lars" or self.optimizer is not None:

@@ -12,7 +12,9 @@ from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraini
 from barlow_speech.cli import main as cli_main
 from barlow_speech.data.synthetic import load_synthetic
 from barlow_speech.data_collator import WaveformCollator
-from barlow_speech.training.augment import DEMO_VIEWS, TwoViewAugmentationConfig
+from barlow_speech.modeling_dino import DinoSpeechForPreTraining
+from barlow_speech.training.augment import DEMO_VIEWS, TwoViewAugmentation, TwoViewAugmentationConfig
+from barlow_speech.training.dino import DinoTrainer
 from barlow_speech.training.optim import LARS
 from barlow_speech.training.pretrain import build_trainer, parse_arguments
 from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer
@@ -257,3 +259,19 @@ def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr("barlow_speech.training.pretrain.build_trainer", lambda *args: {}["bug"])
     with pytest.raises(KeyError):
         cli_main(["pretrain", "--output_dir", str(tmp_path), "--backbone", "tiny", "--report_to", "none"])
+
+
+def test_the_views_take_the_feature_extractors_sampling_rate_and_refuse_another(tmp_path, corpus):
+    extractor = BarlowSpeechFeatureExtractor(sampling_rate=22050, **FRONT_END)
+    model, args = BarlowSpeechForPreTraining(tiny_config()), tiny_training_arguments(tmp_path, 1)
+    views = BarlowTwinsTrainer(model=model, args=args, train_dataset=corpus, feature_extractor=extractor).augmentation
+    shift = views.waveform_augmentations[0]  # RandomTimeShift: max_shift_seconds (0.1 s) at the extractor's rate
+    assert (views.sampling_rate, shift.max_shift) == (22050, 2205)
+    dino = DinoTrainer(
+        model=DinoSpeechForPreTraining(tiny_config(objective="dino")), args=args, feature_extractor=extractor
+    )
+    assert dino.augmentation.sampling_rate == 22050
+    with pytest.raises(ValueError, match="draws views of 16000-Hz audio, but the feature extractor reads 22050 Hz"):
+        BarlowTwinsTrainer(model=model, args=args, feature_extractor=extractor, augmentation=TwoViewAugmentation())
+    with pytest.raises(ValueError, match=r"sampling_rate=16000, but the feature extractor reads 22050-Hz audio"):
+        TwoViewAugmentation(TwoViewAugmentationConfig(sampling_rate=16000), sampling_rate=extractor.sampling_rate)

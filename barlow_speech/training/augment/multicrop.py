@@ -54,9 +54,15 @@ class MultiCropAugmentation(nn.Module):
     `long` `(num_long * batch, 1, freq, frames)` and `short` `(num_short * batch, 1, freq, frames')` (None when
     `num_short` is 0), crop-major as `random_crops`. The same `generator` draws every crop and augmentation, so the
     trainer's (seed, step, micro-step, rank) seeding makes them reproducible, as for the two Barlow Twins views.
+    `noise_bank` and `sampling_rate` (the feature extractor's) are `TwoViewAugmentation`'s.
     """
 
-    def __init__(self, config: MultiCropConfig | None = None, noise_bank: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        config: MultiCropConfig | None = None,
+        noise_bank: torch.Tensor | None = None,
+        sampling_rate: int | None = None,
+    ) -> None:
         super().__init__()
         self.config = config or MultiCropConfig()
         if self.config.views.view_segment_seconds is not None:
@@ -64,7 +70,8 @@ class MultiCropAugmentation(nn.Module):
                 f"views.view_segment_seconds={self.config.views.view_segment_seconds}: multi-crop draws its own "
                 "segments (long_seconds, short_seconds); set views.view_segment_seconds=None."
             )
-        self.views = TwoViewAugmentation(self.config.views, noise_bank)
+        self.views = TwoViewAugmentation(self.config.views, noise_bank, sampling_rate)
+        self.sampling_rate = self.views.sampling_rate
 
     def forward(
         self,
@@ -77,7 +84,7 @@ class MultiCropAugmentation(nn.Module):
             raise ValueError("MultiCropAugmentation got an empty batch; expected at least one waveform.")
         c = self.config
         g = generator if generator is not None else self.views.generator_for(waveforms.device)
-        rate = c.views.sampling_rate
+        rate = self.sampling_rate
         long = random_crops(waveforms, c.num_long, round(c.long_seconds * rate), g)
         long = self.views.augment(long, to_spectrogram, g, clips=waveforms.shape[0])
         if c.num_short == 0:

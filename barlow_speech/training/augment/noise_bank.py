@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...data.audio import AUDIO_EXTENSIONS, AudioDecodeError, BadFiles, decode_audio, find_audio_files
+from ...data.audio import AUDIO_EXTENSIONS, SAMPLING_RATE, AudioDecodeError, BadFiles, decode_audio, find_audio_files
 
 logger = logging.getLogger(__name__)
 
 
-def load_noise_bank(folder: str | Path, sampling_rate: int = 16_000) -> torch.Tensor:
+def load_noise_bank(folder: str | Path, sampling_rate: int = SAMPLING_RATE) -> torch.Tensor:
     """Concatenate every audio file of a folder (e.g. Speech Commands / WLUC `_background_noise_`) into one noise bank.
 
     Each file is decoded with `barlow_speech.data.audio.decode_audio` (mono, resampled to `sampling_rate`) and

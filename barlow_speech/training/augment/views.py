@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ...data.effects import random_crops
+from ...feature_extraction_barlow import SAMPLING_RATE
 from .base import check_spectrograms, check_waveforms, seeded_generator
 from .spectrogram import FrequencyMask, MixupBYOLA, RandomResizedCrop, TimeMask
 from .waveform import AddNoise, RandomEqualizer, RandomGain, RandomReverb, RandomSpeed, RandomTimeShift
@@ -50,7 +51,9 @@ class TwoViewAugmentationConfig:
     noise_prob: float = 0.8
     speed_rates: tuple[float, float] | None = None
     speed_prob: float = 1.0
-    sampling_rate: int = 16_000
+    # of the audio: None takes the feature extractor's, which the trainer passes (`TwoViewAugmentation`'s
+    # `sampling_rate`); a rate here that differs from it is an error
+    sampling_rate: int | None = None
     # spectrogram
     mixup_ratio: float = 0.4
     mixup_prob: float = 1.0
@@ -83,12 +86,27 @@ DEMO_VIEWS = TwoViewAugmentationConfig(
 VIEW_PRESETS = {"default": TwoViewAugmentationConfig(), "demo": DEMO_VIEWS}
 
 
+def views_sampling_rate(configured: int | None, extractor_rate: int | None) -> int:
+    """The rate the views run at: the feature extractor's (`extractor_rate`), else the config's, else `SAMPLING_RATE`.
+
+    A config that gives another rate than the extractor's is a ValueError: the views would draw shifts, rooms and
+    segments in the wrong time scale."""
+    if configured is not None and extractor_rate is not None and configured != extractor_rate:
+        raise ValueError(
+            f"TwoViewAugmentationConfig.sampling_rate={configured}, but the feature extractor reads "
+            f"{extractor_rate}-Hz audio: the views run at the extractor's rate; drop sampling_rate from the views' "
+            "config."
+        )
+    return extractor_rate or configured or SAMPLING_RATE
+
+
 class TwoViewAugmentation(nn.Module):
     """Two independently augmented views (X_A, X_B) of a waveform batch, around a spectrogram function.
 
     Args:
         config: `TwoViewAugmentationConfig`.
         noise_bank: optional 1-D recorded-noise tensor for `AddNoise` (see `load_noise_bank`).
+        sampling_rate: of the audio, the feature extractor's (`views_sampling_rate`; the trainer checks it).
 
     Call: `view_a, view_b = aug(waveforms, to_spectrogram)` with waveforms (batch, samples) and
     `to_spectrogram` mapping (n, samples) -> (n, 1, freq, frames) or (n, freq, frames) on the same
@@ -98,11 +116,15 @@ class TwoViewAugmentation(nn.Module):
     """
 
     def __init__(
-        self, config: TwoViewAugmentationConfig | None = None, noise_bank: torch.Tensor | None = None
+        self,
+        config: TwoViewAugmentationConfig | None = None,
+        noise_bank: torch.Tensor | None = None,
+        sampling_rate: int | None = None,
     ) -> None:
         super().__init__()
         self.config = c = config or TwoViewAugmentationConfig()
-        if c.view_segment_seconds is not None and round(c.view_segment_seconds * c.sampling_rate) < 1:
+        self.sampling_rate = rate = views_sampling_rate(c.sampling_rate, sampling_rate)
+        if c.view_segment_seconds is not None and round(c.view_segment_seconds * rate) < 1:
             raise ValueError(
                 f"view_segment_seconds={c.view_segment_seconds}: expected a length of at least one sample, or None "
                 "(the whole clip)."
@@ -113,15 +135,13 @@ class TwoViewAugmentation(nn.Module):
         if c.speed_rates is not None and c.speed_prob > 0:
             waveform.append(RandomSpeed(c.speed_rates, p=c.speed_prob))
         if c.shift_prob > 0 and c.max_shift_seconds > 0:
-            waveform.append(
-                RandomTimeShift(int(c.max_shift_seconds * c.sampling_rate), c.circular_shift, p=c.shift_prob)
-            )
+            waveform.append(RandomTimeShift(int(c.max_shift_seconds * rate), c.circular_shift, p=c.shift_prob))
         if c.gain_prob > 0:
             waveform.append(RandomGain(c.gain_db, p=c.gain_prob))
         if c.eq_prob > 0 and c.eq_db_std > 0:
-            waveform.append(RandomEqualizer(c.eq_db_std, sampling_rate=c.sampling_rate, p=c.eq_prob))
+            waveform.append(RandomEqualizer(c.eq_db_std, sampling_rate=rate, p=c.eq_prob))
         if c.reverb_prob > 0:
-            waveform.append(RandomReverb(c.reverb_rt60_s, sampling_rate=c.sampling_rate, p=c.reverb_prob))
+            waveform.append(RandomReverb(c.reverb_rt60_s, sampling_rate=rate, p=c.reverb_prob))
         if c.noise_prob > 0:
             waveform.append(AddNoise(c.snr_db, c.noise_colours, noise_bank=noise_bank, p=c.noise_prob))
         self.waveform_augmentations = nn.ModuleList(waveform)
@@ -175,7 +195,7 @@ class TwoViewAugmentation(nn.Module):
         if self.config.view_segment_seconds is None:
             stacked = torch.cat([waveforms, waveforms])
         else:  # crop-major: rows [0, batch) are view A's segments, [batch, 2 batch) view B's
-            segment = round(self.config.view_segment_seconds * self.config.sampling_rate)
+            segment = round(self.config.view_segment_seconds * self.sampling_rate)
             if segment > waveforms.shape[-1]:
                 raise ValueError(
                     f"view_segment_seconds={self.config.view_segment_seconds} is {segment} samples, longer than the "
@@ -209,4 +229,4 @@ class TwoViewAugmentation(nn.Module):
         return self.augment_spectrograms(spectrograms, generator, clips)
 
 
-__all__ = ["DEMO_VIEWS", "VIEW_PRESETS", "TwoViewAugmentation", "TwoViewAugmentationConfig"]
+__all__ = ["DEMO_VIEWS", "VIEW_PRESETS", "TwoViewAugmentation", "TwoViewAugmentationConfig", "views_sampling_rate"]

@@ -24,6 +24,7 @@ from ...data.effects import (
     time_shift,
     uniform,
 )
+from ...feature_extraction_barlow import SAMPLING_RATE
 from .base import RandomAugmentation, check_range, check_waveforms
 
 
@@ -89,7 +90,7 @@ class RandomEqualizer(RandomAugmentation):
         num_points: int = 7,
         low_hz: float = 125.0,
         high_hz: float = 8000.0,
-        sampling_rate: int = 16_000,
+        sampling_rate: int = SAMPLING_RATE,
         p: float = 1.0,
         seed: int | None = None,
     ) -> None:
@@ -183,7 +184,7 @@ class RandomReverb(RandomAugmentation):
         self,
         rt60_s: tuple[float, float] = (0.1, 0.8),
         drr_db: tuple[float, float] = (-3.0, 10.0),
-        sampling_rate: int = 16_000,
+        sampling_rate: int = SAMPLING_RATE,
         p: float = 1.0,
         seed: int | None = None,
     ) -> None:
