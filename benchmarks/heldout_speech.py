@@ -26,9 +26,10 @@ import torch
 from torch import nn
 from transformers.audio_utils import mel_filter_bank
 
+from barlow_speech.evaluation.baselines import logmel_stats_features
 from barlow_speech.evaluation.embeddings import extract_embeddings
 from barlow_speech.evaluation.pipeline import LOGMEL, RANDOM_INIT_PREFIX, DataSource, load_upstream
-from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
+from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.pretrained import available, pretrained
 
 SPLITS = ("train", "validation", "test")

@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from barlow_speech.demo import DemoSettings, demo_source, demo_trainer, pretrain
+from barlow_speech.evaluation.baselines import logmel_stats_features
 from barlow_speech.evaluation.embeddings import extract_layer_embeddings
 from barlow_speech.evaluation.pipeline import PAPER_TASKS, SPLITS
-from barlow_speech.evaluation.probes import linear_probe, logmel_stats_features
+from barlow_speech.evaluation.probes import linear_probe
 
 FRACTIONS = (0.1, 1.0)
 # (pooling, frequency bands) evaluated on every checkpoint: pooling has no weights, so it is an evaluation choice too.

@@ -7,7 +7,7 @@
   schema (`barlow_speech.results`), so it sits in Table 2 and the figures like any other row.
 * Random init: the same architecture with fresh weights (`random_init_model`), probed like a trained checkpoint.
   Weights are drawn after `transformers.set_seed(seed)`, the seed policy of every other run here.
-* Log-mel statistics: `barlow_speech.evaluation.probes.logmel_stats_features`.
+* Log-mel statistics (`logmel_stats_features`): per clip, the mean and std over frames of a log-mel spectrogram.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import Trainer, TrainingArguments, set_seed
+from transformers.audio_utils import mel_filter_bank
 
 from ..configuration_barlow import BarlowSpeechConfig
 from ..data.fractions import PAPER_FRACTIONS, label_fraction_indices
 from ..data.schema import clip_arrays
 from ..data_collator import BarlowSpeechDataCollator
-from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
+from ..feature_extraction_barlow import SAMPLING_RATE, BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForAudioClassification, BarlowSpeechModel, BarlowSpeechPreTrainedModel
 from .probes import encode_labels, summarise_runs
 
@@ -201,3 +202,55 @@ def supervised_baseline(
         **dict(metadata or {}),
     }
     return summarise_runs(subsets, chosen, len(y_train), extra)
+
+
+def logmel_stats_features(
+    waveforms: Sequence[np.ndarray],
+    sampling_rate: int = SAMPLING_RATE,
+    n_mels: int = 64,
+    n_fft: int = 400,
+    hop_length: int = 160,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Log-mel baseline: per clip, the mean and std over frames of a log-mel spectrogram.
+
+    Args:
+        waveforms: mono float clips, each `(samples,)`, at `sampling_rate`.
+        n_mels, n_fft, hop_length: HTK mel filters over a Hann-window STFT (defaults: 25 ms / 10 ms at 16 kHz).
+
+    Returns:
+        `(num_clips, 2 * n_mels)` float32: `[mean_1..mean_n_mels, std_1..std_n_mels]`.
+    """
+    if len(waveforms) == 0:
+        raise ValueError("waveforms is empty; pass at least one clip.")
+    lengths = [len(np.asarray(w).reshape(-1)) for w in waveforms]
+    if any(np.asarray(w).ndim != 1 for w in waveforms) or min(lengths) < n_fft // 2 + 1:
+        raise ValueError(
+            f"every waveform must be a mono 1-D array of >= {n_fft // 2 + 1} samples; "
+            f"got lengths {min(lengths)}..{max(lengths)}."
+        )
+    filters = torch.as_tensor(
+        mel_filter_bank(n_fft // 2 + 1, n_mels, 0.0, sampling_rate / 2, sampling_rate, mel_scale="htk"),
+        dtype=torch.float32,
+        device=device,
+    )
+    window = torch.hann_window(n_fft, device=device)
+    features = []
+    for start in tqdm(
+        range(0, len(waveforms), batch_size), desc="log-mel features", disable=len(waveforms) <= batch_size
+    ):
+        clips = waveforms[start : start + batch_size]
+        batch = torch.zeros(len(clips), max(len(c) for c in clips), device=device)
+        for i, clip in enumerate(clips):
+            batch[i, : len(clip)] = torch.as_tensor(np.asarray(clip, dtype=np.float32), device=device)
+        power = torch.stft(batch, n_fft, hop_length, window=window, center=True, return_complex=True).abs().square()
+        log_mel = torch.log(torch.einsum("bft,fm->bmt", power, filters) + 1e-6)
+        frames = torch.tensor(
+            [1 + (len(c) - n_fft // 2) // hop_length for c in clips], device=device
+        )  # windows inside the clip
+        valid = (torch.arange(log_mel.shape[-1], device=device) < frames[:, None]).float()[:, None, :]
+        mean = (log_mel * valid).sum(-1) / valid.sum(-1)
+        std = (((log_mel - mean[..., None]) ** 2 * valid).sum(-1) / valid.sum(-1)).sqrt()
+        features.append(torch.cat([mean, std], dim=1).cpu())
+    return torch.cat(features).numpy()

@@ -28,7 +28,8 @@ import scipy.stats
 import torch
 
 from ..data.fractions import label_fraction_indices
-from .probes import WEIGHT_DECAYS, _solver_threads, fit_logistic_heads, standardize
+from .probes import WEIGHT_DECAYS, standardize
+from .solver import fit_logistic_heads, solver_threads
 
 NATS_PER_BIT = math.log(2.0)
 # The probe grid plus strong decays: a head that can shrink to the class prior (the bias is not penalised) scores
@@ -350,7 +351,7 @@ def infonce_information(
     # (2 cores), two rates at 256 x 256 x 256 (2^25 multiply-adds) 1.45x faster on two
     rates = [learning_rate] if isinstance(learning_rate, (int, float)) else list(learning_rate)
     work = len(rates) * train_batch_size * a_train.shape[1] * b_train.shape[1]
-    with _solver_threads(device, work, single_thread_below=2**25):
+    with solver_threads(device, work, single_thread_below=2**25):
         critics, validation_losses = _train_bilinear_critics(
             a_train, b_train, seed, validation_size, train_batch_size, steps, rates
         )

@@ -39,11 +39,11 @@ from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
 from ..repo_folder import load_pretrained
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
-from .baselines import random_init_model, supervised_baseline
+from .baselines import logmel_stats_features, random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
 from .embeddings import extract_layer_embeddings
 from .figures import plot_accuracy_vs_fraction, plot_cross_correlation, plot_run_boxplots
-from .probes import logmel_stats_features, probe_layers
+from .probes import probe_layers
 
 logger = logging.getLogger(__name__)
 

@@ -7,14 +7,11 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from barlow_speech.data.fractions import label_fraction_indices
-from barlow_speech.evaluation import probes
-from barlow_speech.evaluation.probes import (
-    PROBE_SCHEMA,
-    fit_logistic_heads,
-    linear_probe,
-    logmel_stats_features,
-    probe_layers,
-)
+from barlow_speech.evaluation import probes, solver
+from barlow_speech.evaluation.baselines import logmel_stats_features
+from barlow_speech.evaluation.probes import linear_probe, probe_layers
+from barlow_speech.evaluation.solver import fit_logistic_heads
+from barlow_speech.results import PROBE_SCHEMA
 from tests.test_benchmarks import BENCHMARKS
 
 sys.path.insert(0, str(BENCHMARKS))  # benchmarks/sklearn_probe.py: the scikit-learn reference of the protocol
@@ -174,15 +171,15 @@ def test_batching_runs_does_not_change_results():
 
 
 def test_memory_budget_splits_runs_into_batches():
-    per_run = probes._runs_per_batch(100, 16, 4, 10, budget=2**40)
-    assert probes._runs_per_batch(100, 16, 4, 10, budget=2**40 // per_run * 3) == 3  # budget of 3 runs' state
-    assert probes._runs_per_batch(100, 16, 4, 10, budget=1) == 1  # never fewer than one run
+    per_run = solver.runs_that_fit(100, 16, 4, 10, budget=2**40)
+    assert solver.runs_that_fit(100, 16, 4, 10, budget=2**40 // per_run * 3) == 3  # budget of 3 runs' state
+    assert solver.runs_that_fit(100, 16, 4, 10, budget=1) == 1  # never fewer than one run
 
 
 def test_small_cpu_probes_run_on_one_thread_and_restore_the_thread_count(monkeypatch):
     seen = []
-    solve = probes._lbfgs
-    monkeypatch.setattr(probes, "_lbfgs", lambda *args: (seen.append(torch.get_num_threads()), solve(*args))[1])
+    solve = solver._lbfgs
+    monkeypatch.setattr(solver, "_lbfgs", lambda *args: (seen.append(torch.get_num_threads()), solve(*args))[1])
     (xt, yt), (xv, yv), (xs, ys) = make_task()
     before = torch.get_num_threads()
     linear_probe(xt, yt, xv, yv, xs, ys, fractions=(0.5,), seeds=[0], weight_decays=(1e-2,), steps=5, device="cpu")
