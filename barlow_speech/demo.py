@@ -41,7 +41,6 @@ from .evaluation.pipeline import (
     LAYER_CHOICES,
     LOGMEL,
     PAPER_TASKS,
-    DataSource,
     DisentanglementProtocol,
     ProbeProtocol,
     SupervisedProtocol,
@@ -56,6 +55,7 @@ from .evaluation.pipeline import (
     write_results,
 )
 from .evaluation.report import write_report
+from .evaluation.sources import DataSource
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .modeling_dino import DinoSpeechForPreTraining

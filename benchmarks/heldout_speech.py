@@ -28,11 +28,11 @@ from transformers.audio_utils import mel_filter_bank
 
 from barlow_speech.evaluation.baselines import logmel_stats_features
 from barlow_speech.evaluation.embeddings import extract_embeddings
-from barlow_speech.evaluation.pipeline import LOGMEL, RANDOM_INIT_PREFIX, DataSource, load_upstream
+from barlow_speech.evaluation.pipeline import LOGMEL, RANDOM_INIT_PREFIX, load_upstream
 from barlow_speech.evaluation.probes import linear_probe
+from barlow_speech.evaluation.sources import SPLITS, DataSource
 from barlow_speech.pretrained import available, pretrained
 
-SPLITS = ("train", "validation", "test")
 UTTERANCE_TASKS = {"language": "language ID", "speaker_id": "speaker ID", "gender": "gender", "prosody": "prosody"}
 KEYWORD_TASK = {"keyword": "keywords"}
 FRACTIONS = (0.1, 1.0)

@@ -67,9 +67,10 @@ from .information import (
     principal_components,
     probe_information,
 )
-from .pipeline import PAPER_TASKS, SPLITS, DataSource, Upstream, known_rows, layer_names, write_results
+from .pipeline import PAPER_TASKS, Upstream, layer_names, write_results
 from .probes import probe_layers
 from .similarity import SIMILARITY_MEASURES, similarity_matrix
+from .sources import SPLITS, DataSource, known_rows
 
 logger = logging.getLogger(__name__)
 

@@ -40,8 +40,6 @@ from .pipeline import (
     PAPER_FACTORS,
     PAPER_TASKS,
     RANDOM_INIT_PREFIX,
-    SPLITS,
-    DataSource,
     DisentanglementProtocol,
     ProbeProtocol,
     SupervisedProtocol,
@@ -60,6 +58,7 @@ from .pipeline import (
 )
 from .report import load_results, write_report
 from .reproduce import ARTEFACTS, Reproduction, run_stages, stage_status
+from .sources import SPLITS, DataSource
 
 logger = logging.getLogger(__name__)
 

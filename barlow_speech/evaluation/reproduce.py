@@ -34,7 +34,6 @@ from ..data.registry import dataset_folder, dataset_spec
 from ..training.pretrain import DataArguments, fit_feature_extractor, parse_arguments, run_pretraining
 from .figures import ABLATION_ORDER, plot_cross_correlation, plot_run_boxplots
 from .pipeline import (
-    DataSource,
     DisentanglementProtocol,
     ProbeProtocol,
     SupervisedProtocol,
@@ -51,6 +50,7 @@ from .pipeline import (
     write_results,
 )
 from .report import compare_table2, compare_table3, load_results, write_report
+from .sources import DataSource
 
 logger = logging.getLogger(__name__)
 

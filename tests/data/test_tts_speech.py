@@ -191,7 +191,7 @@ def test_segment_seconds_cuts_every_clip_into_rows_that_keep_its_labels():
 
 def test_the_registry_generates_the_corpus_for_pretraining_and_evaluation():
     from barlow_speech.data.registry import dataset_spec
-    from barlow_speech.evaluation.pipeline import DataSource
+    from barlow_speech.evaluation.sources import DataSource
 
     spec = dataset_spec("tts_speech")
     assert spec.generated and spec.pretraining_split == "pretrain"

@@ -19,9 +19,10 @@ from barlow_speech.evaluation.analysis import (
     view_config,
     view_layer_embeddings,
 )
-from barlow_speech.evaluation.cli import DataSource, load_upstream
+from barlow_speech.evaluation.pipeline import load_upstream
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.evaluation.report import write_report
+from barlow_speech.evaluation.sources import DataSource
 from tests.factories import tiny_config, tone_clips
 
 # 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 126) keeps the tiny ResNet fast.

@@ -12,7 +12,7 @@ from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraini
 from barlow_speech.cli import main as cli_main
 from barlow_speech.evaluation.cli import disentangle_main, probe_main, report_main
 from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
-from barlow_speech.evaluation.pipeline import DataSource, recording_split
+from barlow_speech.evaluation.sources import DataSource, recording_split
 from barlow_speech.model_card import records_from_result
 from tests.factories import tiny_config
 

@@ -8,7 +8,6 @@ import pytest
 
 from barlow_speech.cli import main as cli_main
 from barlow_speech.evaluation import reproduce
-from barlow_speech.evaluation.pipeline import SPLITS
 from barlow_speech.evaluation.reproduce import (
     ARTEFACTS,
     DISENTANGLEMENT,
@@ -18,6 +17,7 @@ from barlow_speech.evaluation.reproduce import (
     pretraining_gpu_time,
     read_config,
 )
+from barlow_speech.evaluation.sources import SPLITS
 from barlow_speech.training.pretrain import load_training_audio, parse_arguments
 from tests.data.conftest import (
     make_esd_tree,

@@ -7,13 +7,13 @@ import torch
 from barlow_speech import BarlowSpeechFeatureExtractor, BarlowSpeechForPreTraining
 from barlow_speech.cli import main as cli_main
 from barlow_speech.evaluation.pipeline import (
-    DataSource,
     ProbeProtocol,
     SupervisedProtocol,
     load_pretraining_pair,
     load_upstream,
     run_supervised,
 )
+from barlow_speech.evaluation.sources import DataSource
 from tests.factories import tiny_config
 
 MEL_32 = {"n_fft": 512, "hop_length": 256, "n_mels": 32}
