@@ -566,6 +566,15 @@ class BarlowSpeechForAudioClassification(BarlowSpeechPreTrainedModel):
         if config.freeze_encoder:
             self.freeze_encoder()
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs) -> "BarlowSpeechForAudioClassification":
+        """`PreTrainedModel.from_pretrained`, then `freeze_encoder()` when `config.freeze_encoder`: loading replaces
+        every parameter with a new one that requires gradients, undoing the freeze of the constructor."""
+        model = super().from_pretrained(*args, **kwargs)
+        if model.config.freeze_encoder:
+            model.freeze_encoder()
+        return model
+
     def freeze_encoder(self) -> None:
         """Train only the head: encoder weights fixed and its BatchNorm statistics kept in eval mode."""
         self.config.freeze_encoder = True

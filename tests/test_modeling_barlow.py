@@ -365,6 +365,27 @@ def test_stock_trainer_fine_tunes_the_classifier(tmp_path, freeze):
     assert unchanged == freeze  # linear evaluation leaves weights and BN statistics untouched
 
 
+def _trainable(model: BarlowSpeechForAudioClassification) -> tuple[set[bool], bool]:
+    """The `requires_grad` values of the encoder's parameters, and whether the head trains."""
+    return {p.requires_grad for p in model.barlow.parameters()}, model.classifier.weight.requires_grad
+
+
+def test_freeze_encoder_turns_off_the_encoder_gradients_after_the_constructor_and_every_from_pretrained(tmp_path):
+    frozen = BarlowSpeechForAudioClassification(tiny_config(num_labels=2, freeze_encoder=True))
+    assert _trainable(frozen) == ({False}, True)
+    BarlowSpeechModel(tiny_config()).save_pretrained(tmp_path / "encoder")
+    frozen.save_pretrained(tmp_path / "frozen")
+    loads = [
+        BarlowSpeechForAudioClassification.from_pretrained(tmp_path / "encoder", num_labels=2, freeze_encoder=True),
+        AutoModelForAudioClassification.from_pretrained(tmp_path / "encoder", num_labels=2, freeze_encoder=True),
+        BarlowSpeechForAudioClassification.from_pretrained(tmp_path / "frozen"),  # the flag saved in config.json
+    ]
+    for model in loads:
+        assert model.config.freeze_encoder and _trainable(model) == ({False}, True)
+    unfrozen = BarlowSpeechForAudioClassification.from_pretrained(tmp_path / "encoder", num_labels=2)
+    assert _trainable(unfrozen) == ({True}, True)
+
+
 def test_more_bands_than_frequency_rows_warns_that_features_repeat():
     feature_map = torch.randn(2, 8, 2, 5)  # 2 frequency rows
     with pytest.warns(UserWarning, match=r"pooling_bands=4 exceeds the 2 frequency rows .*identical copies"):
