@@ -40,7 +40,6 @@ from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
     LAYER_CHOICES,
     LOGMEL,
-    PAPER_TASKS,
     DisentanglementProtocol,
     ProbeProtocol,
     SupervisedProtocol,
@@ -60,6 +59,7 @@ from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .modeling_dino import DinoSpeechForPreTraining
 from .recipes import BACKBONES, SMALL_ENCODER, EncoderRecipe
+from .results import PAPER_TASKS
 from .training.augment import DEMO_VIEWS, MultiCropAugmentation, TwoViewAugmentation
 from .training.dino import DinoArguments, DinoTrainer
 from .training.trainer import BarlowTwinsTrainer

@@ -4,7 +4,7 @@ The template is `barlow_speech/templates/model_card.md` (shipped as package data
 `huggingface_hub.ModelCard.from_template`. Numbers only ever come from the results passed in: a card without results
 says "Not evaluated".
 
-Result JSON accepted by `load_results` (one file holds one of these):
+Result JSON accepted by `load_records` (one file holds one of these):
 
 * a list of flat records, or `{"results": [records]}`, each record::
 
@@ -32,7 +32,6 @@ of several fractions on one dataset keep their own fraction), and `load_card_res
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -44,18 +43,12 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .configuration_barlow import DINO_CENTERINGS
 from .model_family import FamilyMember
+from .results import read_result_file, task_title
 
 TEMPLATE_PACKAGE = "barlow_speech"
 TEMPLATE_NAME = "templates/model_card.md"
 PAPER_DOI = "10.3390/info15020114"
 NOT_RECORDED = "not recorded"
-# Table 2 task abbreviations -> names for the card.
-PAPER_TASKS = {
-    "SR": "Speaker recognition",
-    "GR": "Gender recognition",
-    "KWS": "Keyword spotting",
-    "ER": "Emotion recognition",
-}
 DISENTANGLEMENT_TASK = "feature-extraction"  # Hub task id for metrics computed on the embeddings themselves
 
 
@@ -173,7 +166,7 @@ def records_from_result(result: Any, source: str = "results") -> list[ResultReco
         return [
             ResultRecord(
                 task="audio-classification",
-                task_name=PAPER_TASKS.get(result.get("task")) or result.get("task") or None,
+                task_name=task_title(result.get("task")) or result.get("task") or None,
                 metric="accuracy",
                 value=entry["mean"],
                 label_fraction=entry["fraction"],
@@ -206,23 +199,15 @@ def records_from_result(result: Any, source: str = "results") -> list[ResultReco
     )
 
 
-def load_results(paths_or_results: Iterable[str | Path | Mapping | list] | None) -> list[ResultRecord]:
-    """Records from result JSON files (paths) or already-parsed results; None -> no results."""
+def load_records(paths_or_results: Iterable[str | Path | Mapping | list] | None) -> list[ResultRecord]:
+    """Records from result JSON files (paths, read by `barlow_speech.results.read_result_file`) or already-parsed
+    results; None -> no results."""
     records: list[ResultRecord] = []
     for item in paths_or_results or []:
         if isinstance(item, ResultRecord):
             records.append(item)
         elif isinstance(item, (str, Path)):
-            path = Path(item)
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"result file {path} does not exist; pass the JSON written by probe/disentangle."
-                )
-            try:
-                parsed = json.loads(path.read_text())
-            except json.JSONDecodeError as error:
-                raise ValueError(f"result file {path} is not valid JSON: {error}.") from error
-            records.extend(records_from_result(parsed, str(path)))
+            records.extend(records_from_result(read_result_file(item), str(item)))
         else:
             records.extend(records_from_result(item))
     return records
@@ -343,7 +328,7 @@ def render_model_card(
         config: the model's `BarlowSpeechConfig`.
         extractor: its `BarlowSpeechFeatureExtractor` (front-end parameters).
         repo_id: `"org/name"` used in the usage snippets and as the model-index name.
-        results: measured results (`load_results`); none -> "Not evaluated".
+        results: measured results (`load_records`); none -> "Not evaluated".
         training_details: e.g. `{"epochs": 50, "batch_size": 64, "upstream_dataset": "..."}` (others are listed too);
             `batch_size` is the global batch, `batch_size_per_device` the per-device one.
         member: the family member the checkpoint is (card text and `datasets:` metadata).
@@ -403,7 +388,7 @@ def record_dicts(records: Iterable[ResultRecord]) -> list[dict]:
 __all__ = [
     "ResultRecord",
     "load_card_results",
-    "load_results",
+    "load_records",
     "objective_rows",
     "record_dicts",
     "records_from_result",

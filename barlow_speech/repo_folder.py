@@ -46,7 +46,7 @@ from transformers.utils import logging
 
 from .configuration_barlow import BarlowSpeechConfig
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
-from .model_card import ResultRecord, load_results, render_model_card
+from .model_card import ResultRecord, load_records, render_model_card
 from .model_family import FamilyMember, family_member, find_family_member
 from .modeling_barlow import (
     AUTO_MAP,
@@ -286,7 +286,7 @@ def write_repo_contents(
     folder.mkdir(parents=True, exist_ok=True)
     repo_id = repo_id or folder.name
     member = family_member(family) if isinstance(family, str) else family or find_family_member(repo_id)
-    records = load_results(results)
+    records = load_records(results)
     model.save_pretrained(folder)
     feature_extractor.save_pretrained(folder)
     for name in REMOTE_CODE_FILES:  # save_pretrained copies them for registered classes; make sure all three are there
@@ -414,7 +414,7 @@ def build_repo_folder(
         family: family member for the card text; default the one `model_name` names.
     """
     checkpoint = check_checkpoint(checkpoint_dir)
-    records = load_results(results)  # fail on bad result files before any writing
+    records = load_records(results)  # fail on bad result files before any writing
     output = _prepare_output_dir(checkpoint, output_dir)
     model, extractor = load_checkpoint(checkpoint)
     details = {**training_details_from_checkpoint(checkpoint), **dict(training_details or {})}

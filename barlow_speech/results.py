@@ -27,10 +27,91 @@ Disentanglement result (`barlow_speech.evaluation.disentanglement.disentanglemen
 
 Layer-wise analysis (`barlow-speech analyze`, `barlow_speech.evaluation.analysis`, which documents its fields): schema
 "barlow_speech.layer_analysis/v1".
+
+`load_results` reads result files for reports (probe and disentanglement results); the model card turns the same
+files into flat records (`barlow_speech.model_card.load_records`). Both read a file with `read_result_file`, and name
+the paper's Table 2 tasks from `PAPER_TASKS`.
 """
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
 
 PROBE_SCHEMA = "barlow_speech.probe/v1"
 DISENTANGLEMENT_SCHEMA = "barlow_speech.disentanglement/v1"
 ANALYSIS_SCHEMA = "barlow_speech.layer_analysis/v1"
 
-__all__ = ["ANALYSIS_SCHEMA", "DISENTANGLEMENT_SCHEMA", "PROBE_SCHEMA"]
+
+class PaperTask(NamedTuple):
+    """One task of the paper's Table 2: its column in the tables and its name in model cards."""
+
+    abbreviation: str
+    name: str
+
+
+# Table 2 tasks of the paper, by their label column in the common schema (the synthetic corpus has all four).
+PAPER_TASKS = {
+    "speaker_id": PaperTask("SR", "Speaker recognition"),
+    "gender": PaperTask("GR", "Gender recognition"),
+    "word": PaperTask("KWS", "Keyword spotting"),
+    "emotion": PaperTask("ER", "Emotion recognition"),
+}
+
+
+def task_name(column: str) -> str:
+    """The paper's name of a label column in results and tables (SR, GR, KWS, ER), or the column itself."""
+    return PAPER_TASKS[column].abbreviation if column in PAPER_TASKS else column
+
+
+def task_title(task: str | None) -> str | None:
+    """The model card's name of a result's task (`"KWS"` -> "Keyword spotting"), or None for another task."""
+    return next((paper.name for paper in PAPER_TASKS.values() if paper.abbreviation == task), None)
+
+
+def read_result_file(path: str | Path) -> Any:
+    """The parsed JSON of a result file; a FileNotFoundError or ValueError naming the file when it is missing or not
+    JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"result file {path} does not exist; write it with `barlow-speech probe` or `disentangle`."
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"result file {path} is not valid JSON: {error}.") from error
+
+
+def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
+    """Read result files (one result or a list of results each) -> (probe results, disentanglement results)."""
+    probes, disentanglement = [], []
+    for path in paths:
+        payload = read_result_file(path)
+        for result in payload if isinstance(payload, list) else [payload]:
+            schema = result.get("schema")
+            if schema == PROBE_SCHEMA:
+                probes.append(result)
+            elif schema == DISENTANGLEMENT_SCHEMA:
+                disentanglement.append(result)
+            else:
+                raise ValueError(
+                    f"{path}: unknown result schema {schema!r}; "
+                    f"expected {PROBE_SCHEMA!r} or {DISENTANGLEMENT_SCHEMA!r}."
+                )
+    return probes, disentanglement
+
+
+__all__ = [
+    "ANALYSIS_SCHEMA",
+    "DISENTANGLEMENT_SCHEMA",
+    "PAPER_TASKS",
+    "PROBE_SCHEMA",
+    "PaperTask",
+    "load_results",
+    "read_result_file",
+    "task_name",
+    "task_title",
+]

@@ -25,9 +25,9 @@ import numpy as np
 from barlow_speech.demo import DemoSettings, demo_source, demo_trainer, pretrain
 from barlow_speech.evaluation.baselines import logmel_stats_features
 from barlow_speech.evaluation.embeddings import extract_layer_embeddings
-from barlow_speech.evaluation.pipeline import PAPER_TASKS
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.evaluation.sources import SPLITS
+from barlow_speech.results import PAPER_TASKS
 
 FRACTIONS = (0.1, 1.0)
 # (pooling, frequency bands) evaluated on every checkpoint: pooling has no weights, so it is an evaluation choice too.

@@ -22,10 +22,10 @@ import torch
 from barlow_speech import BarlowSpeechConfig, BarlowSpeechFeatureExtractor, BarlowSpeechModel
 from barlow_speech.data.schema import clip_arrays
 from barlow_speech.demo import DemoSettings, demo_source
-from barlow_speech.evaluation.pipeline import PAPER_TASKS
 from barlow_speech.evaluation.probes import probe_layers
 from barlow_speech.evaluation.sources import SPLITS
 from barlow_speech.modeling_barlow import BarlowSpeechForPreTraining, band_feature_map
+from barlow_speech.results import PAPER_TASKS
 
 FRACTIONS = (0.1, 1.0)
 

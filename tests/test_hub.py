@@ -26,7 +26,7 @@ from barlow_speech.demo import DemoSettings, demo_config
 from barlow_speech.evaluation.disentanglement import disentanglement_runs
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.hub import HubPublishError, main, publish
-from barlow_speech.model_card import ResultRecord, load_card_results, load_results, records_from_result
+from barlow_speech.model_card import ResultRecord, load_card_results, load_records, records_from_result
 from barlow_speech.model_family import FAMILY, family_member
 from barlow_speech.repo_folder import (
     build_repo_folder,
@@ -420,7 +420,7 @@ def test_native_probe_and_disentanglement_results_become_records():
 )
 def test_malformed_result_records_are_rejected_with_the_reason(bad, message):
     with pytest.raises(ValueError, match=message):
-        load_results([[bad]])
+        load_records([[bad]])
 
 
 def test_missing_token_is_a_clear_error_before_anything_is_built(checkpoint, tmp_path, monkeypatch):

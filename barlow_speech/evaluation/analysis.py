@@ -56,7 +56,7 @@ import numpy as np
 import scipy.stats
 import torch
 
-from ..results import ANALYSIS_SCHEMA
+from ..results import ANALYSIS_SCHEMA, PAPER_TASKS
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .embeddings import extract_layer_embeddings
 from .figures import plot_layer_information, plot_layer_similarity, plot_rank_correlation
@@ -67,7 +67,7 @@ from .information import (
     principal_components,
     probe_information,
 )
-from .pipeline import PAPER_TASKS, Upstream, layer_names, write_results
+from .pipeline import Upstream, layer_names, write_results
 from .probes import probe_layers
 from .similarity import SIMILARITY_MEASURES, similarity_matrix
 from .sources import SPLITS, DataSource, known_rows

@@ -30,6 +30,7 @@ import datasets
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
 from ..data.registry import parse_loader_args
+from ..results import PAPER_TASKS, load_results
 from ..training.pretrain import expand_config
 from ..training.trainer import did_you_mean
 from .analysis import ANALYSES, ANALYSIS_PROBE_STEPS, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
@@ -38,7 +39,6 @@ from .pipeline import (
     LAYER_CHOICES,
     LOGMEL,
     PAPER_FACTORS,
-    PAPER_TASKS,
     RANDOM_INIT_PREFIX,
     DisentanglementProtocol,
     ProbeProtocol,
@@ -56,7 +56,7 @@ from .pipeline import (
     stack_clips,
     write_results,
 )
-from .report import load_results, write_report
+from .report import write_report
 from .reproduce import ARTEFACTS, Reproduction, run_stages, stage_status
 from .sources import SPLITS, DataSource
 

@@ -37,6 +37,7 @@ from ..data.schema import clip_arrays
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
 from ..repo_folder import load_pretrained
+from ..results import PAPER_TASKS, task_name
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .baselines import logmel_stats_features, random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
@@ -47,8 +48,6 @@ from .sources import SPLITS, DataSource, known_rows
 
 logger = logging.getLogger(__name__)
 
-# Table 2 tasks of the paper as columns of the common schema (synthetic corpus: all four exist).
-PAPER_TASKS = {"speaker_id": "SR", "gender": "GR", "word": "KWS", "emotion": "ER"}
 # Table 3 factors (accent, identity, gender) as columns; the names in results are the paper's.
 PAPER_FACTORS = ("accent", "speaker_id", "gender")
 FACTOR_NAMES = {"speaker_id": "identity"}
@@ -232,11 +231,6 @@ class SupervisedProtocol:
     max_steps: int = 1000
     batch_size: int = 32
     learning_rate: float = 1e-3
-
-
-def task_name(column: str) -> str:
-    """The paper's name of a label column (SR, GR, KWS, ER), or the column itself."""
-    return PAPER_TASKS.get(column, column)
 
 
 # ------------------------------------------------------------------------------------------------ runs

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..results import ANALYSIS_SCHEMA, DISENTANGLEMENT_SCHEMA, PROBE_SCHEMA
+from ..results import ANALYSIS_SCHEMA
 
 TABLE3_COLUMNS = (
     ("mig", "MIG"),
@@ -22,30 +22,6 @@ TABLE3_COLUMNS = (
     ("jemmig", "JEMMIG"),
     ("modularity", "Mod. Score"),
 )
-
-
-def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
-    """Read result JSON files (one result or a list of results each) -> (probe results, disentanglement results)."""
-    probes, disentanglement = [], []
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"result file {path} does not exist; write it with `barlow-speech probe` or `disentangle`."
-            )
-        payload = json.loads(path.read_text())
-        for result in payload if isinstance(payload, list) else [payload]:
-            schema = result.get("schema")
-            if schema == PROBE_SCHEMA:
-                probes.append(result)
-            elif schema == DISENTANGLEMENT_SCHEMA:
-                disentanglement.append(result)
-            else:
-                raise ValueError(
-                    f"{path}: unknown result schema {schema!r}; "
-                    f"expected {PROBE_SCHEMA!r} or {DISENTANGLEMENT_SCHEMA!r}."
-                )
-    return probes, disentanglement
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 import yaml
 
 from ..data.registry import dataset_folder, dataset_spec
+from ..results import load_results
 from ..training.pretrain import DataArguments, fit_feature_extractor, parse_arguments, run_pretraining
 from .figures import ABLATION_ORDER, plot_cross_correlation, plot_run_boxplots
 from .pipeline import (
@@ -49,7 +50,7 @@ from .pipeline import (
     stack_clips,
     write_results,
 )
-from .report import compare_table2, compare_table3, load_results, write_report
+from .report import compare_table2, compare_table3, write_report
 from .sources import DataSource
 
 logger = logging.getLogger(__name__)

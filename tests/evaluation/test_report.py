@@ -2,15 +2,8 @@ import json
 
 import pytest
 
-from barlow_speech.evaluation.report import (
-    layer_table,
-    load_results,
-    render_html,
-    render_markdown,
-    table2,
-    table3,
-    write_report,
-)
+from barlow_speech.evaluation.report import layer_table, render_html, render_markdown, table2, table3, write_report
+from barlow_speech.results import load_results
 
 
 def make_probe(model, task, mean):
