@@ -1,7 +1,8 @@
 """Dataset loaders: one module per dataset, each returning the common schema (schema.py).
 
 `load_dataset_by_name("librispeech", source=..., subset="train-clean-100")` dispatches by name; each dataset's
-special cases (splits, subsets, its folder under a data root) are in `registry.DATASETS`.
+special cases (splits, subsets, its folder under a data root) are in `registry.DATASETS`. `effects.py` holds the
+waveform effects (equaliser, rooms, noise, ...) that the multilingual corpus and the pretraining views share.
 """
 
 from __future__ import annotations
