@@ -567,13 +567,15 @@ class BarlowSpeechForAudioClassification(BarlowSpeechPreTrainedModel):
             self.freeze_encoder()
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs) -> "BarlowSpeechForAudioClassification":
+    def from_pretrained(cls, *args, **kwargs) -> "BarlowSpeechForAudioClassification | tuple":
         """`PreTrainedModel.from_pretrained`, then `freeze_encoder()` when `config.freeze_encoder`: loading replaces
-        every parameter with a new one that requires gradients, undoing the freeze of the constructor."""
-        model = super().from_pretrained(*args, **kwargs)
+        every parameter with a new one that requires gradients, undoing the freeze of the constructor. Returns what
+        transformers returns: the model, or `(model, loading_info)` with `output_loading_info=True`."""
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if kwargs.get("output_loading_info") else loaded
         if model.config.freeze_encoder:
             model.freeze_encoder()
-        return model
+        return loaded
 
     def freeze_encoder(self) -> None:
         """Train only the head: encoder weights fixed and its BatchNorm statistics kept in eval mode."""

@@ -379,6 +379,7 @@ def test_freeze_encoder_turns_off_the_encoder_gradients_after_the_constructor_an
         BarlowSpeechForAudioClassification.from_pretrained(tmp_path / "encoder", num_labels=2, freeze_encoder=True),
         AutoModelForAudioClassification.from_pretrained(tmp_path / "encoder", num_labels=2, freeze_encoder=True),
         BarlowSpeechForAudioClassification.from_pretrained(tmp_path / "frozen"),  # the flag saved in config.json
+        BarlowSpeechForAudioClassification.from_pretrained(tmp_path / "frozen", output_loading_info=True)[0],
     ]
     for model in loads:
         assert model.config.freeze_encoder and _trainable(model) == ({False}, True)
