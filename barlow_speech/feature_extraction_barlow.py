@@ -3,9 +3,10 @@
 16 kHz mono audio -> 1-s segments -> |STFT| (64-ms Hann window, 513 bins, 0-8 kHz) -> log -> (x - mean) / std.
 One batched `torch.stft` over all segments, on whatever device the audio (or `device=`) is on.
 
-The segment contract: every output row is one clip. `input_values` is `(batch, segments, freq, frames)`, padded with
-zero segments up to the longest clip of the call, and `attention_mask` `(batch, segments)` marks the real ones. Any
-collator that stacks or pads rows (the pipeline's, `datasets.map`, `default_data_collator`,
+The segment contract: every output row is one clip. As tensors (`return_tensors="pt"`/`"np"`) `input_values` is
+`(batch, segments, freq, frames)`, padded with zero segments up to the longest clip of the call, and `attention_mask`
+`(batch, segments)` marks the real ones; as lists (`return_tensors=None`, what `datasets.map` stores) each row holds
+only its clip's segments. Any collator that stacks or pads rows (the pipeline's, `default_data_collator`,
 `BarlowSpeechDataCollator`) therefore keeps one row per clip, and the models average the real segments of each row.
 
 Self-contained (imports only numpy, torch and transformers) so it can be shipped as remote code.
@@ -347,15 +348,18 @@ def _normalisation(mean, std) -> tuple[float, float]:
     return _finite_number("mean", mean, hint=refit), _finite_number("std", std, above=0.0, hint=refit)
 
 
-def _padding_strategy(padding) -> str:
+def _padding_strategy(padding, return_tensors: str | None) -> str:
     """transformers' `padding` values (`True`, `False`, `"longest"`, `"max_length"`, `"do_not_pad"`, or a
-    `PaddingStrategy`) as one of `PADDING_STRATEGIES`."""
+    `PaddingStrategy`) as one of `PADDING_STRATEGIES`; None is `"longest"` for a batch of tensors and `"do_not_pad"`
+    for a list of rows (`return_tensors=None`)."""
+    if padding is None:
+        return "do_not_pad" if return_tensors is None else "longest"
     if isinstance(padding, bool):
         return "longest" if padding else "do_not_pad"
     if isinstance(padding, str) and padding in PADDING_STRATEGIES:
         return str(getattr(padding, "value", padding))
     raise ValueError(
-        f"padding={padding!r} is not one of True, False or {list(PADDING_STRATEGIES)} (transformers' values)."
+        f"padding={padding!r} is not one of None, True, False or {list(PADDING_STRATEGIES)} (transformers' values)."
     )
 
 
@@ -381,13 +385,18 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     Turns 16 kHz mono audio into the `(clips, 1, 513, 126)` log-spectrograms of the paper (for 1-s clips).
 
     Audio longer than `segment_seconds` is split into segments (hop `segment_seconds - segment_overlap`). Every output
-    row is one clip: `input_values` `(batch, segments, freq, frames)` is padded with zero segments up to the call's
-    longest clip and `attention_mask` `(batch, segments)` marks the real ones; the models average the embeddings of a
-    row's real segments, so any collator that stacks rows keeps one result per clip. Normalisation uses dataset
-    statistics (`mean`, `std`, fitted on the training split with `fit_normalization` and saved in
-    preprocessor_config.json, like AST); per-utterance normalisation is available but off by default because it erases
-    level cues of speakers. Spectrograms are computed `chunk_segments` segments at a time, so a long clip needs the
-    memory of its output plus one chunk's STFT.
+    row is one clip. With `return_tensors="pt"` or `"np"`, `input_values` `(batch, segments, freq, frames)` is padded
+    with zero segments up to the call's longest clip and `attention_mask` `(batch, segments)` marks the real ones; the
+    models average the embeddings of a row's real segments, so any collator that stacks rows keeps one result per
+    clip. With `return_tensors=None` (the default, what `datasets.map` stores) the output is a list of rows, each
+    holding only its own clip's segments, `(segments_i, freq, frames)` with a mask of ones `(segments_i,)`, as
+    transformers' audio extractors return unpadded lists: a batched map stores every clip at its own length instead
+    of the batch's longest, and `BarlowSpeechDataCollator` pads the rows of each training batch.
+
+    Normalisation uses dataset statistics (`mean`, `std`, fitted on the training split with `fit_normalization` and
+    saved in preprocessor_config.json, like AST); per-utterance normalisation is available but off by default because
+    it erases level cues of speakers. Spectrograms are computed `chunk_segments` segments at a time, so a long clip
+    needs the memory of its output plus one chunk's STFT.
 
     Every setting is checked at construction (and so when preprocessor_config.json is loaded): a string where a number
     belongs, a non-finite or non-positive `std` or `log_floor`, an unknown `pad_mode`, or segments shorter than one
@@ -421,9 +430,11 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
     >>> features = extractor(np.zeros(16000, dtype=np.float32), sampling_rate=16000, return_tensors="pt")
     >>> features["input_values"].shape  # (clips, segments, freq, frames)
     torch.Size([1, 1, 513, 126])
-    >>> extractor([np.zeros(40000), np.zeros(16000)], sampling_rate=16000)["attention_mask"]
+    >>> extractor([np.zeros(40000), np.zeros(16000)], sampling_rate=16000, return_tensors="np")["attention_mask"]
     array([[1, 1, 1],
            [1, 0, 0]])
+    >>> [row.shape for row in extractor([np.zeros(40000), np.zeros(16000)], sampling_rate=16000)["input_values"]]
+    [(3, 513, 126), (1, 513, 126)]
     ```
     """
 
@@ -651,7 +662,7 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         device: torch.device | str | None = None,
         max_length: int | None = None,
         truncation: bool = False,
-        padding: bool | str = True,
+        padding: bool | str | None = None,
         **kwargs,
     ) -> BatchFeature:
         """Featurise one clip, a list of clips, a `(batch, samples)` array or a `datasets` Audio column.
@@ -664,28 +675,31 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
                 batch of clips, `(batch, samples)` (the Hugging Face convention): `(2, N)` is two clips, not a stereo
                 recording; downmix stereo first.
             sampling_rate: the rate of `raw_speech`; must equal `self.sampling_rate`. Always pass it for arrays.
-            return_tensors: `"pt"` for torch tensors, `"np"` or None for numpy arrays.
+            return_tensors: `"pt"` for a batch of torch tensors, `"np"` for a batch of numpy arrays, None (default)
+                for a list of numpy arrays, one per clip (the rows `datasets.map` stores).
             device: where to compute (e.g. `"cuda"`); defaults to the input tensors' device (CPU for numpy).
             max_length: in samples; with `truncation=True` each clip is cut to its first `max_length` samples, with
                 `padding="max_length"` every row is padded to the segments of `max_length` samples.
             truncation: cut clips to `max_length` (as transformers' audio feature extractors do).
-            padding: every row holds one clip and rows are stacked, so they are always padded with zero segments that
-                `attention_mask` marks and the models skip. `True` / `"longest"` (default): to the call's longest
-                clip. `"max_length"`: to the segments of `max_length` samples (or the longest clip, if longer), a
-                fixed shape. `False` / `"do_not_pad"`: no padding; clips of different segment counts are then an
-                error, as unpadded tensors of different lengths are in transformers.
+            padding: rows are padded with zero segments that `attention_mask` marks and the models skip.
+                `True` / `"longest"`: to the call's longest clip. `"max_length"`: to the segments of `max_length`
+                samples (or the longest clip, if longer), a fixed shape. `False` / `"do_not_pad"`: no padding; clips
+                of different segment counts are then an error for `"pt"`/`"np"` (a batch of tensors cannot be
+                ragged, as in transformers) and rows of their own lengths for None. None (default): `"longest"` for
+                `"pt"`/`"np"`, `"do_not_pad"` for None, so a batched `datasets.map` stores no padding.
 
         Other keyword arguments are a `ValueError` listing these.
 
         Returns:
             `BatchFeature` with `input_values` `(batch, segments, n_fft // 2 + 1, frames)` (one row per clip, zero
-            segments after a shorter clip's end) and `attention_mask` `(batch, segments)`, 1 on real segments.
+            segments after a shorter clip's end) and `attention_mask` `(batch, segments)`, 1 on real segments; for
+            `return_tensors=None` lists of the rows, `(segments_i, freq, frames)` and `(segments_i,)` each.
         """
         if kwargs:
             raise ValueError(
                 f"unknown keyword argument(s) {sorted(kwargs)}; {type(self).__name__} takes {list(CALL_KEYWORDS)}."
             )
-        strategy = _padding_strategy(padding)
+        strategy = _padding_strategy(padding, return_tensors)
         _check_length_options(max_length, truncation, strategy)
         if _is_lazy_sequence(raw_speech):
             raw_speech = list(raw_speech)  # e.g. a `datasets` Column (`dataset["audio"]`)
@@ -708,33 +722,50 @@ class BarlowSpeechFeatureExtractor(SequenceFeatureExtractor):
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors={return_tensors!r}; use 'pt', 'np' or None.")
         clips = self._clips(raw_speech, device, sampling_rate, max_length if truncation else None)
-        data = self._features(clips, strategy, max_length, device)
-        if return_tensors != "pt":
+        counts = self._segment_counts(clips)
+        widths = self._row_widths(counts, strategy, max_length, batch=return_tensors is not None)
+        values, mask = self._features(clips, counts, widths, device)
+        if return_tensors is None:
+            rows = {"input_values": values.split(widths), "attention_mask": mask.split(widths)}
+            return BatchFeature({key: [row.cpu().numpy() for row in value] for key, value in rows.items()})
+        data = {"input_values": values.unflatten(0, (len(widths), -1)), "attention_mask": mask.view(len(widths), -1)}
+        if return_tensors == "np":
             data = {key: value.cpu().numpy() for key, value in data.items()}
         return BatchFeature(data)
 
-    def _features(
-        self, clips: list[torch.Tensor] | torch.Tensor, strategy: str, max_length: int | None, device
-    ) -> dict[str, torch.Tensor]:
-        """`input_values` and `attention_mask` of checked clips, padded under `strategy`; the spectrograms are
-        computed `chunk_segments` segments at a time into the output."""
-        counts = self._segment_counts(clips)
+    def _row_widths(self, counts: list[int], strategy: str, max_length: int | None, batch: bool) -> list[int]:
+        """Segments of each output row under the padding `strategy`: the clip's own `counts` when not padded, else
+        the longest clip's (or `max_length`'s); `batch` rows (tensors) must all be as wide."""
         rows = max(counts)
         if strategy == "max_length":
             rows = max(rows, _segment_layout(max_length, self.segment_samples, self.hop_samples, self.last_segment)[0])
-        elif strategy == "do_not_pad" and min(counts) != rows:
-            raise ValueError(
-                f"padding=False, but the clips have between {min(counts)} and {rows} segments: rows of different "
-                "lengths cannot be stacked without padding. Use padding=True (the default: zero segments marked 0 in "
-                "attention_mask, which the models skip)."
-            )
+        elif strategy == "do_not_pad":
+            if batch and min(counts) != rows:
+                raise ValueError(
+                    f"padding=False, but the clips have between {min(counts)} and {rows} segments: a batch of "
+                    "tensors cannot hold rows of different lengths. Use padding=True (the default for tensors: zero "
+                    "segments marked 0 in attention_mask, which the models skip), or return_tensors=None for a list "
+                    "of rows of their own lengths."
+                )
+            return counts
+        return [rows] * len(counts)
+
+    def _features(
+        self, clips: list[torch.Tensor] | torch.Tensor, counts: list[int], widths: list[int], device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows of checked clips one after another: `input_values` `(sum(widths), freq, frames)` and
+        `attention_mask` `(sum(widths),)`, row i holding clip i's `counts[i]` segments then zero segments up to
+        `widths[i]`. The spectrograms are computed `chunk_segments` segments at a time into the output."""
         device = torch.device(device) if device is not None else (clips if torch.is_tensor(clips) else clips[0]).device
-        input_values = torch.zeros((len(counts), rows, self.num_bins, self.num_frames), device=device)
-        attention_mask = (torch.arange(rows) < torch.tensor(counts)[:, None]).long().to(device)
+        width = torch.tensor(widths, device=device)
+        starts = width.cumsum(0) - width
+        position = torch.arange(sum(widths), device=device) - starts.repeat_interleave(width)
+        attention_mask = (position < torch.tensor(counts, device=device).repeat_interleave(width)).long()
+        input_values = torch.zeros((sum(widths), self.num_bins, self.num_frames), device=device)
         with torch.no_grad():
             for segments, owners, positions in self._chunks(clips, self.chunk_segments, device):
-                input_values[owners, positions] = self.spectrogram(segments).squeeze(1)
-        return {"input_values": input_values, "attention_mask": attention_mask}
+                input_values[starts[owners] + positions] = self.spectrogram(segments).squeeze(1)
+        return input_values, attention_mask
 
     def fit_normalization(self, clips: Iterable, batch_size: int = 64) -> "BarlowSpeechFeatureExtractor":
         """Set `mean` / `std` to the statistics of the log-spectrogram over `clips` (use the training split).

@@ -28,7 +28,7 @@ def test_one_second_clip_gives_the_papers_513_by_126_input():
 def test_log_spectrogram_matches_librosa(seed):
     clip = tone_clips(1, seed=seed)[0]
     reference = np.abs(librosa.stft(clip, n_fft=1024, hop_length=128, pad_mode="reflect"))
-    ours = BarlowSpeechFeatureExtractor()(clip, sampling_rate=16000)["input_values"][0, 0]
+    ours = BarlowSpeechFeatureExtractor()(clip, sampling_rate=16000, return_tensors="np")["input_values"][0, 0]
     np.testing.assert_allclose(np.exp(ours), reference, atol=MAGNITUDE_RTOL_OF_PEAK * reference.max())
     loud = reference > reference.max() * 1e-3
     np.testing.assert_allclose(ours[loud], np.log(reference[loud]), atol=LOG_ATOL)
@@ -42,7 +42,7 @@ def test_log_mel_front_end_matches_librosa(seed):
     reference = librosa.feature.melspectrogram(
         y=clip, sr=16000, n_fft=400, hop_length=160, n_mels=64, fmin=60, fmax=7800, pad_mode="reflect", power=2.0
     )
-    ours = extractor(clip, sampling_rate=16000)["input_values"][0, 0]
+    ours = extractor(clip, sampling_rate=16000, return_tensors="np")["input_values"][0, 0]
     assert ours.shape == (64, 101) == reference.shape
     np.testing.assert_allclose(np.exp(2 * ours), reference, atol=MAGNITUDE_RTOL_OF_PEAK * reference.max())
     loud = reference > reference.max() * 1e-6
@@ -52,25 +52,27 @@ def test_log_mel_front_end_matches_librosa(seed):
 def test_batched_equals_one_by_one():
     clips = tone_clips(4)
     extractor = BarlowSpeechFeatureExtractor()
-    batched = extractor(np.stack(clips), sampling_rate=16000)["input_values"]
-    single = np.concatenate([extractor(c, sampling_rate=16000)["input_values"] for c in clips])
+    batched = extractor(np.stack(clips), sampling_rate=16000, return_tensors="np")["input_values"]
+    single = np.concatenate([extractor(c, sampling_rate=16000, return_tensors="np")["input_values"] for c in clips])
     np.testing.assert_allclose(batched, single, atol=1e-5)
     # a 2-D array is a batch of clips (the Hugging Face convention), so (2, N) is two clips, not one stereo recording
-    assert extractor(np.stack(clips[:2]), sampling_rate=16000)["input_values"].shape[0] == 2
+    assert extractor(np.stack(clips[:2]), sampling_rate=16000, return_tensors="np")["input_values"].shape[0] == 2
 
 
 def test_long_audio_is_split_into_segments_one_row_per_clip():
     long, short = tone_clips(1, seconds=2.5)[0], tone_clips(1, seconds=0.5)[0]
     extractor = BarlowSpeechFeatureExtractor(last_segment="pad")
-    padded = extractor([long, short], sampling_rate=16000)
+    padded = extractor([long, short], sampling_rate=16000, return_tensors="np")
     assert padded["input_values"].shape == (2, 3, 513, 126)
     assert padded["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     np.testing.assert_array_equal(padded["input_values"][1, 1:], 0.0)  # padding segments are zeros
     np.testing.assert_allclose(padded["input_values"][1, :1], extractor(short, sampling_rate=16000)["input_values"][0])
-    dropped = BarlowSpeechFeatureExtractor(last_segment="drop")([long, short], sampling_rate=16000)
+    dropped = BarlowSpeechFeatureExtractor(last_segment="drop")(
+        [long, short], sampling_rate=16000, return_tensors="np"
+    )
     assert dropped["attention_mask"].tolist() == [[1, 1], [1, 0]]  # a clip shorter than 1 s is padded, not lost
     overlapped = BarlowSpeechFeatureExtractor(segment_overlap=0.5, last_segment="drop")(long, sampling_rate=16000)
-    assert overlapped["input_values"].shape[:2] == (1, 4)  # starts at 0, 0.5, 1.0, 1.5 s
+    assert overlapped["input_values"][0].shape[0] == 4  # starts at 0, 0.5, 1.0, 1.5 s
 
 
 def test_segment_content_is_the_right_slice_of_the_waveform():
@@ -91,18 +93,18 @@ def test_int16_pcm_is_accepted_and_scaled():
 def test_normalisation_statistics_are_fitted_and_saved(tmp_path):
     clips = tone_clips(8)
     extractor = BarlowSpeechFeatureExtractor().fit_normalization(clips, batch_size=3)
-    values = extractor(clips, sampling_rate=16000)["input_values"]
+    values = extractor(clips, sampling_rate=16000, return_tensors="np")["input_values"]
     assert abs(values.mean()) < 1e-3 and abs(values.std() - 1) < 1e-3
     extractor.save_pretrained(tmp_path)
     loaded = BarlowSpeechFeatureExtractor.from_pretrained(tmp_path)
     assert (loaded.mean, loaded.std) == (extractor.mean, extractor.std)
-    np.testing.assert_array_equal(loaded(clips, sampling_rate=16000)["input_values"], values)
+    np.testing.assert_array_equal(loaded(clips, sampling_rate=16000, return_tensors="np")["input_values"], values)
 
 
 def test_fitted_statistics_standardise_per_utterance_normalised_features_too():
     clips = tone_clips(6)
     extractor = BarlowSpeechFeatureExtractor(per_utterance_normalize=True).fit_normalization(clips)
-    values = extractor(clips, sampling_rate=16000)["input_values"]
+    values = extractor(clips, sampling_rate=16000, return_tensors="np")["input_values"]
     assert abs(values.mean()) < 1e-3 and abs(values.std() - 1) < 1e-3
 
 
@@ -153,7 +155,11 @@ def test_log_spectrogram_shape_follows_n_fft_and_hop():
         (np.zeros(16000, np.float32), {"sampling_rate": 16000, "max_length": 8000}, "does nothing on its own"),
         (np.zeros(16000, np.float32), {"sampling_rate": 16000, "padding": "max_length"}, "needs max_length"),
         (np.zeros(16000, np.float32), {"sampling_rate": 16000, "padding": "longer"}, "padding='longer' is not one"),
-        ([np.zeros(32000), np.zeros(16000)], {"sampling_rate": 16000, "padding": False}, "between 1 and 2 segments"),
+        (
+            [np.zeros(32000), np.zeros(16000)],
+            {"sampling_rate": 16000, "padding": False, "return_tensors": "np"},
+            "between 1 and 2 segments: a batch of tensors cannot hold rows of different lengths",
+        ),
         (16000, {"sampling_rate": 16000}, "not supported"),
         (np.zeros(16000, np.float32), {"sampling_rate": 16000, "return_tensors": "tf"}, "return_tensors"),
     ],
@@ -225,7 +231,7 @@ def test_float_audio_at_integer_scale_is_refused_but_overshoot_of_clipped_audio_
     # a clipped clip resampled or filtered overshoots full scale by a few tens of percent: accepted
     overshoot = np.clip(clip * 50, -1, 1) * 1.5
     assert MAX_FLOAT_PEAK > np.abs(overshoot).max() > 1
-    assert extractor(overshoot, sampling_rate=16000)["input_values"].shape == (1, 1, 513, 126)
+    assert extractor(overshoot, sampling_rate=16000, return_tensors="np")["input_values"].shape == (1, 1, 513, 126)
 
 
 def test_an_audio_dict_without_its_rate_takes_the_calls_rate_and_only_that():
@@ -241,25 +247,49 @@ def test_an_audio_dict_without_its_rate_takes_the_calls_rate_and_only_that():
 def test_max_length_truncation_and_padding_work_as_in_transformers():
     extractor = BarlowSpeechFeatureExtractor()
     clips = [tone_clips(1, seconds=3.0)[0], tone_clips(1, seed=1)[0]]
-    cut = extractor(clips, sampling_rate=16000, max_length=24000, truncation=True)
+    batch = {"sampling_rate": 16000, "return_tensors": "np"}
+    cut = extractor(clips, max_length=24000, truncation=True, **batch)
     assert cut["attention_mask"].tolist() == [[1, 1], [1, 0]]  # 1.5 s -> two segments, the last one padded
     alone = extractor(clips[0][:24000], sampling_rate=16000)["input_values"][0]
     np.testing.assert_array_equal(cut["input_values"][0], alone)
     np.testing.assert_array_equal(
-        extractor(np.stack([clips[0], clips[0]]), sampling_rate=16000, max_length=24000, truncation=True)[
-            "input_values"
-        ][0],
+        extractor(np.stack([clips[0], clips[0]]), max_length=24000, truncation=True, **batch)["input_values"][0],
         alone,
     )
-    fixed = extractor(clips[1:], sampling_rate=16000, padding="max_length", max_length=48000)
+    fixed = extractor(clips[1:], padding="max_length", max_length=48000, **batch)
     assert fixed["attention_mask"].tolist() == [[1, 0, 0]]  # every row as long as 3 s
-    longest = extractor(clips, sampling_rate=16000)
+    longest = extractor(clips, **batch)
     for padding in (True, "longest"):
         np.testing.assert_array_equal(
-            extractor(clips, sampling_rate=16000, padding=padding)["input_values"], longest["input_values"]
+            extractor(clips, padding=padding, **batch)["input_values"], longest["input_values"]
         )
-    equal = extractor([clips[1], clips[1]], sampling_rate=16000, padding=False)  # nothing to pad: accepted
+        # a list of rows (return_tensors=None) padded on request: the rows of the batch
+        rows = extractor(clips, sampling_rate=16000, padding=padding)
+        np.testing.assert_array_equal(np.stack(rows["input_values"]), longest["input_values"])
+        assert [mask.tolist() for mask in rows["attention_mask"]] == [[1, 1, 1], [1, 0, 0]]
+    equal = extractor([clips[1], clips[1]], padding=False, **batch)  # nothing to pad: accepted
     assert equal["attention_mask"].tolist() == [[1], [1]]
+
+
+def test_rows_for_datasets_map_hold_only_their_own_segments_and_equal_the_padded_batch():
+    """`return_tensors=None` (what `datasets.map` stores): one array per clip, no padding segments."""
+    clips = [tone_clips(1, seconds=s, seed=i)[0] for i, s in enumerate((2.5, 0.5, 1.0, 4.2))]
+    extractor = BarlowSpeechFeatureExtractor(chunk_segments=3)  # rows split across chunks
+    rows = extractor(clips, sampling_rate=16000)
+    batch = extractor(clips, sampling_rate=16000, return_tensors="np")
+    assert isinstance(rows["input_values"], list) and [len(row) for row in rows["input_values"]] == [3, 1, 1, 5]
+    for row, mask, padded, padded_mask in zip(
+        rows["input_values"], rows["attention_mask"], batch["input_values"], batch["attention_mask"]
+    ):
+        assert row.shape[1:] == (513, 126) and row.dtype == np.float32
+        assert mask.tolist() == [1] * len(row) and padded_mask[len(row) :].sum() == 0
+        np.testing.assert_array_equal(row, padded[: len(row)])
+    # the same rows with padding=False, and the 2-D batch form
+    unpadded = extractor(clips, sampling_rate=16000, padding=False)
+    for row, same in zip(rows["input_values"], unpadded["input_values"]):
+        np.testing.assert_array_equal(row, same)
+    equal = extractor(np.stack([clips[2], clips[2]]), sampling_rate=16000)["input_values"]
+    assert [row.shape for row in equal] == [(1, 513, 126)] * 2
 
 
 def record_batch_sizes(monkeypatch, extractor: BarlowSpeechFeatureExtractor) -> list[int]:
@@ -275,15 +305,16 @@ def record_batch_sizes(monkeypatch, extractor: BarlowSpeechFeatureExtractor) -> 
 def test_spectrograms_are_computed_chunk_segments_at_a_time_with_the_same_values(monkeypatch, last_segment, overlap):
     settings = {"n_fft": 256, "hop_length": 128, "last_segment": last_segment, "segment_overlap": overlap}
     clips = [tone_clips(1, seconds=s, seed=i)[0] for i, s in enumerate((5.3, 0.5, 2.0, 3.7))]
-    reference = BarlowSpeechFeatureExtractor(**settings, chunk_segments=1000)(clips, sampling_rate=16000)
+    call = {"sampling_rate": 16000, "return_tensors": "np"}
+    reference = BarlowSpeechFeatureExtractor(**settings, chunk_segments=1000)(clips, **call)
     batch = np.stack([clips[2], clips[2] + 0.01, clips[2] - 0.01])
-    batch_reference = BarlowSpeechFeatureExtractor(**settings, chunk_segments=1000)(batch, sampling_rate=16000)
+    batch_reference = BarlowSpeechFeatureExtractor(**settings, chunk_segments=1000)(batch, **call)
     for chunk in (1, 2, 3, 7):
         extractor = BarlowSpeechFeatureExtractor(**settings, chunk_segments=chunk)
         sizes = record_batch_sizes(monkeypatch, extractor)
         for audio, expected in ((clips, reference), (batch, batch_reference)):
             sizes.clear()
-            features = extractor(audio, sampling_rate=16000)
+            features = extractor(audio, **call)
             assert max(sizes) <= chunk and sum(sizes) == expected["attention_mask"].sum()
             np.testing.assert_array_equal(features["attention_mask"], expected["attention_mask"])
             np.testing.assert_allclose(features["input_values"], expected["input_values"], atol=1e-5)

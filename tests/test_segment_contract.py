@@ -16,6 +16,7 @@ from barlow_speech import (
 from tests.factories import tiny_config, tone_clips
 
 LABELS = {0: "yes", 1: "no", 2: "up"}
+SMALL_FRONT_END = {"n_fft": 512, "hop_length": 256, "n_mels": 32}  # 32 x 63 per segment: a 30-s clip stays small
 
 
 def _classifier() -> BarlowSpeechForAudioClassification:
@@ -71,6 +72,29 @@ def test_datasets_map_then_trainer_predict_gives_one_row_per_clip_equal_to_the_c
     assert predictions.shape == (12, 3)
     expected = torch.stack([_alone(model, clip) for clip in clips]).numpy()
     np.testing.assert_allclose(predictions, expected, atol=1e-4)
+
+
+def test_a_batched_map_stores_each_clip_at_its_own_length_not_the_batchs_longest():
+    """40 1-s clips and one 30-s clip: padding every row to 30 segments stored ~17x what the rows hold (issue 30)."""
+    clips = tone_clips(40) + tone_clips(1, seconds=30.0, seed=1)
+    extractor = BarlowSpeechFeatureExtractor(**SMALL_FRONT_END)
+    dataset = datasets.Dataset.from_dict({"audio": clips})
+
+    def featurise(batch):
+        return extractor(batch["audio"], sampling_rate=16000)
+
+    stored = {batched: dataset.map(featurise, batched=batched, remove_columns=["audio"]) for batched in (True, False)}
+    sizes = {batched: mapped.data.nbytes for batched, mapped in stored.items()}
+    segment_bytes = extractor.num_bins * extractor.num_frames * 4
+    # 70 real segments; measured: 71.2 segments' bytes (masks and offsets included) per-example and batched, against
+    # 1,250 when every row was padded to the 30-s clip
+    assert sizes[False] < 2 * 70 * segment_bytes
+    assert sizes[True] < 2 * sizes[False]
+    rows = stored[True]["input_values"]
+    assert [len(row) for row in rows] == [1] * 40 + [30]
+    np.testing.assert_array_equal(
+        np.asarray(rows[40], np.float32), extractor(clips[40], sampling_rate=16000)["input_values"][0]
+    )
 
 
 def test_trainer_trains_on_a_batched_map_with_the_default_collator_for_one_second_clips(tmp_path):
