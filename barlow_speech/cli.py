@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "layer-wise MI, probe accuracy, CKA / PWCCA (layers | mi)",
     ),
     "push": ("barlow_speech.hub", "main", "publish a checkpoint with remote code and a model card"),
+    "export": ("barlow_speech.export", "main", "the encoder as ONNX or a torch.export program"),
 }
 
 

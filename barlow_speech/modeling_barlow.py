@@ -373,11 +373,10 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         batch = SegmentedBatch.from_inputs(input_values, attention_mask)
         check_frequency_rows(self.config, batch.segments.shape[-2])
-        read = self.config.pooled_layers
-        pooled_layers = list(range(len(self.config.layer_sizes))) if output_hidden_states else sorted(set(read))
+        every_layer = list(range(len(self.config.layer_sizes)))
+        pooled_layers = every_layer if output_hidden_states else sorted(set(self.config.pooled_layers))
         maps, pooled = self._encode_in_chunks(batch, output_hidden_states, pooled_layers)
-        by_layer = dict(zip(pooled_layers, pooled))
-        pooler_output = torch.cat([by_layer[layer] for layer in read], dim=-1) if len(read) > 1 else by_layer[read[0]]
+        pooler_output = self._pooler_output(pooled_layers, pooled)
         last_hidden_state = batch.per_clip(maps[-1])
         hidden_states = pooled_hidden_states = None
         if output_hidden_states:
@@ -392,6 +391,20 @@ class BarlowSpeechModel(BarlowSpeechPreTrainedModel):
             hidden_states=hidden_states,
             pooled_hidden_states=pooled_hidden_states,
         )
+
+    def _pooler_output(self, pooled_layers: list[int], pooled: list[torch.Tensor]) -> torch.Tensor:
+        """`pooler_output` from the pooled vectors `pooled` of the layers `pooled_layers`: those of
+        `config.pooler_layers`, concatenated."""
+        read = self.config.pooled_layers
+        by_layer = dict(zip(pooled_layers, pooled))
+        return torch.cat([by_layer[layer] for layer in read], dim=-1) if len(read) > 1 else by_layer[read[0]]
+
+    def segment_embeddings(self, segments: torch.Tensor) -> torch.Tensor:
+        """`(n, 1, freq, frames)` segments -> `(n, config.hidden_size)`: each segment's `pooler_output`, before the
+        mean over a clip's segments; one backbone pass and no mask (the graph `barlow_speech.export` exports)."""
+        check_frequency_rows(self.config, segments.shape[-2])
+        layers = sorted(set(self.config.pooled_layers))
+        return self._pooler_output(layers, self._encode(segments, False, layers)[1])
 
     def _encode(
         self, segments: torch.Tensor, output_hidden_states: bool, pooled_layers: list[int]

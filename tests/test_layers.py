@@ -46,6 +46,7 @@ LAYERS = [
             "barlow_speech.hub",  # upload and `barlow-speech push`
             "barlow_speech.hear",
             "barlow_speech.s3prl",
+            "barlow_speech.export",  # ONNX / torch.export and `barlow-speech export`
             "barlow_speech.evaluation.cli",
             "barlow_speech.evaluation.reproduce",
             "barlow_speech.metrics.",  # the `evaluate` modules
