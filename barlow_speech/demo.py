@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import json
 import logging
@@ -33,9 +34,7 @@ import torch
 from transformers import TrainingArguments
 
 from .configuration_barlow import DINO_CENTERINGS, LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
-from .data.schema import clip_arrays
 from .data.synthetic import SyntheticSpeechConfig, load_synthetic
-from .data_collator import WaveformCollator
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
     LAYER_CHOICES,
@@ -57,12 +56,12 @@ from .evaluation.report import write_report
 from .evaluation.sources import DataSource
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
-from .modeling_dino import DinoSpeechForPreTraining
 from .recipes import BACKBONES, SMALL_ENCODER, EncoderRecipe
 from .results import PAPER_TASKS
-from .training.augment import DEMO_VIEWS, MultiCropAugmentation, TwoViewAugmentation
+from .training.augment import DEMO_VIEWS, TwoViewAugmentation
 from .training.dino import DinoArguments, DinoTrainer
-from .training.trainer import BarlowTwinsTrainer
+from .training.pretrain import DataArguments, ModelArguments, PretrainingArguments, build_trainer
+from .training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -224,22 +223,80 @@ class DemoSettings:
         )
 
 
+# the `DemoSettings` fields that set a field of the same name of the views (`TwoViewAugmentationConfig`)
+VIEW_FIELDS = (
+    "freq_mask_width",
+    "time_mask_width",
+    "noise_prob",
+    "rrc_time_scale",
+    "eq_db_std",
+    "reverb_prob",
+    "view_segment_seconds",
+)
+
+
+def pretraining_arguments(
+    settings: DemoSettings, output_dir: Path, objective: str = "barlow_twins"
+) -> PretrainingArguments:
+    """The demo's pretraining as `barlow-speech pretrain`'s arguments: the settings' encoder and front end, the
+    synthetic corpus of its speakers, the `demo` views with the settings' fields, its optimiser (DINO's for
+    `objective="dino"`), checkpoints under `output_dir/checkpoints` (none saved)."""
+    encoder = settings.encoder()
+    bands = encoder.pooling_bands
+    model = ModelArguments(
+        backbone=encoder.backbone,
+        latent_size=encoder.latent_size,
+        loss_variant=encoder.loss_variant,
+        objective=objective,
+        dino_num_prototypes=settings.dino_num_prototypes,
+        dino_hidden_size=settings.dino_hidden_size,
+        dino_head_batchnorm=settings.dino_head_batchnorm,
+        dino_teacher_temperature=settings.dino_teacher_temperature,
+        dino_centering=settings.dino_centering,
+        pooling=encoder.pooling,
+        pooling_bands=[bands] if isinstance(bands, int) else list(bands),
+        projector_input=encoder.projector_input,
+        n_fft=encoder.n_fft,
+        hop_length=encoder.hop_length,
+        n_mels=encoder.n_mels,
+    )
+    views = {name: getattr(settings, name) for name in VIEW_FIELDS} | {"mixup_prob": 1.0 if settings.mixup else 0.0}
+    words = settings.pretrain_words_per_clip
+    extractor = encoder.feature_extractor()
+    data = DataArguments(
+        dataset="synthetic",
+        num_clips=settings.pretrain_clips,
+        loader_args=[f"num_speakers={settings.num_speakers}", f"words_per_clip={words}"],
+        normalization_clips=256,
+        normalization_sample="first",
+        views="demo",
+        view_args=[f"{name}={json.dumps(value)}" for name, value in views.items()],
+        # utterances reach the views whole (they draw their own segments); one-word clips are one segment
+        clip_seconds=words * extractor.segment_samples / extractor.sampling_rate if words > 1 else None,
+    )
+    dino = objective == "dino"
+    training = TrainingArguments(
+        output_dir=str(output_dir / "checkpoints"),
+        per_device_train_batch_size=settings.batch_size,
+        max_steps=settings.max_steps,
+        learning_rate=settings.dino_learning_rate if dino else settings.learning_rate,
+        warmup_steps=max(1, settings.max_steps // 15),
+        lr_scheduler_type="cosine",
+        weight_decay=settings.dino_weight_decay if dino else 1e-4,
+        logging_steps=max(1, settings.max_steps // 30),
+        save_strategy="no",
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+        seed=settings.seed,
+        dataloader_drop_last=True,
+    )
+    return PretrainingArguments(model, data, BarlowTwinsArguments(), settings.dino_arguments(), training)
+
+
 def demo_views(settings: DemoSettings, mixup: bool, sampling_rate: int) -> TwoViewAugmentation:
     """The demo's two views: `DEMO_VIEWS` with this run's settings, at `sampling_rate` (the feature extractor's)."""
-    return TwoViewAugmentation(
-        dataclasses.replace(
-            DEMO_VIEWS,
-            freq_mask_width=settings.freq_mask_width,
-            time_mask_width=settings.time_mask_width,
-            noise_prob=settings.noise_prob,
-            rrc_time_scale=settings.rrc_time_scale,
-            eq_db_std=settings.eq_db_std,
-            reverb_prob=settings.reverb_prob,
-            view_segment_seconds=settings.view_segment_seconds,
-            mixup_prob=1.0 if mixup else 0.0,
-        ),
-        sampling_rate=sampling_rate,
-    )
+    data = pretraining_arguments(dataclasses.replace(settings, mixup=mixup), Path(settings.output_dir)).data
+    return TwoViewAugmentation(data.views_config(), sampling_rate=sampling_rate)
 
 
 def bands_text(bands: int | Sequence[int]) -> str:
@@ -249,15 +306,7 @@ def bands_text(bands: int | Sequence[int]) -> str:
 
 def demo_config(settings: DemoSettings, objective: str = "barlow_twins") -> BarlowSpeechConfig:
     """The demo's architecture; `objective="dino"` adds DINO heads over the same encoder."""
-    return BarlowSpeechConfig(
-        **settings.encoder().config_kwargs(),
-        objective=objective,
-        dino_num_prototypes=settings.dino_num_prototypes,
-        dino_hidden_size=settings.dino_hidden_size,
-        dino_teacher_temperature=settings.dino_teacher_temperature,
-        dino_head_batchnorm=settings.dino_head_batchnorm,
-        dino_centering=settings.dino_centering,
-    )
+    return pretraining_arguments(settings, Path(settings.output_dir), objective).model.build_config()
 
 
 def demo_trainer(
@@ -267,62 +316,16 @@ def demo_trainer(
     corpus: datasets.Dataset | None = None,
     extractor: BarlowSpeechFeatureExtractor | None = None,
 ) -> tuple[BarlowTwinsTrainer, BarlowSpeechForPreTraining]:
-    """The demo's pretraining trainer, not yet trained: Barlow Twins on the demo's views, or DINO (`DinoTrainer`) on
-    multi-crop of them; returns it and an untouched copy of the initial model.
+    """The demo's pretraining trainer, not yet trained, from `barlow-speech pretrain`'s `build_trainer`: Barlow Twins
+    on the demo's views, or DINO (`DinoTrainer`) on multi-crop of them; returns it and an untouched copy of the
+    initial model.
 
     `corpus` and `extractor` (fitted) default to the settings' pretraining clips and a front end normalised on them;
     pass a previous run's to train a second objective on the same data and front end.
     """
-    if corpus is None:
-        corpus = settings.corpus(settings.pretrain_clips, settings.seed, "train", settings.pretrain_words_per_clip)
-    if extractor is None:
-        extractor = settings.encoder().feature_extractor()
-        extractor.fit_normalization(clip_arrays(corpus.select(range(min(256, len(corpus))))))
-    config = demo_config(settings, objective)
-    model_class = DinoSpeechForPreTraining if objective == "dino" else BarlowSpeechForPreTraining
-    torch.manual_seed(settings.seed)
-    model = model_class(config)
-    initial = model_class(config)
-    initial.load_state_dict(model.state_dict())
-    args = TrainingArguments(
-        output_dir=str(output_dir / "checkpoints"),
-        per_device_train_batch_size=settings.batch_size,
-        max_steps=settings.max_steps,
-        learning_rate=settings.dino_learning_rate if objective == "dino" else settings.learning_rate,
-        warmup_steps=max(1, settings.max_steps // 15),
-        lr_scheduler_type="cosine",
-        weight_decay=settings.dino_weight_decay if objective == "dino" else 1e-4,
-        logging_steps=max(1, settings.max_steps // 30),
-        save_strategy="no",
-        report_to="none",
-        use_cpu=not torch.cuda.is_available(),
-        seed=settings.seed,
-        dataloader_drop_last=True,
-    )
-    common = {
-        "model": model,
-        "args": args,
-        "train_dataset": corpus,
-        "feature_extractor": extractor,
-        # utterances reach the views whole (they draw their own segments); one-word clips are one segment
-        "data_collator": WaveformCollator(extractor.segment_samples * settings.pretrain_words_per_clip),
-    }
-    views = demo_views(settings, settings.mixup, extractor.sampling_rate)
-    if objective == "dino":
-        dino_args = settings.dino_arguments()
-        # the crops are DINO's segments; the views' own segments apply to Barlow Twins' two views only
-        if settings.view_segment_seconds is not None:
-            logger.info(
-                f"DINO draws its own crops ({dino_args.long_crop_seconds} s and {dino_args.short_crop_seconds} s): "
-                f"view_segment_seconds={settings.view_segment_seconds} applies to Barlow Twins only"
-            )
-        crop_views = dataclasses.replace(views.config, view_segment_seconds=None)
-        crop_config = dataclasses.replace(dino_args.multi_crop_config(), views=crop_views)
-        crops = MultiCropAugmentation(crop_config, sampling_rate=extractor.sampling_rate)
-        trainer = DinoTrainer(**common, augmentation=crops, dino_args=dino_args)
-    else:
-        trainer = BarlowTwinsTrainer(**common, augmentation=views)
-    return trainer, initial
+    arguments = pretraining_arguments(settings, output_dir, objective)
+    trainer = build_trainer(*arguments[:3], arguments.training, arguments.dino, corpus, extractor)
+    return trainer, copy.deepcopy(trainer.model)
 
 
 def pretrain(trainer: BarlowTwinsTrainer, output_dir: Path) -> None:

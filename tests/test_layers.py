@@ -25,6 +25,7 @@ LAYERS = [
             "barlow_speech.feature_extraction_barlow",
             "barlow_speech.modeling_barlow",
             "barlow_speech.modeling_dino",
+            "barlow_speech.arguments",  # the argument dataclasses' parser and their checks
             "barlow_speech.recipes",  # backbone presets and named encoders
             "barlow_speech.data_collator",
             "barlow_speech.results",  # result schemas, paper tasks, reading result files

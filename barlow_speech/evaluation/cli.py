@@ -27,12 +27,11 @@ from typing import Any
 
 import datasets
 
+from ..arguments import did_you_mean, expand_config
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
 from ..data.registry import parse_loader_args
 from ..results import PAPER_TASKS, load_results
-from ..training.pretrain import expand_config
-from ..training.trainer import did_you_mean
 from .analysis import ANALYSES, ANALYSIS_PROBE_STEPS, CRITIC_LEARNING_RATES, analyze_layers, write_analysis
 from .pipeline import (
     DEFAULT_FRONT_END,

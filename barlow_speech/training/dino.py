@@ -23,8 +23,9 @@ import torch
 from torch import nn
 from transformers import TrainerCallback
 
+from ..arguments import check_at_least
 from .augment import MultiCropAugmentation, MultiCropConfig
-from .trainer import BarlowTwinsTrainer, check_at_least
+from .trainer import BarlowTwinsTrainer
 
 logger = logging.getLogger(__name__)
 

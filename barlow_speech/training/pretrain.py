@@ -31,9 +31,9 @@ from typing import Any, NamedTuple
 import datasets
 import numpy as np
 import torch
-import yaml
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
+from ..arguments import CommandParser, check_at_least, check_choice, did_you_mean
 from ..configuration_barlow import (
     DINO_CENTERINGS,
     LOSS_VARIANTS,
@@ -45,13 +45,19 @@ from ..configuration_barlow import (
 from ..data.registry import DATASETS as REGISTERED_DATASETS
 from ..data.registry import parse_loader_args
 from ..data.schema import iter_clips
-from ..data_collator import waveform_of
+from ..data_collator import WaveformCollator, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
 from ..recipes import BACKBONES
 from ..repo_folder import load_pretrained
-from .augment import VIEW_PRESETS, MultiCropAugmentation, TwoViewAugmentation, load_noise_bank
+from .augment import (
+    VIEW_PRESETS,
+    MultiCropAugmentation,
+    TwoViewAugmentation,
+    TwoViewAugmentationConfig,
+    load_noise_bank,
+)
 from .checkpoints import (
     checkpoint_folders,
     checkpoint_problem,
@@ -61,17 +67,12 @@ from .checkpoints import (
     previous_run,
 )
 from .dino import DinoArguments, DinoTrainer
-from .trainer import (
-    MIN_BATCH_PER_DEVICE,
-    BarlowTwinsArguments,
-    BarlowTwinsTrainer,
-    check_at_least,
-    check_choice,
-    did_you_mean,
-)
+from .trainer import MIN_BATCH_PER_DEVICE, BarlowTwinsArguments, BarlowTwinsTrainer
 
 logger = logging.getLogger(__name__)
 
+# how `fit_feature_extractor` chooses the segments that fit the input's mean/std
+NORMALIZATION_SAMPLES = ("random", "first")
 # every registered dataset, plus "cached": the segments written by `barlow-speech prepare`
 DATASETS = (*REGISTERED_DATASETS, "cached")
 LOCAL_DATASETS = (*(name for name, spec in REGISTERED_DATASETS.items() if spec.local_only), "cached")
@@ -229,10 +230,35 @@ class DataArguments:
             "BYOL-A style for the paper's 513 linear bins, demo: the demo's (docs/representations.md)."
         },
     )
+    view_args: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "KEY=VALUE fields of TwoViewAugmentationConfig over the --views preset, e.g. freq_mask_width=10 "
+            "reverb_prob=0.5 view_segment_seconds=1.0."
+        },
+    )
+    normalization_sample: str = field(
+        default="random",
+        metadata={
+            "help": f"one of {list(NORMALIZATION_SAMPLES)}: the --normalization_clips segments that fit the input's "
+            "mean/std, a seeded random sample or the first ones (the demo's)."
+        },
+    )
+    clip_seconds: float | None = field(
+        default=None,
+        metadata={
+            "help": "seconds of each training clip the views see (longer clips keep their start, shorter ones are "
+            "zero-padded); default: one segment of the front end. Longer clips need view_segment_seconds in "
+            "--view_args, so that each view draws its own segment of the utterance."
+        },
+    )
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("views", self.views, list(VIEW_PRESETS))
+        check_choice("normalization_sample", self.normalization_sample, NORMALIZATION_SAMPLES)
+        check_at_least("clip_seconds", self.clip_seconds, 1e-3)
+        self.views_config()
         if not getattr(REGISTERED_DATASETS.get(self.dataset), "generated", False) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
         if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
@@ -253,6 +279,20 @@ class DataArguments:
                 spec.generator_arguments(parse_loader_args(self.loader_args))
             except (TypeError, ValueError) as error:
                 raise ValueError(f"--loader_args {' '.join(self.loader_args)}: {error}") from None
+
+    def views_config(self) -> TwoViewAugmentationConfig:
+        """The views of this run: the `--views` preset with `--view_args` over it (a new object: the presets stay
+        as defined)."""
+        overrides = parse_loader_args(self.view_args, "--view_args")
+        known = [item.name for item in dataclasses.fields(TwoViewAugmentationConfig)]
+        for key in overrides:
+            if key not in known:
+                raise ValueError(
+                    f"--view_args {key}: not a field of TwoViewAugmentationConfig{did_you_mean(key, known)}."
+                )
+        # lists (from JSON) as the tuples the config holds
+        overrides = {key: tuple(value) if isinstance(value, list) else value for key, value in overrides.items()}
+        return dataclasses.replace(VIEW_PRESETS[self.views], **overrides)
 
 
 class _CachedAudio(torch.utils.data.Dataset):
@@ -290,11 +330,17 @@ def load_training_audio(data_args: DataArguments, seed: int) -> datasets.Dataset
     return dataset
 
 
-def fit_feature_extractor(dataset, num_clips: int, seed: int, **front_end: Any) -> BarlowSpeechFeatureExtractor:
-    """A feature extractor (`front_end`: its arguments, e.g. `n_mels`) whose mean/std are fitted on a random sample
-    of the training segments."""
-    rng = np.random.default_rng(seed)
-    rows = sorted(int(i) for i in rng.choice(len(dataset), size=min(num_clips, len(dataset)), replace=False))
+def fit_feature_extractor(
+    dataset, num_clips: int, seed: int, sample: str = "random", **front_end: Any
+) -> BarlowSpeechFeatureExtractor:
+    """A feature extractor (`front_end`: its arguments, e.g. `n_mels`) whose mean/std are fitted on `num_clips` of the
+    training segments: a random sample drawn with `seed` (`sample="random"`) or the first ones (`"first"`)."""
+    size = min(num_clips, len(dataset))
+    if sample == "first":
+        rows = list(range(size))
+    else:
+        rng = np.random.default_rng(seed)
+        rows = sorted(int(i) for i in rng.choice(len(dataset), size=size, replace=False))
     if isinstance(dataset, datasets.Dataset):  # the Arrow column in chunks, not a row at a time
         clips = iter_clips(dataset, sampling_rate=None, rows=rows)
     else:
@@ -303,58 +349,6 @@ def fit_feature_extractor(dataset, num_clips: int, seed: int, **front_end: Any) 
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments)
-
-
-def expand_config(argv: Sequence[str], known: Sequence[str], command: str = "pretrain") -> list[str]:
-    """`argv` with `--config FILE` (a YAML or JSON mapping of flag -> value) replaced by the file's flags, placed first
-    so that flags on the command line override them; an unknown key is an error naming the file and the closest
-    known key (`known`: the flag names of `barlow-speech <command>` without dashes)."""
-    argv = list(argv)
-    if "--config" not in argv:
-        return argv
-    at = argv.index("--config")
-    if at + 1 >= len(argv):
-        raise ValueError("--config needs a file path.")
-    file = Path(argv[at + 1])
-    if not file.is_file():
-        raise FileNotFoundError(f"--config {file}: no such file.")
-    values = read_config_file(file)
-    if not isinstance(values, dict):
-        raise ValueError(f"--config {file} must hold a mapping of argument names to values, got {type(values)}.")
-    unknown = [str(key) for key in values if str(key).replace("-", "_") not in known]
-    if unknown:
-        names = ", ".join(f"{key!r}{did_you_mean(key, known)}" for key in unknown)
-        raise ValueError(
-            f"--config {file}: unknown key(s) {names}; the keys are the flags of `barlow-speech {command} --help` "
-            "without the leading dashes."
-        )
-    flags: list[str] = []
-    for key, value in values.items():
-        if isinstance(value, (list, tuple)):
-            flags += [f"--{key}", *map(str, value)]
-        else:
-            flags += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
-    return flags + argv[:at] + argv[at + 2 :]
-
-
-def read_config_file(file: Path) -> Any:
-    """A `--config` file's content (YAML for .yaml/.yml, else JSON); a syntax error is a ValueError naming the file,
-    the line and the column."""
-    text = file.read_text()
-    if file.suffix in (".yaml", ".yml"):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise ValueError(f"--config {file}: not valid YAML{where}: {problem}.") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"--config {file}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."
-        ) from None
 
 
 class PretrainingArguments(NamedTuple):
@@ -367,29 +361,52 @@ class PretrainingArguments(NamedTuple):
     training: TrainingArguments
 
 
+# the TrainingArguments flags `pretrain --help` lists (`--help_all`: every one)
+COMMON_TRAINING_FLAGS = (
+    "output_dir",
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "learning_rate",
+    "weight_decay",
+    "warmup_steps",
+    "lr_scheduler_type",
+    "gradient_accumulation_steps",
+    "bf16",
+    "seed",
+    "logging_steps",
+    "save_steps",
+    "save_total_limit",
+    "resume_from_checkpoint",
+    "dataloader_num_workers",
+    "report_to",
+    "push_to_hub",
+    "hub_model_id",
+)
+
+
+def argument_parser() -> CommandParser:
+    """The parser of `barlow-speech pretrain`; its `--help` lists `COMMON_TRAINING_FLAGS` of TrainingArguments."""
+    return CommandParser(ARGUMENT_CLASSES, "pretrain", __doc__, brief={TrainingArguments: COMMON_TRAINING_FLAGS})
+
+
 def parse_arguments(argv: Sequence[str]) -> PretrainingArguments:
     """(ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments) from flags and
     `--config`, each value checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
-    known = [f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)]
-    argv = expand_config(argv, known)
-    parser = HfArgumentParser(ARGUMENT_CLASSES, prog="barlow-speech pretrain")
-    *parsed, unused = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    if unused:
-        flags = ", ".join(f"{item}{did_you_mean(item, [f'--{name}' for name in known])}" for item in unused)
-        raise ValueError(f"unknown argument(s) {flags}; see `barlow-speech pretrain --help`.")
-    training = parsed[-1]
+    parsed = PretrainingArguments(*argument_parser().parse(argv))
     check_at_least(
         "per_device_train_batch_size",
-        training.per_device_train_batch_size,
+        parsed.training.per_device_train_batch_size,
         MIN_BATCH_PER_DEVICE,
         " (the projector's BatchNorm and the loss's batch statistics need 2 segments per device)",
     )
+    training = parsed.training
     if training.max_steps == 0 or (training.max_steps < 0 and training.num_train_epochs <= 0):
         raise ValueError(
             f"--max_steps {training.max_steps} --num_train_epochs {training.num_train_epochs:g}: nothing to train; "
             "pass --max_steps > 0, or --max_steps -1 (the default) with --num_train_epochs > 0."
         )
-    return PretrainingArguments(*parsed)
+    return parsed
 
 
 def build_trainer(
@@ -398,24 +415,38 @@ def build_trainer(
     barlow_args: BarlowTwinsArguments,
     args: TrainingArguments,
     dino_args: DinoArguments | None = None,
+    train_dataset: datasets.Dataset | torch.utils.data.Dataset | None = None,
+    feature_extractor: BarlowSpeechFeatureExtractor | None = None,
 ) -> BarlowTwinsTrainer:
     """Dataset, feature extractor (normalisation fitted on it), model, views and trainer for one run:
-    `BarlowTwinsTrainer` or, for `model_args.objective == "dino"`, `DinoTrainer`."""
-    train_dataset = load_training_audio(data_args, args.seed)
+    `BarlowTwinsTrainer` or, for `model_args.objective == "dino"`, `DinoTrainer`.
+
+    `train_dataset` and `feature_extractor` (fitted) default to `data_args`' audio and a front end normalised on it;
+    pass a previous run's to train a second objective on the same data and front end (the demo's DINO).
+    """
+    if train_dataset is None:
+        train_dataset = load_training_audio(data_args, args.seed)
     dino = model_args.objective == "dino"
     model_class = DinoSpeechForPreTraining if dino else BarlowSpeechForPreTraining
     if model_args.model_name_or_path:
         model = load_pretrained(model_class, model_args.model_name_or_path)
-        feature_extractor = load_pretrained(BarlowSpeechFeatureExtractor, model_args.model_name_or_path)
+        feature_extractor = feature_extractor or load_pretrained(
+            BarlowSpeechFeatureExtractor, model_args.model_name_or_path
+        )
     else:
         torch.manual_seed(args.seed)
         model = model_class(model_args.build_config())
-        feature_extractor = fit_feature_extractor(
-            train_dataset, data_args.normalization_clips, args.seed, **model_args.feature_extractor_kwargs()
-        )
+        if feature_extractor is None:
+            feature_extractor = fit_feature_extractor(
+                train_dataset,
+                data_args.normalization_clips,
+                args.seed,
+                data_args.normalization_sample,
+                **model_args.feature_extractor_kwargs(),
+            )
     rate = feature_extractor.sampling_rate  # the views run at the front end's rate
     noise = load_noise_bank(data_args.noise_dir, rate) if data_args.noise_dir else None
-    views = dataclasses.replace(VIEW_PRESETS[data_args.views])  # a copy: the presets stay as defined
+    views = data_args.views_config()
     common = {
         "model": model,
         "args": args,
@@ -423,8 +454,16 @@ def build_trainer(
         "feature_extractor": feature_extractor,
         "barlow_args": barlow_args,
     }
+    if data_args.clip_seconds is not None:  # utterances reach the views whole (they draw their own segments)
+        common["data_collator"] = WaveformCollator(round(data_args.clip_seconds * rate))
     if dino:
         dino_args = dino_args or DinoArguments()
+        if views.view_segment_seconds is not None:  # the crops are DINO's segments
+            logger.info(
+                f"DINO draws its own crops ({dino_args.long_crop_seconds} s and {dino_args.short_crop_seconds} s): "
+                f"view_segment_seconds={views.view_segment_seconds} applies to Barlow Twins only"
+            )
+            views = dataclasses.replace(views, view_segment_seconds=None)
         crops = dataclasses.replace(dino_args.multi_crop_config(), views=views)
         crops = MultiCropAugmentation(crops, noise_bank=noise, sampling_rate=rate)
         return DinoTrainer(**common, augmentation=crops, dino_args=dino_args)

@@ -8,10 +8,9 @@ push_to_hub) is the stock Trainer's.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
-from collections.abc import Sequence, Sized
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
+from ..arguments import check_choice
 from ..data_collator import WaveformCollator
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import off_diagonal
@@ -36,26 +36,8 @@ OPTIMIZERS = ("adamw", "lars")
 MIN_BATCH_PER_DEVICE = 2
 
 
-def did_you_mean(value: str, choices: Sequence[str]) -> str:
-    """` (did you mean 'x'?)` with the closest of `choices`, or "" when none is close."""
-    matches = difflib.get_close_matches(value, choices, n=1)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
-
-
-def check_choice(flag: str, value: str, choices: Sequence[str]) -> None:
-    """A ValueError naming the flag, the value, the choices and the closest one when `value` is not a choice."""
-    if value not in choices:
-        raise ValueError(f"--{flag} {value}: expected one of {list(choices)}{did_you_mean(value, choices)}.")
-
-
 class TrainingDivergedError(ValueError):
     """A loss term or a weight became NaN or infinite: the run is stopped and nothing of it is saved."""
-
-
-def check_at_least(flag: str, value: float | None, minimum: float, why: str = "") -> None:
-    """A ValueError naming the flag, the value and the allowed range when `value < minimum` (None passes)."""
-    if value is not None and value < minimum:
-        raise ValueError(f"--{flag} {value}: expected a value >= {minimum}{why}.")
 
 
 @dataclass
@@ -371,7 +353,4 @@ __all__ = [
     "BarlowTwinsArguments",
     "BarlowTwinsTrainer",
     "TrainingDivergedError",
-    "check_at_least",
-    "check_choice",
-    "did_you_mean",
 ]
