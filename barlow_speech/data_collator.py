@@ -104,7 +104,9 @@ class BarlowSpeechDataCollator:
         else:
             raise ValueError(
                 f"rows have keys {sorted(rows[0])}; expected 'input_values' (features from the feature extractor) or "
-                f"{self.audio_column!r} (audio, set audio_column= for another name)."
+                f"{self.audio_column!r} (audio, set audio_column= for another name). Under a Trainer, raw audio rows "
+                f"lose their {self.audio_column!r} column unless TrainingArguments(remove_unused_columns=False): the "
+                "Trainer drops every column the model's forward does not take."
             )
         labels = self._labels(rows)
         if labels is not None:

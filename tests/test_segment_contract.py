@@ -139,6 +139,21 @@ def test_collator_featurises_raw_audio_rows_and_pads_feature_rows_alike():
     torch.testing.assert_close(raw["input_values"], padded["input_values"])
 
 
+def test_raw_audio_rows_train_with_remove_unused_columns_false_and_the_collator_names_it_otherwise(tmp_path):
+    dataset = _dataset(tone_clips(4))
+    collator = BarlowSpeechDataCollator(BarlowSpeechFeatureExtractor())
+    settings = {"per_device_train_batch_size": 2, "max_steps": 1, "report_to": "none", "use_cpu": True}
+    settings |= {"disable_tqdm": True, "save_strategy": "no"}
+    for remove_unused_columns in (True, False):  # True: the Trainer's default, which drops the "audio" column
+        args = TrainingArguments(str(tmp_path), remove_unused_columns=remove_unused_columns, **settings)
+        trainer = Trainer(model=_classifier().train(), args=args, train_dataset=dataset, data_collator=collator)
+        if remove_unused_columns:
+            with pytest.raises(ValueError, match=r"rows have keys \['label'\].*remove_unused_columns=False"):
+                trainer.train()
+        else:
+            assert np.isfinite(trainer.train().training_loss)
+
+
 def test_datasets_audio_column_goes_straight_into_the_extractor_and_a_wrong_rate_row_is_named():
     clips = tone_clips(3)
     rows = [{"array": c, "sampling_rate": 16000, "path": f"{i}.wav"} for i, c in enumerate(clips)]
