@@ -115,8 +115,15 @@ def underscore_flags(argv: Sequence[str], known: Iterable[str], command: str) ->
     return rewritten
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults after each option's help; the description (examples) as written."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description (examples) as written; after each option's help its default, where it has one to say (not
+    None or False, and not already said in the help)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_ = action.help or ""
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or "default" in help_:
+            return help_
+        return f"{help_} (default: %(default)s)"
 
 
 class _UnderscoreOnly:
@@ -150,9 +157,13 @@ class CommandParser(HfArgumentParser):
         brief: Mapping[type, Sequence[str]] | None = None,
     ):
         self.command, self.brief = command, dict(brief or {})
+        positionals = [
+            f.name for dtype in dataclass_types for f in dataclasses.fields(dtype) if f.metadata.get("positional")
+        ]
         super().__init__(
             dataclass_types,
             prog=f"barlow-speech {command}",
+            usage=" ".join(["%(prog)s", *positionals, "[options]"]),
             description=description,
             formatter_class=HelpFormatter,
             allow_abbrev=False,
@@ -165,14 +176,24 @@ class CommandParser(HfArgumentParser):
         if self.brief:
             self.add_argument("--help_all", action="store_true", help="list every option, not only the common ones.")
 
+    def _group(self, owner: type) -> argparse._ArgumentGroup:
+        """The option group of the dataclass `owner` (made on first use)."""
+        title = getattr(owner, "_argument_group_name", owner.__name__)
+        for group in self._action_groups:
+            if group.title == title:
+                return group
+        return self.add_argument_group(title, (owner.__doc__ or "").strip().split("\n")[0])
+
     def _add_dataclass_arguments(self, dtype: type) -> None:
-        doc = (dtype.__doc__ or "").strip().split("\n")[0]
-        group = self.add_argument_group(getattr(dtype, "_argument_group_name", dtype.__name__), doc)
         hints = get_type_hints(dtype)
         shown = self.brief.get(dtype)
+        # a field's group is the dataclass that declares it first (a command's arguments may inherit several)
+        owners = [cls for cls in reversed(dtype.__mro__) if dataclasses.is_dataclass(cls)]
         for field in dataclasses.fields(dtype):
             if not field.init:
                 continue
+            owner = next(cls for cls in owners if field.name in cls.__dict__.get("__annotations__", {}))
+            group = self._group(owner)
             field.type = hints[field.name]
             if field.metadata.get("positional"):
                 group.add_argument(field.name, **{k: v for k, v in field.metadata.items() if k != "positional"})

@@ -8,7 +8,7 @@
     barlow-speech report --models runs/bt-synthetic random-init:runs/bt-synthetic logmel --supervised \\
         --pretraining_checkpoint runs/bt-synthetic --output_dir eval/                  # runs everything, then renders
     barlow-speech report --results eval/probe_*.json eval/disentanglement_*.json --output_dir eval/
-    barlow-speech reproduce table2|table3|fig3|fig4|fig5|all [--data-root DIR] [--quick] --output_dir repro/
+    barlow-speech reproduce table2|table3|fig3|fig4|fig5|all [--data_root DIR] [--quick] --output_dir repro/
 
 These commands only parse arguments: `barlow_speech.evaluation.pipeline` loads the model (`--model`: a checkpoint
 folder or Hub id, `random-init:<checkpoint>` or `logmel`), resolves the dataset and its split policy, runs the probes,
@@ -18,16 +18,16 @@ the disentanglement metrics, the supervised baseline and the Fig. 3 cross-correl
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import datasets
 
-from ..arguments import did_you_mean, expand_config
+from ..arguments import CommandParser, check_choice, did_you_mean
 from ..data import DATASET_NAMES
 from ..data.fractions import PAPER_FRACTIONS
 from ..data.registry import parse_loader_args
@@ -42,6 +42,7 @@ from .pipeline import (
     DisentanglementProtocol,
     ProbeProtocol,
     SupervisedProtocol,
+    Upstream,
     cross_correlations,
     figure3_views,
     load_architecture,
@@ -62,98 +63,142 @@ from .sources import SPLITS, DataSource
 logger = logging.getLogger(__name__)
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument(
-        "--model",
-        required=True,
-        help=f"checkpoint folder or Hub id, '{RANDOM_INIT_PREFIX}<checkpoint>', or '{LOGMEL}'.",
-    )
-    group.add_argument("--model_name", default=None, help="row name in the tables (default: the checkpoint's folder).")
-    group.add_argument(
-        "--random_init", action="store_true", help="the checkpoint's architecture with fresh weights (random init)."
-    )
-    group.add_argument("--init_seed", type=int, default=0, help="seed of the random-init weights.")
-    _add_front_end_argument(parser)
+@dataclass(kw_only=True)
+class FrontEndArguments:
+    """The model(s) to evaluate, and the front end of checkpoints saved without one."""
 
-
-def _add_front_end_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--default_front_end",
-        action="store_true",
-        help=f"use the default front end {DEFAULT_FRONT_END} for checkpoints without a preprocessor_config.json "
-        "(otherwise an error); recorded as front_end in the results.",
+    _argument_group_name = "model"
+    default_front_end: bool = field(
+        default=False,
+        metadata={
+            "help": f"use the default front end {DEFAULT_FRONT_END} for checkpoints without a "
+            "preprocessor_config.json (otherwise an error); recorded as front_end in the results."
+        },
     )
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("data")
-    group.add_argument("--dataset", default="synthetic", help=f"one of {list(DATASET_NAMES)}.")
-    group.add_argument("--data_path", default=None, help="the dataset's folder or Hub id (not for synthetic).")
-    group.add_argument(
-        "--loader_args",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra loader arguments (synthetic: SyntheticSpeechConfig fields such as num_speakers=16).",
+@dataclass(kw_only=True)
+class UpstreamArguments(FrontEndArguments):
+    """The model to evaluate."""
+
+    _argument_group_name = "model"
+    model: str = field(
+        metadata={"help": f"checkpoint folder or Hub id, '{RANDOM_INIT_PREFIX}<checkpoint>', or '{LOGMEL}'."}
     )
-    group.add_argument("--num_clips", type=int, default=2000, help="synthetic: clips of the train split.")
-    group.add_argument("--num_eval_clips", type=int, default=500, help="synthetic: clips of validation and test.")
-    group.add_argument("--data_seed", type=int, default=0, help="synthetic clip seed / random split seed.")
-
-
-def _add_run_arguments(parser: argparse.ArgumentParser, output_help: str) -> None:
-    parser.add_argument("--output_dir", required=True, help=output_help)
-    parser.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:1', ... (default: CUDA when available).")
-    parser.add_argument("--batch_size", type=int, default=64, help="clips per forward pass when embedding.")
-    parser.add_argument("--cache_dir", default=None, help="embedding cache (default: <output_dir>/embeddings).")
-
-
-def _add_probe_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("linear probe (Table 2)")
-    group.add_argument(
-        "--tasks",
-        nargs="+",
-        default=list(PAPER_TASKS),
-        help="label columns, one probe each (paper: speaker_id gender word emotion).",
+    model_name: str | None = field(
+        default=None, metadata={"help": "row name in the tables (default: the checkpoint's folder)."}
     )
-    group.add_argument(
-        "--fractions",
-        nargs="+",
-        type=float,
-        default=list(PAPER_FRACTIONS),
-        help="label fractions (paper: 0.05 0.1 0.5 1).",
+    random_init: bool = field(
+        default=False, metadata={"help": "the checkpoint's architecture with fresh weights (random init)."}
     )
-    group.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per fraction (paper: 50).")
-    group.add_argument("--probe_steps", type=int, default=300, help="the most L-BFGS iterations of each probe.")
-    group.add_argument(
-        "--layer",
-        choices=LAYER_CHOICES,
+    init_seed: int = field(default=0, metadata={"help": "seed of the random-init weights."})
+
+    def upstream(self) -> Upstream:
+        return load_upstream(self.model, self.random_init, self.init_seed, self.model_name, self.default_front_end)
+
+
+@dataclass(kw_only=True)
+class DataSourceArguments:
+    """The labelled data and its splits."""
+
+    _argument_group_name = "data"
+    dataset: str = field(default="synthetic", metadata={"help": f"one of {list(DATASET_NAMES)}."})
+    data_path: str | None = field(
+        default=None, metadata={"help": "the dataset's folder or Hub id (not for synthetic)."}
+    )
+    loader_args: list[str] = field(
+        default_factory=list,
+        metadata={
+            "metavar": "KEY=VALUE",
+            "help": "extra loader arguments (synthetic: SyntheticSpeechConfig fields such as num_speakers=16).",
+        },
+    )
+    num_clips: int = field(default=2000, metadata={"help": "synthetic: clips of the train split."})
+    num_eval_clips: int = field(default=500, metadata={"help": "synthetic: clips of validation and test."})
+    data_seed: int = field(default=0, metadata={"help": "synthetic clip seed / random split seed."})
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, DATASET_NAMES)
+
+    def source(self) -> DataSource:
+        return DataSource(
+            self.dataset,
+            self.data_path,
+            parse_loader_args(self.loader_args),
+            self.num_clips,
+            self.num_eval_clips,
+            self.data_seed,
+        )
+
+
+@dataclass(kw_only=True)
+class RunArguments:
+    """Where results go and how embeddings are computed."""
+
+    _argument_group_name = "run"
+    output_dir: str = field(metadata={"help": "where the results and the embedding cache go."})
+    device: str | None = field(
+        default=None, metadata={"help": "'cpu', 'cuda', 'cuda:1', ... (default: CUDA when available)."}
+    )
+    batch_size: int = field(default=64, metadata={"help": "clips per forward pass when embedding."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "embedding cache (default: <output_dir>/embeddings)."}
+    )
+
+    def runtime(self) -> dict[str, Any]:
+        """The pipeline's batch_size / device / cache_dir keyword arguments."""
+        cache_dir = Path(self.cache_dir) if self.cache_dir else Path(self.output_dir) / "embeddings"
+        return {"batch_size": self.batch_size, "device": self.device, "cache_dir": cache_dir}
+
+
+@dataclass(kw_only=True)
+class ProbeArguments:
+    """Linear probes at label fractions (Table 2)."""
+
+    _argument_group_name = "linear probe (Table 2)"
+    tasks: list[str] = field(
+        default_factory=lambda: list(PAPER_TASKS),
+        metadata={"help": "label columns, one probe each (paper: speaker_id gender word emotion)."},
+    )
+    fractions: list[float] = field(
+        default_factory=lambda: list(PAPER_FRACTIONS), metadata={"help": "label fractions (paper: 0.05 0.1 0.5 1)."}
+    )
+    seeds: int = field(default=5, metadata={"help": "seeds 0..N-1 per fraction (paper: 50)."})
+    probe_steps: int = field(default=300, metadata={"help": "the most L-BFGS iterations of each probe."})
+    layer: str = field(
         default="last",
-        help="last: pooler_output (the paper); best: probe every layer, keep the one best on validation.",
+        metadata={
+            "choices": LAYER_CHOICES,
+            "help": "last: pooler_output (the paper); best: probe every layer, keep the one best on validation.",
+        },
     )
 
+    def __post_init__(self):
+        self.probe_protocol()  # the protocol checks its settings
 
-def _add_disentangle_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("disentanglement (Table 3)")
-    group.add_argument(
-        "--factors", nargs="+", default=list(PAPER_FACTORS), help="factor columns (paper: accent, identity, gender)."
+    def probe_protocol(self) -> ProbeProtocol:
+        return ProbeProtocol(self.tasks, self.fractions, self.seeds, self.probe_steps, self.layer)
+
+
+@dataclass(kw_only=True)
+class DisentangleArguments:
+    """Disentanglement metrics (Table 3)."""
+
+    _argument_group_name = "disentanglement (Table 3)"
+    factors: list[str] = field(
+        default_factory=lambda: list(PAPER_FACTORS),
+        metadata={"help": "factor columns (paper: accent, identity, gender)."},
     )
-    group.add_argument("--split", default="test", choices=SPLITS, help="split whose embeddings are measured.")
-    group.add_argument("--n_runs", type=int, default=50, help="random subsamples (paper: 50).")
-    group.add_argument("--sample_size", type=int, default=None, help="clips per subsample (default: half the split).")
-    group.add_argument("--disentangle_seed", type=int, default=0, help="seed of the subsamples.")
+    split: str = field(default="test", metadata={"choices": SPLITS, "help": "split whose embeddings are measured."})
+    n_runs: int = field(default=50, metadata={"help": "random subsamples (paper: 50)."})
+    sample_size: int | None = field(default=None, metadata={"help": "clips per subsample (default: half the split)."})
+    disentangle_seed: int = field(default=0, metadata={"help": "seed of the subsamples."})
 
+    def __post_init__(self):
+        self.disentanglement_protocol()  # the protocol checks its settings
 
-def _source(args: argparse.Namespace) -> DataSource:
-    return DataSource(
-        args.dataset,
-        args.data_path,
-        parse_loader_args(args.loader_args),
-        args.num_clips,
-        args.num_eval_clips,
-        args.data_seed,
-    )
+    def disentanglement_protocol(self) -> DisentanglementProtocol:
+        return DisentanglementProtocol(self.factors, self.split, self.n_runs, self.sample_size, self.disentangle_seed)
 
 
 def _check_label_columns(flag: str, source: DataSource, columns: Sequence[str], split: str) -> None:
@@ -170,128 +215,131 @@ def _check_label_columns(flag: str, source: DataSource, columns: Sequence[str], 
         )
 
 
-def _probe_protocol(args: argparse.Namespace) -> ProbeProtocol:
-    return ProbeProtocol(args.tasks, args.fractions, args.seeds, args.probe_steps, args.layer)
-
-
-def _disentanglement_protocol(args: argparse.Namespace) -> DisentanglementProtocol:
-    return DisentanglementProtocol(args.factors, args.split, args.n_runs, args.sample_size, args.disentangle_seed)
-
-
-def _runtime(args: argparse.Namespace) -> dict[str, Any]:
-    """The pipeline's batch_size / device / cache_dir keyword arguments."""
-    cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.output_dir) / "embeddings"
-    return {"batch_size": args.batch_size, "device": args.device, "cache_dir": cache_dir}
-
-
-def parse_command(command: str, argv: Sequence[str] | None) -> argparse.Namespace:
-    """The arguments of `barlow-speech <command>` (probe, disentangle, report, reproduce) from `argv`, with
+def parse_command(command: str, argv: Sequence[str] | None) -> Any:
+    """The arguments of `barlow-speech <command>` (probe, disentangle, report, reproduce, analyze) from `argv`, with
     `--config FILE` expanded (its keys are the command's flags without dashes; flags on the command line win)."""
-    parser = argparse.ArgumentParser(
-        prog=f"barlow-speech {command}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    BUILDERS[command](parser)
-    known = [action.dest for action in parser._actions]
-    return parser.parse_args(expand_config(sys.argv[1:] if argv is None else argv, known, command))
+    arguments_class, _ = COMMAND_ARGUMENTS[command]
+    parser = CommandParser([arguments_class], command, __doc__)
+    (arguments,) = parser.parse(sys.argv[1:] if argv is None else argv)
+    return arguments
 
 
-def _main(command: str, run: Callable[[argparse.Namespace], list[Path]], argv: Sequence[str] | None) -> int:
+def _main(command: str, argv: Sequence[str] | None) -> int:
     """Parse and run; `barlow_speech.cli` turns a bad input (ValueError / FileNotFoundError) into one stderr line."""
     args = parse_command(command, argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _, run = COMMAND_ARGUMENTS[command]
     for path in run(args):
         print(path)
     return 0
 
 
 # ------------------------------------------------------------------------------------------------ commands
-def _build_probe(parser: argparse.ArgumentParser) -> None:
-    _add_model_arguments(parser)
-    _add_data_arguments(parser)
-    _add_probe_arguments(parser)
-    _add_run_arguments(parser, "where probe_<model>.json and the embedding cache go.")
+@dataclass(kw_only=True)
+class ProbeCommandArguments(RunArguments, ProbeArguments, DataSourceArguments, UpstreamArguments):
+    """`barlow-speech probe`."""
+
+    def __post_init__(self):
+        DataSourceArguments.__post_init__(self)
+        ProbeArguments.__post_init__(self)
 
 
-def _probe(args: argparse.Namespace) -> list[Path]:
-    source = _source(args)
+def _probe(args: ProbeCommandArguments) -> list[Path]:
+    source = args.source()
     _check_label_columns("--tasks", source, args.tasks, "train")
-    upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name, args.default_front_end)
-    results = run_probes(upstream, source, _probe_protocol(args), **_runtime(args))
+    upstream = args.upstream()
+    results = run_probes(upstream, source, args.probe_protocol(), **args.runtime())
     return [write_results(Path(args.output_dir) / f"probe_{slug(upstream.name)}.json", results)]
 
 
 def probe_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech probe`: linear evaluation at label fractions; writes `<output_dir>/probe_<model>.json`."""
-    return _main("probe", _probe, argv)
+    return _main("probe", argv)
 
 
-def _build_disentangle(parser: argparse.ArgumentParser) -> None:
-    _add_model_arguments(parser)
-    _add_data_arguments(parser)
-    _add_disentangle_arguments(parser)
-    _add_run_arguments(parser, "where disentanglement_<model>.json and the embedding cache go.")
+@dataclass(kw_only=True)
+class DisentangleCommandArguments(RunArguments, DisentangleArguments, DataSourceArguments, UpstreamArguments):
+    """`barlow-speech disentangle`."""
+
+    def __post_init__(self):
+        DataSourceArguments.__post_init__(self)
+        DisentangleArguments.__post_init__(self)
 
 
-def _disentangle(args: argparse.Namespace) -> list[Path]:
-    source = _source(args)
+def _disentangle(args: DisentangleCommandArguments) -> list[Path]:
+    source = args.source()
     _check_label_columns("--factors", source, args.factors, args.split)
-    upstream = load_upstream(args.model, args.random_init, args.init_seed, args.model_name, args.default_front_end)
-    result = run_disentanglement(upstream, source, _disentanglement_protocol(args), **_runtime(args))
+    upstream = args.upstream()
+    result = run_disentanglement(upstream, source, args.disentanglement_protocol(), **args.runtime())
     return [write_results(Path(args.output_dir) / f"disentanglement_{slug(upstream.name)}.json", result)]
 
 
 def disentangle_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech disentangle`: MIG, SAP, DCIMIG, JEMMIG, modularity over runs -> disentanglement_<model>.json."""
-    return _main("disentangle", _disentangle, argv)
+    return _main("disentangle", argv)
 
 
-def _build_report(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", nargs="*", default=[], help="probe / disentanglement result JSON to include.")
-    parser.add_argument(
-        "--models",
-        nargs="*",
-        default=[],
-        help=f"upstreams to probe and measure: checkpoints, '{RANDOM_INIT_PREFIX}<checkpoint>', '{LOGMEL}'.",
+@dataclass(kw_only=True)
+class ReportSettings(FrontEndArguments):
+    """What the report holds: result files, models to evaluate, the Supervised row, Fig. 3."""
+
+    _argument_group_name = "report"
+    results: list[str] = field(
+        default_factory=list, metadata={"help": "probe / disentanglement result JSON to include."}
     )
-    parser.add_argument("--model_names", nargs="*", default=None, help="row names of --models, in order.")
-    parser.add_argument(
-        "--init_seed", type=int, default=0, help="seed of random-init weights (baseline rows, untrained heatmap)."
+    models: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": f"upstreams to probe and measure: checkpoints, '{RANDOM_INIT_PREFIX}<checkpoint>', '{LOGMEL}'."
+        },
     )
-    _add_front_end_argument(parser)
-    parser.add_argument("--supervised", action="store_true", help="add the Supervised row (trained from scratch).")
-    parser.add_argument(
-        "--supervised_checkpoint",
+    model_names: list[str] | None = field(default=None, metadata={"help": "row names of --models, in order."})
+    init_seed: int = field(
+        default=0, metadata={"help": "seed of random-init weights (baseline rows, untrained heatmap)."}
+    )
+    supervised: bool = field(default=False, metadata={"help": "add the Supervised row (trained from scratch)."})
+    supervised_checkpoint: str | None = field(
+        default=None, metadata={"help": "architecture of the Supervised row (default: first of --models)."}
+    )
+    supervised_steps: int = field(default=1000, metadata={"help": "Trainer max_steps per supervised run."})
+    supervised_batch_size: int = field(default=32, metadata={"help": "batch size of the supervised runs."})
+    supervised_learning_rate: float = field(default=1e-3, metadata={"help": "learning rate of the supervised runs."})
+    pretraining_checkpoint: str | None = field(
         default=None,
-        help="architecture of the Supervised row (default: first of --models).",
+        metadata={"help": "draw the Fig. 3 heatmap: this BarlowSpeechForPreTraining checkpoint vs its random init."},
     )
-    parser.add_argument("--supervised_steps", type=int, default=1000, help="Trainer max_steps per supervised run.")
-    parser.add_argument("--supervised_batch_size", type=int, default=32)
-    parser.add_argument("--supervised_learning_rate", type=float, default=1e-3)
-    parser.add_argument(
-        "--pretraining_checkpoint",
-        default=None,
-        help="draw the Fig. 3 heatmap: this BarlowSpeechForPreTraining checkpoint vs its random init.",
+    heatmap_clips: int = field(default=256, metadata={"help": "clips (batch) of the cross-correlation."})
+    boxplot_fraction: float | None = field(
+        default=None, metadata={"help": "label fraction of the box plots (default: the smallest)."}
     )
-    parser.add_argument("--heatmap_clips", type=int, default=256, help="clips (batch) of the cross-correlation.")
-    parser.add_argument(
-        "--boxplot_fraction", type=float, default=None, help="label fraction of the box plots (default: the smallest)."
-    )
-    parser.add_argument("--html", action="store_true", help="also write report.html.")
-    _add_data_arguments(parser)
-    _add_probe_arguments(parser)
-    _add_disentangle_arguments(parser)
-    _add_run_arguments(parser, "where report.md, the figures, the result JSON and the embedding cache go.")
+    html: bool = field(default=False, metadata={"help": "also write report.html."})
+
+    def __post_init__(self):
+        if not self.results and not self.models:
+            raise ValueError("nothing to report: pass --results JSON files and/or --models to evaluate.")
+        if self.model_names and len(self.model_names) != len(self.models):
+            raise ValueError(f"--model_names has {len(self.model_names)} names for {len(self.models)} --models.")
+
+    def supervised_protocol(self) -> SupervisedProtocol:
+        return SupervisedProtocol(self.supervised_steps, self.supervised_batch_size, self.supervised_learning_rate)
 
 
-def _report(args: argparse.Namespace) -> list[Path]:
-    if not args.results and not args.models:
-        raise ValueError("nothing to report: pass --results JSON files and/or --models to evaluate.")
-    if args.model_names and len(args.model_names) != len(args.models):
-        raise ValueError(f"--model_names has {len(args.model_names)} names for {len(args.models)} --models.")
+@dataclass(kw_only=True)
+class ReportCommandArguments(RunArguments, DisentangleArguments, ProbeArguments, DataSourceArguments, ReportSettings):
+    """`barlow-speech report`."""
+
+    def __post_init__(self):
+        ReportSettings.__post_init__(self)
+        DataSourceArguments.__post_init__(self)
+        ProbeArguments.__post_init__(self)
+        DisentangleArguments.__post_init__(self)
+
+
+def _report(args: ReportCommandArguments) -> list[Path]:
     output_dir = Path(args.output_dir)
     probes, disentanglement = load_results(args.results)
-    source = _source(args)
+    source = args.source()
     if args.models or args.supervised:
         _check_label_columns("--tasks", source, args.tasks, "train")
     if args.models:
@@ -299,10 +347,10 @@ def _report(args: argparse.Namespace) -> list[Path]:
     for index, spec in enumerate(args.models):
         name = args.model_names[index] if args.model_names else None
         upstream = load_upstream(spec, init_seed=args.init_seed, name=name, default_front_end=args.default_front_end)
-        results = run_probes(upstream, source, _probe_protocol(args), **_runtime(args))
+        results = run_probes(upstream, source, args.probe_protocol(), **args.runtime())
         write_results(output_dir / f"probe_{slug(upstream.name)}.json", results)
         probes += results
-        result = run_disentanglement(upstream, source, _disentanglement_protocol(args), **_runtime(args))
+        result = run_disentanglement(upstream, source, args.disentanglement_protocol(), **args.runtime())
         write_results(output_dir / f"disentanglement_{slug(upstream.name)}.json", result)
         disentanglement.append(result)
     if args.supervised:
@@ -313,9 +361,10 @@ def _report(args: argparse.Namespace) -> list[Path]:
             )
         checkpoint = checkpoint.removeprefix(RANDOM_INIT_PREFIX)
         config, extractor, front_end = load_architecture(checkpoint, args.default_front_end)
-        protocol = SupervisedProtocol(args.supervised_steps, args.supervised_batch_size, args.supervised_learning_rate)
         metadata = {"upstream": f"supervised:{checkpoint}", "front_end": front_end}
-        supervised = run_supervised(config, extractor, source, _probe_protocol(args), protocol, args.device, metadata)
+        supervised = run_supervised(
+            config, extractor, source, args.probe_protocol(), args.supervised_protocol(), args.device, metadata
+        )
         write_results(output_dir / "probe_Supervised.json", supervised)
         probes += supervised
     correlations = None
@@ -338,27 +387,34 @@ def _report(args: argparse.Namespace) -> list[Path]:
 
 def report_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech report`: Table 2, Table 3 and the figures into `<output_dir>/report.md` (+ PNGs, HTML)."""
-    return _main("report", _report, argv)
+    return _main("report", argv)
 
 
-def _build_reproduce(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("artefact", choices=(*ARTEFACTS, "all"), help="the paper artefact to reproduce, or all.")
-    parser.add_argument(
-        "--data-root",
-        "--data_root",
-        dest="data_root",
+@dataclass(kw_only=True)
+class ReproduceArguments:
+    """The paper artefact to reproduce and where."""
+
+    _argument_group_name = "reproduce"
+    artefact: str = field(
+        metadata={
+            "positional": True,
+            "choices": (*ARTEFACTS, "all"),
+            "help": "the paper artefact to reproduce, or all.",
+        }
+    )
+    data_root: str | None = field(
         default=None,
-        help="folder holding LibriSpeech/, VoxCeleb1/, SpeechCommands/, ESD/, WLUC/ (default: the synthetic corpus, "
-        "scaled down).",
+        metadata={
+            "help": "folder holding LibriSpeech/, VoxCeleb1/, SpeechCommands/, ESD/, WLUC/ (default: the synthetic "
+            "corpus, scaled down)."
+        },
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of every stage at tiny sizes (minutes).")
-    parser.add_argument("--device", default=None, help="'cpu', 'cuda', ... (default: CUDA when available).")
-    parser.add_argument(
-        "--output_dir", "--output-dir", dest="output_dir", required=True, help="where every stage goes."
-    )
+    quick: bool = field(default=False, metadata={"help": "a smoke run of every stage at tiny sizes (minutes)."})
+    device: str | None = field(default=None, metadata={"help": "'cpu', 'cuda', ... (default: CUDA when available)."})
+    output_dir: str = field(metadata={"help": "where every stage goes."})
 
 
-def _reproduce(args: argparse.Namespace) -> list[Path]:
+def _reproduce(args: ReproduceArguments) -> list[Path]:
     reproduction = Reproduction(args.output_dir, args.data_root, args.quick, args.device)
     artefacts = ARTEFACTS if args.artefact == "all" else (args.artefact,)
     stages = reproduction.stages(artefacts)
@@ -372,78 +428,94 @@ def _reproduce(args: argparse.Namespace) -> list[Path]:
 
 def reproduce_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech reproduce <artefact>`: pretrain -> embed -> probe / disentangle -> report, resumable by stage."""
-    return _main("reproduce", _reproduce, argv)
+    return _main("reproduce", argv)
 
 
-def _build_analyze(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "analysis", choices=ANALYSES, help="layers: MI, probes and CKA/PWCCA per layer; mi: no CKA/PWCCA."
+@dataclass(kw_only=True)
+class AnalyzeModelArguments(FrontEndArguments):
+    """The models whose layers are analysed."""
+
+    _argument_group_name = "models"
+    analysis: str = field(
+        metadata={
+            "positional": True,
+            "choices": ANALYSES,
+            "help": "layers: MI, probes and CKA/PWCCA per layer; mi: no CKA/PWCCA.",
+        }
     )
-    group = parser.add_argument_group("models")
-    group.add_argument(
-        "--model",
-        nargs="+",
-        required=True,
-        help=f"checkpoints or Hub ids, and '{RANDOM_INIT_PREFIX}<checkpoint>' for its architecture, fresh weights.",
+    model: list[str] = field(
+        metadata={
+            "help": f"checkpoints or Hub ids, and '{RANDOM_INIT_PREFIX}<checkpoint>' for its architecture, fresh "
+            "weights."
+        }
     )
-    group.add_argument("--model_names", nargs="*", default=None, help="names of the --model entries, in order.")
-    group.add_argument("--init_seed", type=int, default=0, help="seed of random-init weights.")
-    _add_front_end_argument(parser)
-    _add_data_arguments(parser)
-    parser.set_defaults(num_clips=1000, num_eval_clips=300)  # about 3 minutes for the demo checkpoint on 2 cores
-    group = parser.add_argument_group("analysis")
-    group.add_argument("--tasks", nargs="+", default=list(PAPER_TASKS), help="label columns to probe.")
-    group.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (>= 2) of the MI estimates and intervals.")
-    group.add_argument(
-        "--probe_steps",
-        type=int,
+    model_names: list[str] | None = field(default=None, metadata={"help": "names of the --model entries, in order."})
+    init_seed: int = field(default=0, metadata={"help": "seed of random-init weights."})
+
+    def __post_init__(self):
+        if self.model_names and len(self.model_names) != len(self.model):
+            raise ValueError(f"--model_names has {len(self.model_names)} names for {len(self.model)} --model entries.")
+
+
+@dataclass(kw_only=True)
+class AnalysisArguments:
+    """Layer-wise MI, probes and similarity."""
+
+    _argument_group_name = "analysis"
+    tasks: list[str] = field(default_factory=lambda: list(PAPER_TASKS), metadata={"help": "label columns to probe."})
+    seeds: int = field(default=3, metadata={"help": "seeds 0..N-1 (>= 2) of the MI estimates and intervals."})
+    probe_steps: int = field(
         default=ANALYSIS_PROBE_STEPS,
-        help="the most L-BFGS iterations of each probe and supervised bound.",
+        metadata={"help": "the most L-BFGS iterations of each probe and supervised bound."},
     )
-    group.add_argument("--critic_steps", type=int, default=300, help="SGD steps of each InfoNCE critic.")
-    group.add_argument(
-        "--critic_learning_rates",
-        nargs="+",
-        type=float,
-        default=list(CRITIC_LEARNING_RATES),
-        help="InfoNCE critic step sizes; the one with the lowest validation loss is kept per estimate.",
+    critic_steps: int = field(default=300, metadata={"help": "SGD steps of each InfoNCE critic."})
+    critic_learning_rates: list[float] = field(
+        default_factory=lambda: list(CRITIC_LEARNING_RATES),
+        metadata={"help": "InfoNCE critic step sizes; the one with the lowest validation loss is kept per estimate."},
     )
-    group.add_argument("--mi_clips", type=int, default=None, help="train clips of the unsupervised MI (default: all).")
-    group.add_argument(
-        "--critic_dims",
-        type=int,
+    mi_clips: int | None = field(default=None, metadata={"help": "train clips of the unsupervised MI (default: all)."})
+    critic_dims: int = field(
         default=256,
-        help="the InfoNCE critic sees each view's top principal components, at most this many (still a lower bound; "
-        "0: every dimension).",
+        metadata={
+            "help": "the InfoNCE critic sees each view's top principal components, at most this many (still a lower "
+            "bound; 0: every dimension)."
+        },
     )
-    group.add_argument(
-        "--bound_dims",
-        type=int,
+    bound_dims: int = field(
         default=256,
-        help="the supervised bound's probe sees each layer's top principal components, at most this many (still a "
-        "bound; 0: every dimension).",
+        metadata={
+            "help": "the supervised bound's probe sees each layer's top principal components, at most this many "
+            "(still a bound; 0: every dimension)."
+        },
     )
-    group.add_argument(
-        "--view_args",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="TwoViewAugmentationConfig fields of the views, e.g. freq_mask_width=10 (mixup is off).",
+    view_args: list[str] = field(
+        default_factory=list,
+        metadata={
+            "metavar": "KEY=VALUE",
+            "help": "TwoViewAugmentationConfig fields of the views, e.g. freq_mask_width=10 (mixup is off).",
+        },
     )
-    group.add_argument(
-        "--pwcca_dims",
-        type=int,
-        default=None,
-        help="principal components per layer for PWCCA (default: (test - 1) // 2).",
+    pwcca_dims: int | None = field(
+        default=None, metadata={"help": "principal components per layer for PWCCA (default: (test - 1) // 2)."}
     )
-    _add_run_arguments(parser, "where analysis_<layers|mi>.json, its figures and the embedding cache go.")
 
 
-def _analyze(args: argparse.Namespace) -> list[Path]:
-    if args.model_names and len(args.model_names) != len(args.model):
-        raise ValueError(f"--model_names has {len(args.model_names)} names for {len(args.model)} --model entries.")
+@dataclass(kw_only=True)
+class AnalyzeCommandArguments(RunArguments, AnalysisArguments, DataSourceArguments, AnalyzeModelArguments):
+    """`barlow-speech analyze`."""
+
+    # about 3 minutes for the demo checkpoint on 2 cores
+    num_clips: int = field(default=1000, metadata={"help": "synthetic: clips of the train split."})
+    num_eval_clips: int = field(default=300, metadata={"help": "synthetic: clips of validation and test."})
+
+    def __post_init__(self):
+        AnalyzeModelArguments.__post_init__(self)
+        DataSourceArguments.__post_init__(self)
+
+
+def _analyze(args: AnalyzeCommandArguments) -> list[Path]:
     names = args.model_names or [None] * len(args.model)
-    source = _source(args)
+    source = args.source()
     _check_label_columns("--tasks", source, args.tasks, "train")
     upstreams = [
         load_upstream(spec, init_seed=args.init_seed, name=name, default_front_end=args.default_front_end)
@@ -463,20 +535,21 @@ def _analyze(args: argparse.Namespace) -> list[Path]:
         critic_dims=args.critic_dims or None,
         bound_dims=args.bound_dims or None,
         pwcca_dims=args.pwcca_dims,
-        **_runtime(args),
+        **args.runtime(),
     )
     return write_analysis(result, args.output_dir)
 
 
 def analyze_main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech analyze layers|mi`: writes `analysis_<layers|mi>.json` and its figures into `--output_dir`."""
-    return _main("analyze", _analyze, argv)
+    return _main("analyze", argv)
 
 
-BUILDERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "probe": _build_probe,
-    "disentangle": _build_disentangle,
-    "report": _build_report,
-    "reproduce": _build_reproduce,
-    "analyze": _build_analyze,
+# command -> its arguments and what runs them
+COMMAND_ARGUMENTS: dict[str, tuple[type, Callable[[Any], list[Path]]]] = {
+    "probe": (ProbeCommandArguments, _probe),
+    "disentangle": (DisentangleCommandArguments, _disentangle),
+    "report": (ReportCommandArguments, _report),
+    "reproduce": (ReproduceArguments, _reproduce),
+    "analyze": (AnalyzeCommandArguments, _analyze),
 }
