@@ -31,6 +31,7 @@ from .modeling_barlow import (
     segments_and_mask,
 )
 from .modeling_dino import DinoSpeechForPreTraining, dino_loss
+from .shipped import pretrained
 
 __version__ = "0.1.0"
 
@@ -79,6 +80,7 @@ __all__ = [
     "dino_loss",
     "log_spectrogram",
     "pad_segments",
+    "pretrained",
     "segment_waveforms",
     "segments_and_mask",
 ]

@@ -1,4 +1,4 @@
-"""Pretrained encoders shipped inside the package: a folder per model, loadable offline with the Auto classes.
+"""Pretrained encoders shipped inside the package (`shipped_models/<name>/`), loadable offline with the Auto classes.
 
     >>> from transformers import AutoFeatureExtractor, AutoModel
     >>> import barlow_speech
@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-FOLDER = Path(__file__).resolve().parent
+FOLDER = Path(__file__).resolve().parent / "shipped_models"
 
 
 def available() -> list[str]:

@@ -31,7 +31,7 @@ from barlow_speech.evaluation.embeddings import extract_embeddings
 from barlow_speech.evaluation.pipeline import LOGMEL, RANDOM_INIT_PREFIX, load_upstream
 from barlow_speech.evaluation.probes import linear_probe
 from barlow_speech.evaluation.sources import SPLITS, DataSource
-from barlow_speech.pretrained import available, pretrained
+from barlow_speech.shipped import available, pretrained
 
 UTTERANCE_TASKS = {"language": "language ID", "speaker_id": "speaker ID", "gender": "gender", "prosody": "prosody"}
 KEYWORD_TASK = {"keyword": "keywords"}

@@ -4,12 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from barlow_speech import BarlowSpeechConfig
 from barlow_speech.evaluation.cli import parse_command
 from barlow_speech.evaluation.pipeline import ProbeProtocol
 from barlow_speech.evaluation.reproduce import CONFIGS, LATENT_SWEEP, LOSS_ABLATION, UPSTREAMS
+from barlow_speech.model_family import family_member
+from barlow_speech.recipes import BT_SMALL
 from barlow_speech.training.pretrain import parse_arguments
 
 PRETRAINING = sorted({*UPSTREAMS.values(), *LATENT_SWEEP.values(), *LOSS_ABLATION.values()})
+SHIPPED = {"upstream/bt-small.yaml": BT_SMALL}  # configs of the encoders shipped in the package -> their recipe
 # downstream config -> (command, the flags it needs besides the file)
 DOWNSTREAM = {
     "downstream/wluc.yaml": ("probe", ["--model", "logmel", "--data_path", "WLUC"]),
@@ -22,7 +26,7 @@ DOWNSTREAM = {
 
 def test_every_config_file_is_covered_by_this_test():
     files = {str(path.relative_to(CONFIGS)) for path in CONFIGS.rglob("*.yaml")}
-    assert files == {*PRETRAINING, *DOWNSTREAM}
+    assert files == {*PRETRAINING, *DOWNSTREAM, *SHIPPED}
 
 
 @pytest.mark.parametrize("config", PRETRAINING)
@@ -35,6 +39,16 @@ def test_pretraining_config_parses_with_the_paper_setting(config, tmp_path):
     assert model.latent_size == latent
     if config.startswith("loss/"):
         assert model.loss_variant == Path(config).stem
+
+
+@pytest.mark.parametrize("config", sorted(SHIPPED))
+def test_a_shipped_encoders_config_builds_exactly_its_recipe(config):
+    parsed = parse_arguments(["--config", str(CONFIGS / config)])
+    recipe = SHIPPED[config]
+    assert parsed.model.build_config().to_dict() == BarlowSpeechConfig(**recipe.config_kwargs()).to_dict()
+    front_end = {"n_fft": recipe.n_fft, "hop_length": recipe.hop_length, "n_mels": recipe.n_mels}
+    assert parsed.model.feature_extractor_kwargs() == front_end
+    assert parsed.data.dataset == family_member(Path(config).stem).upstream.dataset_id
 
 
 @pytest.mark.parametrize("config", sorted(DOWNSTREAM))

@@ -98,11 +98,11 @@ def test_the_config_records_the_front_ends_rows_and_a_config_saved_before_the_fi
 
 
 def test_every_config_built_for_a_front_end_records_its_rows():
-    from barlow_speech.demo import DemoSettings, demo_config, demo_extractor
+    from barlow_speech.demo import DemoSettings, demo_config
     from barlow_speech.training.pretrain import ModelArguments
 
     settings = DemoSettings()
-    assert demo_config(settings).num_frequency_bins == demo_extractor(settings).num_bins == 128
+    assert demo_config(settings).num_frequency_bins == settings.encoder().feature_extractor().num_bins == 128
     assert demo_config(settings, "dino").num_frequency_bins == 128
     rows = {
         (): 513,

@@ -33,7 +33,7 @@ LAYERS = [
             "barlow_speech.model_card",
             "barlow_speech.repo_folder",  # checkpoint loading and checking, writing a repo folder
             "barlow_speech.frames",  # frame embeddings on a time grid (HEAR, s3prl)
-            "barlow_speech.pretrained",  # the shipped encoders
+            "barlow_speech.shipped",  # the shipped encoders
         ],
     ),
     ("data", ["barlow_speech.data."]),
