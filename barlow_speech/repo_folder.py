@@ -39,6 +39,7 @@ import torch
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
+from packaging.requirements import Requirement
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import PretrainedConfig, PreTrainedModel
@@ -66,6 +67,8 @@ WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"  # a sharded model's map of tensors to shard files
 PROJECTOR_FILE = "projector.safetensors"
 REQUIREMENTS_FILE = "requirements.txt"
+# what a run records for its model card that trainer_state.json does not (the pretraining dataset)
+TRAINING_DETAILS_FILE = "training_details.json"
 # Packages the remote code imports (configuration/feature extraction/modeling files) + safetensors for the weights.
 REMOTE_CODE_REQUIREMENTS = ("torch", "transformers", "numpy", "safetensors")
 _MODEL_CLASSES = {
@@ -211,14 +214,25 @@ def load_checkpoint(checkpoint_dir: str | Path) -> tuple[torch.nn.Module, Barlow
 
 # ------------------------------------------------------------------------------------------------ writing
 def _requirements() -> str:
-    lines = [
-        "# What loading this repo with trust_remote_code=True needs (lower bounds: the versions it was built with)."
-    ]
-    for package in REMOTE_CODE_REQUIREMENTS:
-        major, minor = importlib_metadata.version(package).split(".")[:2]
-        upper = f",<{int(major) + 1}" if package == "transformers" else ""
-        lines.append(f"{package}>={major}.{minor}{upper}")
+    """requirements.txt: the ranges barlow-speech itself declares for the packages its remote code imports."""
+    try:
+        declared = importlib_metadata.requires("barlow-speech") or []
+    except importlib_metadata.PackageNotFoundError:
+        raise ValueError(
+            "barlow-speech is not installed, so its requirement ranges are unknown; install it (pip install -e . in "
+            "the repository) before writing a repo folder."
+        ) from None
+    ranges = {Requirement(line).name: Requirement(line) for line in declared if "extra ==" not in line}
+    lines = ["# What loading this repo with trust_remote_code=True needs (the ranges barlow-speech declares)."]
+    for package in REMOTE_CODE_REQUIREMENTS:  # lower bounds first: transformers>=5.0,<6
+        lines.append(package + ",".join(sorted(map(str, ranges[package].specifier), key=lambda s: s[0] != ">")))
     return "\n".join(lines) + "\n"
+
+
+def save_training_details(folder: str | Path, details: Mapping[str, Any]) -> None:
+    """Write `details` (e.g. `{"upstream_dataset": "tts_speech (split pretrain, 4000 generated clips)"}`) to the
+    folder's training_details.json, which `training_details_from_checkpoint` reads back for the model card."""
+    (Path(folder) / TRAINING_DETAILS_FILE).write_text(json.dumps(dict(details), indent=2) + "\n")
 
 
 def save_projector(projector: torch.nn.Module, config: BarlowSpeechConfig, path: str | Path) -> None:
@@ -311,16 +325,18 @@ def write_repo_contents(
 
 
 def training_details_from_checkpoint(checkpoint_dir: str | Path) -> dict:
-    """Epochs and per-device batch size from a Trainer checkpoint's trainer_state.json (empty if there is none).
+    """Epochs and per-device batch size from a Trainer checkpoint's trainer_state.json, and what the run saved in
+    training_details.json (`save_training_details`: the pretraining dataset); empty if there is neither.
 
     trainer_state.json records neither the world size nor the gradient accumulation, so the batch size is
     `batch_size_per_device`, not the global `batch_size` (pass that from the run, e.g. `--batch-size`).
     """
+    details_path = Path(checkpoint_dir) / TRAINING_DETAILS_FILE
+    details = json.loads(details_path.read_text()) if details_path.is_file() else {}
     state_path = Path(checkpoint_dir) / "trainer_state.json"
     if not state_path.is_file():
-        return {}
+        return details
     state = json.loads(state_path.read_text())
-    details = {}
     if state.get("epoch") is not None:
         details["epochs"] = round(float(state["epoch"]), 2)
     if state.get("train_batch_size") is not None:
@@ -341,6 +357,8 @@ def training_details_from_trainer(trainer: Any) -> dict:
     }
     if trainer.state.global_step:
         details["optimizer_steps"] = trainer.state.global_step
+    if getattr(trainer, "pretraining_dataset", None):  # a BarlowTwinsTrainer's
+        details["upstream_dataset"] = trainer.pretraining_dataset
     return details
 
 

@@ -294,6 +294,17 @@ class DataArguments:
         overrides = {key: tuple(value) if isinstance(value, list) else value for key, value in overrides.items()}
         return dataclasses.replace(VIEW_PRESETS[self.views], **overrides)
 
+    def describe(self) -> str:
+        """The training data as the model card names it, e.g. `"tts_speech (split pretrain, 4000 generated clips)"`
+        or `"librispeech (subset train-clean-100)"`."""
+        if self.dataset == "cached":
+            return f"segments cached by barlow-speech prepare ({Path(self.data_path).name})"
+        spec = REGISTERED_DATASETS[self.dataset]
+        chosen = spec.split_arguments(self.split or spec.pretraining_split, self.subset)
+        details = [f"{key} {value}" for key, value in chosen.items()]
+        details += [f"{self.num_clips} generated clips"] if spec.generated else []
+        return f"{self.dataset} ({', '.join(details)})" if details else self.dataset
+
 
 class _CachedAudio(torch.utils.data.Dataset):
     """`barlow-speech prepare` segments in the common schema's shape (`{"audio": waveform}`)."""
@@ -453,6 +464,7 @@ def build_trainer(
         "train_dataset": train_dataset,
         "feature_extractor": feature_extractor,
         "barlow_args": barlow_args,
+        "pretraining_dataset": data_args.describe(),
     }
     if data_args.clip_seconds is not None:  # utterances reach the views whole (they draw their own segments)
         common["data_collator"] = WaveformCollator(round(data_args.clip_seconds * rate))

@@ -24,7 +24,7 @@ from ..arguments import check_choice
 from ..data_collator import WaveformCollator
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import off_diagonal
-from ..repo_folder import write_trainer_repo_contents
+from ..repo_folder import save_training_details, write_trainer_repo_contents
 from .augment import TwoViewAugmentation
 from .checkpoints import load_views_state, save_views_state, views_state_file, warn_about_legacy_views_state
 from .optim import LARS, lars_param_groups
@@ -83,6 +83,8 @@ class BarlowTwinsTrainer(Trainer):
         augmentation: draws the two views at the feature extractor's sampling rate (a module with another
             `sampling_rate` is a ValueError); default: `default_augmentation()`, `TwoViewAugmentation()` at that rate.
         barlow_args: `BarlowTwinsArguments` (optimizer choice, channels_last, SyncBatchNorm).
+        pretraining_dataset: what the model card names as the pretraining data (e.g. "librispeech (subset
+            train-clean-100)"); saved beside every checkpoint's weights (`repo_folder.TRAINING_DETAILS_FILE`).
         **kwargs: passed to `transformers.Trainer` (model, args, train_dataset, eval_dataset, callbacks, ...).
 
     A last batch too small for the batch statistics (1 segment per device, when the set's size modulo the batch size
@@ -106,9 +108,11 @@ class BarlowTwinsTrainer(Trainer):
         feature_extractor: BarlowSpeechFeatureExtractor | None = None,
         augmentation: nn.Module | None = None,
         barlow_args: BarlowTwinsArguments | None = None,
+        pretraining_dataset: str | None = None,
         **kwargs,
     ):
         self.barlow_args = barlow_args or BarlowTwinsArguments()
+        self.pretraining_dataset = pretraining_dataset
         self.feature_extractor = feature_extractor or kwargs.get("processing_class") or BarlowSpeechFeatureExtractor()
         kwargs.setdefault("processing_class", self.feature_extractor)
         kwargs.setdefault("data_collator", WaveformCollator(self.feature_extractor.segment_samples))
@@ -320,7 +324,8 @@ class BarlowTwinsTrainer(Trainer):
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """The stock save (final model and every checkpoint), refused with `TrainingDivergedError` when a loss term
-        or a weight (parameter or buffer) is NaN or infinite: a diverged run is never saved as a model."""
+        or a weight (parameter or buffer) is NaN or infinite: a diverged run is never saved as a model. The
+        pretraining dataset goes beside the weights, for the model card (`save_training_details`)."""
         self.check_finite()
         named = (*self.model.named_parameters(), *self.model.named_buffers())
         tensors = [(name, t) for name, t in named if t.is_floating_point()]
@@ -333,6 +338,8 @@ class BarlowTwinsTrainer(Trainer):
                 f"{self._divergence_fix(self.state.global_step)}"
             )
         super().save_model(output_dir, _internal_call)
+        if self.pretraining_dataset and self.args.should_save:
+            save_training_details(output_dir or self.args.output_dir, {"upstream_dataset": self.pretraining_dataset})
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Adds the `diagnostics`, averaged since the last log, to training logs; then stops a diverged run
