@@ -2,13 +2,14 @@
 
 ```python
 >>> from barlow_speech import hear
->>> model = hear.load_model("runs/bt-ls100")  # a save_pretrained folder or a Hub id
+>>> model = hear.load_model("runs/bt-ls100")  # a save_pretrained folder or a Hub id; "" loads the shipped bt-small
 >>> scene = hear.get_scene_embeddings(audio, model)  # audio (n_sounds, n_samples) at 16 kHz -> (n_sounds, 2048)
 >>> embeddings, timestamps = hear.get_timestamp_embeddings(audio, model)  # (n_sounds, steps, 8192), (n_sounds, steps)
 ```
 
-- Scene embedding: the model's `pooler_output`, the mean over the clip's 1-s segments of each segment's pooled last
-  stage (`config.pooling`; 2048-d for ResNet-50 with the paper's global pooling).
+- Scene embedding: the model's `pooler_output`, the mean over the clip's 1-s segments of each segment's pooled
+  layers (`config.pooler_layers`, the last stage by default; `config.pooling`; 2048-d for ResNet-50 with the paper's
+  global pooling, every layer of `bt-small`).
 - Timestamp embeddings: frames of one hidden state (default the last stage), frequency kept as `bands` bands
   (`channels * bands` numbers, default that layer's `config.layer_bands`), interpolated linearly in time from the
   layer's own frame centres onto a uniform grid of `timestamp_hop_ms` (default 50 ms, the HEAR maximum).
@@ -28,6 +29,7 @@ from torch import nn
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .frames import FrameEncoding, encode_frames, load_encoder
 from .modeling_barlow import BarlowSpeechModel
+from .shipped import pretrained
 
 # HEAR 2021 rules: timestamp embeddings at most 50 ms apart.
 MAX_TIMESTAMP_HOP_MS = 50.0
@@ -118,19 +120,18 @@ class HearEncoder(nn.Module):
 
 
 def load_model(model_file_path: str = "", **kwargs) -> HearEncoder:
-    """Load a checkpoint folder (`barlow-speech pretrain` output, any `save_pretrained` folder) or a Hub id.
+    """Load a checkpoint folder (`barlow-speech pretrain` output, any `save_pretrained` folder) or a Hub id; an empty
+    path loads the encoder shipped in the package, `bt-small` (`barlow_speech.pretrained`).
 
-    There is no default model: no weights are published yet, and a randomly initialised encoder would give
-    meaningless HEAR scores, so an empty path raises a `ValueError` saying what to pass. Keyword arguments are
-    `HearEncoder`'s (`timestamp_layer`, `timestamp_bands`, `timestamp_hop_ms`, `chunk_segments`); any others go
-    to `from_pretrained` (`revision`, `token`, ...).
+    Keyword arguments are `HearEncoder`'s (`timestamp_layer`, `timestamp_bands`, `timestamp_hop_ms`,
+    `chunk_segments`); any others go to `from_pretrained` (`revision`, `token`, ...).
     """
     options = {
         name: kwargs.pop(name)
         for name in ("timestamp_layer", "timestamp_bands", "timestamp_hop_ms", "chunk_segments")
         if name in kwargs
     }
-    model, feature_extractor = load_encoder(model_file_path, **kwargs)
+    model, feature_extractor = load_encoder(model_file_path or pretrained("bt-small"), **kwargs)
     return HearEncoder(model, feature_extractor, **options)
 
 

@@ -166,9 +166,9 @@ def load_pretrained(cls: type[Loaded], checkpoint: str | Path, **kwargs: Any) ->
     checkpoint = str(checkpoint)
     if not checkpoint:
         raise ValueError(
-            f"checkpoint={checkpoint!r}: no barlow-speech weights are published yet, so there is no default. Pass the "
-            "folder written by `barlow-speech pretrain` (or any `save_pretrained` folder) or the Hub id of a pushed "
-            "model, e.g. 'runs/bt-ls100'."
+            f"checkpoint={checkpoint!r}: pass the folder written by `barlow-speech pretrain` (or any "
+            "`save_pretrained` folder), the Hub id of a pushed model, or the encoder shipped in the package: "
+            "barlow_speech.pretrained('bt-small')."
         )
     folder = Path(checkpoint).expanduser()
     if not folder.exists() and not could_be_hub_id(checkpoint):

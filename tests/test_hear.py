@@ -23,9 +23,15 @@ def _audio(num: int, seconds: float, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.stack(tone_clips(num, seconds, seed=seed)))
 
 
-def test_load_model_without_a_checkpoint_says_what_to_pass():
-    with pytest.raises(ValueError, match="no barlow-speech weights are published yet.*barlow-speech pretrain"):
-        hear.load_model()
+def test_load_model_without_a_checkpoint_loads_the_shipped_encoder_whose_scene_embedding_is_its_pooler_output():
+    model = hear.load_model()
+    assert model.model.config.pooled_layers == [0, 1, 2, 3]  # bt-small: every layer
+    audio = _audio(2, 1.5)
+    scene = hear.get_scene_embeddings(audio, model)
+    assert scene.shape == (2, model.scene_embedding_size) == (2, model.model.config.hidden_size)
+    features = model.feature_extractor(list(audio.numpy()), sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(scene, model.model(**features).pooler_output, atol=1e-4, rtol=1e-4)
 
 
 def test_model_exposes_the_hear_attributes(model):
