@@ -1,5 +1,5 @@
-"""Imports run downhill: the import graph of barlow_speech has no cycle and follows the layer table of the README
-("Development", the layout), and the remote-code files import nothing of the package but each other.
+"""Imports run downhill: the import graph of barlow_speech has no cycle and follows the layer table of
+docs/development.md (the layout), and the remote-code files import nothing of the package but each other.
 
 The graph is read from the source with `ast`: every `import` and `from ... import` of a module, at module level or
 inside a function, absolute or relative. (`barlow_speech/__init__.py` also names `BarlowTwinsTrainer` and
@@ -111,7 +111,7 @@ def layer_of(module: str) -> int:
         if module == entry or (entry.endswith(".") and f"{module}.".startswith(entry))
     ]
     if not matches:
-        raise AssertionError(f"{module} is in no layer: add it to LAYERS here and to the README's layout.")
+        raise AssertionError(f"{module} is in no layer: add it to LAYERS here and to docs/development.md's table.")
     return max(matches)[1]
 
 
