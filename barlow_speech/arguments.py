@@ -95,16 +95,19 @@ def expand_config(argv: Sequence[str], known: Sequence[str], command: str = "pre
     return flags + argv[:at] + argv[at + 2 :]
 
 
-def underscore_flags(argv: Sequence[str], known: Iterable[str], command: str) -> list[str]:
+def underscore_flags(
+    argv: Sequence[str], known: Iterable[str], command: str, renamed: Mapping[str, str] | None = None
+) -> list[str]:
     """`argv` with each deprecated dashed flag (`--output-dir`, `--output-dir=x`) in its underscore spelling, and a
-    one-line note on stderr per flag rewritten; `known`: the command's flags without the leading dashes."""
+    one-line note on stderr per flag rewritten; `known`: the command's flags without the leading dashes; `renamed`:
+    deprecated names (without dashes) whose new name is not their underscore spelling (`loader-arg`: `loader_args`)."""
     known, rewritten = set(known), []
     for at, item in enumerate(argv):
         if item == "--":  # what follows is not a flag
             return rewritten + list(argv[at:])
         name, sep, value = item.partition("=")
-        underscored = "--" + name[2:].replace("-", "_")
-        if name.startswith("--") and "-" in name[2:] and underscored[2:] in known:
+        underscored = "--" + (renamed or {}).get(name[2:], name[2:].replace("-", "_"))
+        if name.startswith("--") and name != underscored and underscored[2:] in known:
             print(
                 f"barlow-speech {command}: {name} is deprecated and will be removed in the next release; use "
                 f"{underscored}.",
@@ -147,6 +150,7 @@ class CommandParser(HfArgumentParser):
         command: the sub-command's name, for messages and `--help`.
         description: `--help`'s text above the options (e.g. the module's docstring with examples).
         brief: dataclass -> the fields `--help` lists; `--help_all` lists all of them (for TrainingArguments).
+        renamed: deprecated flags (without dashes) whose new name is not their underscore spelling -> the new name.
     """
 
     def __init__(
@@ -155,8 +159,9 @@ class CommandParser(HfArgumentParser):
         command: str,
         description: str = "",
         brief: Mapping[type, Sequence[str]] | None = None,
+        renamed: Mapping[str, str] | None = None,
     ):
-        self.command, self.brief = command, dict(brief or {})
+        self.command, self.brief, self.renamed = command, dict(brief or {}), dict(renamed or {})
         positionals = [
             f.name for dtype in dataclass_types for f in dataclasses.fields(dtype) if f.metadata.get("positional")
         ]
@@ -213,7 +218,7 @@ class CommandParser(HfArgumentParser):
         """The dataclasses of `argv` (`--config` expanded, dashed flags rewritten), each checked by its own
         `__post_init__`; an unknown flag is a ValueError naming the closest known one."""
         known = self.flag_names()
-        argv = underscore_flags(expand_config(argv, known, self.command), known, self.command)
+        argv = underscore_flags(expand_config(argv, known, self.command), known, self.command, self.renamed)
         if "--help_all" in argv:
             for action in self._actions:
                 action.help = getattr(action, "hidden_help", action.help)

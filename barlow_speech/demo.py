@@ -17,7 +17,6 @@ per second instead of the paper's 513 x 126 linear bins) so that pretraining fit
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import dataclasses
@@ -25,19 +24,20 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import datasets
 import numpy as np
 import torch
 from transformers import TrainingArguments
 
-from .configuration_barlow import DINO_CENTERINGS, LOSS_VARIANTS, POOLING_MODES, PROJECTOR_INPUTS, BarlowSpeechConfig
+from .arguments import CommandParser
+from .configuration_barlow import DINO_CENTERINGS, BarlowSpeechConfig
 from .data.synthetic import SyntheticSpeechConfig, load_synthetic
 from .evaluation.figures import plot_loss_curve
 from .evaluation.pipeline import (
-    LAYER_CHOICES,
     LOGMEL,
     DisentanglementProtocol,
     ProbeProtocol,
@@ -204,6 +204,12 @@ class DemoSettings:
             supervised_fractions=(0.1,),
             supervised_steps=10,
             pooling_bands=4,  # 1,024-d instead of 4,096-d pooled maps: Table 3's SAP fits one SVM per dimension
+        )
+
+    def probe_protocol(self) -> ProbeProtocol:
+        """Table 2's protocol of this run (every paper task)."""
+        return ProbeProtocol(
+            fractions=self.fractions, seeds=self.seeds, steps=self.probe_steps, layer=self.probe_layer
         )
 
     def encoder(self) -> EncoderRecipe:
@@ -423,9 +429,7 @@ def run_demo(settings: DemoSettings) -> dict:
             pretrain(dino_trainer, output_dir)
         upstreams.append(Upstream(dino_name, "demo:dino", dino_trainer.model, extractor))  # its teacher
     source, cache_dir = demo_source(settings), output_dir / "embeddings"
-    probes = ProbeProtocol(
-        fractions=settings.fractions, seeds=settings.seeds, steps=settings.probe_steps, layer=settings.probe_layer
-    )
+    probes = settings.probe_protocol()
     with timer("linear probes"):
         probe_results = [result for u in upstreams for result in run_probes(u, source, probes, cache_dir=cache_dir)]
     supervised = SupervisedProtocol(settings.supervised_steps, batch_size=32, learning_rate=settings.learning_rate)
@@ -503,64 +507,73 @@ def run_demo(settings: DemoSettings) -> dict:
     }
 
 
+def _override(help_: str, switch: bool = False) -> Any:
+    """A `DemoArguments` field: None (the run's default, or `--quick`'s) unless given; a `switch` may be given
+    without a value (`--compare_dino`: true)."""
+    metadata = {"help": f"{help_} (default: DemoSettings', or --quick's)."}
+    return field(default=None, metadata={**metadata, "nargs": "?", "const": True} if switch else metadata)
+
+
+@dataclass(kw_only=True)
+class DemoArguments:
+    """`barlow-speech demo`: the run's output folder, `--quick`, and the `DemoSettings` fields a user may set; each
+    one not given keeps the defaults' value (or `--quick`'s)."""
+
+    _argument_group_name = "demo"
+    output_dir: str = field(default=DemoSettings.output_dir, metadata={"help": "where the run and report go."})
+    quick: bool = field(default=False, metadata={"help": "a shortened run (a few minutes): DemoSettings.quick."})
+    pretrain_clips: int | None = _override("synthetic clips to pretrain on")
+    probe_clips: int | None = _override("labelled clips of the probes' train split")
+    max_steps: int | None = _override("pretraining steps")
+    batch_size: int | None = _override("pretraining batch")
+    learning_rate: float | None = _override("pretraining learning rate")
+    latent_size: int | None = _override("latent size m of the projector")
+    loss_variant: str | None = _override("the loss (BarlowSpeechConfig.loss_variant)")
+    pooling: str | None = _override("how each layer's map becomes a vector (BarlowSpeechConfig.pooling)")
+    pooling_bands: list[int] | None = _override(
+        "frequency bands: one number for every layer, or one per layer (stem, then each stage)"
+    )
+    projector_input: str | None = _override("what the pretraining heads read (BarlowSpeechConfig.projector_input)")
+    n_fft: int | None = _override("front end: STFT window in samples")
+    hop_length: int | None = _override("front end: STFT hop in samples")
+    n_mels: int | None = _override("front end: mel bands (0: linear bins)")
+    eq_db_std: float | None = _override("random channel of each view, dB (0: off)")
+    reverb_prob: float | None = _override("random room per view, probability (0: off)")
+    view_segment_seconds: float | None = _override("each view a random segment of this many seconds")
+    mixup: bool | None = _override("BYOL-A mixup in the views", switch=True)
+    pretrain_words_per_clip: int | None = _override("words per pretraining clip (> 1: utterances)")
+    num_speakers: int | None = _override("speakers of the synthetic corpus")
+    seeds: int | None = _override("probe seeds per label fraction")
+    probe_layer: str | None = _override("the layer probed: last, or best on validation")
+    disentanglement_runs: int | None = _override("random subsamples of Table 3")
+    supervised_seeds: int | None = _override("seeds of the supervised rows")
+    seed: int | None = _override("seed of the run")
+    compare_dino: bool | None = _override("also pretrain and probe DINO (shared/paper/004)", switch=True)
+
+    def settings(self) -> DemoSettings:
+        """The run's `DemoSettings`: the defaults (or `--quick`'s) with the fields given."""
+        base = DemoSettings.quick(self.output_dir) if self.quick else DemoSettings(output_dir=self.output_dir)
+        given = {
+            name: value
+            for name, value in dataclasses.asdict(self).items()
+            if value is not None and name not in ("quick", "output_dir")
+        }
+        if given.get("n_mels") == 0:
+            given["n_mels"] = None
+        if "pooling_bands" in given:
+            bands = given["pooling_bands"]
+            given["pooling_bands"] = bands[0] if len(bands) == 1 else tuple(bands)
+        return dataclasses.replace(base, **given)
+
+
 def parse_settings(argv: Sequence[str]) -> DemoSettings:
-    """`barlow-speech demo` arguments -> `DemoSettings` (the defaults, or `--quick`'s, with the given overrides)."""
-    parser = argparse.ArgumentParser(prog="barlow-speech demo", description=__doc__.split("\n")[0])
-    defaults = DemoSettings()
-    parser.add_argument("--output_dir", default=defaults.output_dir)
-    parser.add_argument("--quick", action="store_true", help="a shortened run (about a minute).")
-    for name in (
-        "pretrain_clips",
-        "probe_clips",
-        "max_steps",
-        "batch_size",
-        "latent_size",
-        "seeds",
-        "seed",
-        "n_fft",
-        "hop_length",
-        "num_speakers",
-        "disentanglement_runs",
-        "supervised_seeds",
-        "pretrain_words_per_clip",
-    ):
-        parser.add_argument(f"--{name}", type=int, default=None)
-    parser.add_argument(
-        "--pooling_bands",
-        type=int,
-        nargs="+",
-        default=None,
-        help="frequency bands: one number for every layer, or one per layer (stem, then each stage).",
-    )
-    parser.add_argument("--loss_variant", choices=LOSS_VARIANTS, default=None)
-    parser.add_argument("--pooling", choices=POOLING_MODES, default=None)
-    parser.add_argument(
-        "--projector_input", choices=PROJECTOR_INPUTS, default=None, help="what the pretraining heads read."
-    )
-    parser.add_argument("--probe_layer", choices=LAYER_CHOICES, default=None)
-    parser.add_argument("--learning_rate", type=float, default=None)
-    parser.add_argument("--eq_db_std", type=float, default=None, help="random channel of each view, dB (0: off).")
-    parser.add_argument("--reverb_prob", type=float, default=None, help="random room per view, probability (0: off).")
-    parser.add_argument("--view_segment_seconds", type=float, default=None, help="each view a random segment (s).")
-    parser.add_argument("--n_mels", type=int, default=None, help="mel bands of the front end (0: linear bins).")
-    parser.add_argument(
-        "--compare_dino", action="store_true", default=None, help="also pretrain and probe DINO (shared/paper/004)."
-    )
-    parser.add_argument(
-        "--mixup",
-        type=lambda v: v.lower() in ("1", "true", "yes"),
-        default=None,
-        help="BYOL-A mixup in the views (true/false).",
-    )
-    options = parser.parse_args(list(argv))
-    settings = DemoSettings.quick(options.output_dir) if options.quick else DemoSettings(output_dir=options.output_dir)
-    overrides = {k: v for k, v in vars(options).items() if v is not None and k not in ("quick", "output_dir")}
-    if overrides.get("n_mels") == 0:
-        overrides["n_mels"] = None
-    if "pooling_bands" in overrides:
-        bands = overrides["pooling_bands"]
-        overrides["pooling_bands"] = bands[0] if len(bands) == 1 else tuple(bands)
-    return DemoSettings(**{**asdict(settings), **overrides})
+    """`barlow-speech demo` arguments -> `DemoSettings` (the defaults, or `--quick`'s, with the given overrides),
+    checked where each value is owned: the pretraining arguments and config (architecture, views), the protocols."""
+    (arguments,) = CommandParser([DemoArguments], "demo", __doc__).parse(argv)
+    settings = arguments.settings()
+    pretraining_arguments(settings, Path(settings.output_dir))
+    settings.probe_protocol()
+    return settings
 
 
 def main(argv: Sequence[str]) -> int:

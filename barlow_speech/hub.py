@@ -11,9 +11,10 @@ importable from it. Tests point `HF_ENDPOINT` at a local Hub-compatible server (
 
 from __future__ import annotations
 
-import argparse
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from transformers.utils import logging
 
+from .arguments import CommandParser
 from .model_card import ResultRecord
 from .model_family import FAMILY, FamilyMember
 from .repo_folder import build_repo_folder, load_projector, write_repo_contents
@@ -145,38 +147,61 @@ def publish(
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="barlow-speech push",
-        description="Publish a checkpoint with remote code and a model card built from measured results.",
+@dataclass(kw_only=True)
+class PushArguments:
+    """What to publish (a checkpoint, or a repo folder built before) and where."""
+
+    _argument_group_name = "push"
+    checkpoint: str | None = field(
+        default=None, metadata={"help": "save_pretrained folder of the model and its feature extractor."}
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="save_pretrained folder of the model and its feature extractor")
-    source.add_argument("--folder", help="an already built repo folder to upload as is (retry of a failed push)")
-    parser.add_argument("--repo-id", required=True, help="namespace/name on the Hub, e.g. my-org/bt-ls100")
-    parser.add_argument("--results", nargs="*", default=[], help="probe / disentanglement result JSON files")
-    parser.add_argument("--private", action="store_true", help="create the repo as private")
-    parser.add_argument("--revision", help="branch to commit to (created if missing); default main")
-    parser.add_argument("--output-dir", help="a new or empty folder to build the repo in (default <checkpoint>-hub)")
-    parser.add_argument("--family", help=f"family member for the card text, one of {sorted(FAMILY)}")
-    parser.add_argument("--epochs", type=float, help="pretraining epochs for the card (else trainer_state.json)")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        help="global pretraining batch size for the card (per device x GPUs x "
-        "accumulation; trainer_state.json only records the per-device batch)",
+    folder: str | None = field(
+        default=None, metadata={"help": "an already built repo folder to upload as is (retry of a failed push)."}
     )
-    parser.add_argument("--commit-message", help="commit summary")
-    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the `hf auth login` token)")
-    parser.add_argument("--build-only", action="store_true", help="build the repo folder, do not upload")
-    return parser
+    repo_id: str = field(metadata={"help": "namespace/name on the Hub, e.g. my-org/bt-ls100."})
+    results: list[str] = field(
+        default_factory=list, metadata={"help": "probe / disentanglement result JSON files for the card."}
+    )
+    private: bool = field(default=False, metadata={"help": "create the repo as private."})
+    revision: str | None = field(
+        default=None, metadata={"help": "branch to commit to (created if missing; default: main)."}
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "a new or empty folder to build the repo in (default: <checkpoint>-hub)."}
+    )
+    family: str | None = field(
+        default=None, metadata={"help": f"family member for the card text, one of {sorted(FAMILY)}."}
+    )
+    epochs: float | None = field(
+        default=None, metadata={"help": "pretraining epochs for the card (default: from trainer_state.json)."}
+    )
+    batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "global pretraining batch size for the card (per device x GPUs x accumulation; "
+            "trainer_state.json only records the per-device batch)."
+        },
+    )
+    commit_message: str | None = field(default=None, metadata={"help": "commit summary."})
+    token: str | None = field(
+        default=None, metadata={"help": "Hub token (default: HF_TOKEN or the `hf auth login` token)."}
+    )
+    build_only: bool = field(default=False, metadata={"help": "build the repo folder, do not upload."})
+
+    def __post_init__(self):
+        if (self.checkpoint is None) == (self.folder is None):
+            raise ValueError(
+                f"--checkpoint {self.checkpoint} --folder {self.folder}: pass exactly one, the checkpoint to publish "
+                "or the repo folder built before."
+            )
+        check_repo_id(self.repo_id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech push`: build the repo folder and upload it (`barlow_speech.cli` reports failures in one line)."""
-    args = _parser().parse_args(argv)
+    description = "Publish a checkpoint with remote code and a model card built from measured results."
+    (args,) = CommandParser([PushArguments], "push", description).parse(sys.argv[1:] if argv is None else argv)
     details = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size)) if value}
-    check_repo_id(args.repo_id)
     if args.folder:
         info = upload_repo_folder(
             args.folder,
@@ -216,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 __all__ = [
     "HubPublishError",
+    "PushArguments",
     "build_repo_folder",
     "check_repo_id",
     "load_projector",

@@ -14,12 +14,13 @@ cache that `CachedSegments` would read: it refuses a folder that still holds the
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import shutil
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
+from ..arguments import CommandParser
 from .audio import SAMPLING_RATE, SegmentConfig, segment_waveform
+from .registry import DATASET_NAMES, parse_loader_args
 
 logger = logging.get_logger(__name__)
 
@@ -193,41 +196,46 @@ class CachedSegments(torch.utils.data.Dataset):
         return torch.from_numpy(np.asarray(self.segments[np.sort(np.asarray(indices))]))
 
 
-def _parse_loader_args(pairs: Sequence[str]) -> dict[str, Any]:
-    kwargs = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--loader-arg expects KEY=VALUE, got {pair!r}.")
-        kwargs[key] = (
-            json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false", "null") else value
-        )
-    return kwargs
+@dataclass(kw_only=True)
+class PrepareArguments:
+    """The dataset to decode, how to cut it, and where the cache goes."""
+
+    _argument_group_name = "prepare"
+    name: str = field(metadata={"positional": True, "choices": DATASET_NAMES, "help": "dataset loader."})
+    source: str = field(
+        metadata={"positional": True, "help": "dataset root folder or Hub dataset id ('-' for synthetic)."}
+    )
+    output_dir: str = field(
+        metadata={"positional": True, "help": "where segments.f32, metadata.parquet and index.json go."}
+    )
+    subset: str | None = field(default=None, metadata={"help": "LibriSpeech subset, e.g. train-clean-100."})
+    split: str | None = field(default=None, metadata={"help": "split to cache (train/validation/test/...)."})
+    length_s: float = field(default=1.0, metadata={"help": "segment length in seconds (paper: 1 s)."})
+    hop_s: float | None = field(default=None, metadata={"help": "hop between segments (default: no overlap)."})
+    drop_last: bool = field(default=False, metadata={"help": "drop the last short piece instead of zero-padding it."})
+    min_voiced_fraction: float = field(default=0.0, metadata={"help": "drop segments with less voiced audio."})
+    streaming: bool = field(
+        default=False, metadata={"help": "decode on the fly instead of building an Arrow copy first."}
+    )
+    loader_args: list[str] = field(
+        default_factory=list,
+        metadata={"action": "extend", "metavar": "KEY=VALUE", "help": "extra loader keyword arguments."},
+    )
+
+    def segment_config(self) -> SegmentConfig:
+        return SegmentConfig(self.length_s, self.hop_s, not self.drop_last, self.min_voiced_fraction)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`barlow-speech prepare NAME SOURCE OUTPUT_DIR [options]`."""
-    from . import DATASET_NAMES, load_dataset_by_name
+    from . import load_dataset_by_name
 
-    parser = argparse.ArgumentParser(prog="barlow-speech prepare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", choices=DATASET_NAMES, help="dataset loader")
-    parser.add_argument("source", help="dataset root folder or Hub dataset id ('-' for synthetic)")
-    parser.add_argument("output_dir", help="where segments.f32, metadata.parquet and index.json go")
-    parser.add_argument("--subset", help="LibriSpeech subset, e.g. train-clean-100")
-    parser.add_argument("--split", help="split to cache (train/validation/test/...)")
-    parser.add_argument("--length-s", type=float, default=1.0, help="segment length in seconds (paper: 1 s)")
-    parser.add_argument("--hop-s", type=float, default=None, help="hop between segments (default: no overlap)")
-    parser.add_argument(
-        "--drop-last", action="store_true", help="drop the last short piece instead of zero-padding it"
+    parser = CommandParser(
+        [PrepareArguments], "prepare", __doc__.split("\n\n")[0], renamed={"loader-arg": "loader_args"}
     )
-    parser.add_argument("--min-voiced-fraction", type=float, default=0.0, help="drop segments with less voiced audio")
-    parser.add_argument(
-        "--streaming", action="store_true", help="decode on the fly instead of building an Arrow copy first"
-    )
-    parser.add_argument("--loader-arg", action="append", default=[], metavar="KEY=VALUE", help="extra loader keyword")
-    args = parser.parse_args(argv)
-    segment = SegmentConfig(args.length_s, args.hop_s, not args.drop_last, args.min_voiced_fraction)
-    kwargs = _parse_loader_args(args.loader_arg)
+    (args,) = parser.parse(sys.argv[1:] if argv is None else argv)
+    segment = args.segment_config()
+    kwargs = parse_loader_args(args.loader_args)
     kwargs.update({k: v for k, v in (("subset", args.subset), ("split", args.split)) if v is not None})
     if args.name == "synthetic":  # generated, no source folder
         dataset = load_dataset_by_name(args.name, **kwargs)
