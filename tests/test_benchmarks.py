@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from barlow_speech import BarlowSpeechConfig, pretrained
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -295,6 +297,7 @@ def test_benchmarks_are_importable_without_running(monkeypatch):
         "representation_ablation",
         "temporal_pooling",
         "long_audio_memory",
+        "embedding_speed",
     ):
         assert callable(load_benchmark(name, monkeypatch).main)
 
@@ -339,3 +342,21 @@ def test_heldout_speech_probes_every_upstream_on_every_task_over_the_seeds(monke
         assert set(results) == {"language", "speaker_id", "gender", "prosody", "keyword"}
         assert all(len(results[task][fraction]) == 2 for task in results for fraction in (0.1, 1.0))
     assert "| BYOL-A 512-d (AudioSet) |" in out and "language ID 10 % / 100 %" in out
+
+
+def test_embedding_speed_prints_real_time_factors_peak_memory_and_their_ratios(monkeypatch, capsys):
+    module = load_benchmark("embedding_speed", monkeypatch)
+    results = module.main(["--clips", "2", "--seconds", "1", "--batch_sizes", "1", "2", "--reference_layers", "1"])
+    out = capsys.readouterr().out
+    assert sorted(results) == [1, 2]
+    hidden = BarlowSpeechConfig.from_pretrained(pretrained("bt-small")).hidden_size
+    for batch_size, runs in results.items():
+        ours, reference = runs["ours"], runs["reference"]
+        assert ours["model"].startswith("bt-small") and reference["model"].startswith("Wav2Vec2Model")
+        assert (ours["hidden"], reference["hidden"]) == (hidden, 768)
+        for run in (ours, reference):
+            assert run["rtf"] == pytest.approx(2.0 / run["wall"]) and run["peak"] >= run["baseline"] > 0
+        rtf = ratio_in(out, f"real-time factor ours / reference, batch {batch_size}")
+        assert rtf == pytest.approx(ours["rtf"] / reference["rtf"], abs=0.006)
+        peak = ratio_in(out, f"peak RSS ours / reference, batch {batch_size}")
+        assert peak == pytest.approx(ours["peak"] / reference["peak"], abs=0.006)
