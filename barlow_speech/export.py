@@ -68,7 +68,7 @@ class ExportableEncoder(nn.Module):
 def _encoder_and_extractor(
     model: str | Path | BarlowSpeechPreTrainedModel, feature_extractor: BarlowSpeechFeatureExtractor | None
 ) -> tuple[BarlowSpeechModel, BarlowSpeechFeatureExtractor]:
-    """The encoder (of any head) in eval mode and the front end whose output it reads (from the folder, if given)."""
+    """The encoder (of any head) and the front end whose output it reads (from the folder, if given)."""
     if isinstance(model, (str, Path)):
         folder = model
         model = load_pretrained(BarlowSpeechModel, folder)
@@ -85,7 +85,7 @@ def _encoder_and_extractor(
             "those of the model's front end; pass the BarlowSpeechFeatureExtractor it was trained with, or the "
             "model's folder."
         )
-    return model.base_model.eval(), feature_extractor
+    return model.base_model, feature_extractor
 
 
 def _example_inputs(feature_extractor: BarlowSpeechFeatureExtractor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,10 +112,14 @@ def export_program(
         feature_extractor: the model's front end (default: the folder's); fixes the frequency rows and frames.
     """
     encoder, feature_extractor = _encoder_and_extractor(model, feature_extractor)
-    with torch.no_grad():
-        return torch.export.export(
-            ExportableEncoder(encoder), _example_inputs(feature_extractor), dynamic_shapes=_dynamic_shapes()
-        )
+    training = encoder.training
+    try:
+        with torch.no_grad():
+            return torch.export.export(
+                ExportableEncoder(encoder.eval()), _example_inputs(feature_extractor), dynamic_shapes=_dynamic_shapes()
+            )
+    finally:
+        encoder.train(training)  # a caller's model object keeps its mode
 
 
 def export_torch(

@@ -111,3 +111,13 @@ def test_barlow_speech_export_is_a_command_whose_user_errors_are_one_line(tmp_pa
     assert cli.main(["export", "--model", str(tmp_path / "missing"), "--output", str(tmp_path / "e.onnx")]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("barlow-speech export: error: ") and "no such folder" in line
+
+
+def test_a_model_object_in_training_mode_is_exported_in_eval_mode_and_keeps_its_mode(exported, tmp_path, batches):
+    model = BarlowSpeechModel.from_pretrained(exported.model_dir).train()
+    path = export_encoder(model, tmp_path / "train_mode.pt2", format="torch", feature_extractor=exported.extractor)
+    assert model.training  # the caller's object is handed back as it came
+    features, reference = batches[1]
+    with torch.no_grad():
+        embeddings = torch.export.load(path).module()(features["input_values"], features["attention_mask"]).numpy()
+    np.testing.assert_allclose(embeddings, reference, rtol=0, atol=ATOL)  # BatchNorm's running statistics
