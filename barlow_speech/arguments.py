@@ -162,6 +162,7 @@ class CommandParser(HfArgumentParser):
         renamed: Mapping[str, str] | None = None,
     ):
         self.command, self.brief, self.renamed = command, dict(brief or {}), dict(renamed or {})
+        self.given: set[str] = set()
         positionals = [
             f.name for dtype in dataclass_types for f in dataclasses.fields(dtype) if f.metadata.get("positional")
         ]
@@ -219,6 +220,10 @@ class CommandParser(HfArgumentParser):
         `__post_init__`; an unknown flag is a ValueError naming the closest known one."""
         known = self.flag_names()
         argv = underscore_flags(expand_config(argv, known, self.command), known, self.command, self.renamed)
+        flags = argv[: argv.index("--")] if "--" in argv else argv
+        names = [item.partition("=")[0] for item in flags if item[:2] == "--"]
+        self._refuse([name for name in names if name[2:] not in known])
+        self.given = {name[2:] for name in names}  # the flags set on the command line or in --config
         if "--help_all" in argv:
             for action in self._actions:
                 action.help = getattr(action, "hidden_help", action.help)
@@ -227,11 +232,16 @@ class CommandParser(HfArgumentParser):
         *parsed, _, unused = self.parse_args_into_dataclasses(
             args=argv, return_remaining_strings=True, look_for_args_file=False
         )
-        if unused:
-            flags = [f"--{name}" for name in known]
-            named = ", ".join(f"{item}{did_you_mean(item, flags) if item[:2] == '--' else ''}" for item in unused)
-            raise ValueError(f"unknown argument(s) {named}; see `barlow-speech {self.command} --help`.")
+        self._refuse(unused)
         return tuple(parsed)
+
+    def _refuse(self, unknown: Sequence[str]) -> None:
+        """A ValueError naming the `unknown` arguments and the closest flag of each (before argparse's own errors,
+        such as a required flag missing because it was mistyped)."""
+        if unknown:
+            flags = [f"--{name}" for name in self.flag_names()]
+            named = ", ".join(f"{item}{did_you_mean(item, flags) if item[:2] == '--' else ''}" for item in unknown)
+            raise ValueError(f"unknown argument(s) {named}; see `barlow-speech {self.command} --help`.")
 
 
 __all__ = [

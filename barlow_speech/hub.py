@@ -108,7 +108,7 @@ def upload_repo_folder(
         raise HubPublishError(
             f"uploading {folder} to {api.endpoint}/{repo_id} failed: {type(error).__name__}: {error}\n"
             f"The built repo folder is kept at {folder.resolve()}; retry with "
-            f"`barlow-speech push --folder {folder} --repo-id {repo_id}` (or `hf upload {repo_id} {folder} .`)."
+            f"`barlow-speech push --folder {folder} --repo_id {repo_id}` (or `hf upload {repo_id} {folder} .`)."
         ) from error
     logger.info(f"uploaded {len(operations)} files to {info.commit_url}")
     return info

@@ -1,8 +1,8 @@
 """Named recipes: the backbone presets and the small CPU encoder of the demo and of the shipped `bt-small`.
 
 One definition each, imported by the model family (`barlow_speech.model_family`), the demo (`DemoSettings`' defaults),
-`barlow-speech pretrain` (`--backbone`) and the tests. A recipe is data: `BarlowSpeechConfig` keyword arguments and
-the front end of its `BarlowSpeechFeatureExtractor`.
+`barlow-speech pretrain` (`--backbone`, and its defaults per backbone: `PRETRAINING_DEFAULTS`) and the tests. A recipe
+is data: `BarlowSpeechConfig` keyword arguments and the front end of its `BarlowSpeechFeatureExtractor`.
 
     >>> from barlow_speech import BarlowSpeechConfig
     >>> from barlow_speech.recipes import BT_SMALL
@@ -33,6 +33,43 @@ BACKBONES: dict[str, dict[str, Any]] = {
     },
     "small": {"layer_type": "basic", "depths": [1, 1, 1], "hidden_sizes": [32, 64, 128], "embedding_size": 16},
     "tiny": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8},
+}
+
+
+@dataclass(frozen=True)
+class PretrainingDefaults:
+    """What `barlow-speech pretrain` uses for a backbone where the user set no flag (command line or `--config`).
+
+    Args:
+        max_steps: optimiser steps (only when neither `--max_steps` nor `--num_train_epochs` is given).
+        learning_rate: AdamW's peak learning rate.
+        per_device_train_batch_size: segments per step and device.
+        latent_size: the projector's width, scaled to the backbone's: 4 x its last stage's channels, at most the
+            paper's 2048.
+    """
+
+    max_steps: int
+    learning_rate: float
+    per_device_train_batch_size: int
+    latent_size: int
+
+    def flags(self) -> dict[str, Any]:
+        """The defaults as `barlow-speech pretrain` flag -> value."""
+        return dataclasses.asdict(self)
+
+
+def _latent_size(backbone: str) -> int:
+    return min(4 * BACKBONES[backbone]["hidden_sizes"][-1], 2048)
+
+
+# Per backbone: the paper's batch (64) for the ResNets, the demo's and bt-small's recipe (AdamW 2e-3, batch 64, 300
+# steps in the demo, 9,000 for bt-small) for `small`, a few minutes on a CPU for `tiny`; the ResNets' learning rate
+# and steps are a starting point (the paper states neither), not a measured optimum.
+PRETRAINING_DEFAULTS: dict[str, PretrainingDefaults] = {
+    "resnet50": PretrainingDefaults(20000, 1e-3, 64, _latent_size("resnet50")),
+    "resnet18": PretrainingDefaults(10000, 1e-3, 64, _latent_size("resnet18")),
+    "small": PretrainingDefaults(3000, 2e-3, 64, _latent_size("small")),
+    "tiny": PretrainingDefaults(300, 2e-3, 32, _latent_size("tiny")),
 }
 
 
@@ -100,4 +137,4 @@ SMALL_ENCODER = EncoderRecipe(
 # (`tts_speech`) by configs/upstream/bt-small.yaml.
 BT_SMALL = dataclasses.replace(SMALL_ENCODER, pooler_layers=(0, 1, 2, 3))
 
-__all__ = ["BACKBONES", "BT_SMALL", "SMALL_ENCODER", "EncoderRecipe"]
+__all__ = ["BACKBONES", "BT_SMALL", "PRETRAINING_DEFAULTS", "SMALL_ENCODER", "EncoderRecipe", "PretrainingDefaults"]

@@ -406,7 +406,7 @@ def _prepare_output_dir(checkpoint_dir: Path, output_dir: str | Path | None) -> 
         raise ValueError(f"output_dir {output} is the checkpoint folder itself; choose another folder.")
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ValueError(
-            f"output_dir {output} is not an empty folder; build into a new or empty one (--output-dir), upload a "
+            f"output_dir {output} is not an empty folder; build into a new or empty one (--output_dir), upload a "
             f"previous build as is with `barlow-speech push --folder {output}`, or delete it yourself first."
         )
     return output

@@ -452,12 +452,12 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
             [
                 "--checkpoint",
                 str(checkpoint),
-                "--repo-id",
+                "--repo_id",
                 "org/bt-128",
-                "--build-only",
-                "--output-dir",
+                "--build_only",
+                "--output_dir",
                 str(tmp_path / "repo"),
-                "--batch-size",
+                "--batch_size",
                 "64",
             ]
         )
@@ -468,7 +468,7 @@ def test_push_command_builds_the_folder_and_reports_errors(checkpoint, tmp_path,
         "BT-128" in card and "assumes LibriSpeech train-clean-100" in card and "| Batch size (global) | 64 |" in card
     )
     assert "| Batch size (per device) | 64 |" in card  # trainer_state.json's train_batch_size, under its own label
-    assert cli_main(["push", "--checkpoint", str(checkpoint), "--repo-id", "no-namespace"]) == 2
+    assert cli_main(["push", "--checkpoint", str(checkpoint), "--repo_id", "no-namespace"]) == 2
     assert "barlow-speech push: error: repo id 'no-namespace' is malformed" in capsys.readouterr().err
 
 
@@ -495,10 +495,10 @@ def test_push_never_deletes_a_folder_it_did_not_create(tmp_path, capsys, target)
             "push",
             "--checkpoint",
             str(published),
-            "--repo-id",
+            "--repo_id",
             "org/bt-tiny",
-            "--build-only",
-            "--output-dir",
+            "--build_only",
+            "--output_dir",
             str(output),
         ]
     )

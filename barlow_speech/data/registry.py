@@ -37,7 +37,7 @@ class DatasetSpec:
         has_splits: `split=` selects "train" / "validation" / "test"; otherwise evaluation splits whole recordings at
             random (`barlow_speech.evaluation.pipeline.recording_split`).
         has_subsets: `subset=` selects a part of the corpus (LibriSpeech: "train-clean-100", "train-clean-360").
-        folder: its folder under `barlow-speech reproduce --data-root` (None: not read from disk).
+        folder: its folder under `barlow-speech reproduce --data_root` (None: not read from disk).
         config_class: for a corpus generated offline (no path): its configuration dataclass, whose fields a caller's
             loader arguments may set; the loader takes `num_clips`, `seed`, `split` and `config`.
         pretraining_split: the split `barlow-speech pretrain` reads by default.
@@ -132,7 +132,7 @@ def dataset_spec(name: str) -> DatasetSpec:
 
 
 def dataset_folder(name: str, data_root: str | Path) -> Path:
-    """`<data_root>/<folder>` of dataset `name` (`barlow-speech reproduce --data-root`), checked to exist."""
+    """`<data_root>/<folder>` of dataset `name` (`barlow-speech reproduce --data_root`), checked to exist."""
     spec = dataset_spec(name)
     if spec.folder is None:
         raise ValueError(f"dataset {name!r} has no folder under a data root; it is not read from disk.")
@@ -140,7 +140,7 @@ def dataset_folder(name: str, data_root: str | Path) -> Path:
     if not path.is_dir():
         layout = ", ".join(f"{s.folder}/" for s in DATASETS.values() if s.folder)
         raise FileNotFoundError(
-            f"{path}: no such folder; --data-root must hold each dataset in its native layout under {layout} "
+            f"{path}: no such folder; --data_root must hold each dataset in its native layout under {layout} "
             f"(put or link the {name} tree at {path})."
         )
     return path

@@ -49,7 +49,7 @@ from ..data_collator import WaveformCollator, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
-from ..recipes import BACKBONES
+from ..recipes import BACKBONES, PRETRAINING_DEFAULTS
 from ..repo_folder import load_pretrained
 from .augment import (
     VIEW_PRESETS,
@@ -396,15 +396,62 @@ COMMON_TRAINING_FLAGS = (
 )
 
 
+def backbone_defaults_text() -> str:
+    """`PRETRAINING_DEFAULTS` for `--help`: one line per backbone."""
+    lines = [
+        f"  {name:<9} " + ", ".join(f"--{flag} {value:g}" for flag, value in defaults.flags().items())
+        for name, defaults in PRETRAINING_DEFAULTS.items()
+    ]
+    return (
+        "Defaults per --backbone (barlow_speech.recipes.PRETRAINING_DEFAULTS), used where no flag (command line or "
+        "--config) sets them;\n--max_steps only without --num_train_epochs; the run's log says which applied:\n"
+        + "\n".join(lines)
+    )
+
+
 def argument_parser() -> CommandParser:
     """The parser of `barlow-speech pretrain`; its `--help` lists `COMMON_TRAINING_FLAGS` of TrainingArguments."""
-    return CommandParser(ARGUMENT_CLASSES, "pretrain", __doc__, brief={TrainingArguments: COMMON_TRAINING_FLAGS})
+    return CommandParser(
+        ARGUMENT_CLASSES,
+        "pretrain",
+        f"{__doc__}\n{backbone_defaults_text()}",
+        brief={TrainingArguments: COMMON_TRAINING_FLAGS},
+    )
+
+
+def apply_backbone_defaults(parsed: PretrainingArguments, given: set[str]) -> PretrainingArguments:
+    """`parsed` with the backbone's `PRETRAINING_DEFAULTS` where no flag in `given` (the flags set on the command line
+    or in `--config`) sets them, logged; a run without `--output_dir` is a ValueError."""
+    if "output_dir" not in given:
+        raise ValueError(
+            "--output_dir is required: the run's folder for its checkpoints and final model (e.g. runs/bt-tiny); "
+            "each run gets its own, so none is chosen for you."
+        )
+    defaults = PRETRAINING_DEFAULTS[parsed.model.backbone].flags()
+    if "num_train_epochs" in given:
+        defaults.pop("max_steps")
+    if parsed.model.model_name_or_path:
+        defaults.pop("latent_size")  # the checkpoint's
+    applied = {flag: value for flag, value in defaults.items() if flag not in given}
+    if not applied:
+        return parsed
+    model = parsed.model
+    if "latent_size" in applied:
+        model = dataclasses.replace(model, latent_size=applied["latent_size"])
+    for flag, value in applied.items():
+        if flag != "latent_size":
+            setattr(parsed.training, flag, value)
+    flags = " ".join(f"--{flag} {value:g}" for flag, value in applied.items())
+    logger.info(f"--backbone {model.backbone} defaults: {flags} (PRETRAINING_DEFAULTS; a flag sets another value)")
+    return parsed._replace(model=model)
 
 
 def parse_arguments(argv: Sequence[str]) -> PretrainingArguments:
     """(ModelArguments, DataArguments, BarlowTwinsArguments, DinoArguments, TrainingArguments) from flags and
-    `--config`, each value checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded."""
-    parsed = PretrainingArguments(*argument_parser().parse(argv))
+    `--config`, each value checked (a ValueError / FileNotFoundError naming the flag) before any data is loaded, with
+    the backbone's defaults where no flag sets them (`apply_backbone_defaults`)."""
+    parser = argument_parser()
+    parsed = apply_backbone_defaults(PretrainingArguments(*parser.parse(argv)), parser.given)
     check_at_least(
         "per_device_train_batch_size",
         parsed.training.per_device_train_batch_size,
@@ -598,7 +645,7 @@ def run_pretraining(
 
 
 def main(argv: Sequence[str]) -> int:
-    parsed = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parsed = parse_arguments(argv)
     run_pretraining(*parsed)
     return 0

@@ -64,8 +64,8 @@ def test_cli_prepare_writes_a_cache(tmp_path, make):
         str(tmp_path / "out"),
         "--split",
         "train",
-        "--drop-last",
-        "--loader-arg",
+        "--drop_last",
+        "--loader_args",
         f"cache_dir={tmp_path / 'hf'}",
     ]
     assert main(argv) == 0

@@ -85,7 +85,7 @@ def test_data_root_resolves_every_dataset_of_the_paper_protocol(data_root, tmp_p
 
 
 def test_a_run_killed_between_stages_resumes_without_redoing_finished_stages(data_root, tmp_path, monkeypatch):
-    argv = ["reproduce", "fig3", "--quick", "--device", "cpu", "--data-root", str(data_root)]
+    argv = ["reproduce", "fig3", "--quick", "--device", "cpu", "--data_root", str(data_root)]
     argv += ["--output_dir", str(tmp_path)]
 
     def killed(*args, **kwargs):
