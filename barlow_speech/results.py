@@ -12,6 +12,10 @@ Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervise
                             "weight_decays": [...], "validation_accuracy": [...]}, ...},
      "index_lists": {"num_examples": 6000, "subsets": [{"fraction": 0.05, "seed": 0, "indices": [...]}, ...]}}
 
+On disk the index lists (the label-fraction subsets: most of a result's size) live beside the result file, in
+`<name>.index_lists.json` (one entry per result), and the result holds `"index_lists": {"file": ..., "entry": i}`;
+`read_result_file` puts them back, so a result read from disk is the one that was written.
+
 "probe" names the solver (`steps`: its iteration cap; `iterations`: the most any batch ran); baselines record
 their own optimizer there. Per fraction, each run's hyper-parameters are listed: "weight_decays" (the one chosen on
 validation) for probes; "learning_rates" and "weight_decays" for the Supervised baseline, which trains with them.
@@ -36,7 +40,7 @@ the paper's Table 2 tasks from `PAPER_TASKS`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,6 +70,45 @@ def task_name(column: str) -> str:
     return PAPER_TASKS[column].abbreviation if column in PAPER_TASKS else column
 
 
+def task_label(result: Mapping[str, Any]) -> str:
+    """A probe result's task for a reader: its label column, with the paper's abbreviation beside it where it has one
+    (`speaker_id (SR)`)."""
+    column = result.get("label_column", result["task"])
+    paper = PAPER_TASKS.get(column)
+    return f"{column} ({paper.abbreviation})" if paper else column
+
+
+INDEX_LISTS_SUFFIX = ".index_lists.json"
+
+
+def split_index_lists(path: str | Path, payload: Any) -> tuple[Any, list | None]:
+    """`payload` (a result or a list of results) to be written at `path`, without its index lists, and the index
+    lists (one entry per result, None for one without) for `<name>.index_lists.json` beside it; (payload, None) when
+    no result has index lists."""
+    results = payload if isinstance(payload, list) else [payload]
+    lists = [r.get("index_lists") if isinstance(r, dict) else None for r in results]
+    if not any(isinstance(entry, dict) and "subsets" in entry for entry in lists):
+        return payload, None
+    name = Path(path).with_suffix("").name + INDEX_LISTS_SUFFIX
+    stripped = [
+        {**r, "index_lists": {"file": name, "entry": i}} if lists[i] is not None else r for i, r in enumerate(results)
+    ]
+    return (stripped if isinstance(payload, list) else stripped[0]), lists
+
+
+def _join_index_lists(path: Path, payload: Any) -> Any:
+    """`payload` read from `path` with the index lists of its results read back from the file beside it."""
+    results = payload if isinstance(payload, list) else [payload]
+    files: dict[str, list] = {}
+    for result in results:
+        reference = result.get("index_lists") if isinstance(result, dict) else None
+        if isinstance(reference, dict) and "file" in reference:
+            if reference["file"] not in files:
+                files[reference["file"]] = read_result_file(path.with_name(reference["file"]))
+            result["index_lists"] = files[reference["file"]][reference["entry"]]
+    return payload
+
+
 def task_title(task: str | None) -> str | None:
     """The model card's name of a result's task (`"KWS"` -> "Keyword spotting"), or None for another task."""
     return next((paper.name for paper in PAPER_TASKS.values() if paper.abbreviation == task), None)
@@ -80,15 +123,19 @@ def read_result_file(path: str | Path) -> Any:
             f"result file {path} does not exist; write it with `barlow-speech probe` or `disentangle`."
         )
     try:
-        return json.loads(path.read_text())
+        payload = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"result file {path} is not valid JSON: {error}.") from error
+    return _join_index_lists(path, payload)
 
 
 def load_results(paths: Iterable[str | Path]) -> tuple[list[dict], list[dict]]:
-    """Read result files (one result or a list of results each) -> (probe results, disentanglement results)."""
+    """Read result files (one result or a list of results each) -> (probe results, disentanglement results); the
+    index-list files beside probe results are read with them."""
     probes, disentanglement = [], []
     for path in paths:
+        if str(path).endswith(INDEX_LISTS_SUFFIX):  # read with its result (a glob such as probe_*.json matches it)
+            continue
         payload = read_result_file(path)
         for result in payload if isinstance(payload, list) else [payload]:
             schema = result.get("schema")
@@ -109,8 +156,11 @@ __all__ = [
     "DISENTANGLEMENT_SCHEMA",
     "PAPER_TASKS",
     "PROBE_SCHEMA",
+    "INDEX_LISTS_SUFFIX",
     "PaperTask",
     "load_results",
+    "split_index_lists",
+    "task_label",
     "read_result_file",
     "task_name",
     "task_title",

@@ -56,7 +56,7 @@ from .pipeline import (
     stack_clips,
     write_results,
 )
-from .report import write_report
+from .report import probe_table, write_report
 from .reproduce import ARTEFACTS, Reproduction, run_stages, stage_status
 from .sources import SPLITS, DataSource
 
@@ -250,11 +250,13 @@ def _probe(args: ProbeCommandArguments) -> list[Path]:
     _check_label_columns("--tasks", source, args.tasks, "train")
     upstream = args.upstream()
     results = run_probes(upstream, source, args.probe_protocol(), **args.runtime())
+    print(probe_table(results))
     return [write_results(Path(args.output_dir) / f"probe_{slug(upstream.name)}.json", results)]
 
 
 def probe_main(argv: Sequence[str] | None = None) -> int:
-    """`barlow-speech probe`: linear evaluation at label fractions; writes `<output_dir>/probe_<model>.json`."""
+    """`barlow-speech probe`: linear evaluation at label fractions; prints the accuracy table and writes
+    `<output_dir>/probe_<model>.json` (the label-fraction subsets beside it, `probe_<model>.index_lists.json`)."""
     return _main("probe", argv)
 
 

@@ -37,7 +37,7 @@ from ..data.schema import clip_arrays
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
 from ..repo_folder import load_pretrained
-from ..results import PAPER_TASKS, task_name
+from ..results import INDEX_LISTS_SUFFIX, PAPER_TASKS, split_index_lists, task_name
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .baselines import logmel_stats_features, random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
@@ -423,13 +423,22 @@ def cross_correlations(
 
 
 # ------------------------------------------------------------------------------------------------ report
-def write_results(path: str | Path, payload: Any) -> Path:
-    """Write result JSON (atomically: a run killed while writing leaves no half file) and return its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_json(path: Path, payload: Any) -> None:
+    """Write JSON atomically: a run killed while writing leaves no half file."""
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(payload, indent=1))
     partial.replace(path)
+
+
+def write_results(path: str | Path, payload: Any) -> Path:
+    """Write result JSON and return its path; probe results' index lists go to `<name>.index_lists.json` beside it
+    (`barlow_speech.results.split_index_lists`), written first, so the result never names a missing file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload, index_lists = split_index_lists(path, payload)
+    if index_lists is not None:
+        _write_json(path.with_name(path.with_suffix("").name + INDEX_LISTS_SUFFIX), index_lists)
+    _write_json(path, payload)
     logger.info("wrote %s", path)
     return path
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..results import ANALYSIS_SCHEMA
+from ..results import ANALYSIS_SCHEMA, task_label
 
 TABLE3_COLUMNS = (
     ("mig", "MIG"),
@@ -28,6 +28,29 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def probe_table(probe_results: Sequence[Mapping]) -> str:
+    """Probe results as plain text for the terminal, a block per model: one row per task (its label column, with the
+    paper's abbreviation beside it), one column per label fraction, test top-1 % as `mean ± std` over the seeds."""
+    blocks = []
+    for model in dict.fromkeys(r["model"] for r in probe_results):
+        results = [r for r in probe_results if r["model"] == model]
+        fractions = sorted({e["fraction"] for r in results for e in r["fractions"].values()})
+        seeds = max(len(e["runs"]) for r in results for e in r["fractions"].values())
+        rows = [["task", *(f"{100 * f:g} % labels" for f in fractions)]]
+        for r in results:
+            cells = {e["fraction"]: f"{100 * e['mean']:.1f} ± {100 * e['std']:.1f}" for e in r["fractions"].values()}
+            rows.append([task_label(r), *(cells.get(f, "–") for f in fractions)])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = [
+            "  ".join(
+                cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths))
+            )
+            for row in rows
+        ]
+        blocks.append(f"{model}: test top-1 accuracy %, mean ± std over {seeds} seed(s)\n" + "\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def table2(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:

@@ -14,6 +14,7 @@ from barlow_speech.evaluation.cli import disentangle_main, probe_main, report_ma
 from barlow_speech.evaluation.disentanglement import TABLE3_METRICS
 from barlow_speech.evaluation.sources import DataSource, recording_split
 from barlow_speech.model_card import records_from_result
+from barlow_speech.results import read_result_file
 from tests.factories import tiny_config
 
 # 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 126) keeps the tiny ResNet fast.
@@ -33,7 +34,7 @@ def checkpoint(tmp_path_factory) -> str:
     return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bt"))
 
 
-def test_probe_cli_writes_result_with_dataset_and_every_run_per_fraction(checkpoint, tmp_path):
+def test_probe_cli_writes_result_with_dataset_and_every_run_per_fraction(checkpoint, tmp_path, capsys):
     argv = [
         "--model",
         checkpoint,
@@ -49,7 +50,22 @@ def test_probe_cli_writes_result_with_dataset_and_every_run_per_fraction(checkpo
         "20",
     ]
     assert probe_main(argv + DATA + ["--output_dir", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / f"probe_{checkpoint.rsplit('/', 1)[-1]}.json").read_text())
+    # on screen: task (the column, the paper's abbreviation beside it) x fraction, mean +- std
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[1] == ["task", "50", "%", "labels", "100", "%", "labels"] and rows[2][:2] == ["gender", "(GR)"]
+    assert rows[3][:2] == ["word", "(KWS)"] and rows[2][3] == "±" and len(rows[2]) == 8
+    path = tmp_path / f"probe_{checkpoint.rsplit('/', 1)[-1]}.json"
+    # the label-fraction subsets live beside the result, which names them; reading the result joins them back
+    on_disk = json.loads(path.read_text())
+    assert on_disk[1]["index_lists"] == {"file": f"{path.stem}.index_lists.json", "entry": 1}
+    results = read_result_file(path)
+    assert results[1]["index_lists"] == json.loads(path.with_name(f"{path.stem}.index_lists.json").read_text())[1]
+    assert {(s["fraction"], s["seed"]) for s in results[0]["index_lists"]["subsets"]} == {
+        (0.5, 0),
+        (0.5, 1),
+        (1.0, 0),
+        (1.0, 1),
+    }
     assert [r["task"] for r in results] == ["GR", "KWS"]
     assert [r["label_column"] for r in results] == ["gender", "word"]
     for result in results:
