@@ -432,7 +432,12 @@ def run_demo(settings: DemoSettings) -> dict:
     probes = settings.probe_protocol()
     with timer("linear probes"):
         probe_results = [result for u in upstreams for result in run_probes(u, source, probes, cache_dir=cache_dir)]
-    supervised = SupervisedProtocol(settings.supervised_steps, batch_size=32, learning_rate=settings.learning_rate)
+    supervised = SupervisedProtocol(
+        settings.supervised_steps,
+        batch_size=32,
+        learning_rate=settings.learning_rate,
+        fractions=settings.supervised_fractions,
+    )
     supervised_probes = dataclasses.replace(probes, seeds=settings.supervised_seeds)  # end to end costs far more
     with timer("supervised"):
         probe_results += run_supervised(
@@ -441,7 +446,6 @@ def run_demo(settings: DemoSettings) -> dict:
             source,
             supervised_probes,
             supervised,
-            fractions=settings.supervised_fractions,
         )
     disentanglement = DisentanglementProtocol(n_runs=settings.disentanglement_runs, seed=settings.seed)
     with timer("Table 3"):

@@ -231,6 +231,8 @@ class SupervisedProtocol:
     max_steps: int = 1000
     batch_size: int = 32
     learning_rate: float = 1e-3
+    # label fractions of the end-to-end runs, which cost far more than a probe (None: the probe protocol's)
+    fractions: Sequence[float] | None = None
 
 
 # ------------------------------------------------------------------------------------------------ runs
@@ -316,12 +318,12 @@ def run_supervised(
     protocol: SupervisedProtocol,
     device: str | None = None,
     metadata: dict[str, Any] | None = None,
-    fractions: Sequence[float] | None = None,
 ) -> list[dict]:
-    """The "Supervised" rows: `config`'s architecture trained from scratch per task of `probes`, fraction and seed.
+    """The "Supervised" rows: `config`'s architecture trained from scratch per task of `probes`, seed and fraction
+    (`protocol.fractions`, else `probes.fractions`).
 
-    `fractions` overrides `probes.fractions` (end-to-end training costs far more than a probe). The models record
-    `extractor`'s frequency rows; a config that records other rows is an error before any data loads.
+    The models record `extractor`'s frequency rows; a config that records other rows is an error before any data
+    loads.
     """
     check_frequency_rows(config, extractor.num_bins)
     config = copy.deepcopy(config)
@@ -338,7 +340,7 @@ def run_supervised(
                 kept["validation"],
                 kept["test"],
                 column,
-                fractions=probes.fractions if fractions is None else fractions,
+                fractions=probes.fractions if protocol.fractions is None else protocol.fractions,
                 seeds=range(probes.seeds),
                 max_steps=protocol.max_steps,
                 batch_size=protocol.batch_size,

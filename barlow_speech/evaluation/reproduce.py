@@ -382,8 +382,8 @@ class Reproduction:
             protocol = SupervisedProtocol(
                 settings["supervised_steps"], settings["supervised_batch_size"], settings["supervised_learning_rate"]
             )
-            protocol = dataclasses.replace(protocol, **(self.scale.supervised or {}))
             fractions = self.scale.supervised_fractions or settings["fractions"]
+            protocol = dataclasses.replace(protocol, **(self.scale.supervised or {}), fractions=fractions)
             results = run_supervised(
                 architecture.build_config(),
                 extractor,
@@ -392,7 +392,6 @@ class Reproduction:
                 protocol,
                 self.device,
                 {"upstream": f"supervised:{SUPERVISED_ARCHITECTURE}"},
-                fractions,
             )
             write_results(self.result_path("probe", f"Supervised_{config['dataset']}"), results)
 
