@@ -124,7 +124,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         help_ = action.help or ""
-        if action.required or action.default in (None, False, argparse.SUPPRESS) or "default" in help_:
+        unset = any(action.default is value for value in (None, False, argparse.SUPPRESS))
+        if action.required or unset or "default" in help_:
             return help_
         return f"{help_} (default: %(default)s)"
 
