@@ -16,14 +16,11 @@ baseline), and the ratios ours / reference. Memory is read as benchmarks/long_au
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from long_audio_memory import MIB, status_bytes
+from long_audio_memory import MIB, child_or_main, measure_in_child, status_bytes
 
 MODELS = ("ours", "reference")
 
@@ -94,12 +91,7 @@ def measure(model: str, batch_size: int, clips: int, seconds: float, threads: in
 def measure_in_fresh_process(model: str, batch_size: int, args: argparse.Namespace) -> dict:
     options = {"model": model, "batch_size": batch_size, "clips": args.clips, "seconds": args.seconds}
     options |= {"threads": args.threads, "reference_layers": args.reference_layers}
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(options)], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"measuring {model} at batch {batch_size} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return measure_in_child(__file__, options, f"{model} at batch {batch_size}")
 
 
 def describe(run: dict) -> str:
@@ -132,7 +124,4 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(measure(**json.loads(sys.argv[2]))))
-    else:
-        main()
+    child_or_main(measure, main)

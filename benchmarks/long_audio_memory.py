@@ -24,7 +24,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 FRONT_ENDS = {
@@ -99,13 +99,28 @@ def measure(spec: dict, seconds: float, mode: str, chunk_segments: int | None, t
     }
 
 
-def measure_in_fresh_process(spec: dict, minutes: float, mode: str, args: argparse.Namespace) -> dict:
-    options = {"spec": spec, "seconds": minutes * 60, "mode": mode, "chunk_segments": args.chunk_segments}
-    command = [sys.executable, __file__, "--child", json.dumps({**options, "threads": args.threads})]
+def measure_in_child(script: str, options: dict, what: str) -> dict:
+    """Run `script --child OPTIONS_JSON` in a fresh interpreter (its own peak RSS) and return the JSON its last line
+    prints; a failure names `what` was measured and the child's stderr."""
+    command = [sys.executable, script, "--child", json.dumps(options)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"measuring {minutes:g} min {mode} failed:\n{result.stderr}")
+        raise RuntimeError(f"measuring {what} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def child_or_main(measure: Callable[..., dict], main: Callable[[], object]) -> None:
+    """A fresh-process benchmark's entry: `--child OPTIONS_JSON` prints `measure(**options)` as JSON, anything else
+    runs `main()`."""
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(measure(**json.loads(sys.argv[2]))))
+    else:
+        main()
+
+
+def measure_in_fresh_process(spec: dict, minutes: float, mode: str, args: argparse.Namespace) -> dict:
+    options = {"spec": spec, "seconds": minutes * 60, "mode": mode, "chunk_segments": args.chunk_segments}
+    return measure_in_child(__file__, {**options, "threads": args.threads}, f"{minutes:g} min {mode}")
 
 
 def describe(minutes: float, run: dict) -> str:
@@ -159,7 +174,4 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(measure(**json.loads(sys.argv[2]))))
-    else:
-        main()
+    child_or_main(measure, main)
