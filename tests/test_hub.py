@@ -40,31 +40,11 @@ from tests.hub_server import HubServer
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HF_VARIABLE_PREFIXES = ("HF_", "HUGGINGFACE_", "HUGGING_FACE_", "TRANSFORMERS_")
 NUM_LABELS = 3
+KEYWORD_SPOTTING = {"task": "audio-classification", "task_name": "Keyword spotting", "metric": "accuracy"}
+KEYWORD_SPOTTING |= {"dataset": "google/speech_commands", "dataset_config": "v0.02", "split": "test", "n_runs": 50}
 RESULTS = [
-    {
-        "task": "audio-classification",
-        "task_name": "Keyword spotting",
-        "dataset": "google/speech_commands",
-        "dataset_config": "v0.02",
-        "split": "test",
-        "metric": "accuracy",
-        "label_fraction": 0.05,
-        "value": 0.525,
-        "std": 0.0125,
-        "n_runs": 50,
-    },
-    {
-        "task": "audio-classification",
-        "task_name": "Keyword spotting",
-        "dataset": "google/speech_commands",
-        "dataset_config": "v0.02",
-        "split": "test",
-        "metric": "accuracy",
-        "label_fraction": 1.0,
-        "value": 0.7503,
-        "std": 0.01,
-        "n_runs": 50,
-    },
+    {**KEYWORD_SPOTTING, "label_fraction": 0.05, "value": 0.525, "std": 0.0125},
+    {**KEYWORD_SPOTTING, "label_fraction": 1.0, "value": 0.7503, "std": 0.01},
     {
         "task": "feature-extraction",
         "task_name": "Disentanglement",
