@@ -18,6 +18,10 @@ def tiny_config(**overrides) -> barlow_speech.BarlowSpeechConfig:
     return barlow_speech.BarlowSpeechConfig(**fields)
 
 
+# pretrain flags of a quiet CPU test run: no reporting, no progress bars, no checkpoints
+QUIET_PRETRAIN_FLAGS = ["--use_cpu", "true", "--report_to", "none", "--save_strategy", "no", "--disable_tqdm", "true"]
+
+
 def tiny_training_arguments(output_dir, max_steps: int) -> TrainingArguments:
     """CPU training arguments of the trainer tests: batch 8, a log every step, a checkpoint every 2 steps, seed 7
     (`max_steps=-1`: one epoch)."""

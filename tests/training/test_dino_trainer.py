@@ -19,7 +19,7 @@ from barlow_speech.training.dino import (
     teacher_momentum_at,
     teacher_temperature_at,
 )
-from tests.factories import tiny_config, tiny_training_arguments
+from tests.factories import QUIET_PRETRAIN_FLAGS, tiny_config, tiny_training_arguments
 from tests.training.test_trainer import _losses, _StopAt
 
 # A reduced front end (129 x 63) keeps these CPU runs to a second or two per step.
@@ -119,31 +119,17 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
         )
     )
     output = tmp_path / "out"
-    code = cli_main(
-        [
-            "pretrain",
-            "--config",
-            str(config),
-            "--output_dir",
-            str(output),
-            "--per_device_train_batch_size",
-            "4",
-            "--num_clips",
-            "8",
-            "--max_steps",
-            "2",
-            "--use_cpu",
-            "true",
-            "--report_to",
-            "none",
-            "--normalization_clips",
-            "4",
-            "--save_strategy",
-            "no",
-            "--disable_tqdm",
-            "true",
-        ]
-    )
+    flags = [
+        "--per_device_train_batch_size",
+        "4",
+        "--num_clips",
+        "8",
+        "--max_steps",
+        "2",
+        "--normalization_clips",
+        "4",
+    ]
+    code = cli_main(["pretrain", "--config", str(config), "--output_dir", str(output), *flags, *QUIET_PRETRAIN_FLAGS])
     assert code == 0
     encoder = AutoModel.from_pretrained(output)
     assert isinstance(encoder, BarlowSpeechModel) and encoder.config.objective == "dino"

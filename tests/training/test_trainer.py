@@ -18,7 +18,7 @@ from barlow_speech.training.dino import DinoTrainer
 from barlow_speech.training.optim import LARS
 from barlow_speech.training.pretrain import build_trainer, parse_arguments
 from barlow_speech.training.trainer import BarlowTwinsArguments, BarlowTwinsTrainer
-from tests.factories import tiny_config, tiny_training_arguments
+from tests.factories import QUIET_PRETRAIN_FLAGS, tiny_config, tiny_training_arguments
 
 # A reduced front end (129 x 63) keeps these CPU runs to a second or two per test.
 FRONT_END = {"n_fft": 256, "hop_length": 256}
@@ -134,29 +134,8 @@ def test_pretrain_cli_writes_a_checkpoint_that_auto_classes_load(tmp_path):
     run |= {"n_fft": 512, "hop_length": 256, "n_mels": 32}  # the demo's front end, fewer bands
     config.write_text(json.dumps(run))
     output = tmp_path / "out"
-    code = cli_main(
-        [
-            "pretrain",
-            "--config",
-            str(config),
-            "--output_dir",
-            str(output),
-            "--per_device_train_batch_size",
-            "8",
-            "--max_steps",
-            "2",
-            "--use_cpu",
-            "true",
-            "--report_to",
-            "none",
-            "--normalization_clips",
-            "8",
-            "--save_strategy",
-            "no",
-            "--disable_tqdm",
-            "true",
-        ]
-    )
+    flags = ["--per_device_train_batch_size", "8", "--max_steps", "2", "--normalization_clips", "8"]
+    code = cli_main(["pretrain", "--config", str(config), "--output_dir", str(output), *flags, *QUIET_PRETRAIN_FLAGS])
     assert code == 0
     model = AutoModel.from_pretrained(output)
     assert isinstance(model, BarlowSpeechModel) and model.config.latent_size == 16
