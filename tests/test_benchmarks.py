@@ -33,22 +33,7 @@ def ratio_in(output: str, label: str) -> float:
 
 def test_train_throughput_prints_bt_vs_bare_ratio_memory_and_flops(monkeypatch, capsys):
     module = load_benchmark("train_throughput", monkeypatch)
-    (result,) = module.main(
-        [
-            "--device",
-            "cpu",
-            "--batch-size",
-            "2",
-            "--latent-size",
-            "32",
-            "--steps",
-            "1",
-            "--warmup",
-            "0",
-            "--repeats",
-            "1",
-        ]
-    )
+    (result,) = module.main("--device cpu --batch-size 2 --latent-size 32 --steps 1 --warmup 0 --repeats 1".split())
     out = capsys.readouterr().out
     assert ratio_in(out, "ratio BT step / bare backbone") == pytest.approx(result["ratio"], abs=0.006)
     assert "device: cpu" in out and "peak memory" in out
@@ -72,22 +57,7 @@ def test_dino_step_cost_prints_dino_vs_bt_ratios_and_where_dinos_step_goes(monke
 def test_input_pipeline_prints_end_to_end_vs_resident_ratio(monkeypatch, capsys):
     module = load_benchmark("input_pipeline", monkeypatch)
     result = module.main(
-        [
-            "--device",
-            "cpu",
-            "--step",
-            "views",
-            "--batch-size",
-            "2",
-            "--workers",
-            "0",
-            "--steps",
-            "2",
-            "--warmup",
-            "1",
-            "--repeats",
-            "1",
-        ]
+        "--device cpu --step views --batch-size 2 --workers 0 --steps 2 --warmup 1 --repeats 1".split()
     )
     out = capsys.readouterr().out
     assert ratio_in(out, "ratio end to end / resident") == pytest.approx(result["ratio"], abs=0.006)
