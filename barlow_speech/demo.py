@@ -57,7 +57,7 @@ from .evaluation.sources import DataSource
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechForPreTraining
 from .recipes import BACKBONES, SMALL_ENCODER, EncoderRecipe
-from .results import PAPER_TASKS
+from .results import PAPER_TASKS, task_label
 from .training.augment import DEMO_VIEWS, TwoViewAugmentation
 from .training.dino import DinoArguments, DinoTrainer
 from .training.pretrain import DataArguments, ModelArguments, PretrainingArguments, build_trainer
@@ -373,7 +373,7 @@ def summary(probe_results: list[dict], ours: str, references: dict[str, float]) 
                 continue
             wins[reference] += mine >= theirs
             lines.append(
-                f"| {task} | {100 * fraction:g} % | {reference} | {100 * mine:.1f} | {100 * theirs:.1f} | "
+                f"| {task_label(task)} | {100 * fraction:g} % | {reference} | {100 * mine:.1f} | {100 * theirs:.1f} | "
                 f"{100 * (mine - theirs):+.1f} |"
             )
     header = f"| factor | labels | reference | {ours} top-1 % | reference top-1 % | difference |\n"

@@ -4,7 +4,7 @@ Probe result (`barlow_speech.evaluation.probes.linear_probe`; also the Supervise
 `barlow_speech.evaluation.baselines.supervised_baseline`), accuracies in [0, 1]::
 
     {"schema": "barlow_speech.probe/v1", "metric": "top1_accuracy",
-     "model": "BT-LS-100", "task": "SR", "num_classes": 5, "num_train": 6000, ...,
+     "model": "BT-LS-100", "task": "speaker_id", "num_classes": 5, "num_train": 6000, ...,
      "dataset": "synthetic", "dataset_config": "{...}", "split": "test",  # `metadata=`; the model card needs "dataset"
      "label_column": "speaker_id", "upstream": "runs/bt-ls100",           # added by `barlow-speech probe`
      "probe": {"optimizer": "lbfgs_batched", "steps": 300, "tol": 1e-4, "iterations": 41, "weight_decays": [...]},
@@ -40,7 +40,7 @@ the paper's Table 2 tasks from `PAPER_TASKS`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,16 +66,15 @@ PAPER_TASKS = {
 
 
 def task_name(column: str) -> str:
-    """The paper's name of a label column in results and tables (SR, GR, KWS, ER), or the column itself."""
+    """The paper's abbreviation of a label column (SR, GR, KWS, ER: its Table 2 keys), or the column itself."""
     return PAPER_TASKS[column].abbreviation if column in PAPER_TASKS else column
 
 
-def task_label(result: Mapping[str, Any]) -> str:
-    """A probe result's task for a reader: its label column, with the paper's abbreviation beside it where it has one
-    (`speaker_id (SR)`)."""
-    column = result.get("label_column", result["task"])
-    paper = PAPER_TASKS.get(column)
-    return f"{column} ({paper.abbreviation})" if paper else column
+def task_label(task: str) -> str:
+    """A probe result's task (its label column) for a reader, with the paper's abbreviation beside it where it has one:
+    `speaker_id (SR)`; a result written before tasks kept their column's name (`SR`) reads as it is."""
+    paper = PAPER_TASKS.get(task)
+    return f"{task} ({paper.abbreviation})" if paper else task
 
 
 INDEX_LISTS_SUFFIX = ".index_lists.json"
@@ -110,8 +109,10 @@ def _join_index_lists(path: Path, payload: Any) -> Any:
 
 
 def task_title(task: str | None) -> str | None:
-    """The model card's name of a result's task (`"KWS"` -> "Keyword spotting"), or None for another task."""
-    return next((paper.name for paper in PAPER_TASKS.values() if paper.abbreviation == task), None)
+    """The model card's name of a result's task, its label column or the paper's abbreviation (`"word"`, `"KWS"` ->
+    "Keyword spotting"), or None for another task."""
+    paper = PAPER_TASKS.get(task) or next((p for p in PAPER_TASKS.values() if p.abbreviation == task), None)
+    return paper.name if paper else None
 
 
 def read_result_file(path: str | Path) -> Any:

@@ -20,6 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after selecting the backend)
 import numpy as np  # noqa: E402
 
+from ..results import task_label  # noqa: E402
+
 ABLATION_ORDER = ("BT", "MBT w/LN", "MBT w/BN/LN", "MBT w/BN", "Supervised")  # paper Fig. 4-5, left to right
 
 
@@ -81,7 +83,7 @@ def plot_accuracy_vs_fraction(probe_results: Sequence[Mapping], path: str | Path
             ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=result["model"])
         ax.set_xscale("log")
         ax.set_xticks([5, 10, 50, 100], labels=["5", "10", "50", "100"])
-        ax.set_title(task)
+        ax.set_title(task_label(task))
         ax.set_xlabel("labelled fraction (%)")
         ax.set_ylabel("top-1 accuracy (%)")
         ax.grid(alpha=0.3)
@@ -102,7 +104,7 @@ def plot_run_boxplots(
     for ax, (task, per_model) in zip(axes, runs.items()):
         models = [m for m in order if m in per_model] + [m for m in per_model if m not in order]
         ax.boxplot([100 * np.asarray(per_model[m]) for m in models], tick_labels=models)
-        ax.set_title(task)
+        ax.set_title(task_label(task))
         ax.set_ylabel("top-1 accuracy (%)")
         ax.tick_params(axis="x", labelrotation=20)
         ax.grid(axis="y", alpha=0.3)

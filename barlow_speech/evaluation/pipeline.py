@@ -37,7 +37,7 @@ from ..data.schema import clip_arrays
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining, BarlowSpeechModel, check_frequency_rows, describe_front_end
 from ..repo_folder import load_pretrained
-from ..results import INDEX_LISTS_SUFFIX, PAPER_TASKS, split_index_lists, task_name
+from ..results import INDEX_LISTS_SUFFIX, PAPER_TASKS, split_index_lists
 from ..training.augment import TwoViewAugmentation, TwoViewAugmentationConfig
 from .baselines import logmel_stats_features, random_init_model, supervised_baseline
 from .disentanglement import disentanglement_runs
@@ -271,7 +271,7 @@ def run_probes(
                 steps=protocol.steps,
                 device=device,
                 model=upstream.name,
-                task=task_name(column),
+                task=column,
                 metadata={**source.metadata("test"), "label_column": column, **upstream.metadata},
             )
         )
@@ -346,7 +346,7 @@ def run_supervised(
                 batch_size=protocol.batch_size,
                 learning_rate=protocol.learning_rate,
                 device=device,
-                task=task_name(column),
+                task=column,
                 metadata={**source.metadata("test"), "label_column": column, **(metadata or {})},
             )
         )

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..results import ANALYSIS_SCHEMA, task_label
+from ..results import ANALYSIS_SCHEMA, task_label, task_name
 
 TABLE3_COLUMNS = (
     ("mig", "MIG"),
@@ -41,7 +41,7 @@ def probe_table(probe_results: Sequence[Mapping]) -> str:
         rows = [["task", *(f"{100 * f:g} % labels" for f in fractions)]]
         for r in results:
             cells = {e["fraction"]: f"{100 * e['mean']:.1f} ± {100 * e['std']:.1f}" for e in r["fractions"].values()}
-            rows.append([task_label(r), *(cells.get(f, "–") for f in fractions)])
+            rows.append([task_label(r["task"]), *(cells.get(f, "–") for f in fractions)])
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(
@@ -60,7 +60,7 @@ def table2(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[str]]
         t: sorted({e["fraction"] for r in probe_results if r["task"] == t for e in r["fractions"].values()})
         for t in tasks
     }
-    header = ["Model"] + [f"{t} {100 * f:g}%" for t in tasks for f in fractions[t]]
+    header = ["Model"] + [f"{task_label(t)} {100 * f:g}%" for t in tasks for f in fractions[t]]
     rows = []
     for model in dict.fromkeys(r["model"] for r in probe_results):
         by_cell = {
@@ -90,7 +90,9 @@ def layer_table(probe_results: Sequence[Mapping]) -> tuple[list[str], list[list[
             str(e["layer"]): f"{100 * e['test'][key]:.1f}{'*' if e['layer'] == r['layer'] else ''}"
             for e in r["layers"]
         }
-        rows.append([r["model"], f"{r['task']} {100 * float(key):g}%"] + [cells.get(name, "–") for name in names])
+        rows.append(
+            [r["model"], f"{task_label(r['task'])} {100 * float(key):g}%"] + [cells.get(n, "–") for n in names]
+        )
     return ["Model", "Task"] + names, rows
 
 
@@ -114,7 +116,7 @@ def compare_table2(probe_results: Sequence[Mapping], paper: Mapping, names: Mapp
     """Markdown: for each task and label fraction of the paper's Table 2, each column's top-1 % in the paper, ours and
     ours minus the paper's. `paper` is `paper_results.json`'s "table2"; `names` maps our model names to its columns."""
     ours = {
-        (names[r["model"]], r["task"], e["fraction"]): 100 * e["mean"]
+        (names[r["model"]], task_name(r["task"]), e["fraction"]): 100 * e["mean"]
         for r in probe_results
         if r["model"] in names
         for e in r["fractions"].values()
