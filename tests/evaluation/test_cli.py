@@ -20,6 +20,7 @@ from tests.factories import tiny_config
 
 # 48 train / 24 validation / 24 test clips of 8 speakers; a coarse front end (65 x 126) keeps the tiny ResNet fast.
 DATA = ["--num_clips", "48", "--num_eval_clips", "24", "--loader_args", "num_speakers=8", "--device", "cpu"]
+QUICK_PROBES = ["--fractions", "0.5", "1", "--seeds", "2", "--probe_steps", "20"]  # 2 fractions x 2 seeds, 20 steps
 
 
 def save_tiny_checkpoint(path) -> str:
@@ -42,13 +43,7 @@ def test_probe_cli_writes_result_with_dataset_and_every_run_per_fraction(checkpo
         "--tasks",
         "gender",
         "word",
-        "--fractions",
-        "0.5",
-        "1",
-        "--seeds",
-        "2",
-        "--probe_steps",
-        "20",
+        *QUICK_PROBES,
     ]
     assert probe_main(argv + DATA + ["--output_dir", str(tmp_path)]) == 0
     # on screen: task (the column, the paper's abbreviation beside it) x fraction, mean +- std
@@ -120,13 +115,7 @@ def test_report_cli_evaluates_models_and_baselines_and_writes_tables_and_figures
         "16",
         "--tasks",
         "gender",
-        "--fractions",
-        "0.5",
-        "1",
-        "--seeds",
-        "2",
-        "--probe_steps",
-        "20",
+        *QUICK_PROBES,
         "--n_runs",
         "2",
         "--html",
