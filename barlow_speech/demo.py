@@ -149,8 +149,6 @@ class DemoSettings:
     dino_centering: str = "centering"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.reverb_prob <= 1.0:
-            raise ValueError(f"reverb_prob={self.reverb_prob}: expected a probability in [0, 1] (0: no rooms).")
         if self.pretrain_words_per_clip < 1:
             raise ValueError(f"pretrain_words_per_clip={self.pretrain_words_per_clip}: expected >= 1 word per clip.")
         if self.pretrain_words_per_clip > 1 and self.view_segment_seconds is None:
@@ -276,7 +274,10 @@ def pretraining_arguments(
         normalization_clips=256,
         normalization_sample="first",
         views="demo",
-        view_args=[f"{name}={json.dumps(value)}" for name, value in views.items()],
+        # the settings that differ from the `demo` preset (`DEMO_VIEWS`), as `barlow-speech pretrain --view_args`
+        view_args=[
+            f"{name}={json.dumps(value)}" for name, value in views.items() if value != getattr(DEMO_VIEWS, name)
+        ],
         # utterances reach the views whole (they draw their own segments); one-word clips are one segment
         clip_seconds=words * extractor.segment_samples / extractor.sampling_rate if words > 1 else None,
     )

@@ -258,7 +258,11 @@ class DataArguments:
         check_choice("views", self.views, list(VIEW_PRESETS))
         check_choice("normalization_sample", self.normalization_sample, NORMALIZATION_SAMPLES)
         check_at_least("clip_seconds", self.clip_seconds, 1e-3)
-        self.views_config()
+        try:
+            TwoViewAugmentation(self.views_config())  # the views check their values (drawing nothing)
+        except ValueError as error:
+            given = f" --view_args {' '.join(self.view_args)}" if self.view_args else ""
+            raise ValueError(f"--views {self.views}{given}: {error}") from None
         if not getattr(REGISTERED_DATASETS.get(self.dataset), "generated", False) and not self.data_path:
             raise ValueError(f"--dataset {self.dataset} needs --data_path (its root folder, Hub id or cache dir).")
         if self.dataset in LOCAL_DATASETS and not Path(self.data_path).is_dir():
