@@ -127,3 +127,15 @@ def test_pretrain_without_output_dir_is_an_error_not_a_default_folder(capsys):
         parse_arguments(["--backbone", "tiny"])
     assert cli_main(["pretrain", "--backbone", "tiny"]) == 2
     assert "--output_dir is required" in capsys.readouterr().err
+
+
+def test_pretrain_view_args_are_checked_by_the_views_before_any_data_loads(tmp_path):
+    flags = ["--backbone", "tiny", "--output_dir", str(tmp_path), "--views", "demo"]
+    views = parse_arguments([*flags, "--view_args", "reverb_prob=0.5", "rrc_time_scale=[1, 1]"]).data.views_config()
+    assert (views.reverb_prob, views.rrc_time_scale, views.freq_mask_width) == (0.5, (1, 1), 10)  # over the preset
+    with pytest.raises(ValueError, match=r"--view_args freq_mask_widht: .*did you mean 'freq_mask_width'"):
+        parse_arguments([*flags, "--view_args", "freq_mask_widht=3"])
+    with pytest.raises(ValueError, match=r"--views demo --view_args eq_db_std=-1: eq_db_std=-1: expected a spread"):
+        parse_arguments([*flags, "--view_args", "eq_db_std=-1"])
+    with pytest.raises(ValueError, match=r"--views demo --view_args reverb_prob=1.5: p=1.5: expected a probability"):
+        parse_settings(["--reverb_prob", "1.5"])  # the demo's settings are checked where pretrain checks them
