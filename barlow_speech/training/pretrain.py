@@ -49,7 +49,7 @@ from ..data_collator import WaveformCollator, waveform_of
 from ..feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from ..modeling_barlow import BarlowSpeechForPreTraining
 from ..modeling_dino import DinoSpeechForPreTraining
-from ..recipes import BACKBONES, PRETRAINING_DEFAULTS
+from ..recipes import BACKBONES, PRETRAINING_DEFAULTS, PretrainingDefaults
 from ..repo_folder import load_pretrained
 from .augment import (
     VIEW_PRESETS,
@@ -415,12 +415,25 @@ def backbone_defaults_text() -> str:
 
 def argument_parser() -> CommandParser:
     """The parser of `barlow-speech pretrain`; its `--help` lists `COMMON_TRAINING_FLAGS` of TrainingArguments."""
-    return CommandParser(
+    parser = CommandParser(
         ARGUMENT_CLASSES,
         "pretrain",
         f"{__doc__}\n{backbone_defaults_text()}",
         brief={TrainingArguments: COMMON_TRAINING_FLAGS},
     )
+    for group in parser._action_groups:
+        if group.title == TrainingArguments.__name__:
+            group.description = (
+                "transformers' TrainingArguments: the common flags (--help_all lists every one; "
+                "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.TrainingArguments)."
+            )
+    per_backbone = set(PretrainingDefaults.__dataclass_fields__)
+    for action in parser._actions:
+        if action.dest in per_backbone:
+            action.help = f"{action.help} (default: per --backbone, listed above)"
+        elif action.dest == "output_dir":
+            action.help = f"{action.help} Required: each run its own folder (no default)."
+    return parser
 
 
 def apply_backbone_defaults(parsed: PretrainingArguments, given: set[str]) -> PretrainingArguments:
