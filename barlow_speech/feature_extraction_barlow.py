@@ -235,8 +235,9 @@ def _decode_audio_entry(entry: dict, index: int, expected_rate: int, call_rate: 
     if int(rate) != expected_rate:
         raise ValueError(
             f"clip {index} is sampled at {rate} Hz, but this feature extractor expects {expected_rate} Hz; resample "
-            f"first, e.g. `dataset.cast_column('audio', Audio(sampling_rate={expected_rate}))` or a barlow_speech "
-            "loader (they resample)."
+            f"first, e.g. `barlow_speech.data.audio.resample(array, {rate})`, a barlow_speech loader (they resample), "
+            f"or `dataset.cast_column('audio', Audio(sampling_rate={expected_rate}))` (datasets decodes with "
+            "torchcodec: pip install 'barlow-speech[decode]')."
         )
     return array
 
