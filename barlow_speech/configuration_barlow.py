@@ -195,19 +195,16 @@ class BarlowSpeechConfig(PreTrainedConfig):
                 f"num_labels={self.num_labels}, but the audio-classification head needs at least one class; "
                 "pass num_labels >= 1 (or id2label with one entry per class)."
             )
-        if self.loss_variant not in LOSS_VARIANTS:
-            raise ValueError(f"loss_variant={self.loss_variant!r} is not one of {list(LOSS_VARIANTS)}.")
+        _check_choice(self, "loss_variant", LOSS_VARIANTS)
         if not self.projector_dims or min(self.projector_dims) < 1:
             raise ValueError(f"projector_dims={self.projector_dims} must be a non-empty list of positive sizes.")
         _check_number(self, "lambda_offdiag", minimum=0.0, inclusive=True)
         for name in ("loss_scale", "loss_eps"):
             _check_number(self, name, minimum=0.0, inclusive=False)
-        if self.pooling not in POOLING_MODES:
-            raise ValueError(f"pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
+        _check_choice(self, "pooling", POOLING_MODES)
         _check_pooling_bands(self)
         _check_pooler_layers(self)
-        if self.projector_input not in PROJECTOR_INPUTS:
-            raise ValueError(f"projector_input={self.projector_input!r} is not one of {list(PROJECTOR_INPUTS)}.")
+        _check_choice(self, "projector_input", PROJECTOR_INPUTS)
         _check_number(self, "classifier_dropout", minimum=0.0, inclusive=True, below=1.0)
         _check_dino(self)
         for name in ("num_frequency_bins", "max_segments_per_forward"):
@@ -303,6 +300,15 @@ def _check_backbone_keys(fields: dict) -> None:
         )
 
 
+def _check_choice(config: BarlowSpeechConfig, name: str, choices) -> None:
+    """Raise unless `config.<name>` is one of `choices`, naming the closest one."""
+    value = getattr(config, name)
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), list(choices), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name}={value!r} is not one of {list(choices)}{hint}.")
+
+
 def _check_number(
     config: BarlowSpeechConfig, name: str, minimum: float, inclusive: bool, below: float = math.inf
 ) -> None:
@@ -318,8 +324,7 @@ def _check_number(
 
 def _check_dino(config: BarlowSpeechConfig) -> None:
     """The objective and DINO head / loss fields (reference DINO defaults in the class docstring)."""
-    if config.objective not in OBJECTIVES:
-        raise ValueError(f"objective={config.objective!r} is not one of {list(OBJECTIVES)}.")
+    _check_choice(config, "objective", OBJECTIVES)
     for name in ("dino_num_prototypes", "dino_hidden_size", "dino_bottleneck_size", "dino_head_layers"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -330,8 +335,7 @@ def _check_dino(config: BarlowSpeechConfig) -> None:
         raise ValueError(
             f"dino_center_momentum={config.dino_center_momentum} must be in [0, 1) (the reference DINO uses 0.9)."
         )
-    if config.dino_centering not in DINO_CENTERINGS:
-        raise ValueError(f"dino_centering={config.dino_centering!r} is not one of {list(DINO_CENTERINGS)}.")
+    _check_choice(config, "dino_centering", DINO_CENTERINGS)
 
 
 __all__ = ["BarlowSpeechConfig", "DINO_CENTERINGS", "LOSS_VARIANTS", "OBJECTIVES", "POOLING_MODES"]

@@ -99,8 +99,8 @@ def test_demo_arguments_override_the_defaults_or_the_quick_settings():
     assert settings.max_steps == DemoSettings().max_steps  # everything else stays the default
     quick = parse_settings(["--quick", "--output_dir", "out", "--pooling_bands", "4", "--compare_dino"])
     assert quick == dataclasses.replace(DemoSettings.quick("out"), pooling_bands=4, compare_dino=True)
-    with pytest.raises(ValueError, match=r"--pooling max: expected one of \['global'"):
-        parse_settings(["--pooling", "max"])  # not a pooling mode: checked where pretrain checks it
+    with pytest.raises(ValueError, match=r"pooling='max' is not one of \['global'"):
+        parse_settings(["--pooling", "max"])  # not a pooling mode: checked by the config, once
     with pytest.raises(ValueError, match="reverb_prob=1.5"):
         parse_settings(["--reverb_prob", "1.5"])  # before any clip is generated
     # DINO's settings fail before Barlow Twins pretrains, not when DINO's crops are drawn

@@ -135,24 +135,10 @@ class ModelArguments:
     )
 
     def __post_init__(self):
+        # the architecture's values are checked by the config it builds (below); these fields are this class's own
         check_choice("backbone", self.backbone, list(BACKBONES))
-        check_choice("objective", self.objective, list(OBJECTIVES))
-        check_choice("dino_centering", self.dino_centering, list(DINO_CENTERINGS))
-        check_choice("pooling", self.pooling, list(POOLING_MODES))
-        check_choice("projector_input", self.projector_input, list(PROJECTOR_INPUTS))
-        layers = 1 + len(BACKBONES[self.backbone]["hidden_sizes"])
-        if len(self.pooling_bands) not in (1, layers) or min(self.pooling_bands) < 1:
-            raise ValueError(
-                f"--pooling_bands {' '.join(map(str, self.pooling_bands))}: expected one number >= 1 for every layer, "
-                f"or {layers} (the {self.backbone} stem, then each stage)."
-            )
-        for flag in ("dino_num_prototypes", "dino_hidden_size", "dino_bottleneck_size"):
-            check_at_least(flag, getattr(self, flag), 1)
-        check_at_least("dino_teacher_temperature", self.dino_teacher_temperature, 1e-6, " (the reference: 0.04)")
-        check_choice("loss_variant", self.loss_variant, list(LOSS_VARIANTS))
         check_at_least("latent_size", self.latent_size, 1, " (the paper: 2048; the tests: 16)")
         check_at_least("projector_layers", self.projector_layers, 1)
-        check_at_least("lambda_offdiag", self.lambda_offdiag, 0.0, " (the reference: 5.1e-3)")
         front_end = self.feature_extractor_kwargs()
         flags = " ".join(f"--{name} {value}" for name, value in front_end.items())
         if front_end and self.model_name_or_path:

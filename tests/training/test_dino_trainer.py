@@ -151,7 +151,7 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
     [
         (
             ["--objective", "dnio"],
-            "--objective dnio: expected one of ['barlow_twins', 'dino'] (did you mean 'dino'?).",
+            "objective='dnio' is not one of ['barlow_twins', 'dino'] (did you mean 'dino'?).",  # the config's check
         ),
         (
             ["--num_long_crops", "0"],
@@ -170,8 +170,8 @@ def test_pretrain_objective_dino_writes_a_teacher_checkpoint_with_a_dino_model_c
         (["--teacher_momentum", "1.5"], "--teacher_momentum 1.5: expected a value in [0, 1]"),
         (
             ["--dino_centering", "sinkhorn"],
-            "--dino_centering sinkhorn: expected one of ['centering', 'sinkhorn_knopp'] "
-            "(did you mean 'sinkhorn_knopp'?).",
+            "dino_centering='sinkhorn' is not one of ['centering', 'sinkhorn_knopp'] (did you mean "
+            "'sinkhorn_knopp'?).",
         ),
     ],
 )

@@ -192,10 +192,14 @@ def _no_data(*args, **kwargs):
         (["--dataset", "librispeech"], "--dataset librispeech needs --data_path"),
         (["--dataset", "folder", "--data_path", "no/such/folder"], "--data_path no/such/folder: no such folder"),
         (["--latnt_size", "16"], "unknown argument(s) --latnt_size (did you mean '--latent_size'?)"),
-        (["--pooling", "time_mean_sd"], "--pooling time_mean_sd: expected one of ['global', 'time_mean', "),
+        (  # architecture values: checked by the config the flags build
+            ["--pooling", "time_mean_sd"],
+            "pooling='time_mean_sd' is not one of ['global', 'time_mean', 'time_mean_std'] (did you mean "
+            "'time_mean_std'?).",
+        ),
         (
             ["--backbone", "small", "--pooling_bands", "16", "8"],
-            "--pooling_bands 16 8: expected one number >= 1 for every layer, or 4 (the small stem, then each stage).",
+            "pooling_bands=[16, 8] must be one int >= 1 per entry of hidden_states (4: the stem, then each stage)",
         ),
         (["--n_mels", "0"], "--n_mels 0: n_mels=0 must be a positive int (or None for linear bins)."),
         (["--n_fft", "256", "--hop_length", "512"], "--n_fft 256 --hop_length 512: hop_length=512 exceeds n_fft=256"),
