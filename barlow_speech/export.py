@@ -133,8 +133,8 @@ def export_torch(
     """
     path = _output_path(path)
     program = export_program(model, feature_extractor)
-    # torch.export.save would store the traced example with torch.save (a pickle, which torch.export.load reads with
-    # a weights_only=False fallback): without it the archive holds only JSON and raw tensor bytes
+    # torch.export.save would store the traced example with torch.save (a pickle, which torch.export.load may unpickle
+    # in full): without it the archive holds only JSON and raw tensor bytes
     program.example_inputs = None
     torch.export.save(program, path)
     return path
