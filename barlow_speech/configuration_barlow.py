@@ -67,10 +67,11 @@ class BarlowSpeechConfig(PreTrainedConfig):
             the standard deviation over time (`2 * channels * bands`). Frequency-preserving pooling keeps where
             energy sits in the spectrum (pitch, formants), which identifies speakers (docs/representations.md).
         pooling_bands (`int` or `list[int]`, *optional*, defaults to 4): frequency bands kept by the
-            frequency-preserving modes: one number for every layer, or one per entry of `hidden_states` (the stem,
-            then each stage). A band never needs more than the map's frequency rows (more repeat rows: redundant
-            features, `pool_feature_map` warns), and the rows halve at every downsampling stage, so a per-layer list
-            such as `[16, 16, 16, 8]` keeps the early layers' resolution without repeating the last map's 8 rows.
+            frequency-preserving modes: one number for every layer (also as a one-element list, which is stored as
+            the number), or one per entry of `hidden_states` (the stem, then each stage). A band never needs more
+            than the map's frequency rows (more repeat rows: redundant features, `pool_feature_map` warns), and the
+            rows halve at every downsampling stage, so a per-layer list such as `[16, 16, 16, 8]` keeps the early
+            layers' resolution without repeating the last map's 8 rows.
 
         pooler_layers (`list[int]`, *optional*):
             Entries of `hidden_states` (0 = the stem, then each stage; negative counts from the last) whose pooled
@@ -259,7 +260,9 @@ class BarlowSpeechConfig(PreTrainedConfig):
 def _check_pooling_bands(config: BarlowSpeechConfig) -> None:
     bands = config.pooling_bands
     layers = len(config.layer_channels)
-    if isinstance(bands, tuple):
+    if isinstance(bands, (list, tuple)) and len(bands) == 1:
+        bands = config.pooling_bands = bands[0]  # what a one-value flag (`--pooling_bands 4`) gives: every layer
+    elif isinstance(bands, tuple):
         bands = config.pooling_bands = list(bands)
     if isinstance(bands, list):
         if len(bands) != layers or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in bands):

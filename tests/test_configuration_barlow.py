@@ -111,3 +111,12 @@ def test_every_config_built_for_a_front_end_records_its_rows():
     }
     for front_end, expected in rows.items():
         assert ModelArguments(backbone="tiny", **dict(front_end)).build_config().num_frequency_bins == expected
+
+
+def test_a_one_element_pooling_bands_list_is_one_number_for_every_layer():
+    # what `--pooling_bands 8` parses to: the config, which owns the field, reads it as 8 for every layer
+    one = BarlowSpeechConfig(backbone_config=tiny_config().backbone_config, pooling="time_mean", pooling_bands=[8])
+    assert one.pooling_bands == 8  # stored, saved and reloaded as the number
+    assert one.layer_bands == [8] * len(one.layer_channels)
+    with pytest.raises(ValueError, match="one int >= 1 per entry of hidden_states"):
+        BarlowSpeechConfig(backbone_config=tiny_config().backbone_config, pooling="time_mean", pooling_bands=[8, 4])

@@ -172,7 +172,7 @@ class ModelArguments:
             dino_teacher_temperature=self.dino_teacher_temperature,
             dino_centering=self.dino_centering,
             pooling=self.pooling,
-            pooling_bands=self.pooling_bands[0] if len(self.pooling_bands) == 1 else list(self.pooling_bands),
+            pooling_bands=list(self.pooling_bands),
             projector_input=self.projector_input,
             pooler_layers=list(self.pooler_layers) if self.pooler_layers else None,
             num_frequency_bins=BarlowSpeechFeatureExtractor(**self.feature_extractor_kwargs()).num_bins,
