@@ -24,12 +24,14 @@ file loads with `torch.export.load(path).module()`; it holds the graph as JSON a
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .arguments import CommandParser
 from .feature_extraction_barlow import BarlowSpeechFeatureExtractor
 from .modeling_barlow import BarlowSpeechModel, BarlowSpeechPreTrainedModel
 from .repo_folder import load_pretrained
@@ -210,17 +212,9 @@ class ExportArguments:
 
 
 def parse_args(argv: list[str] | None = None) -> ExportArguments:
-    """`barlow-speech export` arguments from `argv` (flags spelled out; defaults shown by --help)."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(
-        ExportArguments,
-        prog="barlow-speech export",
-        description="Export the encoder (pooler_output of input_values and attention_mask, any number of clips and "
-        "segments) as ONNX or a torch.export program.",
-        allow_abbrev=False,
-    )
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    """`barlow-speech export` arguments from `argv` (the command line by default), parsed like every command's."""
+    parser = CommandParser([ExportArguments], "export", __doc__)
+    (args,) = parser.parse(sys.argv[1:] if argv is None else argv)
     return args
 
 

@@ -97,7 +97,7 @@ def test_export_errors_name_the_fix(exported, tmp_path):
 def test_cli_arguments_are_spelled_out_with_choices_and_defaults(capsys):
     args = parse_args(["--model", "m", "--output", "e.onnx"])
     assert (args.model, args.output, args.format) == ("m", "e.onnx", "onnx")
-    with pytest.raises(ValueError, match=r"not used by the HfArgumentParser: \['--form', 'torch'\]"):
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) --form \(did you mean '--format'\?\)"):
         parse_args(["--model", "m", "--output", "x", "--form", "torch"])  # no abbreviations
     with pytest.raises(SystemExit) as error:
         parse_args(["--model", "m", "--output", "x", "--format", "tf"])
