@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from transformers.audio_utils import mel_filter_bank
 
+from barlow_speech.data.schema import clip_arrays
 from barlow_speech.evaluation.baselines import logmel_stats_features
 from barlow_speech.evaluation.embeddings import extract_embeddings
 from barlow_speech.evaluation.pipeline import LOGMEL, RANDOM_INIT_PREFIX, load_upstream
@@ -97,10 +98,6 @@ def sources(data_seed: int, train: int, validation: int, test: int) -> dict[str,
     }
 
 
-def clips(dataset) -> list[np.ndarray]:
-    return [np.asarray(audio["array"], dtype=np.float32) for audio in dataset["audio"]]
-
-
 def probe(embeddings: dict[str, np.ndarray], labels: dict[str, np.ndarray], seed: int) -> dict[float, float]:
     """Test top-1 per label fraction of one seed's probe."""
     result = linear_probe(
@@ -127,7 +124,7 @@ def evaluate(embed, data: dict[str, DataSource], seeds: Sequence[int], per_seed:
         for seed in seeds:
             key = seed if per_seed else 0
             if key not in cached:
-                cached[key] = {split: embed(clips(dataset), seed) for split, dataset in splits.items()}
+                cached[key] = {split: embed(clip_arrays(dataset), seed) for split, dataset in splits.items()}
             for task in tasks:
                 labels = {split: np.asarray(dataset[task]) for split, dataset in splits.items()}
                 for fraction, accuracy in probe(cached[key], labels, seed).items():
