@@ -34,10 +34,10 @@ from collections.abc import Sequence
 import datasets
 import numpy as np
 import pyarrow as pa
-import scipy.signal
 import torch
 from tqdm.auto import tqdm
 
+from .audio import resample
 from .effects import coloured_noise, equalize, mix_at_snr, reverberate, room_impulse_responses, uniform
 from .espeak import ESPEAK_SAMPLING_RATE, Utterance, Voice, synthesize_chunks
 from .schema import GENDERS, SAMPLING_RATE, common_features
@@ -290,7 +290,7 @@ def _trim_and_resample(audio: np.ndarray, threshold: float = 1e-3) -> np.ndarray
     loud = np.flatnonzero(np.abs(wave) > threshold)
     if loud.size:
         wave = wave[loud[0] : loud[-1] + 1]
-    return scipy.signal.resample_poly(wave, SAMPLING_RATE // 50, ESPEAK_SAMPLING_RATE // 50).astype(np.float32)
+    return resample(wave, ESPEAK_SAMPLING_RATE)
 
 
 def _place(speech: Sequence[np.ndarray], num_samples: int, rng: np.random.Generator) -> np.ndarray:
