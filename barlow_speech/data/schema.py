@@ -135,6 +135,19 @@ def common_features(
     return datasets.Features(features)
 
 
+def arrow_table(waveforms: np.ndarray, columns: Mapping[str, pa.Array], features: datasets.Features) -> pa.Table:
+    """A common-schema table of `features` for generated corpora: the `audio` column of `(clips, samples)` float32
+    waveforms at `SAMPLING_RATE`, built from the matrix without a copy per clip, beside the other `columns`."""
+    n, samples = waveforms.shape
+    arrays = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32) * samples), pa.array(waveforms.reshape(-1))
+    )
+    audio = pa.StructArray.from_arrays(
+        [arrays, pa.array(np.full(n, SAMPLING_RATE, dtype=np.int32))], names=["array", "sampling_rate"]
+    )
+    return pa.Table.from_pydict({"audio": audio, **columns}).select(list(features)).cast(features.arrow_schema)
+
+
 # ----------------------------------------------------------------------------------------------
 # Building datasets in the common schema. A loader scans its tree into `records` (one dict per
 # file: "path", "speaker_id", "gender", "label" and its metadata columns); these helpers decode,

@@ -53,7 +53,7 @@ import pyarrow as pa
 import scipy.fft
 from tqdm.auto import tqdm
 
-from .schema import SAMPLING_RATE, common_features
+from .schema import SAMPLING_RATE, arrow_table, common_features
 
 logger = logging.getLogger(__name__)
 
@@ -755,16 +755,9 @@ def _arrow_chunk(
     waveforms: np.ndarray, factors: dict[str, np.ndarray], label: str, paths: list[str], features: datasets.Features
 ) -> pa.Table:
     """One chunk as an Arrow table of `features`' schema, built from the arrays without copying per clip."""
-    n, samples = waveforms.shape
-    arrays = pa.ListArray.from_arrays(
-        pa.array(np.arange(n + 1, dtype=np.int32) * samples), pa.array(waveforms.reshape(-1))
-    )
     columns = {
-        "audio": pa.StructArray.from_arrays(
-            [arrays, pa.array(np.full(n, SAMPLING_RATE, dtype=np.int32))], names=["array", "sampling_rate"]
-        ),
         "path": pa.array(paths),
         "label": pa.array(factors[label]),
         **{k: pa.array(list(factors[k]) if factors[k].ndim > 1 else factors[k]) for k in FACTORS},
     }
-    return pa.Table.from_pydict(columns).select(list(features)).cast(features.arrow_schema)
+    return arrow_table(waveforms, columns, features)

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from .audio import resample
 from .effects import coloured_noise, equalize, mix_at_snr, reverberate, room_impulse_responses, uniform
 from .espeak import ESPEAK_SAMPLING_RATE, Utterance, Voice, synthesize_chunks
-from .schema import GENDERS, SAMPLING_RATE, common_features
+from .schema import GENDERS, SAMPLING_RATE, arrow_table, common_features
 
 # wordfreq's language code -> eSpeak NG's language name (the 41 of wordfreq's 42 languages that eSpeak speaks;
 # Filipino is missing from eSpeak)
@@ -442,8 +442,8 @@ def _dataset(
     extra = {
         "language": datasets.ClassLabel(names=names["language"]),
         "prosody": datasets.ClassLabel(names=names["prosody"]),
+        "text": datasets.Value("string"),
     }
-    extra["text"] = datasets.Value("string")
     if kind == "keyword":
         extra["keyword"] = datasets.ClassLabel(names=names["keyword"])
     features = common_features(names[config.label], names["speaker_id"], extra=extra)
@@ -454,17 +454,7 @@ def _dataset(
         factors = {name: np.repeat(values, pieces) for name, values in factors.items()}
         texts = [text for text in texts for _ in range(pieces)]
         paths = [f"{path}/{piece}" for path in paths for piece in range(pieces)]
-    n, samples = waveforms.shape
     columns = {
-        "audio": pa.StructArray.from_arrays(
-            [
-                pa.ListArray.from_arrays(
-                    pa.array(np.arange(n + 1, dtype=np.int32) * samples), pa.array(waveforms.reshape(-1))
-                ),
-                pa.array(np.full(n, SAMPLING_RATE, dtype=np.int32)),
-            ],
-            names=["array", "sampling_rate"],
-        ),
         "path": pa.array(paths),
         "label": pa.array(factors[config.label]),
         "text": pa.array(texts),
@@ -472,7 +462,7 @@ def _dataset(
     }
     if kind == "keyword":
         columns["keyword"] = pa.array(factors["keyword"])
-    table = pa.Table.from_pydict(columns).select(list(features)).cast(features.arrow_schema)
+    table = arrow_table(waveforms, columns, features)
     return datasets.Dataset(table, info=datasets.DatasetInfo(features=features), split=split)
 
 
