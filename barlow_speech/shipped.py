@@ -12,8 +12,9 @@ Each folder holds `config.json`, `model.safetensors` (the encoder), `preprocesso
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
+
+from .arguments import did_you_mean
 
 FOLDER = Path(__file__).resolve().parent / "shipped_models"
 
@@ -30,11 +31,10 @@ def pretrained(name: str = "bt-small") -> Path:
     """
     names = available()
     if name not in names:
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
-            f"no shipped model {name!r}{hint}; the package ships {names}. Paper-scale models such as 'bt-ls100' are "
-            "recipes (configs/upstream/): pretrain them with `barlow-speech pretrain --config ...`."
+            f"no shipped model {name!r}{did_you_mean(name, names)}; the package ships {names}. Paper-scale models "
+            "such as 'bt-ls100' are recipes (configs/upstream/): pretrain them with `barlow-speech pretrain --config "
+            "...`."
         )
     return FOLDER / name
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 import datasets
 
+from ..arguments import did_you_mean
 from .esd import load_esd
 from .folder import load_audio_folder
 from .librispeech import load_librispeech
@@ -73,11 +73,9 @@ class DatasetSpec:
         parameters = set(inspect.signature(self.loader).parameters) - {"num_clips", "seed", "split", "config"}
         for key in loader_args:
             if key not in fields | parameters:
-                close = difflib.get_close_matches(key, fields | parameters, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(
-                    f"loader_args: unknown key {key!r}{hint}; use fields of {self.config_class.__name__} or the "
-                    f"loader's arguments {sorted(parameters)}."
+                    f"loader_args: unknown key {key!r}{did_you_mean(key, sorted(fields | parameters))}; use fields of "
+                    f"{self.config_class.__name__} or the loader's arguments {sorted(parameters)}."
                 )
         # lists (from JSON or YAML) as the tuples the frozen configurations hold
         config = self.config_class(

@@ -25,7 +25,6 @@ are synthesised at 22,050 Hz and resampled to 16 kHz.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import unicodedata
 import zlib
@@ -37,6 +36,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from ..arguments import did_you_mean
 from .audio import resample
 from .effects import coloured_noise, equalize, mix_at_snr, reverberate, room_impulse_responses, uniform
 from .espeak import ESPEAK_SAMPLING_RATE, Utterance, Voice, synthesize_chunks
@@ -120,9 +120,10 @@ class TTSSpeechConfig:
                 raise ValueError(f"{field} is empty; name at least one of {sorted(LANGUAGES)}.")
             for code in codes:
                 if code not in LANGUAGES:
-                    close = difflib.get_close_matches(code, LANGUAGES, n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise ValueError(f"{field}: unknown language {code!r}{hint}; choose from {sorted(LANGUAGES)}.")
+                    raise ValueError(
+                        f"{field}: unknown language {code!r}{did_you_mean(code, list(LANGUAGES))}; choose from "
+                        f"{sorted(LANGUAGES)}."
+                    )
         shared = sorted(set(self.pretraining_languages) & set(self.evaluation_languages))
         if shared:
             raise ValueError(

@@ -11,10 +11,11 @@ path to `evaluate.load`, which reads a local script without the Hub.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import evaluate
+
+from ..arguments import did_you_mean
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -31,9 +32,7 @@ def path(name: str) -> Path:
     """
     known = names()
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"no metric {name!r}{hint}; barlow_speech.metrics holds {known}.")
+        raise ValueError(f"no metric {name!r}{did_you_mean(name, known)}; barlow_speech.metrics holds {known}.")
     return FOLDER / name
 
 
